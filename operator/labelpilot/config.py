@@ -1,0 +1,112 @@
+"""The run configuration every worker step reads: one labeling job, flattened.
+
+`labelpilot run` builds it from its flags; the operator builds it from a LabelingJob's
+spec and hands it to each step Job as JSON in the `LABELPILOT_CONFIG` environment variable
+(or a file given with `--config`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CONFIG_ENV = "LABELPILOT_CONFIG"
+
+
+class TaskType(StrEnum):
+    IMAGE_CLASSIFICATION = "image-classification"
+    TEXT_CLASSIFICATION = "text-classification"
+    OBJECT_DETECTION = "object-detection"
+    SEMANTIC_SEGMENTATION = "semantic-segmentation"
+
+    @property
+    def is_classification(self) -> bool:
+        return self in (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
+
+    @property
+    def default_target(self) -> float:
+        """Ground Truth's fixed quality targets: accuracy, or mean IoU for boxes and masks."""
+        return {
+            TaskType.OBJECT_DETECTION: 0.6,
+            TaskType.SEMANTIC_SEGMENTATION: 0.7,
+        }.get(self, 0.95)
+
+
+class ThresholdMode(StrEnum):
+    GUARANTEED = "guaranteed"
+    GROUND_TRUTH = "groundtruth"
+
+
+class ValidationPolicy(StrEnum):
+    SEED = "seed"  # Ground Truth's rule: 20% of the dataset under 5,000 objects, 10% above
+    BOUND_SIZED = "bound-sized"  # only as many validation labels as the bound needs
+
+
+class SimulatedWorkforce(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ground_truth_uri: str
+    error_rate: float = Field(0.0, ge=0.0, le=1.0)
+    failure_rate: float = Field(0.0, ge=0.0, le=1.0)
+    latency_seconds: float = Field(0.0, ge=0.0)
+
+
+class WorkforceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    simulated: SimulatedWorkforce | None = None
+    workers_per_object: int = Field(1, ge=1, le=9)
+
+    @model_validator(mode="after")
+    def _one_provider(self) -> WorkforceConfig:
+        if self.simulated is None:
+            raise ValueError("workforce: exactly one provider must be set (simulated)")
+        return self
+
+
+class RunConfig(BaseModel):
+    """Everything a step needs to know about its labeling job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_name: str = Field(min_length=1)
+    task_type: TaskType
+    label_attribute_name: str = Field(min_length=1)
+    labels: list[str] = Field(min_length=1)
+    input_manifest_uri: str
+    output_uri: str
+    workforce: WorkforceConfig
+    target_accuracy: float | None = Field(None, gt=0.0, le=1.0)
+    confidence_level: float = Field(0.95, gt=0.0, lt=1.0)
+    threshold_mode: ThresholdMode = ThresholdMode.GUARANTEED
+    validation_policy: ValidationPolicy = ValidationPolicy.SEED
+    auto_labeling: bool = True
+    max_concurrent_task_count: int = Field(1000, ge=1, le=1000)
+    max_human_labeled: int | None = Field(None, ge=1)
+    max_percentage_labeled: float = Field(100.0, gt=0.0, le=100.0)
+    allow_small_dataset: bool = False
+    initial_model_ref: str | None = None
+    seed: int = 0
+
+    @property
+    def target(self) -> float:
+        return self.target_accuracy if self.target_accuracy is not None else (
+            self.task_type.default_target
+        )
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def load(cls, path: str | None = None) -> RunConfig:
+        """Reads the config from `path`, or else from the LABELPILOT_CONFIG variable."""
+        if path:
+            return cls.model_validate(json.loads(Path(path).read_text()))
+        text = os.environ.get(CONFIG_ENV)
+        if not text:
+            raise ValueError(f"no run config: pass --config PATH or set {CONFIG_ENV}")
+        return cls.model_validate(json.loads(text))
