@@ -1,0 +1,120 @@
+import json
+
+import numpy as np
+import pytest
+
+from labelpilot import formats
+from labelpilot.config import TaskType
+from labelpilot.formats import Boxes, LabelMeta
+
+LABELS = ["cat", "dog", "bird"]
+META = LabelMeta(confidence=0.87, human_annotated=False, job_name="demo",
+                 creation_date="2024-01-01T00:00:00.000000")
+
+
+def test_manifest_parsing_turns_bad_lines_into_failed_objects():
+    lines = [
+        '{"source-ref": "s3://b/1.png", "extra": 1}',
+        "",
+        "{not json",
+        '["a list"]',
+        '{"other": 3}',
+        '{"source": "some text"}',
+        '{"source-ref": 5}',
+    ]
+    objects = formats.parse_manifest(lines)
+    assert [o.index for o in objects] == [0, 1, 2, 3, 4, 5]
+    assert [o.failed for o in objects] == [False, True, True, True, False, True]
+    assert objects[0].key == "s3://b/1.png" and objects[0].record["extra"] == 1
+    assert objects[4].key == "some text"
+    assert "MalformedLine" in objects[1].error and "JSON" in objects[1].error
+    assert "neither" in objects[3].error
+
+
+@pytest.mark.parametrize("task", [TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION])
+def test_classification_round_trip(task):
+    record = formats.encode_label(task, "animal", 1, META, labels=LABELS)
+    json.dumps(record)
+    meta = record["animal-metadata"]
+    assert record["animal"] == 1
+    assert meta["class-name"] == "dog" and meta["human-annotated"] == "no"
+    assert meta["type"] == f"groundtruth/{task}" and meta["job-name"] == "labeling-job/demo"
+    assert meta["confidence"] == 0.87 and meta["creation-date"].startswith("2024-01-01T")
+    assert formats.decode_label(task, "animal", record) == 1
+    with pytest.raises(formats.FormatError):
+        formats.encode_label(task, "animal", 3, META, labels=LABELS)
+    with pytest.raises(formats.FormatError):
+        formats.decode_label(task, "animal", {"animal": "dog"})
+
+
+def test_detection_round_trip():
+    boxes = Boxes(64, 48, 3, np.array([[0, 1, 2, 10, 12], [2, 30, 4, 8, 8]]))
+    meta = LabelMeta(0.7, True, "demo", box_confidences=[0.9, 0.5])
+    record = formats.encode_label(TaskType.OBJECT_DETECTION, "box", boxes, meta, labels=LABELS)
+    assert record["box"]["image_size"] == [{"width": 64, "height": 48, "depth": 3}]
+    assert record["box"]["annotations"][1] == {
+        "class_id": 2, "left": 30, "top": 4, "width": 8, "height": 8}
+    md = record["box-metadata"]
+    assert md["class-map"] == {"0": "cat", "1": "dog", "2": "bird"}
+    assert md["objects"] == [{"confidence": 0.9}, {"confidence": 0.5}]
+    assert md["type"] == "groundtruth/object-detection" and md["human-annotated"] == "yes"
+    assert formats.decode_label(TaskType.OBJECT_DETECTION, "box", json.loads(json.dumps(record))) \
+        == boxes
+    empty = Boxes(5, 5, 1)
+    rec = formats.encode_label(TaskType.OBJECT_DETECTION, "box", empty, META, labels=LABELS)
+    assert formats.decode_label(TaskType.OBJECT_DETECTION, "box", rec) == empty
+
+
+def test_segmentation_round_trip(tmp_path):
+    mask = np.zeros((20, 30), dtype=np.uint8)
+    mask[2:8, 3:9] = 1
+    mask[10:, 20:] = 3
+    cmap = formats.color_map(LABELS)
+    assert cmap["0"] == {"class-name": "BACKGROUND", "hex-color": "#ffffff"}
+    formats.write_mask_png(str(tmp_path / "m.png"), mask, cmap)
+    record = formats.encode_label(TaskType.SEMANTIC_SEGMENTATION, "seg", "m.png", META,
+                                  labels=LABELS)
+    assert set(record) == {"seg-ref", "seg-ref-metadata"}
+    assert record["seg-ref-metadata"]["internal-color-map"] == cmap
+    decoded = formats.decode_label(TaskType.SEMANTIC_SEGMENTATION, "seg", record,
+                                   base=str(tmp_path))
+    np.testing.assert_array_equal(decoded, mask)
+    # an attribute that already ends in -ref is kept as it is
+    assert formats.label_key(TaskType.SEMANTIC_SEGMENTATION, "seg-ref") == "seg-ref"
+    # an RGB PNG in Ground Truth's colours decodes to the same ids
+    from PIL import Image
+
+    rgb = np.zeros((*mask.shape, 3), dtype=np.uint8)
+    for key, entry in cmap.items():
+        rgb[mask == int(key)] = [int(entry["hex-color"][i:i + 2], 16) for i in (1, 3, 5)]
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    np.testing.assert_array_equal(formats.read_mask_png(str(tmp_path / "rgb.png"), cmap), mask)
+
+
+def test_many_class_colors_are_distinct():
+    colors = formats.class_colors(40)
+    assert len(set(colors)) == 40 and "#ffffff" not in colors
+
+
+def test_ground_truth_keyed_by_source(tmp_path):
+    lines = [
+        {"source-ref": "a.png", **formats.encode_label(
+            TaskType.IMAGE_CLASSIFICATION, "y", 2, META, labels=LABELS)},
+        {"source": "hello", **formats.encode_label(
+            TaskType.IMAGE_CLASSIFICATION, "y", 0, META, labels=LABELS)},
+        {"source-ref": "unlabeled.png"},
+    ]
+    path = tmp_path / "gt.manifest"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    truth = formats.GroundTruth(str(path), TaskType.IMAGE_CLASSIFICATION, "y")
+    assert truth.get("a.png") == 2 and truth.get("hello") == 0
+    assert "unlabeled.png" not in truth
+    with pytest.raises(KeyError):
+        truth.get("missing")
+
+
+def test_failure_encoding():
+    rec = formats.encode_failure(TaskType.IMAGE_CLASSIFICATION, "y", "MalformedLine: x",
+                                 job_name="j")
+    assert rec["y-metadata"]["failure-reason"] == "MalformedLine: x"
+    assert not formats.has_label(TaskType.IMAGE_CLASSIFICATION, "y", rec)
