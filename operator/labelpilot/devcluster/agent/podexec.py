@@ -1,0 +1,65 @@
+"""Runs inside a fresh mount namespace: bind-mounts a container's volumes, then execs it.
+
+Invoked as `unshare --mount --propagation private -- python -m
+labelpilot.devcluster.agent.podexec SPEC.json`; stdlib only, so it starts fast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+
+MS_RDONLY = 0x1
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str | None, target: str, flags: int) -> None:
+    src = source.encode() if source else None
+    if _libc.mount(src, target.encode(), None, flags, None) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
+
+
+def _ensure_mount_point(target: str, is_dir: bool) -> None:
+    if os.path.lexists(target):
+        return
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target) or "/", exist_ok=True)
+        with open(target, "a"):
+            pass
+
+
+def bind(source: str, target: str, read_only: bool) -> None:
+    _ensure_mount_point(target, os.path.isdir(source))
+    _mount(source, target, MS_BIND | MS_REC)
+    if read_only:
+        _mount(None, target, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+
+
+def main(spec_path: str) -> int:
+    with open(spec_path) as handle:
+        spec = json.load(handle)
+    for mount in spec["mounts"]:
+        bind(mount["source"], mount["target"], mount.get("readOnly", False))
+    working_dir = spec.get("workingDir")
+    if working_dir:
+        os.chdir(working_dir)
+    argv = spec["argv"]
+    try:
+        os.execvpe(argv[0], argv, spec["env"])
+    except OSError as error:
+        print(f"podexec: cannot run {argv[0]!r}: {error}", file=sys.stderr)
+        return 127
+    return 0  # not reached: exec replaced the process
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,98 @@
+"""`labelpilot dev-cluster up|down|status`: the whole cluster's life cycle."""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelpilot.devcluster import control_plane as cp
+from labelpilot.devcluster.binaries import bin_dir
+from labelpilot.devcluster.kubeconfig import write_all
+from labelpilot.devcluster.layout import ClusterLayout
+from labelpilot.devcluster.pki import ensure_pki
+
+START_TIMEOUT = 90.0
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _component_ready(layout: ClusterLayout, component: cp.Component) -> bool:
+    if component.name == "etcd":
+        return _port_open(layout.etcd_port)
+    if component.name == "node-agent":
+        return (layout.state_dir / "agent-ready").exists()
+    assert component.health_url is not None
+    return cp.healthy(component.health_url, layout.pki / "ca.crt")
+
+
+def up(layout: ClusterLayout, *, build: bool = False) -> float:
+    """Starts whatever is not running yet and waits until all of it is healthy."""
+    started = time.monotonic()
+    bins = bin_dir(build=build)
+    ensure_pki(layout.pki)
+    write_all(layout)
+    for component in cp.components(layout, bins):
+        pid = cp.read_pid(layout, component.name)
+        if pid is None:
+            if component.name == "node-agent":
+                (layout.state_dir / "agent-ready").unlink(missing_ok=True)
+            pid = cp.start(layout, component)
+        log = layout.log(component.name)
+
+        def ready(component: cp.Component = component, pid: int = pid, log: Path = log) -> bool:
+            if not cp.process_alive(pid):
+                raise cp.ComponentFailed(component.name, log, "process exited")
+            return _component_ready(layout, component)
+
+        if not cp.wait_until(ready, START_TIMEOUT):
+            raise cp.ComponentFailed(component.name, log,
+                                     f"not healthy after {START_TIMEOUT:.0f}s")
+    return time.monotonic() - started
+
+
+def down(layout: ClusterLayout) -> list[str]:
+    """Stops every process the cluster started, the node agent (and its pods) first."""
+    stopped = []
+    for name in ("node-agent", "kube-scheduler", "kube-controller-manager",
+                 "kube-apiserver", "etcd"):
+        pid = cp.read_pid(layout, name)
+        if pid is not None:
+            cp.stop_pid(pid)
+            stopped.append(name)
+        layout.pidfile(name).unlink(missing_ok=True)
+    for pidfile in layout.pods.glob("*/*.pid"):
+        try:
+            pid = int(pidfile.read_text())
+        except ValueError:
+            continue
+        if cp.process_alive(pid):
+            cp.stop_pid(pid, timeout=2.0)
+            stopped.append(f"pod process {pid}")
+    return stopped
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    healthy: bool
+    log: Path
+
+
+def status(layout: ClusterLayout) -> list[ComponentStatus]:
+    result = []
+    try:
+        bins = bin_dir()
+    except Exception:
+        bins = Path("/nonexistent")
+    for component in cp.components(layout, bins):
+        pid = cp.read_pid(layout, component.name)
+        ok = pid is not None and _component_ready(layout, component)
+        result.append(ComponentStatus(component.name, pid, ok, layout.log(component.name)))
+    return result
