@@ -10,6 +10,7 @@ from collections.abc import Sequence
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func`.
 COMMAND_MODULES = (
     "labelpilot.devcluster.cli",
+    "labelpilot.api.cli",
 )
 
 

@@ -1,0 +1,65 @@
+"""LabelingJob spec -> the RunConfig each step Job reads from LABELPILOT_CONFIG."""
+
+from __future__ import annotations
+
+from labelpilot import config
+from labelpilot.api.spec import LabelingJobSpec, TaskType, ThresholdMode, ValidationPolicy
+
+TASK_TYPES: dict[TaskType, config.TaskType] = {
+    TaskType.IMAGE_CLASSIFICATION: config.TaskType.IMAGE_CLASSIFICATION,
+    TaskType.TEXT_CLASSIFICATION: config.TaskType.TEXT_CLASSIFICATION,
+    TaskType.OBJECT_DETECTION: config.TaskType.OBJECT_DETECTION,
+    TaskType.SEMANTIC_SEGMENTATION: config.TaskType.SEMANTIC_SEGMENTATION,
+}
+THRESHOLD_MODES: dict[ThresholdMode, config.ThresholdMode] = {
+    ThresholdMode.GUARANTEED: config.ThresholdMode.GUARANTEED,
+    ThresholdMode.GROUND_TRUTH: config.ThresholdMode.GROUND_TRUTH,
+}
+VALIDATION_POLICIES: dict[ValidationPolicy, config.ValidationPolicy] = {
+    ValidationPolicy.SEED: config.ValidationPolicy.SEED,
+    ValidationPolicy.BOUND_SIZED: config.ValidationPolicy.BOUND_SIZED,
+}
+
+
+def to_run_config(name: str, namespace: str, spec: LabelingJobSpec) -> config.RunConfig:
+    """The step config of LabelingJob `namespace/name`.
+
+    URIs pass through unchanged: with `storage.volumeClaimName` they are paths (or file://
+    URIs) inside the pod, under `storage.mountPath`; otherwise remote URIs (s3://, ...)
+    reached with the credentials Secret's environment. The namespace does not enter the
+    config: the output location already tells jobs apart.
+    """
+    del namespace  # part of the signature so callers need not know it is unused
+    auto = spec.auto_labeling
+    human = spec.human_task_config
+    simulated = human.workforce.simulated
+    if simulated is None:  # the spec's validator guarantees a provider; only one exists
+        raise ValueError("workforce: no provider set")
+    return config.RunConfig(
+        job_name=name,
+        task_type=TASK_TYPES[spec.task_type],
+        label_attribute_name=spec.label_attribute_name,
+        labels=list(spec.labels),
+        input_manifest_uri=spec.input.manifest_uri,
+        output_uri=spec.output.uri,
+        workforce=config.WorkforceConfig(
+            simulated=config.SimulatedWorkforce(
+                ground_truth_uri=simulated.ground_truth_manifest_uri,
+                error_rate=simulated.error_rate,
+                failure_rate=simulated.failure_rate,
+                latency_seconds=simulated.latency_seconds,
+            ),
+            workers_per_object=human.number_of_human_workers_per_data_object,
+        ),
+        target_accuracy=auto.target_accuracy,
+        confidence_level=auto.confidence_level,
+        threshold_mode=THRESHOLD_MODES[auto.threshold_mode],
+        validation_policy=VALIDATION_POLICIES[auto.validation_policy],
+        auto_labeling=auto.enabled,
+        max_concurrent_task_count=human.max_concurrent_task_count,
+        max_human_labeled=spec.stopping_conditions.max_human_labeled_object_count,
+        max_percentage_labeled=float(spec.stopping_conditions.max_percentage_of_input_dataset_labeled),
+        allow_small_dataset=auto.allow_small_dataset,
+        initial_model_ref=auto.initial_model_ref or None,
+        seed=spec.seed,
+    )

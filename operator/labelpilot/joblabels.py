@@ -1,0 +1,11 @@
+"""Labels and names shared by the Jobs the operator builds and the parser that reads them."""
+
+from __future__ import annotations
+
+DOMAIN = "labelpilot.dev"
+LABEL_JOB = f"{DOMAIN}/job"
+LABEL_STEP = f"{DOMAIN}/step"
+LABEL_ITERATION = f"{DOMAIN}/iteration"
+CONTAINER = "worker"
+TERMINATION_LOG = "/dev/termination-log"
+RULE_FAILURE_EXIT_CODE = 3  # docs/step-contract.md: a seed rule failed the whole job
