@@ -53,7 +53,22 @@ def up(layout: ClusterLayout, *, build: bool = False) -> float:
         if not cp.wait_until(ready, START_TIMEOUT):
             raise cp.ComponentFailed(component.name, log,
                                      f"not healthy after {START_TIMEOUT:.0f}s")
+    if not cp.wait_until(lambda: _nodes_schedulable(layout), START_TIMEOUT):
+        raise cp.ComponentFailed("kube-controller-manager", layout.log("kube-controller-manager"),
+                                 "nodes still carry the not-ready taint")
     return time.monotonic() - started
+
+
+def _nodes_schedulable(layout: ClusterLayout) -> bool:
+    """True once the node lifecycle controller has lifted every not-ready taint."""
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(config_file=str(layout.admin_kubeconfig))
+    with api:
+        nodes = client.CoreV1Api(api).list_node().items
+    return bool(nodes) and not any(
+        taint.key.startswith("node.kubernetes.io/")
+        for node in nodes for taint in (node.spec.taints or []))
 
 
 def down(layout: ClusterLayout) -> list[str]:

@@ -84,6 +84,7 @@ class PodRunner(threading.Thread):
             self._kill_all(0)
 
     def _run(self) -> None:
+        log.info("pod %s/%s: starting", self.meta["namespace"], self.meta["name"])
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "logs").mkdir(exist_ok=True)
         try:
@@ -104,6 +105,8 @@ class PodRunner(threading.Thread):
                 self._report()
                 self._supervise(specs)
         if self.stop_requested.is_set():
+            log.info("pod %s/%s: stopping (grace %.0fs)", self.meta["namespace"],
+                     self.meta["name"], self.grace_seconds)
             self._kill_all(self.grace_seconds)
             if not self.node_shutdown:
                 finalize_deletion(self.kube, self.pod, self.dir)
@@ -304,8 +307,9 @@ def finalize_deletion(kube: Kube, pod: Obj, pod_dir: Path) -> None:
     """What kubelet does once a deleted pod's containers are gone."""
     meta = pod["metadata"]
     try:
-        kube.core.delete_namespaced_pod(meta["name"], meta["namespace"], grace_period_seconds=0,
-                                        body={"preconditions": {"uid": meta["uid"]}})
+        kube.core.delete_namespaced_pod(
+            meta["name"], meta["namespace"],
+            body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
     except ApiException as error:
         if not (not_found(error) or conflict(error)):
             raise
