@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from labelpilot.api.base import ApiModel
 from labelpilot.api.cel import immutable, rule, validations
@@ -24,8 +25,17 @@ QUANTITY_PATTERN = (
     r"|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 
+
+
+def _quantity(value: int | str) -> int | str:
+    if isinstance(value, str) and not re.fullmatch(QUANTITY_PATTERN, value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+    return value
+
+
 Quantity = Annotated[
     int | str,
+    AfterValidator(_quantity),
     WithJsonSchema({
         "anyOf": [{"type": "integer"}, {"type": "string"}],
         "pattern": QUANTITY_PATTERN,
@@ -268,6 +278,13 @@ class LabelingJobSpec(ApiModel):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of every random choice.")
     suspend: bool = Field(False, description="Stop the job's Jobs (Stopping, then Stopped); "
                                              "false again resumes where it was.")
+
+    @field_validator("label_attribute_name")
+    @classmethod
+    def _not_metadata(cls, value: str) -> str:
+        if value.endswith("-metadata"):
+            raise ValueError("labelAttributeName must not end in -metadata")
+        return value
 
     @model_validator(mode="before")
     @classmethod

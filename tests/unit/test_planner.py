@@ -1,0 +1,665 @@
+"""The planner over every phase and failure, without a cluster.
+
+A small simulated worker (`FakeWorker`) answers each created Job with the summary the step
+contract describes, so whole runs are driven through `plan` the way the controller will.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from labelpilot.api.spec import LabelingJobSpec
+from labelpilot.api.status import (
+    HISTORY_MAX,
+    ConditionStatus,
+    ConditionType,
+    IterationRecord,
+    LabelingJobStatus,
+    Phase,
+)
+from labelpilot.jobs import job_name
+from labelpilot.observed import JobState, ObservedJob
+from labelpilot.planner import CreateJob, Decision, DeleteJob, failed, plan
+from labelpilot.steps import Step
+from labelpilot.summary import StepSummary, parse_summary
+
+NAME = "mnist"
+NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def make_spec(spec_dict: Any, changes: dict[str, Any] | None = None) -> LabelingJobSpec:
+    return LabelingJobSpec.from_k8s(spec_dict(changes))
+
+
+def summary(step: Step, iteration: int | None = None, **fields: Any) -> StepSummary:
+    """A summary as a step prints it: compact JSON, parsed back as the operator does."""
+    body = {"step": str(step), "status": "Succeeded", **fields}
+    if iteration is not None:
+        body["iteration"] = iteration
+    parsed = parse_summary(json.dumps(body))
+    assert parsed is not None
+    return parsed
+
+
+def job(step: Step, iteration: int | None = None, state: JobState = JobState.SUCCEEDED,
+        result: StepSummary | None = None, **fields: Any) -> ObservedJob:
+    it = iteration if step.iterative else None
+    return ObservedJob(name=job_name(NAME, step, it), namespace="ns", step=step, iteration=it,
+                       state=state, summary=result, **fields)
+
+
+def counters(human: int = 0, machine: int = 0, failed_objects: int = 0,
+             unlabeled: int = 0) -> dict[str, int]:
+    return {"totalLabeled": human + machine, "humanLabeled": human, "machineLabeled": machine,
+            "failedNonRetryableError": failed_objects, "unlabeled": unlabeled}
+
+
+def condition(status: LabelingJobStatus, kind: ConditionType) -> tuple[str, str]:
+    found = status.condition(kind)
+    assert found is not None, kind
+    return str(found.status), found.reason
+
+
+def at(decision: Decision) -> tuple[Phase | None, Step | None, int]:
+    return decision.status.phase, decision.status.current_step, decision.status.iteration
+
+
+def started(spec: LabelingJobSpec, step: Step, iteration: int, **status: Any) -> LabelingJobStatus:
+    """A status whose current step is `step` at `iteration`, as an earlier plan left it."""
+    first = plan(spec, None, [], NOW - timedelta(hours=1), generation=1).status
+    return first.model_copy(update={"phase": Phase.IN_PROGRESS, "current_step": step,
+                                    "iteration": iteration, **status})
+
+
+@dataclass
+class FakeWorker:
+    """Answers steps like the labeling engine would, on a dataset of `size` objects."""
+
+    size: int
+    batch: int
+    auto: bool = True
+    machine_share: float = 0.5  # of the unlabeled objects auto-labeled per threshold step
+    failing: int = 0  # objects that fail in iteration 0
+    human: int = 0
+    machine: int = 0
+    failed_objects: int = 0
+
+    @property
+    def unlabeled(self) -> int:
+        return self.size - self.human - self.machine - self.failed_objects
+
+    def counters(self) -> dict[str, int]:
+        return counters(self.human, self.machine, self.failed_objects, self.unlabeled)
+
+    def run(self, step: Step, iteration: int | None) -> StepSummary:
+        if step is Step.PREPARE:
+            return summary(step, next="human", labelCounters=self.counters(), seconds=0.5)
+        if step is Step.HUMAN:
+            sent = min(self.batch, self.unlabeled)
+            lost = min(self.failing, sent) if iteration == 0 else 0
+            self.failed_objects += lost
+            self.human += sent - lost
+            nxt = "train" if self.auto else ("human" if self.unlabeled else "export")
+            return summary(step, iteration, next=nxt, labelCounters=self.counters(),
+                           humanBatch=sent, seconds=2.0,
+                           stopReason=None if self.unlabeled or self.auto else "AllLabeled")
+        if step in (Step.TRAIN, Step.INFER):
+            return summary(step, iteration, seconds=3.0)
+        if step is Step.THRESHOLD:
+            auto = int(self.unlabeled * self.machine_share)
+            self.machine += auto
+            done = self.unlabeled == 0
+            return summary(step, iteration, next="export" if done else "human",
+                           stopReason="AllLabeled" if done else None,
+                           labelCounters=self.counters(), accuracyBound=0.951,
+                           threshold=0.8, machineLabeledThisIteration=auto, seconds=1.0)
+        return summary(step, next=None, labelCounters=self.counters(),
+                       outputManifestUri="file:///data/out/manifests/output/output.manifest",
+                       finalModelRef="file:///data/out/models/final", seconds=1.0)
+
+
+def drive(spec: LabelingJobSpec, worker: FakeWorker, limit: int = 500
+          ) -> tuple[Decision, list[CreateJob]]:
+    """Runs the planner as the controller would: each created Job finishes with the
+    worker's summary before the next reconcile."""
+    status: LabelingJobStatus | None = None
+    observed: list[ObservedJob] = []
+    created: list[CreateJob] = []
+    now = NOW
+    for _ in range(limit):
+        decision = plan(spec, status, observed, now, generation=1)
+        status = decision.status
+        creates = [a for a in decision.actions if isinstance(a, CreateJob)]
+        if not creates:
+            return decision, created
+        assert len(creates) == 1, decision.actions
+        (action,) = creates
+        created.append(action)
+        observed.append(job(action.step, action.iteration,
+                            result=worker.run(action.step, action.iteration)))
+        now += timedelta(seconds=10)
+    raise AssertionError("the job did not finish")
+
+
+# --- whole runs -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("size, batch, share", [(1000, 100, 0.5), (300, 100, 0.9), (50, 100, 0.0)])
+def test_a_full_run_goes_through_the_loop_and_completes(spec_dict, size, batch, share):
+    spec = make_spec(spec_dict)
+    worker = FakeWorker(size=size, batch=batch, machine_share=share)
+    final, created = drive(spec, worker)
+    status = final.status
+    assert status.phase is Phase.COMPLETED
+    steps = [a.step for a in created]
+    assert steps[0] is Step.PREPARE and steps[-1] is Step.EXPORT
+    loop = steps[1:-1]
+    assert loop == [Step.HUMAN, Step.TRAIN, Step.INFER, Step.THRESHOLD] * (len(loop) // 4)
+    iterations = [a.iteration for a in created[1:-1]]
+    assert iterations == sorted(iterations)
+    assert iterations[-1] == len(loop) // 4 - 1 == status.iteration
+    names = [job_name(NAME, a.step, a.iteration) for a in created]
+    assert len(set(names)) == len(names)
+    c = status.label_counters
+    assert c.total_labeled + c.unlabeled + c.failed_non_retryable_error == size
+    assert (c.human_labeled, c.machine_labeled) == (worker.human, worker.machine)
+    assert c.unlabeled == 0
+    assert condition(status, ConditionType.SUCCEEDED) == ("True", "AllLabeled")
+    assert condition(status, ConditionType.READY) == ("True", "AllLabeled")
+    assert condition(status, ConditionType.RECONCILING)[0] == "False"
+    assert condition(status, ConditionType.STALLED)[0] == "False"
+    assert condition(status, ConditionType.FAILED)[0] == "False"
+    assert status.output_manifest_uri == "file:///data/out/manifests/output/output.manifest"
+    assert status.final_model_ref == "file:///data/out/models/final"
+    assert status.completion_time is not None and status.start_time is not None
+    assert status.completion_time > status.start_time
+    assert [r.iteration for r in status.history] == list(range(status.iteration + 1))
+    assert sum(r.machine_labeled or 0 for r in status.history) == worker.machine
+    assert sum(r.human_batch or 0 for r in status.history) == worker.human
+    assert status.accuracy_bound == pytest.approx(0.951)
+    assert status.thresholds is not None and status.thresholds.target == 0.95
+    assert any(e.reason == "Completed" for e in final.events)
+
+
+def test_without_auto_labeling_only_humans_label(spec_dict):
+    spec = make_spec(spec_dict, {"autoLabeling": {"enabled": False}})
+    worker = FakeWorker(size=250, batch=100, auto=False)
+    final, created = drive(spec, worker)
+    assert final.status.phase is Phase.COMPLETED
+    assert [a.step for a in created] == [Step.PREPARE, *[Step.HUMAN] * 3, Step.EXPORT]
+    assert [a.iteration for a in created[1:-1]] == [0, 1, 2]
+    assert final.status.label_counters.human_labeled == 250
+    assert final.status.label_counters.machine_labeled == 0
+    assert [r.label_counters.human_labeled for r in final.status.history
+            if r.label_counters] == [100, 200, 250]
+    assert final.status.thresholds is None
+
+
+def test_the_run_is_deterministic(spec_dict):
+    spec = make_spec(spec_dict)
+    first = drive(spec, FakeWorker(size=400, batch=100))
+    second = drive(spec, FakeWorker(size=400, batch=100))
+    assert first == second
+
+
+# --- each step ------------------------------------------------------------------------
+
+def test_a_new_job_initializes_and_creates_prepare(spec_dict):
+    decision = plan(make_spec(spec_dict), None, [], NOW, generation=3)
+    s = decision.status
+    assert decision.actions == (CreateJob(Step.PREPARE, None),)
+    assert (s.phase, s.current_step, s.iteration) == (Phase.INITIALIZING, Step.PREPARE, 0)
+    assert s.start_time == NOW and s.completion_time is None
+    assert s.observed_generation == 3
+    assert all(c.observed_generation == 3 for c in s.conditions)
+    assert {c.type for c in s.conditions} == set(ConditionType)
+    assert condition(s, ConditionType.RECONCILING)[0] == "True"
+    assert condition(s, ConditionType.READY)[0] == "False"
+    assert [e.reason for e in decision.events] == ["Initializing"]
+    assert plan(make_spec(spec_dict), LabelingJobStatus(), [], NOW).actions == decision.actions
+
+
+def test_an_active_job_is_waited_for(spec_dict):
+    spec = make_spec(spec_dict)
+    status = plan(spec, None, [], NOW).status
+    decision = plan(spec, status, [job(Step.PREPARE, state=JobState.ACTIVE)], NOW)
+    assert decision.actions == ()
+    assert decision.status.phase is Phase.INITIALIZING
+    assert condition(decision.status, ConditionType.RECONCILING) == ("True", "StepRunning")
+    assert decision.events == ()
+
+
+def test_prepare_leads_to_human_zero_with_counters(spec_dict):
+    spec = make_spec(spec_dict)
+    status = plan(spec, None, [], NOW).status
+    done = job(Step.PREPARE, result=summary(Step.PREPARE, next="human",
+                                            labelCounters=counters(unlabeled=900)))
+    decision = plan(spec, status, [done], NOW)
+    assert at(decision) == (Phase.IN_PROGRESS, Step.HUMAN, 0)
+    assert decision.actions == (CreateJob(Step.HUMAN, 0),)
+    assert decision.status.label_counters.unlabeled == 900
+    assert {e.reason for e in decision.events} == {"StepSucceeded", "InProgress"}
+
+
+def test_prepare_without_summary_still_goes_on(spec_dict):
+    spec = make_spec(spec_dict)
+    status = plan(spec, None, [], NOW).status
+    assert plan(spec, status, [job(Step.PREPARE)], NOW).actions == (CreateJob(Step.HUMAN, 0),)
+
+
+@pytest.mark.parametrize("step, result, expected", [
+    (Step.HUMAN, {"next": "train"}, (Step.TRAIN, 2)),
+    (Step.TRAIN, {}, (Step.INFER, 2)),
+    (Step.INFER, {}, (Step.THRESHOLD, 2)),
+    (Step.THRESHOLD, {"next": "human"}, (Step.HUMAN, 3)),
+    (Step.THRESHOLD, {"next": "train"}, (Step.TRAIN, 3)),
+    (Step.THRESHOLD, {"next": "export"}, (Step.EXPORT, 2)),
+    (Step.HUMAN, {"next": "export"}, (Step.EXPORT, 2)),
+])
+def test_next_step_follows_the_summary(spec_dict, step, result, expected):
+    spec = make_spec(spec_dict)
+    status = started(spec, step, 2)
+    decision = plan(spec, status, [job(step, 2, result=summary(step, 2, **result))], NOW)
+    next_step, iteration = expected
+    assert (decision.status.current_step, decision.status.iteration) == (next_step, iteration)
+    assert decision.actions == (
+        CreateJob(next_step, iteration if next_step.iterative else None),)
+
+
+def test_threshold_records_the_iteration(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.THRESHOLD, 1)
+    result = summary(Step.THRESHOLD, 1, next="human", accuracyBound=0.962, threshold=0.71,
+                     machineLabeledThisIteration=321, labelCounters=counters(200, 321, 0, 479),
+                     seconds=4.5)
+    decision = plan(spec, status, [job(Step.THRESHOLD, 1, result=result)], NOW)
+    s = decision.status
+    assert s.accuracy_bound == 0.962
+    assert s.thresholds is not None
+    assert (s.thresholds.threshold, s.thresholds.accuracy_bound) == (0.71, 0.962)
+    (record,) = s.history
+    assert (record.iteration, record.machine_labeled, record.accuracy_bound) == (1, 321, 0.962)
+    assert record.label_counters is not None and record.label_counters.machine_labeled == 321
+    assert record.step_seconds == {"threshold": 4.5}
+    assert record.completion_time == NOW
+
+
+def test_step_seconds_fall_back_to_the_job_times(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.TRAIN, 0)
+    done = job(Step.TRAIN, 0, start_time=NOW - timedelta(seconds=90), completion_time=NOW)
+    (record,) = plan(spec, status, [done], NOW).status.history
+    assert record.step_seconds == {"train": 90.0}
+
+
+def test_export_completes_the_job(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.EXPORT, 4, stop_reason="NoProgress")
+    result = summary(Step.EXPORT, labelCounters=counters(400, 500, 10, 90),
+                     outputManifestUri="file:///data/out/manifests/output/output.manifest",
+                     finalModelRef="file:///data/out/models/final")
+    decision = plan(spec, status, [job(Step.EXPORT, result=result)], NOW)
+    s = decision.status
+    assert decision.actions == ()
+    assert s.phase is Phase.COMPLETED and s.completion_time == NOW
+    assert condition(s, ConditionType.SUCCEEDED) == ("True", "NoProgress")
+    assert "90 unlabeled" in s.condition(ConditionType.SUCCEEDED).message
+    assert s.final_model_ref == "file:///data/out/models/final"
+
+
+def test_export_without_summary_points_at_the_contract_path(spec_dict):
+    spec = make_spec(spec_dict)
+    decision = plan(spec, started(spec, Step.EXPORT, 0), [job(Step.EXPORT)], NOW)
+    assert decision.status.output_manifest_uri == (
+        "file:///data/out/manifests/output/output.manifest")
+    assert condition(decision.status, ConditionType.SUCCEEDED) == ("True", "Completed")
+
+
+def test_a_completed_job_stays_completed(spec_dict):
+    spec = make_spec(spec_dict)
+    final, created = drive(spec, FakeWorker(size=200, batch=100))
+    observed = [job(a.step, a.iteration) for a in created]
+    later = plan(spec, final.status, observed, NOW + timedelta(days=1), generation=2)
+    assert later.actions == () and later.events == ()
+    assert later.status.phase is Phase.COMPLETED
+    assert later.status.observed_generation == 2
+    assert later.status.model_copy(update={"observed_generation": 1, "conditions": []}) == (
+        final.status.model_copy(update={"conditions": []}))
+    for before, after in zip(final.status.conditions, later.status.conditions, strict=True):
+        assert (after.status, after.reason, after.last_transition_time) == (
+            before.status, before.reason, before.last_transition_time)
+        assert after.observed_generation == 2
+
+
+# --- level-based recovery -------------------------------------------------------------
+
+def test_same_inputs_give_the_same_decision(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.HUMAN, 1)
+    observed = [job(Step.HUMAN, 1, result=summary(Step.HUMAN, 1, next="train"))]
+    assert plan(spec, status, observed, NOW) == plan(spec, status, observed, NOW)
+
+
+def test_a_lost_status_update_is_caught_up_without_duplicates(spec_dict):
+    """The operator created train(1) but died before writing status: it still says human."""
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.HUMAN, 1)
+    observed = [job(Step.HUMAN, 1, result=summary(Step.HUMAN, 1, next="train")),
+                job(Step.TRAIN, 1, state=JobState.ACTIVE)]
+    decision = plan(spec, status, observed, NOW)
+    assert decision.actions == ()
+    assert at(decision) == (Phase.IN_PROGRESS, Step.TRAIN, 1)
+
+
+def test_several_lost_updates_are_caught_up_in_one_plan(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.TRAIN, 0)
+    observed = [job(Step.TRAIN, 0), job(Step.INFER, 0),
+                job(Step.THRESHOLD, 0, result=summary(Step.THRESHOLD, 0, next="human")),
+                job(Step.HUMAN, 0, result=summary(Step.HUMAN, 0, next="train"))]
+    decision = plan(spec, status, observed, NOW)
+    assert at(decision) == (Phase.IN_PROGRESS, Step.HUMAN, 1)
+    assert decision.actions == (CreateJob(Step.HUMAN, 1),)
+
+
+def test_a_missing_running_job_is_recreated_under_the_same_name(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.TRAIN, 2)
+    decision = plan(spec, status, [job(Step.HUMAN, 2)], NOW)
+    assert decision.actions == (CreateJob(Step.TRAIN, 2),)
+    assert job_name(NAME, Step.TRAIN, 2) == "mnist-i2-train"
+    assert at(decision) == (Phase.IN_PROGRESS, Step.TRAIN, 2)
+
+
+def test_jobs_of_other_iterations_do_not_count(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.TRAIN, 2)
+    observed = [job(Step.TRAIN, 1), job(Step.TRAIN, 3, state=JobState.FAILED)]
+    assert plan(spec, status, observed, NOW).actions == (CreateJob(Step.TRAIN, 2),)
+
+
+# --- failures ---------------------------------------------------------------------------
+
+def test_a_rule_failure_fails_the_job_with_its_reason(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.HUMAN, 0)
+    result = parse_summary(json.dumps({
+        "step": "human", "iteration": 0, "status": "Failed", "reason": "TooManyFailedObjects",
+        "message": "14.0% of the 100 objects failed (limit 10%)"}))
+    failing = job(Step.HUMAN, 0, state=JobState.FAILED, result=result, exit_code=3,
+                  failure_reason="PodFailurePolicy", failure_message="exit code 3")
+    decision = plan(spec, status, [failing], NOW)
+    s = decision.status
+    assert decision.actions == ()
+    assert s.phase is Phase.FAILED and s.completion_time == NOW
+    assert condition(s, ConditionType.FAILED) == ("True", "TooManyFailedObjects")
+    assert condition(s, ConditionType.STALLED) == ("True", "TooManyFailedObjects")
+    assert condition(s, ConditionType.READY)[0] == "False"
+    assert condition(s, ConditionType.RECONCILING)[0] == "False"
+    assert "14.0% of the 100 objects failed" in s.condition(ConditionType.FAILED).message
+    assert "human (iteration 0)" in s.condition(ConditionType.FAILED).message
+    (event,) = decision.events
+    assert (event.type, event.reason) == ("Warning", "TooManyFailedObjects")
+
+
+def test_a_rule_failure_without_summary_still_fails_at_once(spec_dict):
+    spec = make_spec(spec_dict)
+    status = plan(spec, None, [], NOW).status
+    failing = job(Step.PREPARE, state=JobState.FAILED, failure_reason="PodFailurePolicy",
+                  failure_message="Container worker failed with exit code 3")
+    s = plan(spec, status, [failing], NOW).status
+    assert condition(s, ConditionType.FAILED) == ("True", "StepRuleFailed")
+    assert "exit code 3" in s.condition(ConditionType.FAILED).message
+
+
+def test_a_crash_after_backoff_names_step_reason_and_logs(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.TRAIN, 3)
+    crashing = job(Step.TRAIN, 3, state=JobState.FAILED, exit_code=137,
+                   failure_reason="BackoffLimitExceeded",
+                   failure_message="Job has reached the specified backoff limit",
+                   termination_message="Traceback ...\nRuntimeError: CUDA out of memory\n")
+    decision = plan(spec, status, [crashing], NOW)
+    failure = decision.status.condition(ConditionType.FAILED)
+    assert failure is not None and failure.status is ConditionStatus.TRUE
+    assert failure.reason == "StepFailed"
+    for part in ("train (iteration 3)", "BackoffLimitExceeded", "exit code 137",
+                 "CUDA out of memory", "kubectl logs job/mnist-i3-train -n ns"):
+        assert part in failure.message
+    assert decision.status.phase is Phase.FAILED
+
+
+def test_a_failed_job_stays_failed(spec_dict):
+    spec = make_spec(spec_dict)
+    crashing = job(Step.TRAIN, 3, state=JobState.FAILED, failure_reason="DeadlineExceeded")
+    first = plan(spec, started(spec, Step.TRAIN, 3), [crashing], NOW)
+    later = plan(spec, first.status, [crashing], NOW + timedelta(hours=1), generation=5)
+    assert later.actions == () and later.events == ()
+    assert later.status.phase is Phase.FAILED
+    assert later.status.observed_generation == 5
+    assert condition(later.status, ConditionType.FAILED) == ("True", "StepFailed")
+    assert later.status.condition(ConditionType.FAILED).last_transition_time == NOW
+
+
+@pytest.mark.parametrize("step, result, reason", [
+    (Step.THRESHOLD, None, "SummaryMissing"),
+    (Step.THRESHOLD, {"next": "infer"}, "InvalidSummary"),
+    (Step.PREPARE, {"next": "threshold"}, "InvalidSummary"),
+])
+def test_an_unusable_summary_fails_the_job(spec_dict, step, result, reason):
+    spec = make_spec(spec_dict)
+    status = started(spec, step, 0)
+    parsed = summary(step, 0, **result) if result is not None else None
+    decision = plan(spec, status, [job(step, 0, result=parsed)], NOW)
+    assert decision.status.phase is Phase.FAILED
+    assert condition(decision.status, ConditionType.FAILED) == ("True", reason)
+    assert "kubectl logs job/" in decision.status.condition(ConditionType.FAILED).message
+
+
+def test_human_without_summary_needs_one_only_without_auto_labeling(spec_dict):
+    spec = make_spec(spec_dict)
+    assert plan(spec, started(spec, Step.HUMAN, 0), [job(Step.HUMAN, 0)], NOW).actions == (
+        CreateJob(Step.TRAIN, 0),)
+    manual = make_spec(spec_dict, {"autoLabeling": {"enabled": False}})
+    decision = plan(manual, started(manual, Step.HUMAN, 0), [job(Step.HUMAN, 0)], NOW)
+    assert condition(decision.status, ConditionType.FAILED) == ("True", "SummaryMissing")
+
+
+def test_failed_helper_fails_a_running_job_once(spec_dict):
+    spec = make_spec(spec_dict)
+    decision = failed(spec, None, NOW, "InvalidResources", "unknown profile 'x'", generation=1)
+    assert decision.status.phase is Phase.FAILED
+    assert condition(decision.status, ConditionType.FAILED) == ("True", "InvalidResources")
+    assert decision.status.start_time == NOW
+    again = failed(spec, decision.status, NOW + timedelta(minutes=1), "Other", "x")
+    assert condition(again.status, ConditionType.FAILED) == ("True", "InvalidResources")
+    assert again.events == ()
+
+
+# --- stopping conditions ----------------------------------------------------------------
+
+def test_the_human_budget_ends_the_loop_at_the_next_human_step(spec_dict):
+    spec = make_spec(spec_dict, {"stoppingConditions": {"maxHumanLabeledObjectCount": 200}})
+    worker = FakeWorker(size=1000, batch=100, machine_share=0.1)
+    final, created = drive(spec, worker)
+    s = final.status
+    assert s.phase is Phase.COMPLETED
+    assert s.stop_reason == "MaxHumanLabeled"
+    assert condition(s, ConditionType.SUCCEEDED) == ("True", "MaxHumanLabeled")
+    assert [a.step for a in created].count(Step.HUMAN) == 2
+    assert created[-2].step is Step.THRESHOLD  # the last iteration still auto-labeled
+    c = s.label_counters
+    assert c.human_labeled == 200 and c.unlabeled > 0
+    assert c.total_labeled + c.unlabeled + c.failed_non_retryable_error == 1000
+
+
+def test_the_human_budget_does_not_skip_training(spec_dict):
+    spec = make_spec(spec_dict, {"stoppingConditions": {"maxHumanLabeledObjectCount": 100}})
+    status = started(spec, Step.HUMAN, 0)
+    done = job(Step.HUMAN, 0, result=summary(Step.HUMAN, 0, next="train",
+                                              labelCounters=counters(100, 0, 0, 900)))
+    assert plan(spec, status, [done], NOW).actions == (CreateJob(Step.TRAIN, 0),)
+
+
+def test_the_labeled_share_ends_the_loop(spec_dict):
+    spec = make_spec(spec_dict, {"stoppingConditions": {
+        "maxPercentageOfInputDatasetLabeled": 50}})
+    status = started(spec, Step.HUMAN, 3)
+    done = job(Step.HUMAN, 3, result=summary(Step.HUMAN, 3, next="train",
+                                              labelCounters=counters(300, 220, 0, 480)))
+    decision = plan(spec, status, [done], NOW)
+    assert decision.actions == (CreateJob(Step.EXPORT, None),)
+    assert decision.status.stop_reason == "MaxPercentageLabeled"
+
+
+def test_a_stop_reason_from_the_worker_is_kept(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.THRESHOLD, 5)
+    done = job(Step.THRESHOLD, 5, result=summary(Step.THRESHOLD, 5, next="export",
+                                                  stopReason="NoProgress"))
+    decision = plan(spec, status, [done], NOW)
+    assert decision.status.stop_reason == "NoProgress"
+    final = plan(spec, decision.status, [done, job(Step.EXPORT)], NOW)
+    assert condition(final.status, ConditionType.SUCCEEDED) == ("True", "NoProgress")
+
+
+# --- suspend and resume -----------------------------------------------------------------
+
+def test_suspend_deletes_the_running_job_then_stops(spec_dict):
+    running = make_spec(spec_dict)
+    suspended = make_spec(spec_dict, {"suspend": True})
+    status = started(running, Step.TRAIN, 1)
+    active = job(Step.TRAIN, 1, state=JobState.ACTIVE)
+
+    stopping = plan(suspended, status, [active], NOW)
+    assert stopping.status.phase is Phase.STOPPING
+    assert stopping.actions == (DeleteJob("mnist-i1-train"),)
+    assert condition(stopping.status, ConditionType.RECONCILING) == ("True", "Stopping")
+    assert [e.reason for e in stopping.events] == ["Stopping"]
+
+    going = plan(suspended, stopping.status, [replace(active, deleting=True)], NOW)
+    assert going.status.phase is Phase.STOPPING and going.actions == ()
+
+    stopped = plan(suspended, going.status, [], NOW)
+    assert stopped.status.phase is Phase.STOPPED and stopped.actions == ()
+    assert (stopped.status.current_step, stopped.status.iteration) == (Step.TRAIN, 1)
+    assert condition(stopped.status, ConditionType.READY) == ("False", "Suspended")
+    assert condition(stopped.status, ConditionType.RECONCILING) == ("False", "Suspended")
+    assert condition(stopped.status, ConditionType.STALLED)[0] == "False"
+    assert [e.reason for e in stopped.events] == ["Stopped"]
+    assert plan(suspended, stopped.status, [], NOW).events == ()
+
+    resumed = plan(running, stopped.status, [], NOW)
+    assert resumed.actions == (CreateJob(Step.TRAIN, 1),)
+    assert resumed.status.phase is Phase.IN_PROGRESS
+    assert [e.reason for e in resumed.events] == ["Resumed"]
+
+
+def test_resume_waits_until_the_deleted_job_is_gone(spec_dict):
+    running = make_spec(spec_dict)
+    status = started(running, Step.INFER, 0, phase=Phase.STOPPING)
+    leaving = job(Step.INFER, 0, state=JobState.ACTIVE, deleting=True)
+    decision = plan(running, status, [leaving], NOW)
+    assert decision.actions == ()
+    assert condition(decision.status, ConditionType.RECONCILING) == ("True",
+                                                                     "WaitingForDeletion")
+
+
+def test_a_job_that_finishes_while_stopping_is_kept(spec_dict):
+    suspended = make_spec(spec_dict, {"suspend": True})
+    status = started(suspended, Step.HUMAN, 2, phase=Phase.STOPPING)
+    done = job(Step.HUMAN, 2, result=summary(Step.HUMAN, 2, next="train",
+                                              labelCounters=counters(300, 0, 0, 700)))
+    decision = plan(suspended, status, [done], NOW)
+    assert decision.actions == ()
+    assert at(decision) == (Phase.STOPPED, Step.TRAIN, 2)
+    assert decision.status.label_counters.human_labeled == 300
+
+
+def test_a_crash_caused_by_stopping_is_not_a_failure(spec_dict):
+    suspended = make_spec(spec_dict, {"suspend": True})
+    status = started(suspended, Step.TRAIN, 0, phase=Phase.STOPPING)
+    killed = job(Step.TRAIN, 0, state=JobState.FAILED, deleting=True, exit_code=143,
+                 failure_reason="BackoffLimitExceeded")
+    assert plan(suspended, status, [killed], NOW).status.phase is Phase.STOPPING
+
+
+def test_a_job_created_suspended_waits_before_prepare(spec_dict):
+    suspended = make_spec(spec_dict, {"suspend": True})
+    decision = plan(suspended, None, [], NOW)
+    assert decision.actions == ()
+    assert at(decision) == (Phase.STOPPED, Step.PREPARE, 0)
+    resumed = plan(make_spec(spec_dict), decision.status, [], NOW)
+    assert resumed.actions == (CreateJob(Step.PREPARE, None),)
+    assert resumed.status.phase is Phase.INITIALIZING
+
+
+def test_suspend_between_steps_stops_at_once(spec_dict):
+    suspended = make_spec(spec_dict, {"suspend": True})
+    decision = plan(suspended, started(suspended, Step.THRESHOLD, 4), [job(Step.INFER, 4)], NOW)
+    assert decision.actions == ()
+    assert decision.status.phase is Phase.STOPPED
+
+
+def test_suspend_does_not_undo_a_terminal_phase(spec_dict):
+    spec = make_spec(spec_dict)
+    final, created = drive(spec, FakeWorker(size=100, batch=100))
+    suspended = make_spec(spec_dict, {"suspend": True})
+    observed = [job(a.step, a.iteration) for a in created]
+    assert plan(suspended, final.status, observed, NOW).status.phase is Phase.COMPLETED
+
+
+# --- spec changes, conditions, history ---------------------------------------------------
+
+def test_a_spec_change_is_acknowledged(spec_dict):
+    spec = make_spec(spec_dict)
+    status = plan(spec, started(spec, Step.TRAIN, 0), [job(Step.TRAIN, 0, state=JobState.ACTIVE)],
+                  NOW, generation=1).status
+    changed = make_spec(spec_dict, {"stoppingConditions": {"maxHumanLabeledObjectCount": 10}})
+    later = NOW + timedelta(minutes=5)
+    decision = plan(changed, status, [job(Step.TRAIN, 0, state=JobState.ACTIVE)], later,
+                    generation=2)
+    assert decision.status.observed_generation == 2
+    assert all(c.observed_generation == 2 for c in decision.status.conditions)
+    times = [c.last_transition_time for c in status.conditions]
+    assert [c.last_transition_time for c in decision.status.conditions] == times
+    assert decision.actions == ()
+
+
+def test_conditions_keep_their_transition_time_while_unchanged(spec_dict):
+    spec = make_spec(spec_dict)
+    first = plan(spec, None, [], NOW)
+    second = plan(spec, first.status, [job(Step.PREPARE, state=JobState.ACTIVE)],
+                  NOW + timedelta(minutes=1))
+    for before, after in zip(first.status.conditions, second.status.conditions, strict=True):
+        assert after.last_transition_time == before.last_transition_time
+    crashed = job(Step.PREPARE, state=JobState.FAILED, failure_reason="BackoffLimitExceeded")
+    third = plan(spec, second.status, [crashed], NOW + timedelta(minutes=2))
+    changed = {c.type for c in third.status.conditions
+               if c.last_transition_time == NOW + timedelta(minutes=2)}
+    assert changed == {ConditionType.RECONCILING, ConditionType.STALLED, ConditionType.FAILED}
+
+
+def test_history_is_bounded(spec_dict):
+    spec = make_spec(spec_dict)
+    history = [IterationRecord(iteration=i) for i in range(HISTORY_MAX)]
+    status = started(spec, Step.THRESHOLD, HISTORY_MAX, history=history)
+    done = job(Step.THRESHOLD, HISTORY_MAX,
+               result=summary(Step.THRESHOLD, HISTORY_MAX, next="human"))
+    s = plan(spec, status, [done], NOW).status
+    assert len(s.history) == HISTORY_MAX
+    assert [r.iteration for r in s.history] == list(range(1, HISTORY_MAX + 1))
+
+
+def test_status_survives_a_round_trip_through_the_api(spec_dict):
+    spec = make_spec(spec_dict)
+    final, created = drive(spec, FakeWorker(size=300, batch=100))
+    body = json.loads(json.dumps(final.status_body()))
+    restored = LabelingJobStatus.from_k8s(body)
+    assert restored == final.status
+    observed = [job(a.step, a.iteration) for a in created]
+    assert plan(spec, restored, observed, NOW).actions == ()
