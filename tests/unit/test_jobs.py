@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from labelpilot.api.spec import LabelingJobSpec
+from labelpilot.config import RunConfig
+from labelpilot.jobs import JobSettings, build_job, job_name, labels, selector
+from labelpilot.profiles import GPU, Catalog, ProfileError
+from labelpilot.steps import Step
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def build(spec_dict, changes=None, step=Step.TRAIN, iteration=2, name="mnist", settings=None):
+    spec = LabelingJobSpec.from_k8s(spec_dict(changes))
+    return build_job(name, "team-a", "uid-123", spec, step, iteration, settings)
+
+
+def container(job):
+    (result,) = job["spec"]["template"]["spec"]["containers"]
+    return result
+
+
+@pytest.mark.parametrize("step, iteration, expected", [
+    (Step.PREPARE, None, "mnist-prepare"),
+    (Step.HUMAN, 0, "mnist-i0-human"),
+    (Step.TRAIN, 12, "mnist-i12-train"),
+    (Step.INFER, 3, "mnist-i3-infer"),
+    (Step.THRESHOLD, 7, "mnist-i7-threshold"),
+    (Step.EXPORT, None, "mnist-export"),
+])
+def test_names_are_deterministic(step, iteration, expected):
+    assert job_name("mnist", step, iteration) == expected
+
+
+def test_long_names_are_cut_and_hashed_apart():
+    base = "a-very-long-labeling-job-name-that-goes-on-and-on-and-on"
+    first = job_name(base + "-one", Step.THRESHOLD, 123)
+    second = job_name(base + "-two", Step.THRESHOLD, 123)
+    assert first != second
+    for name in (first, second):
+        assert len(name) <= 57 and DNS_LABEL.match(name)
+        assert name.endswith("-i123-threshold")
+    assert job_name(base + "-one", Step.THRESHOLD, 123) == first
+    for value in labels(base * 2, Step.INFER, 1).values():
+        assert len(value) <= 63 and LABEL_VALUE.match(value)
+
+
+def test_metadata_labels_and_owner(spec_dict):
+    job = build(spec_dict)
+    meta = job["metadata"]
+    assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
+    assert (meta["name"], meta["namespace"]) == ("mnist-i2-train", "team-a")
+    assert meta["labels"]["labelpilot.dev/job"] == "mnist"
+    assert meta["labels"]["labelpilot.dev/step"] == "train"
+    assert meta["labels"]["labelpilot.dev/iteration"] == "2"
+    assert meta["labels"]["app.kubernetes.io/name"] == "labelpilot"
+    assert meta["labels"]["app.kubernetes.io/instance"] == "mnist"
+    assert job["spec"]["template"]["metadata"]["labels"] == meta["labels"]
+    assert selector("mnist") == "labelpilot.dev/job=mnist"
+    (owner,) = meta["ownerReferences"]
+    assert owner == {"apiVersion": "labelpilot.dev/v1alpha1", "kind": "LabelingJob",
+                     "name": "mnist", "uid": "uid-123", "controller": True,
+                     "blockOwnerDeletion": True}
+    assert "labelpilot.dev/iteration" not in build(spec_dict, step=Step.EXPORT,
+                                                   iteration=None)["metadata"]["labels"]
+
+
+def test_failure_policy_and_backoff(spec_dict):
+    spec = build(spec_dict, {"worker": {"backoffLimit": 5}})["spec"]
+    assert spec["backoffLimit"] == 5
+    assert "ttlSecondsAfterFinished" not in spec
+    fail_job, ignore = spec["podFailurePolicy"]["rules"]
+    assert fail_job == {"action": "FailJob", "onExitCodes": {
+        "containerName": "worker", "operator": "In", "values": [3]}}
+    assert ignore["action"] == "Ignore"
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"  # podFailurePolicy needs it
+
+
+def test_restricted_security(spec_dict):
+    pod = build(spec_dict)["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    security = container(build(spec_dict))["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsNonRoot"] is True
+
+
+def test_command_env_and_termination_message(spec_dict):
+    c = container(build(spec_dict, step=Step.THRESHOLD, iteration=4))
+    assert c["command"] == ["labelpilot", "worker", "threshold"]
+    assert c["args"] == ["--iteration", "4"]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["LABELPILOT_TERMINATION_LOG"] == "/dev/termination-log"
+    run = RunConfig.model_validate(json.loads(env["LABELPILOT_CONFIG"]))
+    assert run.job_name == "mnist" and run.labels == ["0", "1", "2"]
+    assert c["terminationMessagePath"] == "/dev/termination-log"
+    assert c["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    prepare = container(build(spec_dict, step=Step.PREPARE, iteration=None))
+    assert (prepare["command"], prepare["args"]) == (["labelpilot", "worker", "prepare"], [])
+
+
+def test_storage_volume_and_credentials(spec_dict):
+    job = build(spec_dict, {"storage": {"mountPath": "/mnt/lp", "credentialsSecretName": "s3"}})
+    pod = job["spec"]["template"]["spec"]
+    (volume,) = pod["volumes"]
+    assert volume["persistentVolumeClaim"] == {"claimName": "labelpilot-data"}
+    (mount,) = container(job)["volumeMounts"]
+    assert mount == {"name": volume["name"], "mountPath": "/mnt/lp"}
+    assert container(job)["envFrom"] == [{"secretRef": {"name": "s3"}}]
+    bare = build(spec_dict, {"storage": None})
+    assert "volumes" not in bare["spec"]["template"]["spec"]
+    assert "envFrom" not in container(bare) and "volumeMounts" not in container(bare)
+
+
+@pytest.mark.parametrize("task_type, step, instance, gpus", [
+    ("ImageClassification", Step.TRAIN, "p3.2xlarge", 1),
+    ("ImageClassification", Step.INFER, "c5.xlarge", 0),
+    ("ObjectDetection", Step.TRAIN, "p3.2xlarge", 1),
+    ("ObjectDetection", Step.INFER, "c5.4xlarge", 0),
+    ("TextClassification", Step.TRAIN, "c5.2xlarge", 0),
+    ("TextClassification", Step.INFER, "m4.xlarge", 0),
+    ("SemanticSegmentation", Step.TRAIN, "p3.2xlarge", 1),
+    ("SemanticSegmentation", Step.INFER, "p3.2xlarge", 1),
+])
+def test_profiles_by_task_type(spec_dict, task_type, step, instance, gpus):
+    job = build(spec_dict, {"taskType": task_type}, step=step)
+    pod = job["spec"]["template"]["spec"]
+    resources = container(job)["resources"]
+    assert pod["nodeSelector"]["node.kubernetes.io/instance-type"] == instance
+    if gpus:
+        assert resources["limits"][GPU] == resources["requests"][GPU] == str(gpus)
+        assert pod["nodeSelector"]["nvidia.com/gpu.present"] == "true"
+        assert {"key": GPU, "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    else:
+        assert GPU not in resources["limits"]
+        assert "tolerations" not in pod
+
+
+def test_light_steps_use_the_small_profile(spec_dict):
+    for step in (Step.PREPARE, Step.HUMAN, Step.THRESHOLD, Step.EXPORT):
+        job = build(spec_dict, step=step, iteration=None if not step.iterative else 0)
+        pod = job["spec"]["template"]["spec"]
+        assert "nodeSelector" not in pod and "tolerations" not in pod
+        assert GPU not in container(job)["resources"]["limits"]
+
+
+def test_job_overrides_profile(spec_dict):
+    job = build(spec_dict, {"resources": {"training": {
+        "profile": "c5.4xlarge", "limits": {"cpu": "2"},
+        "nodeSelector": {"pool": "labeling"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "lp",
+                         "effect": "NoSchedule"}]}}})
+    pod = job["spec"]["template"]["spec"]
+    resources = container(job)["resources"]
+    assert resources["limits"]["cpu"] == "2"
+    assert resources["requests"]["cpu"] == "2"  # came down to the limit
+    assert resources["limits"]["memory"] == "32Gi"
+    assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "c5.4xlarge",
+                                   "pool": "labeling"}
+    assert pod["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "lp",
+                                   "effect": "NoSchedule"}]
+
+
+def test_an_unknown_profile_is_an_error(spec_dict):
+    with pytest.raises(ProfileError, match=r"x9\.large"):
+        build(spec_dict, {"resources": {"training": {"profile": "x9.large"}}})
+
+
+def test_cluster_profiles_replace_the_defaults(spec_dict):
+    catalog = Catalog.from_yaml("""
+profiles:
+  a100:
+    requests: {cpu: "8", memory: 60Gi, nvidia.com/gpu: 1}
+    limits: {cpu: "16", memory: 120Gi, nvidia.com/gpu: 1}
+    nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100}
+    tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+defaults:
+  ImageClassification: {training: a100}
+""")
+    job = build(spec_dict, settings=JobSettings(catalog=catalog, image="reg/worker:2"))
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100"}
+    assert container(job)["resources"]["limits"]["memory"] == "120Gi"
+    assert container(job)["image"] == "reg/worker:2"
+    inference = build(spec_dict, step=Step.INFER, settings=JobSettings(catalog=catalog))
+    assert inference["spec"]["template"]["spec"]["nodeSelector"][
+        "node.kubernetes.io/instance-type"] == "c5.xlarge"
+
+
+def test_sharded_inference_is_an_indexed_job(spec_dict):
+    job = build(spec_dict, {"resources": {"inference": {"parallelism": 4}}}, step=Step.INFER)
+    assert job["spec"]["completionMode"] == "Indexed"
+    assert job["spec"]["completions"] == job["spec"]["parallelism"] == 4
+    assert container(job)["args"] == ["--iteration", "2", "--shard-count", "4"]
+    single = build(spec_dict, step=Step.INFER)
+    assert "completionMode" not in single["spec"]
+    assert single["spec"]["completions"] == 1
+    trained = build(spec_dict, {"resources": {"inference": {"parallelism": 4}}})
+    assert "completionMode" not in trained["spec"]
+    assert job["metadata"]["name"] == single["metadata"]["name"]  # same Job either way
+
+
+def test_bring_your_own_algorithm(spec_dict):
+    changes = {"autoLabeling": {"algorithm": {
+        "trainingImage": "me/train:1", "trainingCommand": ["python", "/app/train.py"],
+        "inferenceImage": "me/infer:1"}}, "worker": {"image": "labelpilot/worker:dev"}}
+    train = container(build(spec_dict, changes, step=Step.TRAIN))
+    assert train["image"] == "me/train:1"
+    assert train["command"] == ["python", "/app/train.py"]
+    assert train["args"] == ["--iteration", "2"]
+    infer = container(build(spec_dict, changes, step=Step.INFER))
+    assert infer["image"] == "me/infer:1"
+    assert "command" not in infer  # the image's entrypoint gets the contract's flags
+    assert infer["args"] == ["--iteration", "2"]
+    human = container(build(spec_dict, changes, step=Step.HUMAN))
+    assert human["image"] == "labelpilot/worker:dev"
+    assert human["command"] == ["labelpilot", "worker", "human"]
+    env = {e["name"]: e["value"] for e in train["env"]}
+    assert "LABELPILOT_CONFIG" in env and "LABELPILOT_TERMINATION_LOG" in env
