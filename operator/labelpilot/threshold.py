@@ -1,0 +1,262 @@
+"""Threshold search: which unlabeled objects the machine may label, and with what guarantee.
+
+Guaranteed mode (default), classification
+    Per-class thresholds t_k on the top probability; the machine labels an object predicted
+    k when its confidence is >= t_k. The thresholds move along a *path* built without any
+    validation label: for a level e, t_k(e) is the lowest confidence such that the model's
+    own estimate of the error among the pool's objects predicted k above it (mean of
+    1 - confidence) stays <= e. Raising e lowers every t_k, so the path is nested.
+    Learn-then-Test fixed-sequence testing walks the path from high thresholds down, and at
+    each point tests H0: "the error rate of accepted objects > 1 - target" with the exact
+    Clopper-Pearson (binomial) p-value on the validation objects the point accepts; it stops
+    at the first point it cannot reject and keeps the last rejected one. Fixed-sequence
+    testing needs no correction for the number of points tried, and since the path is one
+    joint sequence (not one per class) nothing is split across classes: the guarantee is on
+    the error of all machine labels together. Points that accept fewer validation objects
+    than a label-free minimum are skipped before testing (that reads no label, so the test
+    stays valid). Since a walk stops at its first non-rejection, one that starts where few
+    validation objects are accepted stops early by chance, and one that starts late may
+    start past the good region: so J walks (J ~ log2 of the validation size, at most 3)
+    start at n0, 2 n0, 4 n0, ... accepted validation objects, each at level delta / J
+    (Bonferroni over the walks), and the deepest point any walk reaches is used.
+    With probability >= 1 - delta the chosen thresholds have error <= 1 - target.
+
+Guaranteed mode, boxes and masks
+    One threshold on the image confidence, the same walk, with the Hoeffding-Bentkus
+    p-value for the mean of 1 - IoU (a [0, 1]-valued loss): with probability >= 1 - delta
+    the mean IoU of accepted images is >= target.
+
+`groundtruth` mode
+    Ground Truth's point estimate: one threshold, the largest coverage whose validation
+    accuracy (or mean IoU) among accepted objects is >= target. No guarantee.
+
+Reusing validation labels across iterations
+    The caller passes delta_i = bounds.spend_delta(delta, i) = delta 6 / (pi^2 (i+1)^2), so
+    the statements of all iterations hold at once with probability >= 1 - delta, and the
+    union of the machine labels of all iterations (an average of sets that each meet the
+    target) meets it too. What this does not cover, and we say so: the validation set is a
+    uniform sample of the whole dataset, while the pool the machine labels from has lost
+    the objects humans labeled (the least confident ones), so the guarantee is stated for
+    an object drawn like the dataset, with confidence above the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labelpilot import bounds
+from labelpilot.config import ThresholdMode
+
+PATH_POINTS = 50
+MAX_WALKS = 3
+
+
+@dataclass
+class ThresholdResult:
+    """`thresholds`: one per class (classification) or a single one; inf accepts nothing."""
+
+    thresholds: np.ndarray
+    accepted: np.ndarray  # bool, one per pool object
+    bound: float | None  # lower confidence bound on accuracy / mean IoU of accepted objects
+    estimate: float | None  # the validation point estimate among accepted objects
+    validation_accepted: int
+    delta: float
+    mode: str
+    tested: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        def num(x: float | None) -> float | None:
+            return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+        return {
+            "thresholds": [num(t) for t in np.atleast_1d(self.thresholds)],
+            "accepted": int(self.accepted.sum()),
+            "bound": num(self.bound),
+            "estimate": num(self.estimate),
+            "validationAccepted": self.validation_accepted,
+            "delta": self.delta,
+            "mode": self.mode,
+            "tested": self.tested,
+            **self.details,
+        }
+
+
+def _nothing(n_pool: int, n_thresholds: int, delta: float, mode: str, **details: Any
+             ) -> ThresholdResult:
+    return ThresholdResult(np.full(n_thresholds, np.inf), np.zeros(n_pool, dtype=bool), None,
+                           None, 0, delta, mode, 0, dict(details))
+
+
+def class_threshold_path(pool_probs: np.ndarray, num_classes: int,
+                         points: int = PATH_POINTS) -> np.ndarray:
+    """(P, C) nested per-class thresholds, highest first, from pool scores only."""
+    conf = pool_probs.max(axis=1)
+    pred = pool_probs.argmax(axis=1)
+    per_class: list[tuple[np.ndarray, np.ndarray]] = []
+    levels = []
+    for k in range(num_classes):
+        s = np.sort(conf[pred == k])[::-1]
+        est = np.cumsum(1.0 - s) / np.arange(1, len(s) + 1)
+        per_class.append((s, est))
+        levels.append(est)
+    everything = np.concatenate(levels) if levels else np.zeros(0)
+    if everything.size == 0:
+        return np.zeros((0, num_classes))
+    grid = np.unique(np.quantile(everything, np.linspace(0.0, 1.0, points)))
+    path = np.full((len(grid), num_classes), np.inf)
+    for k, (s, est) in enumerate(per_class):
+        if len(s) == 0:
+            continue
+        # the largest prefix whose estimated error is <= e (est is non-decreasing)
+        last = np.searchsorted(est, grid, side="right") - 1
+        ok = last >= 0
+        path[ok, k] = s[last[ok]]
+    return path
+
+
+def _accept_by_class(conf: np.ndarray, pred: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    return conf >= thresholds[pred]
+
+
+def classification_thresholds(
+    val_probs: np.ndarray, val_labels: np.ndarray, pool_probs: np.ndarray, *,
+    target: float, delta: float, mode: ThresholdMode | str = ThresholdMode.GUARANTEED,
+) -> ThresholdResult:
+    """Thresholds for classification; see the module docstring."""
+    mode = ThresholdMode(mode)
+    num_classes = pool_probs.shape[1] if pool_probs.ndim == 2 else val_probs.shape[1]
+    val_conf, val_pred = val_probs.max(axis=1), val_probs.argmax(axis=1)
+    wrong = val_pred != np.asarray(val_labels)
+    pool_conf, pool_pred = pool_probs.max(axis=1), pool_probs.argmax(axis=1)
+    alpha = 1.0 - target
+    if len(pool_probs) == 0 or len(val_probs) == 0:
+        return _nothing(len(pool_probs), num_classes, delta, str(mode))
+
+    if mode is ThresholdMode.GROUND_TRUTH:
+        order = np.argsort(-val_conf, kind="stable")
+        accuracy = np.cumsum(~wrong[order]) / np.arange(1, len(order) + 1)
+        ok = np.nonzero(accuracy >= target)[0]
+        if len(ok) == 0:
+            return _nothing(len(pool_probs), num_classes, delta, str(mode))
+        j = int(ok[-1])
+        t = float(val_conf[order[j]])
+        thresholds = np.full(num_classes, t)
+        return ThresholdResult(thresholds, pool_conf >= t, None, float(accuracy[j]), j + 1,
+                               delta, str(mode), len(order))
+
+    path = class_threshold_path(pool_probs, num_classes, PATH_POINTS)
+    if len(path) == 0:
+        return _nothing(len(pool_probs), num_classes, delta, str(mode))
+    accepted_matrix = val_conf[None, :] >= path[:, val_pred]  # (points, validation)
+    n = accepted_matrix.sum(axis=1)
+    m = (accepted_matrix & wrong[None, :]).sum(axis=1)
+    pvalues = bounds.binomial_pvalues(m, n, alpha)
+    chosen_at, tested, walk_delta = _walks(n, pvalues, alpha, delta, len(val_conf))
+    if chosen_at is None:
+        return _nothing(len(pool_probs), num_classes, delta, str(mode), pathPoints=len(path),
+                        tested=tested)
+    chosen, n_chosen, m_chosen = path[chosen_at], int(n[chosen_at]), int(m[chosen_at])
+    upper = bounds.clopper_pearson_upper(m_chosen, n_chosen, walk_delta)
+    return ThresholdResult(
+        chosen, _accept_by_class(pool_conf, pool_pred, chosen), 1.0 - upper,
+        1.0 - m_chosen / n_chosen, n_chosen, delta, str(mode), tested,
+        {"pathPoints": len(path), "validationErrors": m_chosen},
+    )
+
+
+def walk_starts(alpha: float, delta: float, n_validation: int, max_walks: int | None = None
+                ) -> tuple[np.ndarray, float]:
+    """Label-free start sizes of the walks and each walk's share of delta.
+
+    Walk j starts at the first path point accepting >= n0 2^j validation objects, where n0
+    is the fewest at which a perfect score could reject at delta / J; J grows with the
+    validation set (log2 of it over n0), at most `max_walks`.
+    """
+    max_walks = MAX_WALKS if max_walks is None else max_walks
+    n0 = bounds.min_samples_for_zero_errors(alpha, delta / max_walks)
+    walks = int(np.clip(np.floor(np.log2(max(n_validation, 1) / n0)) + 1, 1, max_walks))
+    share = delta / walks
+    n0 = bounds.min_samples_for_zero_errors(alpha, share)
+    return n0 * 2 ** np.arange(walks), share
+
+
+def _walks(n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float, n_validation: int
+           ) -> tuple[int | None, int, float]:
+    """Several fixed-sequence walks along the nested path, each from its own label-free
+    start and at delta / J (Bonferroni over walks). Returns the deepest point any walk
+    accepted, how many points were tested, and the per-walk delta (for the bound)."""
+    starts, share = walk_starts(alpha, delta, n_validation)
+    best: int | None = None
+    tested = 0
+    for start in starts:
+        points = np.nonzero(n >= start)[0]
+        if len(points) == 0:
+            continue
+        points = np.arange(points[0], len(n))
+        failed = np.nonzero(pvalues[points] > share)[0]
+        stop = int(failed[0]) if len(failed) else len(points)
+        tested += min(len(points), stop + 1)
+        if stop > 0 and (best is None or points[stop - 1] > best):
+            best = int(points[stop - 1])
+    return best, tested, share
+
+
+def quality_thresholds(
+    val_conf: np.ndarray, val_quality: np.ndarray, pool_conf: np.ndarray, *,
+    target: float, delta: float, mode: ThresholdMode | str = ThresholdMode.GUARANTEED,
+    points: int = PATH_POINTS,
+) -> ThresholdResult:
+    """One confidence threshold so that the mean quality (IoU in [0, 1]) of accepted
+    objects is >= target; see the module docstring."""
+    mode = ThresholdMode(mode)
+    val_conf = np.asarray(val_conf, dtype=np.float64)
+    loss = 1.0 - np.clip(np.asarray(val_quality, dtype=np.float64), 0.0, 1.0)
+    pool_conf = np.asarray(pool_conf, dtype=np.float64)
+    alpha = 1.0 - target
+    if len(pool_conf) == 0 or len(val_conf) == 0:
+        return _nothing(len(pool_conf), 1, delta, str(mode))
+
+    if mode is ThresholdMode.GROUND_TRUTH:
+        order = np.argsort(-val_conf, kind="stable")
+        mean_quality = 1.0 - np.cumsum(loss[order]) / np.arange(1, len(order) + 1)
+        ok = np.nonzero(mean_quality >= target)[0]
+        if len(ok) == 0:
+            return _nothing(len(pool_conf), 1, delta, str(mode))
+        j = int(ok[-1])
+        t = float(val_conf[order[j]])
+        return ThresholdResult(np.array([t]), pool_conf >= t, None, float(mean_quality[j]),
+                               j + 1, delta, str(mode), len(order))
+
+    grid = np.unique(np.quantile(pool_conf, np.linspace(0.0, 1.0, points)))[::-1]
+    accepted_matrix = val_conf[None, :] >= grid[:, None]
+    n = accepted_matrix.sum(axis=1)
+    mean_loss = (accepted_matrix * loss[None, :]).sum(axis=1) / np.maximum(n, 1)
+    pvalues = bounds.hoeffding_bentkus_pvalues(mean_loss, n, alpha)
+    chosen_at, tested, walk_delta = _walks(n, pvalues, alpha, delta, len(val_conf))
+    if chosen_at is None:
+        return _nothing(len(pool_conf), 1, delta, str(mode), pathPoints=len(grid),
+                        tested=tested)
+    chosen, n_chosen = float(grid[chosen_at]), int(n[chosen_at])
+    mean_chosen = float(mean_loss[chosen_at])
+    upper = bounds.hoeffding_bentkus_upper(mean_chosen, n_chosen, walk_delta)
+    return ThresholdResult(np.array([chosen]), pool_conf >= chosen, 1.0 - upper,
+                           1.0 - mean_chosen, n_chosen, delta, str(mode), tested,
+                           {"pathPoints": len(grid)})
+
+
+def bound_sized_validation(n_objects: int, *, target: float, delta: float,
+                           expected_coverage: float = 0.7, seed_rule_size: int) -> int:
+    """Validation size for the `bound-sized` policy: enough accepted validation objects that
+    a model whose accepted error is half the allowed one is accepted by the first
+    iteration's test, divided by the coverage we expect; never more than the seed's rule."""
+    alpha = 1.0 - target
+    delta0 = bounds.spend_delta(delta, 0)
+    n = bounds.min_samples_for_zero_errors(alpha, delta0)
+    while bounds.binomial_pvalue(int(np.floor(n * alpha / 2)), n, alpha) > delta0 and n < 100_000:
+        n = int(n * 1.1) + 1
+    size = int(np.ceil(n / expected_coverage))
+    return max(1, min(seed_rule_size, size, n_objects))
