@@ -11,6 +11,8 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "labelpilot.devcluster.cli",
     "labelpilot.api.cli",
+    "labelpilot.operator_cli",
+    "labelpilot.datasets.cli",
 )
 
 

@@ -1,0 +1,43 @@
+"""`labelpilot operator`: run the kopf operator against the current kubeconfig or in-cluster."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from labelpilot.operator_settings import ENV_PREFIX
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("operator", help="run the LabelingJob operator")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", default=[],
+                       help="watch this namespace (repeatable)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true",
+                       help="watch every namespace (the default without --namespace)")
+    parser.add_argument("--image", help="worker image for step Jobs")
+    parser.add_argument("--profiles", help="instance profiles YAML (Helm's ConfigMap)")
+    parser.add_argument("--metrics-port", type=int, default=8080, help="0 turns metrics off")
+    parser.add_argument("--liveness", default="http://0.0.0.0:8081/healthz",
+                        help="kopf liveness endpoint ('' turns it off)")
+    parser.add_argument("--resync-seconds", type=float, default=30.0)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    for key, value in (("IMAGE", args.image), ("PROFILES_FILE", args.profiles),
+                       ("METRICS_PORT", str(args.metrics_port)),
+                       ("RESYNC_SECONDS", str(args.resync_seconds))):
+        if value:
+            os.environ[ENV_PREFIX + key] = value
+    import kopf
+
+    import labelpilot.controller  # noqa: F401  (registers the handlers)
+
+    kopf.run(
+        standalone=True,
+        namespaces=args.namespace,
+        clusterwide=not args.namespace,
+        liveness_endpoint=args.liveness or None,
+    )
+    return 0

@@ -1,0 +1,40 @@
+"""The operator's own settings: from `labelpilot operator` flags or environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labelpilot.jobs import JobSettings
+from labelpilot.profiles import Catalog
+
+ENV_PREFIX = "LABELPILOT_OPERATOR_"
+
+
+@dataclass
+class OperatorSettings:
+    job: JobSettings = field(default_factory=JobSettings)
+    metrics_port: int | None = 8080
+    resync_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
+        """LABELPILOT_OPERATOR_{IMAGE,PROFILES_FILE,METRICS_PORT,RESYNC_SECONDS}."""
+        env = dict(os.environ if environ is None else environ)
+
+        def value(name: str) -> str | None:
+            return env.get(ENV_PREFIX + name) or None
+
+        catalog = Catalog()
+        if value("PROFILES_FILE"):
+            catalog = Catalog.from_yaml(Path(str(value("PROFILES_FILE"))).read_text())
+        job = JobSettings(catalog=catalog)
+        if value("IMAGE"):
+            job = JobSettings(image=str(value("IMAGE")), catalog=catalog)
+        port = value("METRICS_PORT")
+        return cls(
+            job=job,
+            metrics_port=None if port in (None, "0", "off") else int(str(port)),
+            resync_seconds=float(value("RESYNC_SECONDS") or 30.0),
+        )

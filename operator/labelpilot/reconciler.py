@@ -1,0 +1,176 @@
+"""One reconcile of one LabelingJob: read, plan, act, write status. No kopf here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from pydantic import ValidationError
+
+from labelpilot import metrics
+from labelpilot.api.crd import GROUP, KIND, PLURAL, VERSION
+from labelpilot.api.spec import LabelingJobSpec
+from labelpilot.api.status import LabelingJobStatus
+from labelpilot.jobs import JobSettings, build_job, selector
+from labelpilot.observed import ObservedJob, observed_from
+from labelpilot.planner import CreateJob, Decision, DeleteJob, Event, failed, plan
+from labelpilot.profiles import ProfileError
+
+Obj = dict[str, Any]
+EventSink = Callable[[Obj, Event], None]
+log = logging.getLogger("labelpilot.operator")
+
+
+@dataclass
+class Apis:
+    custom: client.CustomObjectsApi
+    batch: client.BatchV1Api
+    core: client.CoreV1Api
+
+    @classmethod
+    def from_client(cls, api_client: client.ApiClient) -> Apis:
+        return cls(client.CustomObjectsApi(api_client), client.BatchV1Api(api_client),
+                   client.CoreV1Api(api_client))
+
+
+def _json(response: Any) -> Obj:
+    return json.loads(response.data)
+
+
+class Reconciler:
+    """Serialises reconciles per LabelingJob; safe to call from several threads."""
+
+    def __init__(self, apis: Apis, settings: JobSettings, events: EventSink) -> None:
+        self.apis = apis
+        self.settings = settings
+        self.events = events
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._timed_jobs: set[str] = set()
+
+    def _lock(self, namespace: str, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((namespace, name), threading.Lock())
+
+    def reconcile(self, namespace: str, name: str) -> Decision | None:
+        started = time.monotonic()
+        with self._lock(namespace, name):
+            try:
+                return self._reconcile(namespace, name)
+            except ApiException as error:
+                metrics.RECONCILE_ERRORS.labels(f"Api{error.status}").inc()
+                raise
+            finally:
+                metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
+
+    def _read(self, namespace: str, name: str) -> Obj | None:
+        try:
+            return _json(self.apis.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, _preload_content=False))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def observe(self, namespace: str, name: str, uid: str) -> list[ObservedJob]:
+        """The LabelingJob's child Jobs (owned by this uid), each with its Pods."""
+        label = selector(name)
+        jobs = _json(self.apis.batch.list_namespaced_job(
+            namespace, label_selector=label, _preload_content=False))["items"]
+        pods = _json(self.apis.core.list_namespaced_pod(
+            namespace, label_selector=label, _preload_content=False))["items"]
+        observed = []
+        for job in jobs:
+            owners = job["metadata"].get("ownerReferences") or []
+            if not any(o.get("uid") == uid for o in owners):
+                continue
+            job_uid = job["metadata"]["uid"]
+            mine = [p for p in pods if any(o.get("uid") == job_uid
+                                           for o in p["metadata"].get("ownerReferences") or [])]
+            observed.append(observed_from(job, mine))
+        return observed
+
+    def _reconcile(self, namespace: str, name: str) -> Decision | None:
+        body = self._read(namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None
+        meta = body["metadata"]
+        now = datetime.now(UTC)
+        old_status = body.get("status") or None
+        status = LabelingJobStatus.from_k8s(old_status) if old_status else None
+        try:
+            spec = LabelingJobSpec.from_k8s(body.get("spec"))
+        except ValidationError as error:
+            self._post(body, Event("Warning", "InvalidSpec", str(error)[:1000]))
+            metrics.RECONCILE_ERRORS.labels("InvalidSpec").inc()
+            return None
+        observed = self.observe(namespace, name, meta["uid"])
+        decision = plan(spec, status, observed, now, generation=meta.get("generation"))
+        for action in decision.actions:
+            if isinstance(action, CreateJob):
+                try:
+                    job = build_job(name, namespace, meta["uid"], spec, action.step,
+                                    action.iteration, self.settings)
+                except ProfileError as error:
+                    decision = failed(spec, status, now, "InvalidProfile", str(error),
+                                      generation=meta.get("generation"))
+                    break
+                self._create(namespace, job)
+            elif isinstance(action, DeleteJob):
+                self._delete(namespace, action.name)
+        self._time_steps(observed)
+        new_status = decision.status_body()
+        if new_status != old_status:
+            self.apis.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, {"status": new_status})
+        metrics.record_status(namespace, name, new_status)
+        for event in decision.events:
+            self._post(body, event)
+        return decision
+
+    def _create(self, namespace: str, job: Obj) -> None:
+        try:
+            self.apis.batch.create_namespaced_job(namespace, job)
+        except ApiException as error:
+            if error.status != 409:  # already there: an earlier reconcile made it
+                raise
+            return
+        metrics.JOBS_CREATED.labels(job["metadata"]["labels"]["labelpilot.dev/step"]).inc()
+        log.info("created job %s/%s", namespace, job["metadata"]["name"])
+
+    def _delete(self, namespace: str, job_name: str) -> None:
+        try:
+            self.apis.batch.delete_namespaced_job(
+                job_name, namespace, body={"propagationPolicy": "Foreground"})
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def _time_steps(self, observed: list[ObservedJob]) -> None:
+        for job in observed:
+            if job.completion_time and job.start_time and job.name not in self._timed_jobs:
+                self._timed_jobs.add(job.name)
+                seconds = (job.completion_time - job.start_time).total_seconds()
+                metrics.STEP_SECONDS.labels(str(job.step)).observe(seconds)
+
+    def _post(self, body: Obj, event: Event) -> None:
+        try:
+            self.events(body, event)
+        except Exception:  # an event is never worth failing a reconcile for
+            log.exception("could not post event %s", event.reason)
+
+
+def owner_of(job: Obj) -> str | None:
+    """The LabelingJob that controls a step Job, by its ownerReference."""
+    for owner in job.get("metadata", {}).get("ownerReferences") or []:
+        if owner.get("kind") == KIND and owner.get("controller"):
+            return str(owner["name"])
+    return None
