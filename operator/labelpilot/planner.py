@@ -24,7 +24,7 @@ and Failed are final; a later spec change is only acknowledged (observedGenerati
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from labelpilot.api.runconfig import TASK_TYPES
 from labelpilot.api.spec import LabelingJobSpec
@@ -113,7 +113,7 @@ def plan(spec: LabelingJobSpec, status: LabelingJobStatus | None,
     its child Jobs, `now` the time to stamp, `generation` its `metadata.generation`.
     """
     old = status or LabelingJobStatus()
-    p = _Plan(spec, old.model_copy(deep=True), now.replace(microsecond=0))
+    p = _Plan(spec, old.model_copy(deep=True), _second(now))
     if generation is not None:
         p.status.observed_generation = generation
     if old.terminal:
@@ -129,7 +129,7 @@ def failed(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetim
            reason: str, message: str, *, generation: int | None = None) -> Decision:
     """Fails the job for a reason found outside the planner (e.g. an unknown profile)."""
     old = status or LabelingJobStatus()
-    p = _Plan(spec, old.model_copy(deep=True), now.replace(microsecond=0))
+    p = _Plan(spec, old.model_copy(deep=True), _second(now))
     if generation is not None:
         p.status.observed_generation = generation
     if old.terminal:
@@ -139,6 +139,11 @@ def failed(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetim
             _initialize(p)
         _fail(p, reason_word(reason, "Failed"), message)
     return _decide(p, old)
+
+
+def _second(now: datetime) -> datetime:
+    """Condition times have whole seconds; a naive time is taken as UTC."""
+    return (now if now.tzinfo else now.replace(tzinfo=UTC)).replace(microsecond=0)
 
 
 def _decide(p: _Plan, old: LabelingJobStatus) -> Decision:

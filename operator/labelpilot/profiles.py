@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -149,6 +150,17 @@ class Catalog:
             for name in roles.values():
                 catalog.profile(name)
         return catalog
+
+    @classmethod
+    def from_file(cls, path: str | Path | None) -> Catalog:
+        """The catalog of a profile file (e.g. a mounted ConfigMap); built-ins without one."""
+        if path is None:
+            return cls()
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise ProfileError(f"cannot read profile file {path}: {error}") from error
+        return cls.from_yaml(text)
 
     def profile(self, name: str) -> Placement:
         try:

@@ -663,3 +663,11 @@ def test_status_survives_a_round_trip_through_the_api(spec_dict):
     assert restored == final.status
     observed = [job(a.step, a.iteration) for a in created]
     assert plan(spec, restored, observed, NOW).actions == ()
+
+
+def test_times_are_whole_seconds_in_utc(spec_dict):
+    spec = make_spec(spec_dict)
+    naive = datetime(2025, 3, 1, 12, 0, 0, 654321)
+    status = plan(spec, None, [], naive).status
+    assert status.start_time == NOW
+    assert all(c.last_transition_time == NOW for c in status.conditions)

@@ -71,3 +71,15 @@ def test_bad_profile_files_are_refused(text, message):
 
 def test_an_empty_file_keeps_the_built_ins():
     assert Catalog.from_yaml("") == Catalog()
+
+
+def test_profile_files_are_read_from_disk(tmp_path):
+    path = tmp_path / "profiles.yaml"
+    path.write_text("profiles: {tiny: {requests: {cpu: 100m}, limits: {cpu: 200m}}}\n"
+                    "defaults: {TextClassification: {inference: tiny}}\n")
+    catalog = Catalog.from_file(path)
+    placement = catalog.resolve(TaskType.TEXT_CLASSIFICATION, Role.INFERENCE)
+    assert placement.requests == {"cpu": "100m"}
+    assert Catalog.from_file(None) == Catalog()
+    with pytest.raises(ProfileError, match="cannot read"):
+        Catalog.from_file(tmp_path / "absent.yaml")
