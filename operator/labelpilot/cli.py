@@ -13,6 +13,9 @@ COMMAND_MODULES = (
     "labelpilot.api.cli",
     "labelpilot.operator_cli",
     "labelpilot.datasets.cli",
+    "labelpilot.worker.cli",
+    "labelpilot.run",
+    "labelpilot.report",
 )
 
 

@@ -11,6 +11,7 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -91,6 +92,8 @@ class RunConfig(BaseModel):
     allow_small_dataset: bool = False
     initial_model_ref: str | None = None
     seed: int = 0
+    # Passed to labelpilot.ml.build_model (architecture, epochs, threads, device...).
+    model_options: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def target(self) -> float:

@@ -1,0 +1,136 @@
+"""`labelpilot run`: a whole labeling job in-process, with the same steps the Jobs run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from labelpilot.config import TaskType, ThresholdMode, ValidationPolicy
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("run", help="run a whole labeling job in-process")
+    p.add_argument("--task-type", required=True, choices=[str(t) for t in TaskType])
+    p.add_argument("--input-manifest", required=True)
+    p.add_argument("--labels-file", required=True, help="one label per line")
+    p.add_argument("--label-attribute-name", required=True)
+    p.add_argument("--output", required=True, help="the job's workspace (path or URI)")
+    p.add_argument("--workforce", default="simulated", choices=["simulated"])
+    p.add_argument("--ground-truth", required=True,
+                   help="ground-truth manifest for the simulated workforce and evaluation")
+    p.add_argument("--job-name", default="labelpilot-run")
+    p.add_argument("--target-accuracy", type=float)
+    p.add_argument("--confidence-level", type=float, default=0.95)
+    p.add_argument("--threshold-mode", default="guaranteed",
+                   choices=[str(m) for m in ThresholdMode])
+    p.add_argument("--validation-policy", default="seed",
+                   choices=[str(v) for v in ValidationPolicy])
+    p.add_argument("--max-concurrent-task-count", type=int, default=1000)
+    p.add_argument("--max-human-labeled", type=int)
+    p.add_argument("--max-percentage-labeled", type=float, default=100.0)
+    p.add_argument("--allow-small-dataset", action="store_true")
+    p.add_argument("--no-auto-labeling", action="store_true")
+    p.add_argument("--workers-per-object", type=int, default=1)
+    p.add_argument("--error-rate", type=float, default=0.0)
+    p.add_argument("--failure-rate", type=float, default=0.0)
+    p.add_argument("--latency", type=float, default=0.0)
+    p.add_argument("--initial-model-ref")
+    p.add_argument("--model-options", default="{}", help="JSON passed to the models")
+    p.add_argument("--max-iterations", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=main)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    from labelpilot import storage
+    from labelpilot.config import RunConfig
+
+    labels = [line.strip() for line in storage.read_text(args.labels_file).splitlines()
+              if line.strip()]
+    return RunConfig(
+        job_name=args.job_name, task_type=args.task_type,
+        label_attribute_name=args.label_attribute_name, labels=labels,
+        input_manifest_uri=args.input_manifest, output_uri=args.output,
+        workforce={"simulated": {"ground_truth_uri": args.ground_truth,
+                                 "error_rate": args.error_rate,
+                                 "failure_rate": args.failure_rate,
+                                 "latency_seconds": args.latency},
+                   "workers_per_object": args.workers_per_object},
+        target_accuracy=args.target_accuracy, confidence_level=args.confidence_level,
+        threshold_mode=args.threshold_mode, validation_policy=args.validation_policy,
+        auto_labeling=not args.no_auto_labeling,
+        max_concurrent_task_count=args.max_concurrent_task_count,
+        max_human_labeled=args.max_human_labeled,
+        max_percentage_labeled=args.max_percentage_labeled,
+        allow_small_dataset=args.allow_small_dataset, initial_model_ref=args.initial_model_ref,
+        model_options=json.loads(args.model_options), seed=args.seed)
+
+
+def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True
+            ) -> dict[str, Any]:
+    """Runs prepare, the iterations and export; returns export's summary.
+    Raises StepFailed when a rule of the seed fails the job."""
+    from labelpilot.worker.cli import run_step
+
+    started = time.perf_counter()
+
+    def say(summary: dict[str, Any]) -> None:
+        if not progress:
+            return
+        c = summary.get("labelCounters") or {}
+        parts = [f"[{time.perf_counter() - started:7.1f}s] {summary['step']:<9}"]
+        if summary.get("iteration") is not None:
+            parts.append(f"iteration {summary['iteration']}")
+        if c:
+            parts.append(f"human {c['humanLabeled']} machine {c['machineLabeled']} "
+                         f"failed {c['failedNonRetryableError']} unlabeled {c['unlabeled']}")
+        if summary.get("accuracyBound") is not None:
+            parts.append(f"bound {summary['accuracyBound']:.4f}")
+        if summary.get("stopReason"):
+            parts.append(f"stop {summary['stopReason']}")
+        print("  ".join(parts), file=sys.stderr, flush=True)
+
+    say(run_step("prepare", config))
+    for i in range(max_iterations):
+        human = run_step("human", config, i)
+        say(human)
+        if not config.auto_labeling:
+            if human["next"] == "export":
+                break
+            continue
+        say(run_step("train", config, i))
+        run_step("infer", config, i, 0, 1)
+        th = run_step("threshold", config, i)
+        say(th)
+        if th["next"] == "export":
+            break
+    summary = run_step("export", config)
+    say(summary)
+    return summary
+
+
+def main(args: argparse.Namespace) -> int:
+    from labelpilot.evaluate import evaluate
+    from labelpilot.worker.cli import emit
+    from labelpilot.worker.common import FAILED_EXIT_CODE, StepFailed, failure_summary
+
+    config = build_config(args)
+    try:
+        summary = run_job(config, max_iterations=args.max_iterations, progress=not args.quiet)
+    except StepFailed as error:
+        emit(failure_summary("run", None, error), None)
+        return FAILED_EXIT_CODE
+    result = evaluate(config, args.ground_truth)
+    if not args.quiet:
+        quality = result["machineQuality"]
+        print(f"machine-labeled {result['machineLabeled']} "
+              f"({result['machineFraction']:.1%}), measured {result['metric']} "
+              f"{'n/a' if quality is None else f'{quality:.4f}'} (target {config.target})",
+              file=sys.stderr)
+    emit({**summary, "evaluation": {k: result[k] for k in (
+        "metric", "machineQuality", "machineFraction", "meetsTarget")}}, None)
+    return 0

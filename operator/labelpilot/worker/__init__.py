@@ -1,0 +1,4 @@
+"""The step entry points of docs/step-contract.md: prepare, human, train, infer, threshold,
+export. Each runs in-process (`labelpilot run`) or in a Job (`labelpilot worker <step>`)."""
+
+STEPS = ("prepare", "human", "train", "infer", "threshold", "export")

@@ -1,0 +1,87 @@
+"""`labelpilot worker <step>`: one step of a labeling job, per docs/step-contract.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from typing import Any
+
+from labelpilot.worker import STEPS
+
+TERMINATION_LOG_ENV = "LABELPILOT_TERMINATION_LOG"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("worker", help="run one step of a labeling job")
+    parser.add_argument("step", choices=STEPS)
+    parser.add_argument("--config", help="RunConfig JSON file (else $LABELPILOT_CONFIG)")
+    parser.add_argument("--iteration", type=int)
+    parser.add_argument("--shard-index", type=int)
+    parser.add_argument("--shard-count", type=int)
+    parser.add_argument("--termination-log",
+                        help=f"where to write the summary (else ${TERMINATION_LOG_ENV})")
+    parser.set_defaults(func=main)
+
+
+def run_step(step: str, config: Any, iteration: int | None = None,
+             shard_index: int | None = None, shard_count: int | None = None) -> dict[str, Any]:
+    """Runs one step in-process; raises StepFailed for job-failing rules."""
+    from labelpilot.worker import export, human, infer, prepare, threshold, train
+    from labelpilot.worker.common import Context
+
+    ctx = Context(config)
+    if step == "prepare":
+        return prepare.run(ctx)
+    if step == "export":
+        return export.run(ctx)
+    if iteration is None or iteration < 0:
+        raise ValueError(f"{step} needs --iteration N (N >= 0)")
+    if step == "human":
+        return human.run(ctx, iteration)
+    if step == "train":
+        return train.run(ctx, iteration)
+    if step == "infer":
+        return infer.run(ctx, iteration, shard_index, shard_count)
+    return threshold.run(ctx, iteration)
+
+
+def emit(summary: dict[str, Any], termination_log: str | None) -> None:
+    from labelpilot.worker.common import compact
+
+    text = compact(summary)
+    print(text, flush=True)
+    if termination_log:
+        try:
+            with open(termination_log, "w") as f:
+                f.write(text)
+        except OSError as error:
+            print(f"cannot write the termination log {termination_log}: {error}",
+                  file=sys.stderr)
+
+
+def main(args: argparse.Namespace) -> int:
+    from labelpilot.config import RunConfig
+    from labelpilot.worker.common import FAILED_EXIT_CODE, StepFailed, failure_summary
+
+    log = args.termination_log or os.environ.get(TERMINATION_LOG_ENV)
+    try:
+        config = RunConfig.load(args.config)
+    except (OSError, ValueError) as error:
+        emit(failure_summary(args.step, args.iteration,
+                             StepFailed("InvalidConfig", str(error))), log)
+        return FAILED_EXIT_CODE
+    try:
+        summary = run_step(args.step, config, args.iteration, args.shard_index,
+                           args.shard_count)
+    except StepFailed as error:
+        emit(failure_summary(args.step, args.iteration, error), log)
+        return FAILED_EXIT_CODE
+    except Exception as error:  # a crash: the Job retries; say what happened
+        traceback.print_exc()
+        emit({"step": args.step, "iteration": args.iteration, "status": "Error",
+              "message": f"{type(error).__name__}: {error}"[:2000]}, log)
+        return 1
+    emit(summary, log)
+    return 0

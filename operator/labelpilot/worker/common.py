@@ -1,0 +1,73 @@
+"""What every step shares: the summary, the job-failing error, the context."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from labelpilot import formats, storage
+from labelpilot.config import RunConfig
+from labelpilot.workspace import Workspace
+
+FAILED_EXIT_CODE = 3
+MIN_OBJECTS = 1250
+MAX_SUMMARY_BYTES = 4000
+
+
+class StepFailed(Exception):
+    """A rule of the seed fails the whole job: exit code 3, no retry."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class Context:
+    config: RunConfig
+    ws: Workspace = field(init=False)
+    started: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        self.ws = Workspace(self.config.output_uri)
+
+    @property
+    def delta(self) -> float:
+        return 1.0 - self.config.confidence_level
+
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
+
+    def objects(self) -> list[formats.DataObject]:
+        return formats.read_manifest(self.config.input_manifest_uri)
+
+    @property
+    def manifest_base(self) -> str:
+        return storage.parent(self.config.input_manifest_uri)
+
+    def model_options(self) -> dict[str, Any]:
+        return dict(self.config.model_options)
+
+
+def compact(summary: dict[str, Any]) -> str:
+    """The summary as compact JSON, cut to the contract's 4 KB by dropping big fields."""
+    text = json.dumps(summary, separators=(",", ":"), sort_keys=False)
+    for key in ("thresholds", "metrics", "details"):
+        if len(text.encode()) <= MAX_SUMMARY_BYTES:
+            break
+        summary.pop(key, None)
+        text = json.dumps(summary, separators=(",", ":"))
+    return text
+
+
+def failure_summary(step: str, iteration: int | None, error: StepFailed) -> dict[str, Any]:
+    return {"step": step, "iteration": iteration, "status": "Failed", "reason": error.reason,
+            "message": error.message[:2000]}
+
+
+def timestamp_of(rows: list[dict[str, Any]]) -> dict[int, str]:
+    """Creation dates already recorded for objects, so that a rerun keeps them."""
+    return {int(r["index"]): r["created"] for r in rows if "created" in r}

@@ -1,0 +1,103 @@
+"""`export`: the output manifest (one line per input object), the final model, report.json.
+
+Everything is derived from the workspace's files, so a rerun writes the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelpilot import formats, storage
+from labelpilot.config import TaskType
+from labelpilot.formats import LabelMeta
+from labelpilot.labels import HUMAN, LabelState, label_from_json
+from labelpilot.worker.common import Context
+
+
+def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dict[str, Any]:
+    cfg = ctx.config
+    record = dict(obj.record)
+    if obj.index in state.failed:
+        return {**record, **formats.encode_failure(
+            cfg.task_type, cfg.label_attribute_name, state.failed[obj.index],
+            job_name=cfg.job_name, creation_date=state.failed_created.get(obj.index))}
+    row = state.labeled.get(obj.index)
+    if row is None:
+        return record
+    value = row["label"]
+    if cfg.task_type is TaskType.SEMANTIC_SEGMENTATION:
+        label: Any = value["mask"]
+    elif cfg.task_type is TaskType.OBJECT_DETECTION:
+        label = label_from_json(cfg.task_type, value, cfg.labels)
+    else:
+        label = int(value)
+    meta = LabelMeta(
+        confidence=float(row.get("confidence", 1.0)), human_annotated=row["source"] == HUMAN,
+        job_name=cfg.job_name, creation_date=row.get("created"),
+        box_confidences=value.get("boxConfidences") if isinstance(value, dict) else None)
+    return {**record, **formats.encode_label(cfg.task_type, cfg.label_attribute_name, label,
+                                              meta, labels=cfg.labels)}
+
+
+def history(ctx: Context) -> list[dict[str, Any]]:
+    ws = ctx.ws
+    out = []
+    for i in ws.iterations():
+        entry: dict[str, Any] = {"iteration": i}
+        if storage.exists(ws.human_summary(i)):
+            h = storage.read_json(ws.human_summary(i))
+            entry["human"] = {"objects": h["objects"], "failed": h["failed"],
+                              "seconds": h["seconds"]}
+        if storage.exists(ws.training_summary(i)):
+            t = storage.read_json(ws.training_summary(i))
+            m = t.get("metrics", {})
+            entry["training"] = {"trainSize": t["trainSize"], "seconds": t["seconds"],
+                                 "device": m.get("device"), "epochs": m.get("epochs")}
+        if storage.exists(ws.thresholds(i)):
+            th = storage.read_json(ws.thresholds(i))
+            s, search = th["summary"], th["search"]
+            entry["threshold"] = {
+                "labelCounters": s["labelCounters"], "accuracyBound": s["accuracyBound"],
+                "validationEstimate": search.get("estimate"),
+                "machineLabeled": s["machineLabeledThisIteration"],
+                "nextHumanBatch": s["humanBatch"], "stopReason": s["stopReason"],
+                "thresholds": search.get("thresholds"), "delta": search.get("delta"),
+                "validationAccepted": search.get("validationAccepted"),
+                "seconds": s["seconds"]}
+        out.append(entry)
+    return out
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    cfg, ws = ctx.config, ctx.ws
+    state = LabelState.load(ws)
+    objects = ctx.objects()
+    storage.write_jsonl(ws.output_manifest, [output_line(ctx, o, state) for o in objects])
+    trained = [i for i in ws.iterations()
+               if storage.exists(storage.join(ws.model(i), "model.json"))]
+    final_model = None
+    if trained:
+        storage.copy_tree(ws.model(trained[-1]), ws.final_model)
+        final_model = ws.final_model
+    its = history(ctx)
+    stop = next((e["threshold"]["stopReason"] for e in reversed(its)
+                 if e.get("threshold", {}).get("stopReason")), None)
+    counters = state.counters()
+    report = {
+        "jobName": cfg.job_name, "taskType": str(cfg.task_type),
+        "labelAttributeName": cfg.label_attribute_name, "target": cfg.target,
+        "confidenceLevel": cfg.confidence_level, "thresholdMode": str(cfg.threshold_mode),
+        "validationPolicy": str(cfg.validation_policy), "labelCounters": counters,
+        "objects": state.total, "validationSize": len(state.validation),
+        "humanObjectsSent": state.human_sent, "stopReason": stop, "iterations": its,
+        "outputManifestUri": ws.output_manifest, "finalModelRef": final_model,
+        "timings": {
+            "human": round(sum(e.get("human", {}).get("seconds", 0) for e in its), 3),
+            "training": round(sum(e.get("training", {}).get("seconds", 0) for e in its), 3),
+            "threshold": round(sum(e.get("threshold", {}).get("seconds", 0) for e in its), 3),
+        },
+    }
+    storage.write_json(ws.report, report, indent=2)
+    return {"step": "export", "iteration": None, "status": "Succeeded", "next": None,
+            "labelCounters": counters, "outputManifestUri": ws.output_manifest,
+            "finalModelRef": final_model, "stopReason": stop, "seconds": ctx.seconds()}

@@ -1,0 +1,94 @@
+"""`infer`: predict, with iteration i's model, the validation objects and the unlabeled pool.
+
+Shard I of K takes every K-th object of the sorted list (an Indexed Job's pods split it).
+Each shard is one .npz file: the object indices, the image sizes, and the predictions
+(ragged boxes and masks are stored flat with their lengths / shapes). An object that cannot
+be read is listed with its reason; the threshold step marks it failed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+
+from labelpilot import storage
+from labelpilot.labels import LabelState
+from labelpilot.worker.common import Context
+from labelpilot.worker.train import local_model_dir
+
+
+def objects_to_predict(state: LabelState) -> list[int]:
+    return sorted(set(state.validation_indices()) | set(state.unlabeled()))
+
+
+def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
+    if index is None:
+        index = int(os.environ.get("JOB_COMPLETION_INDEX", "0"))
+    count = count or 1
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} is outside 0..{count - 1}")
+    return index, count
+
+
+def pack(predictions: Any, indices: list[int], sizes: list[tuple[int, ...]],
+         failed: dict[int, str]) -> bytes:
+    arrays: dict[str, np.ndarray] = {
+        "indices": np.asarray(indices, dtype=np.int64),
+        "sizes": np.asarray(sizes, dtype=np.int64).reshape(-1, 3),
+        "failedIndices": np.asarray(list(failed), dtype=np.int64),
+        "failedReasons": np.asarray(list(failed.values()), dtype=np.str_),
+    }
+    if predictions is not None:
+        if predictions.probs is not None:
+            arrays["probs"] = np.asarray(predictions.probs, dtype=np.float32)
+        if predictions.image_confidence is not None:
+            arrays["confidence"] = np.asarray(predictions.image_confidence, dtype=np.float32)
+        if predictions.embeddings is not None and len(predictions.embeddings) == len(indices):
+            arrays["embeddings"] = np.asarray(predictions.embeddings, dtype=np.float32)
+        if predictions.boxes is not None:
+            arrays["boxCounts"] = np.asarray([len(b) for b in predictions.boxes], np.int64)
+            arrays["boxes"] = (np.concatenate(predictions.boxes).astype(np.float32)
+                               if predictions.boxes else np.zeros((0, 6), np.float32))
+        if predictions.masks is not None:
+            arrays["maskShapes"] = np.asarray([m.shape for m in predictions.masks], np.int64)
+            arrays["masks"] = (np.concatenate([m.ravel() for m in predictions.masks])
+                               if predictions.masks else np.zeros(0, np.uint8)).astype(np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def run(ctx: Context, iteration: int, shard_index: int | None = None,
+        shard_count: int | None = None) -> dict[str, Any]:
+    from labelpilot.ml import ObjectReadError, load_input, load_model
+
+    cfg, ws = ctx.config, ctx.ws
+    shard, count = shard_args(shard_index, shard_count)
+    target = ws.inference_shard(iteration, shard, count)
+    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
+    mine = objects_to_predict(state)[shard::count]
+    if not storage.exists(target):
+        objects = {o.index: o for o in ctx.objects()}
+        inputs, indices, sizes, failed = [], [], [], {}
+        for i in mine:
+            try:
+                item = load_input(cfg.task_type, objects[i].record, ctx.manifest_base, i)
+            except ObjectReadError as error:
+                failed[i] = f"UnreadableObject: {error.reason}"
+                continue
+            inputs.append(item)
+            indices.append(i)
+            shape = getattr(item, "shape", (0, 0, 0))
+            sizes.append(tuple(shape) if len(shape) == 3 else (*shape[:2], 1))
+        keep: list[Any] = []
+        options = {k: v for k, v in ctx.model_options().items()
+                   if k in ("device", "threads", "score_threshold", "borderline")}
+        model = load_model(local_model_dir(ws.model(iteration), keep), options=options)
+        predictions = model.predict(inputs) if inputs else None
+        storage.write_bytes(target, pack(predictions, indices, sizes, failed))
+    return {"step": "infer", "iteration": iteration, "status": "Succeeded", "next": "threshold",
+            "shard": shard, "shardCount": count, "objects": len(mine),
+            "seconds": ctx.seconds()}

@@ -1,0 +1,103 @@
+"""`prepare`: validate the input manifest, find failed objects, split validation and batch 0.
+
+Validation size (the seed's rule): 20% of the valid objects under 5,000, 10% from 5,000.
+With the `bound-sized` policy: as many as the first iteration's bound needs
+(threshold.bound_sized_validation), never more than the seed's rule. Iteration 0 sends the
+validation objects plus as many random training objects (at most max_concurrent_task_count)
+to humans. The split is a seeded permutation: a rerun gives the same plan.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from labelpilot import formats, storage
+from labelpilot.config import TaskType, ValidationPolicy
+from labelpilot.labels import LabelState
+from labelpilot.threshold import bound_sized_validation
+from labelpilot.worker.common import MIN_OBJECTS, Context, StepFailed
+
+
+def seed_rule_validation_size(n: int) -> int:
+    return round(n * (0.2 if n < 5000 else 0.1))
+
+
+def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
+    """Objects that cannot be read or decoded, with reasons."""
+    from labelpilot.ml import ObjectReadError, load_input
+
+    task = ctx.config.task_type
+    base = ctx.manifest_base
+
+    def check(obj: Any) -> tuple[int, str | None]:
+        if task is TaskType.TEXT_CLASSIFICATION and obj.source is not None:
+            return obj.index, None
+        try:
+            load_input(task, obj.record, base, obj.index)
+        except ObjectReadError as error:
+            return obj.index, f"UnreadableObject: {error.reason}"
+        return obj.index, None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(check, objects))
+    return {i: reason for i, reason in results if reason}
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    cfg = ctx.config
+    try:
+        objects = ctx.objects()
+    except (OSError, ValueError) as error:
+        raise StepFailed("InputManifestUnreadable",
+                         f"{cfg.input_manifest_uri}: {type(error).__name__}: {error}") from error
+    failed = {o.index: o.error for o in objects if o.error}
+    failed.update(_check_readable(ctx, [o for o in objects if not o.failed]))
+    valid = [o.index for o in objects if o.index not in failed]
+    if not valid:
+        raise StepFailed("NoValidObjects", "the input manifest holds no readable object")
+    if len(valid) < MIN_OBJECTS and not cfg.allow_small_dataset:
+        raise StepFailed(
+            "DatasetTooSmall",
+            f"{len(valid)} valid objects; automated labeling needs at least {MIN_OBJECTS} "
+            "(set allowSmallDataset / --allow-small-dataset for demos)")
+    rng = np.random.default_rng([cfg.seed, 1])
+    order = [valid[i] for i in rng.permutation(len(valid))]
+    n_val = seed_rule_validation_size(len(valid))
+    if cfg.validation_policy is ValidationPolicy.BOUND_SIZED:
+        n_val = bound_sized_validation(len(valid), target=cfg.target, delta=ctx.delta,
+                                       seed_rule_size=n_val)
+    n_train = min(cfg.max_concurrent_task_count, n_val) if cfg.auto_labeling else 0
+    if not cfg.auto_labeling:
+        n_val, n_train = 0, min(cfg.max_concurrent_task_count, len(valid))
+    if cfg.max_human_labeled is not None and n_val + n_train > cfg.max_human_labeled:
+        n_val = min(n_val, cfg.max_human_labeled // 2) if cfg.auto_labeling else 0
+        n_train = cfg.max_human_labeled - n_val
+    n_val = max(n_val, 1) if cfg.auto_labeling else 0
+    validation = sorted(order[:n_val])
+    batch0 = sorted(order[: n_val + n_train])
+    plan = {"objects": len(objects), "failed": {str(k): v for k, v in sorted(failed.items())},
+            "validation": validation, "iteration0": batch0, "seed": cfg.seed,
+            "validationPolicy": str(cfg.validation_policy),
+            "created": _previous_created(ctx) or formats.now_iso()}
+    storage.write_json(ctx.ws.prepare_plan, plan)
+    state = LabelState.load(ctx.ws, human_upto=-1, machine_upto=-1)
+    return {"step": "prepare", "iteration": None, "status": "Succeeded", "next": "human",
+            "labelCounters": state.counters(), "validationSize": len(validation),
+            "humanBatch": len(batch0), "failedReasons": _reason_counts(failed)}
+
+
+def _previous_created(ctx: Context) -> str | None:
+    if storage.exists(ctx.ws.prepare_plan):
+        return storage.read_json(ctx.ws.prepare_plan).get("created")
+    return None
+
+
+def _reason_counts(failed: dict[int, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for reason in failed.values():
+        key = reason.split(":", 1)[0]
+        counts[key] = counts.get(key, 0) + 1
+    return counts

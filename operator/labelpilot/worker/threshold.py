@@ -1,0 +1,216 @@
+"""`threshold`: thresholds on the validation predictions, machine labels for the pool
+objects that meet them, stopping conditions, and the next human batch.
+
+delta for iteration i is bounds.spend_delta(1 - confidence_level, i) (see
+labelpilot.threshold). Files: machine-labels.jsonl and selection.json first, then
+thresholds.json, the commit mark: once it exists the step returns what it recorded.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labelpilot import bounds, formats, selection, storage
+from labelpilot.config import TaskType, ThresholdMode
+from labelpilot.formats import Boxes
+from labelpilot.labels import MACHINE, LabelState, label_from_json, label_to_json
+from labelpilot.quality import boxes_mean_iou, mask_mean_iou
+from labelpilot.threshold import ThresholdResult, classification_thresholds, quality_thresholds
+from labelpilot.worker.common import Context
+
+_SHARD = re.compile(r"^shard-(\d+)-of-(\d+)\.npz$")
+
+
+@dataclass
+class ObjectPredictions:
+    """Predictions of one iteration, by object index."""
+
+    position: dict[int, int] = field(default_factory=dict)
+    size: list[tuple[int, int, int]] = field(default_factory=list)
+    probs: list[np.ndarray] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def load_predictions(ctx: Context, iteration: int) -> ObjectPredictions:
+    folder = ctx.ws.inference(iteration)
+    groups: dict[int, set[int]] = {}
+    for name in storage.listdir(folder):
+        match = _SHARD.match(name)
+        if match:
+            groups.setdefault(int(match.group(2)), set()).add(int(match.group(1)))
+    complete = sorted(k for k, found in groups.items() if found == set(range(k)))
+    if not complete:
+        raise RuntimeError(f"inference of iteration {iteration} is incomplete: {groups}")
+    count = complete[0]
+    out = ObjectPredictions()
+    for shard in range(count):
+        data = np.load(io.BytesIO(storage.read_bytes(
+            ctx.ws.inference_shard(iteration, shard, count))))
+        out.failed.update(zip(data["failedIndices"].tolist(), data["failedReasons"].tolist(),
+                              strict=True))
+        n = len(data["indices"])
+        box_start = np.concatenate([[0], np.cumsum(data["boxCounts"])]) \
+            if "boxCounts" in data else None
+        mask_start = np.concatenate([[0], np.cumsum(np.prod(data["maskShapes"], axis=1))]) \
+            if "maskShapes" in data else None
+        for j in range(n):
+            out.position[int(data["indices"][j])] = len(out.size)
+            out.size.append(tuple(int(v) for v in data["sizes"][j]))
+            if "probs" in data:
+                out.probs.append(data["probs"][j])
+            if "confidence" in data:
+                out.confidence.append(float(data["confidence"][j]))
+            if "embeddings" in data:
+                out.embeddings.append(data["embeddings"][j])
+            if box_start is not None:
+                out.boxes.append(data["boxes"][box_start[j]:box_start[j + 1]])
+            if mask_start is not None:
+                shape = tuple(data["maskShapes"][j])
+                out.masks.append(data["masks"][mask_start[j]:mask_start[j + 1]].reshape(shape))
+    return out
+
+
+def _confidence(task: TaskType, p: ObjectPredictions, pos: list[int]) -> np.ndarray:
+    if task.is_classification:
+        return np.asarray([p.probs[k].max() for k in pos])
+    return np.asarray([p.confidence[k] for k in pos])
+
+
+def _search(ctx: Context, state: LabelState, p: ObjectPredictions, val: list[int],
+            pool: list[int], delta: float) -> ThresholdResult:
+    cfg = ctx.config
+    task = cfg.task_type
+    vpos = [p.position[i] for i in val]
+    ppos = [p.position[i] for i in pool]
+    if task.is_classification:
+        c = len(cfg.labels)
+        val_probs = np.asarray([p.probs[k] for k in vpos]).reshape(-1, c)
+        pool_probs = np.asarray([p.probs[k] for k in ppos]).reshape(-1, c)
+        val_labels = np.asarray([state.labeled[i]["label"] for i in val], dtype=np.int64)
+        return classification_thresholds(val_probs, val_labels, pool_probs, target=cfg.target,
+                                         delta=delta, mode=cfg.threshold_mode)
+    quality = []
+    for i, k in zip(val, vpos, strict=True):
+        truth = label_from_json(task, state.labeled[i]["label"], cfg.labels)
+        if task is TaskType.OBJECT_DETECTION:
+            quality.append(boxes_mean_iou(p.boxes[k][:, :5], truth.boxes))
+        else:
+            quality.append(mask_mean_iou(p.masks[k], truth))
+    return quality_thresholds(_confidence(task, p, vpos), np.asarray(quality),
+                              _confidence(task, p, ppos), target=cfg.target, delta=delta,
+                              mode=cfg.threshold_mode)
+
+
+def _machine_row(ctx: Context, iteration: int, index: int, p: ObjectPredictions,
+                 created: str) -> dict[str, Any]:
+    cfg = ctx.config
+    k = p.position[index]
+    row: dict[str, Any] = {"index": index, "iteration": iteration, "source": MACHINE,
+                           "created": created}
+    if cfg.task_type.is_classification:
+        row["label"] = int(np.argmax(p.probs[k]))
+        row["confidence"] = round(float(np.max(p.probs[k])), 6)
+        return row
+    row["confidence"] = round(p.confidence[k], 6)
+    if cfg.task_type is TaskType.OBJECT_DETECTION:
+        h, w, d = p.size[k]
+        boxes = p.boxes[k]
+        row["label"] = label_to_json(cfg.task_type, Boxes(w, h, d, boxes[:, :5]),
+                                     box_confidences=boxes[:, 5].tolist())
+        return row
+    uri = ctx.ws.machine_mask(iteration, index)
+    formats.write_mask_png(uri, p.masks[k], formats.color_map(cfg.labels))
+    row["label"] = label_to_json(cfg.task_type, None, mask_uri=uri)
+    return row
+
+
+def _select(ctx: Context, iteration: int, p: ObjectPredictions, candidates: list[int],
+            size: int) -> list[int]:
+    task = ctx.config.task_type
+    pos = [p.position[i] for i in candidates if i in p.position]
+    known = [i for i in candidates if i in p.position]
+    if not known or size <= 0:
+        return []
+    if task.is_classification:
+        probs = np.asarray([p.probs[k] for k in pos])
+        uncertainty = 1.0 - selection.margins(probs)
+        features = np.asarray([p.embeddings[k] for k in pos]) if p.embeddings else probs
+    else:
+        uncertainty = 1.0 - _confidence(task, p, pos)
+        features = np.asarray([p.embeddings[k] for k in pos]) if p.embeddings else None
+    picked = selection.select_batch(uncertainty, features, size, seed=ctx.config.seed + iteration)
+    return sorted(known[j] for j in picked)
+
+
+def run(ctx: Context, iteration: int) -> dict[str, Any]:
+    cfg, ws = ctx.config, ctx.ws
+    if storage.exists(ws.thresholds(iteration)):
+        return storage.read_json(ws.thresholds(iteration))["summary"]
+    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
+    p = load_predictions(ctx, iteration)
+    val = [i for i in state.validation_indices() if i in p.position]
+    pool = [i for i in state.unlabeled() if i in p.position]
+    delta = bounds.spend_delta(ctx.delta, iteration)
+    result = _search(ctx, state, p, val, pool, delta)
+    accepted = [i for i, ok in zip(pool, result.accepted, strict=True) if ok]
+
+    # MaxPercentageLabeled: never label beyond the cap; the most confident go first.
+    cap = math.floor(state.total * cfg.max_percentage_labeled / 100.0)
+    room = max(0, cap - len(state.labeled))
+    if len(accepted) > room:
+        conf = _confidence(cfg.task_type, p, [p.position[i] for i in accepted])
+        accepted = sorted(accepted[j] for j in np.argsort(-conf, kind="stable")[:room])
+    created = formats.now_iso()
+    rows = [{"index": i, "iteration": iteration, "source": MACHINE, "failure": reason,
+             "created": created} for i, reason in sorted(p.failed.items())]
+    rows += [_machine_row(ctx, iteration, i, p, created) for i in accepted]
+
+    labeled_after = len(state.labeled) + len(accepted)
+    accepted_set = set(accepted)
+    remaining = [i for i in pool if i not in accepted_set]
+    human_left = (10**12 if cfg.max_human_labeled is None
+                  else max(0, cfg.max_human_labeled - state.human_sent))
+    size = min(cfg.max_concurrent_task_count, human_left, len(remaining),
+               max(0, cap - labeled_after))
+    stop = None
+    if not remaining:
+        stop = "AllLabeled"
+    elif labeled_after >= cap:
+        stop = "MaxPercentageLabeled"
+    elif human_left <= 0:
+        stop = "MaxHumanLabeled"
+    selected = [] if stop else _select(ctx, iteration, p, remaining, size)
+    if stop is None and not selected:
+        stop = "NoProgress"
+    storage.write_jsonl(ws.machine_labels(iteration), rows)
+    storage.write_json(ws.selection(iteration), {"selected": selected})
+
+    after = LabelState(total=state.total, validation=state.validation,
+                       failed=dict(state.failed), labeled=dict(state.labeled),
+                       human_sent=state.human_sent)
+    for row in rows:
+        after._add(row)
+    summary = {
+        "step": "threshold", "iteration": iteration, "status": "Succeeded",
+        "next": "export" if stop else "human", "stopReason": stop,
+        "labelCounters": after.counters(),
+        "accuracyBound": None if result.bound is None else round(result.bound, 6),
+        "machineLabeledThisIteration": len(accepted), "humanBatch": len(selected),
+        "seconds": ctx.seconds(),
+    }
+    details = result.summary()
+    details.update({"validationObjects": len(val), "poolObjects": len(pool),
+                    "mode": str(ThresholdMode(cfg.threshold_mode)),
+                    "target": cfg.target, "labels": cfg.labels})
+    storage.write_json(ws.thresholds(iteration), {"summary": summary, "search": details})
+    return summary

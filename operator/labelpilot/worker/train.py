@@ -1,0 +1,86 @@
+"""`train`: fit iteration i's model on the human labels outside the validation set.
+
+Warm-starts from the previous iteration's model (or `initial_model_ref` at iteration 0).
+The model folder is written first, the summary last; once the summary exists the step
+returns it without training again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from labelpilot import storage
+from labelpilot.config import TaskType
+from labelpilot.labels import LabelState, label_from_json
+from labelpilot.worker.common import Context
+
+
+def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
+    from labelpilot.ml import load_input
+
+    objects = {o.index: o for o in ctx.objects()}
+    return [load_input(ctx.config.task_type, objects[i].record, ctx.manifest_base, i)
+            for i in indices]
+
+
+def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
+    cfg = ctx.config
+    labels = [label_from_json(cfg.task_type, r["label"], cfg.labels) for r in rows]
+    if cfg.task_type.is_classification:
+        return np.asarray(labels, dtype=np.int64)
+    if cfg.task_type is TaskType.OBJECT_DETECTION:
+        return [b.boxes for b in labels]
+    return labels
+
+
+def save_model(model: Any, uri: str) -> None:
+    if storage.is_local(uri):
+        model.save(str(storage.local_path(uri)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(tmp)
+        storage.copy_tree(tmp, uri)
+
+
+def local_model_dir(uri: str, keep: list[Any]) -> str:
+    """A local folder holding the model at `uri` (downloaded for object stores)."""
+    if storage.is_local(uri):
+        return str(storage.local_path(uri))
+    tmp = tempfile.TemporaryDirectory()
+    keep.append(tmp)
+    storage.copy_tree(uri, tmp.name)
+    return tmp.name
+
+
+def run(ctx: Context, iteration: int) -> dict[str, Any]:
+    from labelpilot.ml import build_model
+
+    cfg, ws = ctx.config, ctx.ws
+    if storage.exists(ws.training_summary(iteration)):
+        done = storage.read_json(ws.training_summary(iteration))
+        return {"step": "train", "iteration": iteration, "status": "Succeeded",
+                "next": "infer", "trainSize": done["trainSize"], "seconds": ctx.seconds()}
+    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
+    train = state.training_indices()
+    if not train:
+        raise RuntimeError("no human labels to train on")
+    inputs = load_inputs(ctx, train)
+    targets = targets_of(ctx, [state.labeled[i] for i in train])
+    keep: list[Any] = []
+    init_from = None
+    if iteration > 0 and storage.exists(storage.join(ws.model(iteration - 1), "model.json")):
+        init_from = local_model_dir(ws.model(iteration - 1), keep)
+    elif cfg.initial_model_ref:
+        init_from = local_model_dir(cfg.initial_model_ref, keep)
+    model = build_model(cfg.task_type, cfg.labels, seed=cfg.seed + iteration,
+                        options=ctx.model_options())
+    metrics = model.fit(inputs, targets, init_from=init_from)
+    save_model(model, ws.model(iteration))
+    storage.write_json(ws.training_summary(iteration), {
+        "iteration": iteration, "trainSize": len(train), "warmStart": init_from is not None,
+        "metrics": metrics, "seconds": ctx.seconds()})
+    return {"step": "train", "iteration": iteration, "status": "Succeeded", "next": "infer",
+            "trainSize": len(train), "seconds": ctx.seconds()}
