@@ -30,7 +30,8 @@ def plot(report: dict[str, Any], out: str) -> None:
     bound = [e.get("threshold", {}).get("accuracyBound") for e in its]
     humans = [e.get("human", {}).get("objects", 0) for e in its]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    axes[0].stackplot(x, human_cov, machine, labels=["human", "machine"], alpha=0.8)
+    axes[0].bar(x, human_cov, label="human")
+    axes[0].bar(x, machine, bottom=human_cov, label="machine")
     axes[0].set(title="coverage (% of objects)", xlabel="iteration", ylim=(0, 100))
     axes[0].legend(loc="upper left")
     xs = [a for a, b in zip(x, bound, strict=True) if b is not None]
@@ -44,6 +45,8 @@ def plot(report: dict[str, Any], out: str) -> None:
     fig.suptitle(f"{report['jobName']} ({report['taskType']}): "
                  f"{report['labelCounters']['machineLabeled']} machine, "
                  f"{report['labelCounters']['humanLabeled']} human labels")
+    for ax in axes:
+        ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     import io
 

@@ -22,7 +22,7 @@ from labelpilot.formats import Boxes
 from labelpilot.labels import MACHINE, LabelState, label_from_json, label_to_json
 from labelpilot.quality import boxes_mean_iou, mask_mean_iou
 from labelpilot.threshold import ThresholdResult, classification_thresholds, quality_thresholds
-from labelpilot.worker.common import Context
+from labelpilot.worker.common import Context, timestamp_of
 
 _SHARD = re.compile(r"^shard-(\d+)-of-(\d+)\.npz$")
 
@@ -170,7 +170,10 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
     if len(accepted) > room:
         conf = _confidence(cfg.task_type, p, [p.position[i] for i in accepted])
         accepted = sorted(accepted[j] for j in np.argsort(-conf, kind="stable")[:room])
-    created = formats.now_iso()
+    # a rerun after a crash before the commit mark keeps the first run's creation dates
+    previous = (timestamp_of(storage.read_jsonl(ws.machine_labels(iteration)))
+                if storage.exists(ws.machine_labels(iteration)) else {})
+    created = next(iter(previous.values()), None) or formats.now_iso()
     rows = [{"index": i, "iteration": iteration, "source": MACHINE, "failure": reason,
              "created": created} for i, reason in sorted(p.failed.items())]
     rows += [_machine_row(ctx, iteration, i, p, created) for i in accepted]

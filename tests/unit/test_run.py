@@ -1,0 +1,57 @@
+"""End to end: `labelpilot run` on a small synthetic data set (sklearn digits as PNGs)."""
+
+import json
+from pathlib import Path
+
+from engine_fixtures import digits
+
+from labelpilot import cli, formats
+from labelpilot.config import TaskType
+
+
+def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys):
+    data = digits(tmp_path / "digits", 600)
+    manifest = tmp_path / "input.manifest"
+    lines = Path(data["inputManifest"]).read_text().splitlines()
+    manifest.write_text("\n".join([*lines, "not json"]) + "\n")
+    out = tmp_path / "job"
+    code = cli.main([
+        "run", "--task-type", "image-classification", "--input-manifest", str(manifest),
+        "--labels-file", data["labelsFile"], "--label-attribute-name", "label",
+        "--output", str(out), "--workforce", "simulated",
+        "--ground-truth", data["groundTruthManifest"], "--allow-small-dataset",
+        "--max-concurrent-task-count", "100", "--seed", "1", "--target-accuracy", "0.9",
+        "--model-options", json.dumps({"epochs": 8, "threads": 1, "device": "cpu"}),
+    ])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "threshold" in captured.err  # progress
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    counters = summary["labelCounters"]
+    assert counters["failedNonRetryableError"] == 1
+    output = [json.loads(x) for x in (out / "manifests/output/output.manifest").read_text()
+              .splitlines()]
+    assert len(output) == 601
+    assert "failure-reason" in output[-1]["label-metadata"]
+    labeled = [r for r in output if "label" in r]
+    assert len(labeled) == counters["totalLabeled"]
+    for r in labeled:
+        meta = r["label-metadata"]
+        assert meta["type"] == "groundtruth/image-classification"
+        assert meta["job-name"] == "labeling-job/labelpilot-run"
+        assert meta["human-annotated"] in ("yes", "no")
+    # measured against the truth, independently of the job's own evaluation
+    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
+                                "label")
+    machine = [r for r in labeled if r["label-metadata"]["human-annotated"] == "no"]
+    assert len(machine) == counters["machineLabeled"] > 0
+    accuracy = sum(r["label"] == truth.get(r["source-ref"]) for r in machine) / len(machine)
+    assert accuracy >= 0.9
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert abs(evaluation["machineQuality"] - accuracy) < 1e-9
+    report = json.loads((out / "report.json").read_text())
+    assert report["labelCounters"] == counters
+    assert all(e["threshold"]["accuracyBound"] is None or e["threshold"]["accuracyBound"]
+               >= 0.9 for e in report["iterations"] if "threshold" in e)
+    assert cli.main(["report", str(out)]) == 0
+    assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

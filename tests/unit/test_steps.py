@@ -1,0 +1,140 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_fixtures import config_for, digits, snapshot
+
+from labelpilot import cli, storage
+from labelpilot.labels import LabelState
+from labelpilot.worker.cli import run_step
+from labelpilot.worker.common import StepFailed
+from labelpilot.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return digits(tmp_path_factory.mktemp("digits"), 260)
+
+
+def run_worker(capsys, config, tmp_path, *args):
+    path = tmp_path / "config.json"
+    path.write_text(config.to_json())
+    log = tmp_path / "termination-log"
+    code = cli.main(["worker", *args, "--config", str(path), "--termination-log", str(log)])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = json.loads(last)
+    assert json.loads(log.read_text()) == summary and len(last.encode()) < 4096
+    return code, summary
+
+
+def test_each_step_is_idempotent(data, tmp_path, capsys):
+    out = tmp_path / "job"
+    config = config_for(data, out)
+    sequence = [["prepare"], ["human", "--iteration", "0"], ["train", "--iteration", "0"],
+                ["infer", "--iteration", "0"], ["threshold", "--iteration", "0"]]
+    for args in sequence:
+        code, first = run_worker(capsys, config, tmp_path, *args)
+        assert code == 0 and first["status"] == "Succeeded", first
+        before = snapshot(out)
+        code, again = run_worker(capsys, config, tmp_path, *args)
+        assert code == 0
+        assert snapshot(out) == before, f"{args[0]} changed files on a rerun"
+        first.pop("seconds", None)
+        again.pop("seconds", None)
+        assert again == first
+    assert first["next"] in ("human", "export")
+    ws = Workspace(str(out))
+    if first["next"] == "human":
+        for args in (["human", "--iteration", "1"], ["train", "--iteration", "1"]):
+            assert run_worker(capsys, config, tmp_path, *args)[0] == 0
+        for shard in range(2):  # inference spread over two pods
+            assert run_worker(capsys, config, tmp_path, "infer", "--iteration", "1",
+                              "--shard-index", str(shard), "--shard-count", "2")[0] == 0
+        code, th = run_worker(capsys, config, tmp_path, "threshold", "--iteration", "1")
+        assert code == 0 and th["step"] == "threshold"
+    code, export = run_worker(capsys, config, tmp_path, "export")
+    assert code == 0 and export["outputManifestUri"].endswith("manifests/output/output.manifest")
+    before = snapshot(out)
+    assert run_worker(capsys, config, tmp_path, "export")[0] == 0
+    assert snapshot(out) == before
+    state = LabelState.load(ws)
+    counters = state.counters()
+    assert counters == export["labelCounters"]
+    assert sum(counters[k] for k in ("humanLabeled", "machineLabeled",
+                                     "failedNonRetryableError", "unlabeled")) == 260
+    # no object holds two labels: the output manifest has one line per object
+    lines = storage.read_jsonl(ws.output_manifest)
+    assert len(lines) == 260
+    assert (out / "models" / "final" / "model.json").exists()
+    report = json.loads((out / "report.json").read_text())
+    assert report["labelCounters"] == counters and report["iterations"]
+
+
+def test_threshold_rerun_after_a_crash_neither_duplicates_nor_loses(data, tmp_path):
+    out = tmp_path / "job"
+    config = config_for(data, out)
+    for step in ("prepare", "human", "train", "infer", "threshold"):
+        run_step(step, config, None if step == "prepare" else 0)
+    ws = Workspace(str(out))
+    labels = storage.read_jsonl(ws.machine_labels(0))
+    selection = storage.read_json(ws.selection(0))
+    storage.remove(ws.thresholds(0))  # the crash: before the commit mark
+    run_step("threshold", config, 0)
+    assert storage.read_jsonl(ws.machine_labels(0)) == labels
+    assert storage.read_json(ws.selection(0)) == selection
+    state = LabelState.load(ws)
+    machine = [r["index"] for r in labels if "label" in r]
+    assert len(set(machine)) == len(machine)
+    assert not set(machine) & set(state.human)
+
+
+def test_small_dataset_is_refused_with_exit_code_3(data, tmp_path, capsys):
+    config = config_for(data, tmp_path / "job", allow_small_dataset=False)
+    code, summary = run_worker(capsys, config, tmp_path, "prepare")
+    assert code == 3
+    assert summary["status"] == "Failed" and summary["reason"] == "DatasetTooSmall"
+
+
+def test_missing_manifest_fails_the_job(data, tmp_path, capsys):
+    config = config_for(data, tmp_path / "job", input_manifest_uri=str(tmp_path / "nope"))
+    code, summary = run_worker(capsys, config, tmp_path, "prepare")
+    assert code == 3 and summary["reason"] == "InputManifestUnreadable"
+
+
+def test_malformed_and_unreadable_objects_become_failed_objects(data, tmp_path):
+    manifest = tmp_path / "input.manifest"
+    lines = Path(data["inputManifest"]).read_text().splitlines()
+    lines[3] = "{broken"
+    lines[5] = json.dumps({"source-ref": str(tmp_path / "missing.png")})
+    lines[7] = json.dumps({"other": 1})
+    manifest.write_text("\n".join(lines) + "\n")
+    config = config_for(data, tmp_path / "job", input_manifest_uri=str(manifest))
+    summary = run_step("prepare", config)
+    assert summary["labelCounters"]["failedNonRetryableError"] == 3
+    plan = storage.read_json(Workspace(str(tmp_path / "job")).prepare_plan)
+    assert plan["failed"]["3"].startswith("MalformedLine")
+    assert plan["failed"]["5"].startswith("UnreadableObject")
+    assert not {3, 5, 7} & set(plan["iteration0"])
+    # 20% of the valid objects, under 5,000
+    assert len(plan["validation"]) == round(0.2 * 257)
+
+
+def test_too_many_failed_objects_in_iteration_0(data, tmp_path):
+    config = config_for(data, tmp_path / "job", workforce={
+        "simulated": {"ground_truth_uri": data["groundTruthManifest"], "failure_rate": 0.5}})
+    run_step("prepare", config)
+    with pytest.raises(StepFailed) as error:
+        run_step("human", config, 0)
+    assert error.value.reason == "TooManyFailedObjects"
+    with pytest.raises(StepFailed):  # a rerun reaches the same verdict
+        run_step("human", config, 0)
+
+
+def test_split_follows_the_seed_rule_and_seed():
+    from labelpilot.worker.prepare import seed_rule_validation_size
+
+    assert seed_rule_validation_size(1250) == 250
+    assert seed_rule_validation_size(4999) == 1000
+    assert seed_rule_validation_size(10_000) == 1000
+    assert np.isclose(seed_rule_validation_size(5000), 500)
