@@ -110,12 +110,12 @@ def bind_host_folder(core: client.CoreV1Api, namespace: str, path: Path) -> Data
     return DataVolume("data", path)
 
 
-def labeling_job(name: str, data: Path, volume: DataVolume, labels: list[str],
+def labeling_job(name: str, data: Path, volume: DataVolume, class_names: list[str],
                  **overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "taskType": "ImageClassification",
         "labelAttributeName": "label",
-        "labels": labels,
+        "labels": class_names,
         "input": {"manifestUri": f"file://{data}/input.manifest"},
         "output": {"uri": f"file://{volume.path}/output/{name}"},
         "storage": {"volumeClaimName": volume.claim, "mountPath": str(volume.path)},
