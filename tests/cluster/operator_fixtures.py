@@ -119,7 +119,8 @@ def labeling_job(name: str, data: Path, volume: DataVolume, class_names: list[st
         "input": {"manifestUri": f"file://{data}/input.manifest"},
         "output": {"uri": f"file://{volume.path}/output/{name}"},
         "storage": {"volumeClaimName": volume.claim, "mountPath": str(volume.path)},
-        "autoLabeling": {"allowSmallDataset": True},
+        "autoLabeling": {"allowSmallDataset": True,
+                         "algorithm": {"options": {"epochs": "3"}}},
         "humanTaskConfig": {
             "maxConcurrentTaskCount": 100,
             "workforce": {"simulated": {

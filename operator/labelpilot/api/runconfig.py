@@ -62,4 +62,5 @@ def to_run_config(name: str, namespace: str, spec: LabelingJobSpec) -> config.Ru
         allow_small_dataset=auto.allow_small_dataset,
         initial_model_ref=auto.initial_model_ref or None,
         seed=spec.seed,
+        model_options=dict(auto.algorithm.options),
     )

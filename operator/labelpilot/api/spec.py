@@ -113,6 +113,10 @@ class AlgorithmSpec(ApiModel):
     inference_command: list[Annotated[str, Field(max_length=4096)]] | None = Field(
         None, min_length=1, max_length=64,
         description="Replaces `labelpilot worker infer`; the contract's flags follow it.")
+    options: dict[str, Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=dict, max_length=32,
+        description="Options of the built-in model, e.g. backbone: efficientnet-lite0, "
+                    "epochs: \"8\", encoder: scratch (see docs/ml.md).")
 
 
 class AutoLabelingSpec(ApiModel):
