@@ -46,7 +46,7 @@ def test_round_trip_and_determinism(trained, tmp_path):
     model, _ = trained
     x, boxes, _ = squares(10, seed=2)
     model.save(tmp_path / "m")
-    a, b = model.predict(x), load_model(str(tmp_path / "m")).predict(x)
+    a, b = model.predict(x), load_model(str(tmp_path / "m"), options=FAST).predict(x)
     np.testing.assert_array_equal(a.image_confidence, b.image_confidence)
     for p, q in zip(a.boxes, b.boxes, strict=True):
         np.testing.assert_array_equal(p, q)

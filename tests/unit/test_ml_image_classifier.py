@@ -41,7 +41,7 @@ def test_save_load_round_trip(trained, data, tmp_path):
     model, _ = trained
     _, (x, _) = data
     model.save(tmp_path / "m")
-    loaded = load_model(str(tmp_path / "m"))
+    loaded = load_model(str(tmp_path / "m"), options=FAST)
     np.testing.assert_array_equal(model.predict(x).probs, loaded.predict(x).probs)
     assert loaded.labels == LABELS
 
@@ -103,6 +103,6 @@ def test_efficientnet_backbone_runs(tmp_path):
     model.save(tmp_path / "eff")
     np.testing.assert_allclose(  # oneDNN may pick another kernel: equal to 1e-5
         model.predict(x[:4]).probs,
-        load_model(str(tmp_path / "eff")).predict(x[:4]).probs,
+        load_model(str(tmp_path / "eff"), options=FAST).predict(x[:4]).probs,
         atol=1e-5,
     )

@@ -31,7 +31,7 @@ def test_learns_and_round_trips(encoder, tmp_path):
     assert (predictions.labels == yt).mean() > 0.85
     model.save(tmp_path / "m")
     np.testing.assert_array_equal(
-        predictions.probs, load_model(str(tmp_path / "m")).predict(xt).probs
+        predictions.probs, load_model(str(tmp_path / "m"), options=FAST).predict(xt).probs
     )
 
 

@@ -3,7 +3,7 @@
 Classes: mask value 0 is background, value c + 1 is labels[c] (Ground Truth's convention:
 its class-map has "0": "BACKGROUND"), so the network has len(labels) + 1 outputs.
 
-Images are resized to a square working size (a multiple of 8), predicted masks are resized
+Images are resized to a square working size (a multiple of 2^depth), predicted masks are resized
 back (nearest) to each image's own size. Pixel probabilities are temperature-scaled on a
 held-out part of the training images.
 
@@ -38,6 +38,12 @@ from labelpilot.ml.images import pick_channels, pick_size, resize, to_tensor
 from labelpilot.ml.training import default_epochs, fit_temperature, holdout_split, make_optimizer
 
 
+def _single(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1, bias=False),
@@ -50,46 +56,68 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class UNetSmall(nn.Module):
-    """Three down-sampling levels, widths w, 2w, 4w, 8w, transposed-conv up-sampling."""
+    """A U-Net with a factorised output: a full-resolution foreground head and a class head
+    read from the stride-4 decoder level (smooth, so one digit gets one class), combined as
+    log p(background) = log(1 - f), log p(class c) = log f + log softmax(class)_c.
 
-    def __init__(self, channels: int, num_outputs: int, width: int = 8) -> None:
+    `depth` down-sampling levels (widths w, 2w, 4w, 8w, 8w...), two convs per encoder level,
+    one conv per decoder level after a transposed-conv up-sampling. `forward` returns the
+    per-pixel log-probabilities (N, C + 1, H, W), the class logits at stride 4 and an
+    embedding.
+    """
+
+    def __init__(self, channels: int, num_outputs: int, width: int = 12, depth: int = 4) -> None:
         super().__init__()
-        w = width
-        self.enc1, self.enc2 = _block(channels, w), _block(w, 2 * w)
-        self.enc3, self.bottom = _block(2 * w, 4 * w), _block(4 * w, 8 * w)
-        self.up3 = nn.ConvTranspose2d(8 * w, 4 * w, 2, stride=2)
-        self.dec3 = _block(8 * w, 4 * w)
-        self.up2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2)
-        self.dec2 = _block(4 * w, 2 * w)
-        self.up1 = nn.ConvTranspose2d(2 * w, w, 2, stride=2)
-        self.dec1 = _block(2 * w, w)
-        self.out = nn.Conv2d(w, num_outputs, 1)
+        widths = [width * min(2**i, 8) for i in range(depth + 1)]
+        self.encoders = nn.ModuleList(
+            [_block(cin, cout) for cin, cout in zip([channels, *widths[:-1]], widths, strict=True)]
+        )
+        self.ups = nn.ModuleList(
+            [nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(depth)]
+        )
+        self.decoders = nn.ModuleList([_single(2 * widths[i], widths[i]) for i in range(depth)])
+        self.class_level = min(2, depth)
+        self.classes = nn.Conv2d(widths[self.class_level], num_outputs - 1, 1)
+        self.foreground = nn.Conv2d(width, 1, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        size = x.shape[-2:]
         x = (x - 0.5) / 0.5
-        e1 = self.enc1(x)
-        e2 = self.enc2(F.max_pool2d(e1, 2))
-        e3 = self.enc3(F.max_pool2d(e2, 2))
-        b = self.bottom(F.max_pool2d(e3, 2))
-        d3 = self.dec3(torch.cat([self.up3(b), e3], 1))
-        d2 = self.dec2(torch.cat([self.up2(d3), e2], 1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))
-        return self.out(d1), torch.flatten(F.adaptive_avg_pool2d(b, 1), 1)
+        skips = []
+        for i, encoder in enumerate(self.encoders):
+            x = encoder(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        emb = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        class_logits = None
+        for i in reversed(range(len(self.decoders))):
+            x = self.decoders[i](torch.cat([self.ups[i](x), skips[i]], 1))
+            if i == self.class_level:
+                class_logits = self.classes(x)
+        if class_logits is None:  # depth 0: classes from the input level
+            class_logits = self.classes(x)
+        fg = self.foreground(x).float()
+        classes = F.interpolate(
+            class_logits.float(), size=size, mode="bilinear", align_corners=False
+        )
+        log_probs = torch.cat([F.logsigmoid(-fg), F.logsigmoid(fg) + F.log_softmax(classes, 1)], 1)
+        return log_probs, class_logits, emb
 
 
-def _loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy plus soft Dice over the foreground classes in the batch: the Dice term
-    keeps the thin, rare foreground from drowning in background pixels."""
-    ce = F.cross_entropy(logits, target)
-    probs = torch.softmax(logits, 1)[:, 1:]
-    onehot = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2)[:, 1:].float()
-    inter = (probs * onehot).sum((0, 2, 3))
-    total = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
-    present = onehot.sum((0, 2, 3)) > 0
-    if not present.any():
-        return ce
-    dice = 1 - (2 * inter[present] + 1) / (total[present] + 1)
-    return ce + dice.mean()
+def _loss(
+    log_probs: torch.Tensor, class_logits: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """Per-pixel NLL of the combined distribution, plus the class cross-entropy over the
+    foreground pixels only (at the class head's resolution), so that the thin, rare strokes
+    are not drowned by background pixels when the digit's class is learned."""
+    nll = F.nll_loss(log_probs, target)
+    stride = target.shape[-1] // class_logits.shape[-1]
+    # the class of some ink pixel in each cell (digits never share a cell in practice)
+    coarse = F.max_pool2d(target[:, None].float(), stride)[:, 0].long()
+    fg = coarse > 0
+    if not fg.any():
+        return nll
+    cls = F.cross_entropy(class_logits.float().permute(0, 2, 3, 1)[fg], coarse[fg] - 1)
+    return nll + cls
 
 
 def expected_iou(probs: np.ndarray, pred: np.ndarray, min_pixels: float) -> float:
@@ -109,7 +137,7 @@ def expected_iou(probs: np.ndarray, pred: np.ndarray, min_pixels: float) -> floa
 
 
 class Segmenter(Model):
-    """Options: image_size, width (8), epochs, batch_size, lr, min_pixels (4),
+    """Options: image_size, width (8), depth (4), epochs, batch_size, lr, min_pixels (4),
     calibration_fraction (0.1)."""
 
     architecture = "segmenter/unet-small"
@@ -120,7 +148,10 @@ class Segmenter(Model):
 
     def _build(self) -> UNetSmall:
         net = UNetSmall(
-            self.state["channels"], self.num_classes + 1, int(self.options.get("width", 8))
+            self.state["channels"],
+            self.num_classes + 1,
+            int(self.options.get("width", 8)),
+            int(self.state.get("depth", 4)),
         )
         return net.to(self.runtime.device)
 
@@ -132,11 +163,14 @@ class Segmenter(Model):
             generator = seed_everything(self.seed)
             same = bool(init_from) and read_meta(init_from)["architecture"] == self.architecture
             if same:
-                self.state = {k: read_meta(init_from)["state"][k] for k in ("size", "channels")}
+                self.state = {
+                    k: read_meta(init_from)["state"][k] for k in ("size", "channels", "depth")
+                }
             else:
                 side = self.options.get("image_size")
-                size = [int(side)] * 2 if side else list(pick_size(inputs, 8, 32, 128))
-                self.state = {"size": size, "channels": pick_channels(inputs)}
+                depth = int(self.options.get("depth", 4))
+                size = [int(side)] * 2 if side else list(pick_size(inputs, 2**depth, 32, 128))
+                self.state = {"size": size, "channels": pick_channels(inputs), "depth": depth}
             self.net = self._build()
             if same:
                 load_matching(self.net, read_weights(init_from))
@@ -166,8 +200,8 @@ class Segmenter(Model):
                 for idx in batches(n, batch_size, torch.randperm(n, generator=generator).numpy()):
                     rows = train_idx[idx]
                     with self.runtime.autocast():
-                        logits, _ = self.net(x_all[rows].to(device))
-                    loss = _loss(logits.float(), y_all[rows].to(device))
+                        log_probs, class_logits, _ = self.net(x_all[rows].to(device))
+                    loss = _loss(log_probs, class_logits, y_all[rows].to(device))
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -214,7 +248,7 @@ class Segmenter(Model):
                 chunk = [inputs[i] for i in idx]
                 x = to_tensor(chunk, tuple(self.state["size"]), self.state["channels"])
                 with self.runtime.autocast():
-                    logits, emb = self.net(x.to(self.runtime.device))
+                    logits, _, emb = self.net(x.to(self.runtime.device))
                 embeddings.append(emb.float().cpu())
                 probs = torch.softmax(logits.float() / temperature, 1).cpu().numpy()
                 for j, image in enumerate(chunk):

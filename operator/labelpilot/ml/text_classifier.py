@@ -261,7 +261,7 @@ class TextClassifier(Model):
                 epochs = default_epochs(len(train_idx), self.options, budget=150_000, hi=300)
                 lr, batch_size = 1e-2, 64
             else:
-                epochs = default_epochs(len(train_idx), self.options, budget=40_000, hi=60)
+                epochs = default_epochs(len(train_idx), self.options, budget=15_000, hi=30)
                 lr, batch_size = 2e-2, 64
             loss = train_classifier(
                 self.net,
