@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     prepare.add_argument("--seed", type=int, default=0)
     prepare.add_argument("--label-attribute-name", default="label")
+    prepare.add_argument("--ref-root", default=None,
+                         help="the folder's path as the step Jobs see it (default: --out)")
     parser.set_defaults(func=run)
 
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         limit=args.limit,
         seed=args.seed,
-        label_attribute=args.label_attribute_name,
+        label_attribute=args.label_attribute_name, ref_root=args.ref_root,
     )
     print(json.dumps(summary))
     return 0

@@ -185,15 +185,19 @@ def prepare(
     *,
     limit: int | None = None,
     seed: int = 0,
-    label_attribute: str = LABEL_ATTRIBUTE,
+    label_attribute: str = LABEL_ATTRIBUTE, ref_root: str | None = None,
 ) -> dict:
-    """Writes the data set `name` into folder `out` (replacing what a previous run left)."""
+    """Writes the data set `name` into folder `out` (replacing what a previous run left).
+
+    Manifests name files by absolute path under `out`, or under `ref_root` when the jobs
+    that read them see `out` mounted elsewhere (e.g. a volume at /data/mnist)."""
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
     if limit is not None and limit < 1:
         raise ValueError("--limit must be positive")
     spec = DATASETS[name]
     out = Path(out).resolve()
+    visible = Path(ref_root) if ref_root else out
     examples = spec.build(limit, seed)
     for folder in ("objects", "masks"):
         if (out / folder).exists():
@@ -212,14 +216,14 @@ def prepare(
             record = {formats.SOURCE: example.text}
         else:
             assert example.image is not None
-            path = out / "objects" / f"{example.key}.png"
-            storage.write_bytes(str(path), _png(example.image))
-            record = {formats.SOURCE_REF: str(path)}
+            relative = f"objects/{example.key}.png"
+            storage.write_bytes(str(out / relative), _png(example.image))
+            record = {formats.SOURCE_REF: str(visible / relative)}
         label = example.label
         if spec.task_type is TaskType.SEMANTIC_SEGMENTATION:
-            mask_path = out / "masks" / f"{example.key}.png"
-            formats.write_mask_png(str(mask_path), np.asarray(label), colors)
-            label = str(mask_path)
+            relative = f"masks/{example.key}.png"
+            formats.write_mask_png(str(out / relative), np.asarray(label), colors)
+            label = str(visible / relative)
         assert label is not None
         inputs.append(record)
         truth.append(
