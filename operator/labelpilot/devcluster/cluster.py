@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labelpilot.devcluster import control_plane as cp
+from labelpilot.devcluster.audit import write_audit_policy
 from labelpilot.devcluster.binaries import bin_dir
 from labelpilot.devcluster.kubeconfig import write_all
 from labelpilot.devcluster.layout import ClusterLayout
@@ -37,6 +38,7 @@ def up(layout: ClusterLayout, *, build: bool = False) -> float:
     bins = bin_dir(build=build)
     ensure_pki(layout.pki)
     write_all(layout)
+    write_audit_policy(layout.audit_policy)
     for component in cp.components(layout, bins):
         pid = cp.read_pid(layout, component.name)
         if pid is None:

@@ -75,6 +75,10 @@ def components(layout: ClusterLayout, bins: Path) -> list[Component]:
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--endpoint-reconciler-type=none",
+        f"--audit-policy-file={layout.audit_policy}",
+        f"--audit-log-path={layout.log('audit')}",
+        "--audit-log-maxsize=200",
+        "--audit-log-maxbackup=1",
         "--profiling=false",
         "--v=0",
     ], f"{layout.server}/readyz")

@@ -73,6 +73,10 @@ class ClusterLayout:
         return self.state_dir / "volumes"
 
     @property
+    def audit_policy(self) -> Path:
+        return self.state_dir / "audit-policy.yaml"
+
+    @property
     def admin_kubeconfig(self) -> Path:
         return self.kubeconfig("admin")
 
