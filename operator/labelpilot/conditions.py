@@ -61,3 +61,26 @@ def merge(old: list[Condition], phase: Phase, outcome: Outcome, now: datetime,
             observed_generation=generation,
         ))
     return result
+
+
+def stalled(old: list[Condition], outcome: Outcome, now: datetime,
+            generation: int | None) -> list[Condition]:
+    """The conditions of a job the operator cannot move (e.g. the API refused a request):
+    Stalled True, Ready and Reconciling False, Succeeded and Failed as they were. The next
+    reconcile that gets through derives the conditions from the phase again."""
+    previous = {c.type: c for c in old}
+    wanted = {ConditionType.READY: F, ConditionType.RECONCILING: F, ConditionType.STALLED: T}
+    result = []
+    for kind in ORDER:
+        before = previous.get(kind)
+        if kind not in wanted:
+            if before is not None:
+                result.append(before)
+            continue
+        status = wanted[kind]
+        changed = before is None or before.status != status
+        result.append(Condition(
+            type=kind, status=status, reason=outcome.reason, message=outcome.message[:32768],
+            last_transition_time=now if changed or before is None else before.last_transition_time,
+            observed_generation=generation))
+    return result

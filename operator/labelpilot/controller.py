@@ -52,6 +52,7 @@ def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any)
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
+    settings.scanning.disabled = not SETTINGS.scanning
     if SETTINGS.metrics_port:
         metrics.serve(SETTINGS.metrics_port)
         logger.info("metrics on :%d/metrics", SETTINGS.metrics_port)

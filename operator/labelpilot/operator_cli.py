@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
                        ("RESYNC_SECONDS", str(args.resync_seconds))):
         if value:
             os.environ[ENV_PREFIX + key] = value
+    if args.namespace:
+        os.environ[ENV_PREFIX + "SCANNING"] = "off"
     import kopf
 
     import labelpilot.controller  # noqa: F401  (registers the handlers)

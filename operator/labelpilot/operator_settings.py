@@ -17,10 +17,13 @@ class OperatorSettings:
     job: JobSettings = field(default_factory=JobSettings)
     metrics_port: int | None = 8080
     resync_seconds: float = 30.0
+    # Off when the operator watches named namespaces: its Role cannot list namespaces or
+    # CRDs (cluster-scoped), so kopf is told not to try instead of warning on every start.
+    scanning: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
-        """LABELPILOT_OPERATOR_{IMAGE,PROFILES_FILE,METRICS_PORT,RESYNC_SECONDS}."""
+        """LABELPILOT_OPERATOR_{IMAGE,PROFILES_FILE,METRICS_PORT,RESYNC_SECONDS,SCANNING}."""
         env = dict(os.environ if environ is None else environ)
 
         def value(name: str) -> str | None:
@@ -37,4 +40,5 @@ class OperatorSettings:
             job=job,
             metrics_port=None if port in (None, "0", "off") else int(str(port)),
             resync_seconds=float(value("RESYNC_SECONDS") or 30.0),
+            scanning=value("SCANNING") not in ("0", "off", "false"),
         )

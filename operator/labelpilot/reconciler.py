@@ -19,6 +19,7 @@ from labelpilot import metrics
 from labelpilot.api.crd import GROUP, KIND, PLURAL, VERSION
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.status import LabelingJobStatus
+from labelpilot.conditions import Outcome, stalled
 from labelpilot.jobs import JobSettings, build_job, selector
 from labelpilot.observed import ObservedJob, observed_from
 from labelpilot.planner import CreateJob, Decision, DeleteJob, Event, failed, plan
@@ -65,6 +66,9 @@ class Reconciler:
         with self._lock(namespace, name):
             try:
                 return self._reconcile(namespace, name)
+            except Forbidden:
+                metrics.RECONCILE_ERRORS.labels("Forbidden").inc()
+                return None
             except ApiException as error:
                 metrics.RECONCILE_ERRORS.labels(f"Api{error.status}").inc()
                 raise
@@ -112,20 +116,27 @@ class Reconciler:
             self._post(body, Event("Warning", "InvalidSpec", str(error)[:1000]))
             metrics.RECONCILE_ERRORS.labels("InvalidSpec").inc()
             return None
-        observed = self.observe(namespace, name, meta["uid"])
-        decision = plan(spec, status, observed, now, generation=meta.get("generation"))
-        for action in decision.actions:
-            if isinstance(action, CreateJob):
-                try:
-                    job = build_job(name, namespace, meta["uid"], spec, action.step,
-                                    action.iteration, self.settings)
-                except ProfileError as error:
-                    decision = failed(spec, status, now, "InvalidProfile", str(error),
-                                      generation=meta.get("generation"))
-                    break
-                self._create(namespace, job)
-            elif isinstance(action, DeleteJob):
-                self._delete(namespace, action.name)
+        decision = None
+        try:
+            observed = self.observe(namespace, name, meta["uid"])
+            decision = plan(spec, status, observed, now, generation=meta.get("generation"))
+            for action in decision.actions:
+                if isinstance(action, CreateJob):
+                    try:
+                        job = build_job(name, namespace, meta["uid"], spec, action.step,
+                                        action.iteration, self.settings)
+                    except ProfileError as error:
+                        decision = failed(spec, status, now, "InvalidProfile", str(error),
+                                          generation=meta.get("generation"))
+                        break
+                    self._create(namespace, job)
+                elif isinstance(action, DeleteJob):
+                    self._delete(namespace, action.name)
+        except ApiException as error:
+            if error.status != 403:
+                raise
+            self._stall(body, decision.status if decision else status, error, now)
+            raise Forbidden(str(error)) from error
         self._time_steps(observed)
         new_status = decision.status_body()
         if new_status != old_status:
@@ -135,6 +146,28 @@ class Reconciler:
         for event in decision.events:
             self._post(body, event)
         return decision
+
+    def _stall(self, body: Obj, status: LabelingJobStatus | None, error: ApiException,
+               now: datetime) -> None:
+        """The API refused one of the operator's requests: say so in status and an Event,
+        so that the job does not look like it is still making progress."""
+        outcome = Outcome("Forbidden", forbidden_message(error, body["metadata"]["namespace"]))
+        log.warning("%s/%s: %s", body["metadata"]["namespace"], body["metadata"]["name"],
+                    outcome.message)
+        self._post(body, Event("Warning", outcome.reason, outcome.message))
+        current = (status or LabelingJobStatus()).model_copy(deep=True)
+        generation = body["metadata"].get("generation")
+        current.conditions = stalled(current.conditions, outcome, now.replace(microsecond=0),
+                                     generation)
+        new_status = current.to_k8s()
+        if new_status == (body.get("status") or None):
+            return
+        try:
+            self.apis.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, body["metadata"]["namespace"], PLURAL,
+                body["metadata"]["name"], {"status": new_status})
+        except ApiException:  # status writes may be what is forbidden; the Event remains
+            log.exception("could not write the Forbidden condition")
 
     def _create(self, namespace: str, job: Obj) -> None:
         try:
@@ -166,6 +199,23 @@ class Reconciler:
             self.events(body, event)
         except Exception:  # an event is never worth failing a reconcile for
             log.exception("could not post event %s", event.reason)
+
+
+class Forbidden(Exception):
+    """The API server refused a request for lack of RBAC permissions (HTTP 403)."""
+
+
+def forbidden_message(error: ApiException, namespace: str) -> str:
+    """One sentence naming what was refused, from the API server's Status body."""
+    detail = ""
+    try:
+        detail = str(json.loads(error.body or "{}").get("message") or "")
+    except (TypeError, ValueError):
+        detail = str(error.body or "")
+    detail = detail or str(error.reason or "forbidden")
+    return (f"the API server refused an operator request in namespace {namespace}: "
+            f"{detail[:800]}. Grant the operator's ServiceAccount this permission "
+            "(the Helm chart's Role/ClusterRole); the job resumes by itself once it can.")
 
 
 def owner_of(job: Obj) -> str | None:
