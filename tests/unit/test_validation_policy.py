@@ -1,0 +1,59 @@
+"""End to end: the `bound-sized` validation policy on a small data set (sklearn digits)."""
+
+import json
+
+from engine_fixtures import config_for, digits
+
+from labelpilot import bounds, formats, storage
+from labelpilot.config import TaskType
+from labelpilot.labels import HUMAN, LabelState
+from labelpilot.run import run_job
+from labelpilot.threshold import bound_sized_validation
+from labelpilot.worker.prepare import seed_rule_validation_size
+from labelpilot.workspace import Workspace
+
+
+def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tmp_path):
+    data = digits(tmp_path / "digits", 1500)
+    out = tmp_path / "job"
+    config = config_for(data, out, validation_policy="bound-sized", target_accuracy=0.9,
+                        max_concurrent_task_count=200, seed=3)
+    summary = run_job(config, progress=False)
+    ws = Workspace(str(out))
+
+    # the split: as many validation objects as the first bound needs, fewer than the seed's
+    plan = storage.read_json(ws.prepare_plan)
+    seed_rule = seed_rule_validation_size(1500)
+    expected = bound_sized_validation(1500, target=0.9, delta=0.05, seed_rule_size=seed_rule)
+    assert plan["validationPolicy"] == "bound-sized"
+    assert len(plan["validation"]) == expected < seed_rule
+    # iteration 0 sends the validation set plus as many training objects to humans
+    assert len(plan["iteration0"]) == 2 * expected
+
+    # every object labeled, the validation set by humans, the counters consistent
+    counters = summary["labelCounters"]
+    assert counters["unlabeled"] == 0 and counters["failedNonRetryableError"] == 0
+    assert counters["humanLabeled"] + counters["machineLabeled"] == 1500
+    assert counters["machineLabeled"] > 0
+    state = LabelState.load(ws)
+    assert all(state.labeled[i]["source"] == HUMAN for i in plan["validation"])
+    report = json.loads((out / "report.json").read_text())
+    assert report["validationPolicy"] == "bound-sized"
+    assert report["validationSize"] == expected
+
+    # each iteration's bound holds at its share of delta and meets the target
+    for entry in report["iterations"]:
+        th = entry.get("threshold")
+        if th and th["machineLabeled"]:
+            assert th["accuracyBound"] >= 0.9
+            assert th["delta"] <= bounds.spend_delta(0.05, entry["iteration"]) + 1e-12
+
+    # the machine labels, scored against the truth from the output manifest
+    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
+                                "label")
+    machine = [r for r in map(json.loads, (out / "manifests/output/output.manifest")
+                              .read_text().splitlines())
+               if r.get("label-metadata", {}).get("human-annotated") == "no"]
+    assert len(machine) == counters["machineLabeled"]
+    accuracy = sum(r["label"] == truth.get(r["source-ref"]) for r in machine) / len(machine)
+    assert accuracy >= 0.9
