@@ -66,21 +66,23 @@ class CenterNetSmall(nn.Module):
             _conv(3 * w, 3 * w),
         )
         self.heatmap = nn.Conv2d(3 * w, 1, 1)
-        self.classes = nn.Conv2d(3 * w, num_classes, 1)
+        # Classes from the stride-8 features (whole-digit receptive field), upsampled.
+        self.classes = nn.Sequential(_conv(4 * w, 4 * w), nn.Conv2d(4 * w, num_classes, 1))
         self.size = nn.Conv2d(3 * w, 2, 1)
         self.offset = nn.Conv2d(3 * w, 2, 1)
         nn.init.constant_(self.heatmap.bias, -2.19)  # prior 0.1, as CenterNet
 
-    def forward(
-        self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = (x - 0.5) / 0.5
         s4 = self.down1(self.stem(x))
         s8 = self.down2(s4)
         up = F.interpolate(s8, size=s4.shape[-2:], mode="nearest")
         f = self.fuse(torch.cat([s4, up], 1))
         emb = torch.flatten(F.adaptive_avg_pool2d(s8, 1), 1)
-        return self.heatmap(f), self.classes(f), self.size(f), self.offset(f), emb
+        classes = F.interpolate(
+            self.classes(s8), size=s4.shape[-2:], mode="bilinear", align_corners=False
+        )
+        return self.heatmap(f), classes, self.size(f), self.offset(f), emb
 
 
 def _targets(
