@@ -1,0 +1,241 @@
+"""Many small LabelingJobs at once on a dev cluster: how fast and how lean the operator is.
+
+Run: `.venv/bin/python -m benchmarks.operator_scale [--jobs 50] [--objects 60]`.
+Measures the time from a step Job's completion to the creation of the next step Job
+(both seen through one watch), the operator's CPU time and peak RSS, and the API requests
+it makes per iteration (from the API server's audit log, by the operator's own identity).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config, watch
+
+from benchmarks.common import git_revision, machine, write_section
+from labelpilot.datasets.prepare import prepare
+from labelpilot.devcluster import cluster
+from labelpilot.devcluster.layout import ClusterLayout
+
+PORT = 19443
+NAMESPACE = "bench"
+GROUP, VERSION, PLURAL = "labelpilot.dev", "v1alpha1", "labelingjobs"
+REPO = Path(__file__).resolve().parents[1]
+OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:operator"
+
+
+class JobClock(threading.Thread):
+    """Local times at which each step Job appeared and completed."""
+
+    def __init__(self, batch: client.BatchV1Api) -> None:
+        super().__init__(daemon=True)
+        self.batch = batch
+        self.created: dict[str, float] = {}
+        self.completed: dict[str, float] = {}
+        self.owner: dict[str, str] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        stream = watch.Watch().stream(self.batch.list_namespaced_job, NAMESPACE,
+                                      timeout_seconds=3600)
+        for event in stream:
+            if self.stop.is_set():
+                return
+            job = event["object"]
+            name = job.metadata.name
+            now = time.monotonic()
+            self.created.setdefault(name, now)
+            self.owner[name] = job.metadata.labels.get("labelpilot.dev/job", "")
+            done = any(c.type in ("Complete", "Failed") and c.status == "True"
+                       for c in (job.status.conditions or []))
+            if done:
+                self.completed.setdefault(name, now)
+
+    def gaps(self) -> list[float]:
+        """Completion of each step Job to the creation of its LabelingJob's next one."""
+        by_owner: dict[str, list[str]] = {}
+        for name, owner in self.owner.items():
+            by_owner.setdefault(owner, []).append(name)
+        result = []
+        for names in by_owner.values():
+            ordered = sorted(names, key=lambda n: self.created[n])
+            for before, after in itertools.pairwise(ordered):
+                if before in self.completed:
+                    result.append(self.created[after] - self.completed[before])
+        return result
+
+
+def operator_kubeconfig(api: client.ApiClient, layout: ClusterLayout, path: Path) -> None:
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    core.create_namespaced_service_account(NAMESPACE, {"metadata": {"name": "operator"}})
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": "bench-operator"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": NAMESPACE}]})
+    token = core.create_namespaced_service_account_token(
+        "operator", NAMESPACE, {"spec": {"expirationSeconds": 86400}}).status.token
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "bench",
+        "clusters": [{"name": "bench", "cluster": {
+            "server": layout.server, "certificate-authority": str(layout.pki / "ca.crt")}}],
+        "users": [{"name": "bench", "user": {"token": token}}],
+        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}],
+    }))
+
+
+def data_volume(core: client.CoreV1Api, folder: Path) -> None:
+    core.create_persistent_volume({
+        "metadata": {"name": "bench-data"},
+        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"],
+                 "storageClassName": "", "persistentVolumeReclaimPolicy": "Retain",
+                 "hostPath": {"path": str(folder), "type": "Directory"},
+                 "claimRef": {"namespace": NAMESPACE, "name": "data"}}})
+    core.create_namespaced_persistent_volume_claim(NAMESPACE, {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "",
+                 "volumeName": "bench-data", "resources": {"requests": {"storage": "10Gi"}}}})
+
+
+def labeling_job(name: str, folder: Path) -> dict[str, Any]:
+    data = folder / "digits"
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "LabelingJob", "metadata": {"name": name},
+        "spec": {
+            "taskType": "ImageClassification", "labelAttributeName": "label",
+            "labels": [str(d) for d in range(10)],
+            "input": {"manifestUri": f"file://{data}/input.manifest"},
+            "output": {"uri": f"file://{folder}/output/{name}"},
+            "storage": {"volumeClaimName": "data", "mountPath": str(folder)},
+            "autoLabeling": {"allowSmallDataset": True, "algorithm": {"options": {"epochs": "1"}}},
+            "humanTaskConfig": {"workforce": {"simulated": {
+                "groundTruthManifestUri": f"file://{data}/ground-truth.manifest"}}},
+            "resources": {"inference": {"profile": "c5.4xlarge"}},
+        },
+    }
+
+
+def proc_usage(pid: int) -> tuple[float, float]:
+    """CPU seconds and peak RSS (MiB) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    peak = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return cpu, peak
+
+
+def audit_requests(log: Path) -> int:
+    count = 0
+    with log.open() as handle:
+        for line in handle:
+            if OPERATOR_USER in line and json.loads(line)["user"]["username"] == OPERATOR_USER:
+                count += 1
+    return count
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(jobs: int, objects: int) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        layout = ClusterLayout(root / "cluster", PORT)
+        cluster.up(layout)
+        operator: subprocess.Popen[bytes] | None = None
+        try:
+            api = config.new_client_from_config(config_file=str(layout.admin_kubeconfig))
+            core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
+            custom = client.CustomObjectsApi(api)
+            subprocess.run([str(Path(sys.executable).parent / "labelpilot"), "crd", "--out",
+                            str(root / "crd.yaml")], check=True)
+            client.ApiextensionsV1Api(api).create_custom_resource_definition(
+                yaml.safe_load((root / "crd.yaml").read_text()))
+            core.create_namespace({"metadata": {"name": NAMESPACE}})
+            time.sleep(2)
+            data = root / "data"
+            data.mkdir()
+            prepare("digits", data / "digits", limit=objects, seed=3)
+            data_volume(core, data)
+            kubeconfig = root / "operator.kubeconfig"
+            operator_kubeconfig(api, layout, kubeconfig)
+            clock = JobClock(batch)
+            clock.start()
+            operator = subprocess.Popen(
+                [sys.executable, "-m", "labelpilot.cli", "operator", "-n", NAMESPACE,
+                 "--metrics-port", "0", "--liveness", ""],
+                env=dict(os.environ, KUBECONFIG=str(kubeconfig)),
+                stdout=(root / "operator.log").open("wb"), stderr=subprocess.STDOUT)
+            started = time.monotonic()
+            for index in range(jobs):
+                custom.create_namespaced_custom_object(
+                    GROUP, VERSION, NAMESPACE, PLURAL, labeling_job(f"lj-{index:03d}", data))
+            while True:
+                items = custom.list_namespaced_custom_object(
+                    GROUP, VERSION, NAMESPACE, PLURAL)["items"]
+                phases = [(i.get("status") or {}).get("phase") for i in items]
+                if all(p in ("Completed", "Failed") for p in phases):
+                    break
+                time.sleep(2)
+            wall = time.monotonic() - started
+            cpu, peak = proc_usage(operator.pid)
+            clock.stop.set()
+            iterations = sum((i["status"].get("iteration") or 0) + 1 for i in items)
+            completed = phases.count("Completed")
+            requests = audit_requests(layout.log("audit"))
+        finally:
+            if operator is not None:
+                operator.terminate()
+                operator.wait(15)
+            cluster.down(layout)
+    gaps = clock.gaps()
+    return f"""## Operator at scale: {jobs} LabelingJobs at once
+
+Machine: {machine()}; revision {git_revision()}.
+Command: `.venv/bin/python -m benchmarks.operator_scale --jobs {jobs} --objects {objects}`
+Each job: {objects} digits, 1 training epoch, simulated workforce; every step is a real Job
+run by the dev cluster's node agent on the same 2 cores as the control plane and the operator.
+
+| measurement | value |
+|---|---|
+| jobs Completed / created | {completed} / {jobs} |
+| wall time until all ended | {wall:.0f} s |
+| step Job completed -> next step Job created, p50 | {percentile(gaps, 0.5):.2f} s |
+| same, p95 | {percentile(gaps, 0.95):.2f} s |
+| same, max (n = {len(gaps)}) | {max(gaps):.2f} s |
+| operator CPU time | {cpu:.1f} s |
+| operator peak RSS | {peak:.0f} MiB |
+| operator API requests (audit log) | {requests} |
+| API requests per iteration ({iterations} iterations) | {requests / max(1, iterations):.1f} |
+| median gap, for reference | {statistics.median(gaps):.2f} s |
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument("--objects", type=int, default=60)
+    args = parser.parse_args()
+    body = run(args.jobs, args.objects)
+    write_section("operator-scale", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
