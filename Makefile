@@ -40,6 +40,9 @@ demo: setup
 bench: setup
 	$(BIN)/python -m benchmarks.run_all
 
+manifests: binaries
+	bash hack/render-manifests.sh deploy/install.yaml
+
 crd: venv
 	$(BIN)/labelpilot crd --out crds/labelpilot.dev_labelingjobs.yaml
 	cp crds/labelpilot.dev_labelingjobs.yaml charts/labelpilot/crds/
