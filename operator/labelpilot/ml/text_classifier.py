@@ -181,7 +181,7 @@ class HeadNet(nn.Module):
 class BagOfNgrams(nn.Module):
     def __init__(self, num_classes: int, dim: int = 48, buckets: int = HASH_BUCKETS) -> None:
         super().__init__()
-        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean")
+        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", sparse=True)
         self.dropout = nn.Dropout(0.1)
         self.head = nn.Linear(dim, num_classes)
 

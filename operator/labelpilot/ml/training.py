@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,18 +50,48 @@ def default_epochs(
     return int(min(hi, max(lo, math.ceil(budget / max(1, n_train)))))
 
 
+class Joint:
+    """Several optimizers (or schedulers) stepped as one."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for part in self.parts:
+            part.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for part in self.parts:
+            part.step()
+
+
 def make_optimizer(
-    params, lr: float, weight_decay: float, total_steps: int
-) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=lr,
-        total_steps=max(1, total_steps),
-        pct_start=0.15,
-        anneal_strategy="cos",
-    )
-    return optimizer, scheduler
+    params, lr: float, weight_decay: float, total_steps: int, sparse_params=()
+) -> tuple[Any, Any]:
+    """AdamW with a one-cycle schedule; `sparse_params` (sparse-gradient embeddings) get
+    SparseAdam on the same schedule, so a step touches only the rows a batch used."""
+    sparse = list(sparse_params)
+    sparse_ids = {id(p) for p in sparse}
+    dense = [p for p in params if id(p) not in sparse_ids]
+    optimizers: list[torch.optim.Optimizer] = [
+        torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay)
+    ]
+    if sparse:
+        optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
+    schedulers = [
+        torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=lr,
+            total_steps=max(1, total_steps),
+            pct_start=0.15,
+            anneal_strategy="cos",
+            cycle_momentum=False,
+        )
+        for optimizer in optimizers
+    ]
+    if len(optimizers) == 1:
+        return optimizers[0], schedulers[0]
+    return Joint(optimizers), Joint(schedulers)
 
 
 def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -107,7 +138,14 @@ def train_classifier(
     y_all = torch.as_tensor(targets, dtype=torch.long)
     steps_per_epoch = math.ceil(n / batch_size)
     params = [p for p in net.parameters() if p.requires_grad]
-    optimizer, scheduler = make_optimizer(params, lr, weight_decay, epochs * steps_per_epoch)
+    sparse = [
+        m.weight
+        for m in net.modules()
+        if isinstance(m, torch.nn.EmbeddingBag | torch.nn.Embedding) and m.sparse
+    ]
+    optimizer, scheduler = make_optimizer(
+        params, lr, weight_decay, epochs * steps_per_epoch, sparse_params=sparse
+    )
     net.train()
     loss_value = float("nan")
     for _ in range(epochs):
