@@ -78,6 +78,7 @@ class RunResult:
     job_bound: float | None  # the job's last accuracy bound, for reference
     exit_code: int
     command: str
+    revision: str = ""
 
 
 def prepare(name: str, work: Path, limit: int | None) -> Path:
@@ -133,7 +134,7 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
     if proc.returncode != 0 or not manifest.exists():
         sys.stderr.write(proc.stderr[-3000:])
         return RunResult(ds.name, mode, policy, seed, info["count"], 0, 0.0, None, 0, 0,
-                         seconds, None, proc.returncode, shown)
+                         seconds, None, proc.returncode, shown, git_revision())
     objects, human, quality = measure(task, info["labelAttributeName"], manifest,
                                       Path(info["groundTruthManifest"]))
     report = json.loads((out / "report.json").read_text())
@@ -143,17 +144,20 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
     return RunResult(
         ds.name, mode, policy, seed, objects, len(quality), len(quality) / max(1, objects),
         float(np.mean(quality)) if quality else None, human, len(history), seconds,
-        min(bounds_seen) if bounds_seen else None, proc.returncode, shown)
+        min(bounds_seen) if bounds_seen else None, proc.returncode, shown, git_revision())
 
 
 def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, seed: int,
-               model_options: dict[str, Any], threads: int, tag: str, fresh: bool
-               ) -> RunResult:
-    """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`."""
+               model_options: dict[str, Any], threads: int, tag: str, fresh: bool,
+               cached_only: bool = False) -> RunResult | None:
+    """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`.
+    With `cached_only`, None when no result is kept."""
     out = work / "runs" / tag / f"{data.name}-{mode}-{policy}-s{seed}"
     result_file = out.with_suffix(".json")
     if result_file.exists() and not fresh:
         return RunResult(**json.loads(result_file.read_text()))
+    if cached_only:
+        return None
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     result = run_job(ds, data, out, mode=mode, policy=policy, seed=seed,
@@ -172,15 +176,16 @@ def fmt_quality(ds: Dataset, q: float | None) -> str:
 
 
 def table(results: list[RunResult]) -> str:
-    rows = ["| dataset | mode | validation | objects | machine-labeled | measured quality "
-            "of machine labels | human labels | iterations | wall time | target | anchor |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| dataset | mode | validation | revision | objects | machine-labeled | "
+            "measured quality of machine labels | human labels | iterations | wall time | "
+            "target | anchor |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         ds = DATASETS[r.dataset]
         metric = "accuracy" if TaskType(ds.task_type).is_classification else "mean IoU"
         met = "" if r.machine_quality is None or r.machine_quality >= ds.target else " (below)"
         rows.append(
-            f"| {r.dataset} | {r.mode} | {r.policy} | {r.objects} | "
+            f"| {r.dataset} | {r.mode} | {r.policy} | {r.revision or '?'} | {r.objects} | "
             f"{r.machine_fraction:.1%} ({r.machine_labeled}) | "
             f"{metric} {fmt_quality(ds, r.machine_quality)}{met} | {r.human_labeled} | "
             f"{r.iterations} | {r.seconds / 60:.1f} min | {metric} >= {ds.target} | "
@@ -201,9 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", nargs="+", default=["guaranteed", "groundtruth"])
     parser.add_argument("--policies", nargs="+", default=["seed", "bound-sized"])
     parser.add_argument("--seeds", type=int, default=20, help="seeds of the guarantee check")
-    parser.add_argument("--guarantee-limit", type=int, default=3000,
+    parser.add_argument("--guarantee-limit", type=int, default=2000,
                         help="MNIST objects in the guarantee check")
-    parser.add_argument("--guarantee-options", default='{"sample_budget": 10000}',
+    parser.add_argument("--guarantee-options", default='{"sample_budget": 3000}',
                         help="model options of the guarantee check (JSON)")
     parser.add_argument("--model-options", default="{}", help="model options of the table")
     parser.add_argument("--no-table", action="store_true")
@@ -213,9 +218,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="current", help="results folder under --work/runs")
     parser.add_argument("--fresh", action="store_true", help="rerun jobs with a kept result")
     parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="report kept results only; run nothing")
     args = parser.parse_args(argv)
     names = args.only or list(DATASETS)
-    common = {"threads": args.threads, "tag": args.tag, "fresh": args.fresh}
+    common = {"threads": args.threads, "tag": args.tag, "fresh": args.fresh,
+              "cached_only": args.cached_only}
 
     if not args.no_table:
         results = []
@@ -228,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
                                               seed=0,
                                               model_options=json.loads(args.model_options),
                                               **common))
+        results = [r for r in results if r is not None]
         body = (f"## Labeling engine: machine labels against the truth\n\n{header(argv)}\n"
                 "Measured quality: machine labels of `output.manifest` (metadata "
                 "`human-annotated: no`) scored against `ground-truth.manifest` by this "
@@ -249,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         options = json.loads(args.guarantee_options)
         runs = [cached_run(ds, data, args.work, mode="guaranteed", policy="seed", seed=s,
                            model_options=options, **common) for s in range(args.seeds)]
+        runs = [r for r in runs if r is not None]
         done = [r for r in runs if r.machine_quality is not None]
         below = [r for r in done if r.machine_quality < ds.target]
         fractions = [r.machine_fraction for r in runs]

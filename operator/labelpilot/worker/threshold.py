@@ -54,8 +54,11 @@ def load_predictions(ctx: Context, iteration: int) -> ObjectPredictions:
     count = complete[0]
     out = ObjectPredictions()
     for shard in range(count):
-        data = np.load(io.BytesIO(storage.read_bytes(
-            ctx.ws.inference_shard(iteration, shard, count))))
+        # NpzFile reads (and decompresses) an array on every item access: read each once,
+        # or the loop below is quadratic and keeps one whole copy per object alive.
+        with np.load(io.BytesIO(storage.read_bytes(
+                ctx.ws.inference_shard(iteration, shard, count)))) as npz:
+            data = {name: npz[name] for name in npz.files}
         out.failed.update(zip(data["failedIndices"].tolist(), data["failedReasons"].tolist(),
                               strict=True))
         n = len(data["indices"])
