@@ -35,9 +35,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import git_revision, machine, write_section
-from labelpilot import formats, storage
+from labelpilot import bounds, formats, storage, threshold
 from labelpilot.config import TaskType
+from labelpilot.labels import LabelState
 from labelpilot.quality import label_quality
+from labelpilot.workspace import Workspace
 
 LABELPILOT = [sys.executable, "-m", "labelpilot.cli"]
 
@@ -169,6 +171,82 @@ def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, s
     return result
 
 
+def bonferroni_walks(n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float,
+                     n_validation: int) -> tuple[int | None, int, float]:
+    """The walk procedure before the fallback one (revision 5f66328), for comparison: J
+    separate fixed-sequence walks at delta / J each, the deepest point any reaches."""
+    starts, share = threshold.walk_starts(alpha, delta, n_validation)
+    best: int | None = None
+    tested = 0
+    for start in starts:
+        points = np.nonzero(n >= start)[0]
+        if len(points) == 0:
+            continue
+        points = np.arange(points[0], len(n))
+        failed = np.nonzero(pvalues[points] > share)[0]
+        stop = int(failed[0]) if len(failed) else len(points)
+        tested += min(len(points), stop + 1)
+        if stop > 0 and (best is None or points[stop - 1] > best):
+            best = int(points[stop - 1])
+    return best, tested, share
+
+
+def global_path(pool_probs: np.ndarray, num_classes: int,
+                points: int = threshold.PATH_POINTS) -> np.ndarray:
+    """A path of one threshold for all classes (pool confidence quantiles), for comparison."""
+    conf = pool_probs.max(axis=1)
+    grid = np.unique(np.quantile(conf, np.linspace(0.0, 1.0, points)))[::-1]
+    return np.repeat(grid[:, None], num_classes, axis=1)
+
+
+REPLAY_VARIANTS = {
+    "Bonferroni walks, per-class path (before)": (bonferroni_walks, None),
+    "fallback, per-class path (now)": (None, None),
+    "fallback, one global threshold path": (None, global_path),
+}
+
+
+def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
+                      ) -> dict[str, list[tuple[int, int, int]]]:
+    """Per variant and iteration of a finished classification job: (pool size, accepted,
+    accepted correct), every variant searched on the same saved predictions and state."""
+    info = json.loads((data / "dataset.json").read_text())
+    truth = formats.GroundTruth(info["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
+                                info["labelAttributeName"])
+    keys = [o.key for o in formats.read_manifest(info["inputManifest"])]
+    true = np.asarray([truth.get(k) for k in keys])
+    ws = Workspace(str(workspace))
+    out: dict[str, list[tuple[int, int, int]]] = {name: [] for name in REPLAY_VARIANTS}
+    saved = (threshold._walks, threshold.class_threshold_path)
+    try:
+        for i in ws.iterations():
+            shards = sorted(Path(ws.inference(i)).glob("shard-*-of-0001.npz"))
+            if not shards:
+                continue
+            with np.load(shards[0]) as npz:
+                indices, probs = npz["indices"], npz["probs"]
+            position = {int(k): j for j, k in enumerate(indices)}
+            state = LabelState.load(ws, human_upto=i, machine_upto=i - 1)
+            val = [v for v in state.validation_indices() if v in position]
+            pool = np.asarray([k for k in state.unlabeled() if k in position])
+            if len(pool) == 0:
+                continue
+            val_probs = probs[[position[v] for v in val]]
+            val_labels = np.asarray([state.labeled[v]["label"] for v in val])
+            pool_probs = probs[[position[int(k)] for k in pool]]
+            for name, (walks, path) in REPLAY_VARIANTS.items():
+                threshold._walks = walks or saved[0]
+                threshold.class_threshold_path = path or saved[1]
+                r = threshold.classification_thresholds(
+                    val_probs, val_labels, pool_probs, target=target,
+                    delta=bounds.spend_delta(delta, i))
+                correct = pool_probs[r.accepted].argmax(1) == true[pool[r.accepted]]
+                out[name].append((len(pool), int(r.accepted.sum()), int(correct.sum())))
+    finally:
+        threshold._walks, threshold.class_threshold_path = saved
+    return out
+
+
 def fmt_quality(ds: Dataset, q: float | None) -> str:
     if q is None:
         return "n/a"
@@ -287,6 +365,39 @@ def main(argv: list[str] | None = None) -> None:
         print(body)
         if not args.no_write:
             write_section("engine-guarantee", body)
+        body = replay_section(args, argv, data, runs)
+        print(body)
+        if not args.no_write:
+            write_section("engine-threshold", body)
+
+
+def replay_section(args: argparse.Namespace, argv: list[str], data: Path,
+                   runs: list[RunResult]) -> str:
+    """Before / after of the threshold search on the guarantee check's saved predictions."""
+    totals: dict[str, list[tuple[int, int, int]]] = {name: [] for name in REPLAY_VARIANTS}
+    first: dict[str, list[float]] = {name: [] for name in REPLAY_VARIANTS}
+    for r in runs:
+        workspace = args.work / "runs" / args.tag / f"{data.name}-{r.mode}-{r.policy}-s{r.seed}"
+        for name, rows in replay_thresholds(workspace, data, 0.95, 0.05).items():
+            totals[name] += rows
+            if rows:
+                first[name].append(rows[0][1] / rows[0][0])
+    lines = ["| threshold search | pool accepted, iteration 0 (mean over seeds) | accepted, "
+             "all iterations | accuracy of accepted | (seed, iteration) searches whose "
+             "accepted objects are < 95% accurate |", "|---|---|---|---|---|"]
+    for name, rows in totals.items():
+        accepted = sum(a for _, a, _ in rows)
+        correct = sum(c for _, _, c in rows)
+        below = sum(1 for _, a, c in rows if a and c / a < 0.95)
+        lines.append(f"| {name} | {np.mean(first[name]):.1%} | {accepted} | "
+                     f"{correct / max(1, accepted):.2%} | {below} of {len(rows)} |")
+    return (f"## Labeling engine: threshold search before / after\n\n{header(argv)}\n"
+            "Every variant searched on the same saved predictions and label state of each "
+            f"iteration of the {len(runs)} guarantee-check jobs (MNIST "
+            f"{args.guarantee_limit}, target 0.95, delta_i = spend_delta(0.05, i)); accuracy "
+            "measured against the ground truth. The jobs themselves ran the current search, "
+            "so from iteration 1 on the states are the ones it produced.\n\n"
+            + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
