@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -286,12 +287,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=20, help="seeds of the guarantee check")
     parser.add_argument("--guarantee-limit", type=int, default=2000,
                         help="MNIST objects in the guarantee check")
-    parser.add_argument("--guarantee-options", default='{"sample_budget": 3000}',
+    parser.add_argument("--guarantee-options", default='{"sample_budget": 2000}',
                         help="model options of the guarantee check (JSON)")
     parser.add_argument("--model-options", default="{}", help="model options of the table")
     parser.add_argument("--no-table", action="store_true")
     parser.add_argument("--no-guarantee", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--parallel", type=int, default=2,
+                        help="guarantee-check jobs at once (threads split between them)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/labelpilot-bench"))
     parser.add_argument("--tag", default="current", help="results folder under --work/runs")
     parser.add_argument("--fresh", action="store_true", help="rerun jobs with a kept result")
@@ -334,8 +337,13 @@ def main(argv: list[str] | None = None) -> None:
         ds = DATASETS["mnist"]
         data = prepare("mnist", args.work, args.guarantee_limit)
         options = json.loads(args.guarantee_options)
-        runs = [cached_run(ds, data, args.work, mode="guaranteed", policy="seed", seed=s,
-                           model_options=options, **common) for s in range(args.seeds)]
+        def one(seed: int) -> RunResult | None:
+            return cached_run(ds, data, args.work, mode="guaranteed", policy="seed", seed=seed,
+                              model_options=options,
+                              **{**common, "threads": max(1, args.threads // args.parallel)})
+
+        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+            runs = list(pool.map(one, range(args.seeds)))
         runs = [r for r in runs if r is not None]
         done = [r for r in runs if r.machine_quality is not None]
         below = [r for r in done if r.machine_quality < ds.target]
@@ -356,7 +364,8 @@ def main(argv: list[str] | None = None) -> None:
                 + (f"{statistics.median(accuracies):.2%} ({min(accuracies):.2%})"
                    if accuracies else "n/a")
                 + f" | {len(runs) - len(done)} | "
-                f"{statistics.median(r.seconds for r in runs) / 60:.1f} min |\n\n"
+                f"{statistics.median(r.seconds for r in runs) / 60:.1f} min ({args.parallel} at "
+                "once) |\n\n"
                 "Per seed (machine-labeled, accuracy): " + ", ".join(
                     f"{r.seed}: {r.machine_fraction:.1%} "
                     + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")

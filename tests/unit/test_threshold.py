@@ -6,10 +6,12 @@ from scipy.stats import binom
 
 from labelpilot import bounds, selection
 from labelpilot.threshold import (
+    _walks,
     bound_sized_validation,
     class_threshold_path,
     classification_thresholds,
     quality_thresholds,
+    walk_starts,
 )
 
 
@@ -177,3 +179,44 @@ def test_selection_prefers_uncertain_and_diverse():
     assert set(no_features.tolist()) <= set(range(100))
     m = selection.margins(np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]]))
     np.testing.assert_allclose(m, [0.5, 0.05])
+
+
+def bonferroni_walks(n, pvalues, alpha, delta, n_validation):
+    """Separate fixed-sequence walks at delta / J each: the deepest point any reaches."""
+    starts, share = walk_starts(alpha, delta, n_validation)
+    best = None
+    for start in starts:
+        points = np.nonzero(n >= start)[0]
+        if len(points) == 0:
+            continue
+        points = np.arange(points[0], len(n))
+        failed = np.nonzero(pvalues[points] > share)[0]
+        stop = int(failed[0]) if len(failed) else len(points)
+        if stop > 0 and (best is None or points[stop - 1] > best):
+            best = int(points[stop - 1])
+    return best
+
+
+def test_fallback_walk_rejects_all_that_separate_walks_would():
+    """The fallback procedure dominates Bonferroni over separate walks, and its level never
+    exceeds delta; with an early non-rejection it resumes at the next start."""
+    rng = np.random.default_rng(0)
+    deeper = 0
+    for _ in range(2000):
+        n = np.sort(rng.integers(1, 1000, size=rng.integers(1, 60)))
+        pvalues = rng.random(len(n)) * rng.choice([0.05, 0.2, 1.0])
+        best, _, level = _walks(n, pvalues, 0.05, 0.05, 1000)
+        reference = bonferroni_walks(n, pvalues, 0.05, 0.05, 1000)
+        assert level <= 0.05 + 1e-12
+        if reference is not None:
+            assert best is not None and best >= reference
+        if best is not None:
+            assert pvalues[best] <= level
+            deeper += reference is None or best > reference
+    assert deeper > 0
+    starts, share = walk_starts(0.05, 0.05, 1000)
+    n = np.arange(1, 1001)
+    pvalues = np.full(1000, share / 2)
+    pvalues[starts[0] + 5] = 1.0  # the first walk fails early; the second start resumes
+    best, _, level = _walks(n, pvalues, 0.05, 0.05, 1000)
+    assert best == 999 and level == pytest.approx(0.05 - share)
