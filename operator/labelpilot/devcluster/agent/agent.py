@@ -13,9 +13,9 @@ from pathlib import Path
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from labelpilot.devcluster.agent import heartbeat
+from labelpilot.devcluster.agent import heartbeat, provisioner
 from labelpilot.devcluster.agent.kube import Kube, Obj
-from labelpilot.devcluster.agent.provisioner import Provisioner, ensure_storage_class
+from labelpilot.devcluster.agent.periodic import Periodic
 from labelpilot.devcluster.agent.runtime import PodRunner, finalize_deletion, pod_key
 from labelpilot.devcluster.agent.status import now
 from labelpilot.devcluster.layout import ClusterLayout
@@ -39,13 +39,17 @@ class NodeAgent:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
-        ensure_storage_class(self.kube)
+        provisioner.ensure_storage_class(self.kube)
         for node in self.node_set.node_objects(self.kubelet_version):
             heartbeat.register(self.kube, node)
         heartbeat.beat(self.kube, sorted(self.node_names))
         self._recover()
-        heartbeat.Heartbeat(self.kube, sorted(self.node_names), self.stop).start()
-        Provisioner(self.kube, self.layout.volumes, self.stop).start()
+        nodes = sorted(self.node_names)
+        Periodic("heartbeat", heartbeat.HEARTBEAT_SECONDS,
+                 lambda: heartbeat.beat(self.kube, nodes), self.stop).start()
+        Periodic("provisioner", provisioner.POLL_SECONDS,
+                 lambda: provisioner.provision_once(self.kube, self.layout.volumes),
+                 self.stop).start()
         (self.layout.state_dir / "agent-ready").write_text(now() + "\n")
         log.info("node agent ready: %s", ", ".join(sorted(self.node_names)))
         watcher = threading.Thread(target=self._watch_forever, name="pod-watch", daemon=True)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
 
 from kubernetes.client.rest import ApiException
 
 from labelpilot.devcluster.agent.kube import Kube, Obj, not_found
 
-log = logging.getLogger("labelpilot.node-agent")
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_SECONDS = 40
 HEARTBEAT_SECONDS = 10.0
@@ -73,15 +70,3 @@ def beat(kube: Kube, node_names: list[str]) -> None:
         renew_lease(kube, name)
         kube.core.patch_node_status(name, {"status": {"conditions": ready_conditions()}})
 
-
-class Heartbeat(threading.Thread):
-    def __init__(self, kube: Kube, node_names: list[str], stop: threading.Event) -> None:
-        super().__init__(name="heartbeat", daemon=True)
-        self.kube, self.node_names, self.stop = kube, node_names, stop
-
-    def run(self) -> None:
-        while not self.stop.wait(HEARTBEAT_SECONDS):
-            try:
-                beat(self.kube, self.node_names)
-            except Exception:
-                log.exception("heartbeat failed")

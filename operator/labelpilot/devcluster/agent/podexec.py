@@ -47,8 +47,13 @@ def bind(source: str, target: str, read_only: bool) -> None:
 def main(spec_path: str) -> int:
     with open(spec_path) as handle:
         spec = json.load(handle)
-    for mount in spec["mounts"]:
-        bind(mount["source"], mount["target"], mount.get("readOnly", False))
+    # Hold every source open first: a volume mounted over a parent folder of a later
+    # source (an emptyDir on /tmp, with the agent's state under /tmp) must not hide it.
+    handles = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in spec["mounts"]]
+    for mount, handle in zip(spec["mounts"], handles, strict=True):
+        bind(f"/proc/self/fd/{handle}", mount["target"], mount.get("readOnly", False))
+    for handle in handles:
+        os.close(handle)
     working_dir = spec.get("workingDir")
     if working_dir:
         os.chdir(working_dir)

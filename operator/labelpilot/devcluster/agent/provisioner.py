@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 from pathlib import Path
 
 from kubernetes.client.rest import ApiException
@@ -76,15 +75,3 @@ def provision_once(kube: Kube, root: Path) -> None:
             kube.core.delete_persistent_volume(volume["metadata"]["name"])
             shutil.rmtree(volume["spec"]["hostPath"]["path"], ignore_errors=True)
 
-
-class Provisioner(threading.Thread):
-    def __init__(self, kube: Kube, root: Path, stop: threading.Event) -> None:
-        super().__init__(name="provisioner", daemon=True)
-        self.kube, self.root, self.stop = kube, root, stop
-
-    def run(self) -> None:
-        while not self.stop.wait(POLL_SECONDS):
-            try:
-                provision_once(self.kube, self.root)
-            except Exception:
-                log.exception("provisioning failed")
