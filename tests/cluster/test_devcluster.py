@@ -284,3 +284,49 @@ def test_up_is_idempotent(dev_cluster) -> None:
     assert before == after
     assert all(pid for pid in after.values())
     assert seconds < 10
+
+
+def test_down_stops_every_process_and_leaves_no_mount(tmp_path: Path) -> None:
+    from kubernetes import config
+
+    from labelpilot.devcluster import cluster
+    from labelpilot.devcluster.layout import ClusterLayout
+    from tests.conftest import TEST_PORT
+
+    layout = ClusterLayout(tmp_path / "second", TEST_PORT + 10)
+    try:
+        cluster.up(layout)
+        core = client.CoreV1Api(config.new_client_from_config(
+            config_file=str(layout.admin_kubeconfig)))
+        _wait_service_account(core, "default")
+        core.create_namespaced_pod("default", {
+            "metadata": {"name": "long"},
+            "spec": {"restartPolicy": "Never",
+                     "volumes": [{"name": "scratch", "emptyDir": {}}],
+                     "containers": [{"name": "main", "image": "none",
+                                     "command": ["sleep", "600"],
+                                     "volumeMounts": [{"name": "scratch",
+                                                       "mountPath": "/scratch"}]}]}})
+
+        def pod_pid() -> int | None:
+            statuses = core.read_namespaced_pod("long", "default").status.container_statuses
+            if statuses and statuses[0].state.running:
+                return int(statuses[0].container_id.rsplit("/", 1)[1])
+            return None
+
+        pids = [wait_for(pod_pid, what="the pod to run")]
+        pids += [s.pid for s in cluster.status(layout)]
+        assert all(pids)
+        assert any(str(layout.state_dir) in _mounts(pid) for pid in pids[:1])
+    finally:
+        cluster.down(layout)
+    assert not [pid for pid in pids if _alive(pid)]
+    state = str(layout.state_dir)
+    assert not [p for p in Path("/proc").glob("[0-9]*") if state in _mounts(p.name)]
+
+
+def _mounts(pid: int | str) -> str:
+    try:
+        return Path(f"/proc/{pid}/mountinfo").read_text()
+    except OSError:
+        return ""
