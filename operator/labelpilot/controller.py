@@ -17,7 +17,7 @@ from labelpilot.api.crd import GROUP, PLURAL, VERSION
 from labelpilot.joblabels import LABEL_STEP
 from labelpilot.operator_settings import OperatorSettings
 from labelpilot.planner import Event
-from labelpilot.reconciler import Apis, Reconciler, owner_of
+from labelpilot.reconciler import Apis, Reconciler, decisive, owner_of
 
 SETTINGS = OperatorSettings.from_env()
 _state: dict[str, Reconciler] = {}
@@ -73,7 +73,8 @@ def labeling_job_resync(name: str, namespace: str, status: dict[str, Any], **_: 
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_STEP: kopf.PRESENT})
-def step_job_event(body: kopf.Body, namespace: str, **_: Any) -> None:
-    owner = owner_of(dict(body))
-    if owner:
+def step_job_event(body: kopf.Body, namespace: str, type: str | None, **_: Any) -> None:
+    job = dict(body)
+    owner = owner_of(job)
+    if owner and decisive(type, job):
         reconciler().reconcile(namespace, owner)

@@ -47,33 +47,53 @@ def _json(response: Any) -> Obj:
 
 
 class Reconciler:
-    """Serialises reconciles per LabelingJob; safe to call from several threads."""
+    """At most one reconcile per LabelingJob at a time; safe to call from several threads."""
 
     def __init__(self, apis: Apis, settings: JobSettings, events: EventSink) -> None:
         self.apis = apis
         self.settings = settings
         self.events = events
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
+        self._running: set[tuple[str, str]] = set()
+        self._again: set[tuple[str, str]] = set()
         self._timed_jobs: set[str] = set()
 
-    def _lock(self, namespace: str, name: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault((namespace, name), threading.Lock())
-
     def reconcile(self, namespace: str, name: str) -> Decision | None:
-        started = time.monotonic()
-        with self._lock(namespace, name):
-            try:
-                return self._reconcile(namespace, name)
-            except Forbidden:
-                metrics.RECONCILE_ERRORS.labels("Forbidden").inc()
+        """Reconciles now, or, if a reconcile of this job is under way, has it run once more.
+
+        Events that arrive while a reconcile runs coalesce into one rerun, so a burst of
+        child-Job events costs two reconciles, not one per event.
+        """
+        key = (namespace, name)
+        with self._guard:
+            if key in self._running:
+                self._again.add(key)
                 return None
-            except ApiException as error:
-                metrics.RECONCILE_ERRORS.labels(f"Api{error.status}").inc()
-                raise
-            finally:
-                metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
+            self._running.add(key)
+        try:
+            while True:
+                decision = self._timed_reconcile(namespace, name)
+                with self._guard:
+                    if key not in self._again:
+                        return decision
+                    self._again.discard(key)
+        finally:
+            with self._guard:
+                self._running.discard(key)
+                self._again.discard(key)
+
+    def _timed_reconcile(self, namespace: str, name: str) -> Decision | None:
+        started = time.monotonic()
+        try:
+            return self._reconcile(namespace, name)
+        except Forbidden:
+            metrics.RECONCILE_ERRORS.labels("Forbidden").inc()
+            return None
+        except ApiException as error:
+            metrics.RECONCILE_ERRORS.labels(f"Api{error.status}").inc()
+            raise
+        finally:
+            metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
 
     def _read(self, namespace: str, name: str) -> Obj | None:
         try:
@@ -89,8 +109,10 @@ class Reconciler:
         label = selector(name)
         jobs = _json(self.apis.batch.list_namespaced_job(
             namespace, label_selector=label, _preload_content=False))["items"]
-        pods = _json(self.apis.core.list_namespaced_pod(
-            namespace, label_selector=label, _preload_content=False))["items"]
+        pods: list[Obj] = []
+        if any(decisive(None, job) for job in jobs):  # only a finished Job's pods are read
+            pods = _json(self.apis.core.list_namespaced_pod(
+                namespace, label_selector=label, _preload_content=False))["items"]
         observed = []
         for job in jobs:
             owners = job["metadata"].get("ownerReferences") or []
@@ -224,3 +246,15 @@ def owner_of(job: Obj) -> str | None:
         if owner.get("kind") == KIND and owner.get("controller"):
             return str(owner["name"])
     return None
+
+
+def decisive(event_type: str | None, job: Obj) -> bool:
+    """Whether a step Job's event can change its LabelingJob's plan: only an ending does.
+
+    A Job that starts or gains a running pod changes nothing the planner reads; one that
+    completes, fails or disappears does (suspend waits for the deletion to finish)."""
+    if event_type == "DELETED":
+        return True
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in conditions)
