@@ -34,7 +34,9 @@ class OperatorProcess:
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1")
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "labelpilot.cli", "operator", "--metrics-port", "0",
+            # Only the tests' own namespaces (see tests/conftest.py): an operator installed
+            # in-cluster by another test module owns the rest.
+            [sys.executable, "-m", "labelpilot.cli", "operator", "-n", "t-*", "--metrics-port", "0",
              "--liveness", "", "--resync-seconds", "5"],
             stdout=handle, stderr=subprocess.STDOUT, env=env)
         handle.close()
