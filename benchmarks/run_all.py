@@ -1,0 +1,29 @@
+"""`make bench`: every benchmark in turn; each writes its own section of BENCHMARKS.md.
+
+The cold build of the binaries (`benchmarks/cold_build.sh`, 20+ minutes) is left out; run
+it by hand.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = (
+    ["-m", "benchmarks.devcluster"],
+    ["-m", "benchmarks.engine"],
+    ["-m", "benchmarks.operator_scale"],
+)
+
+
+def main() -> int:
+    for args in BENCHMARKS:
+        print("==", " ".join(args[1:]), flush=True)
+        code = subprocess.call([sys.executable, *args])
+        if code:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
