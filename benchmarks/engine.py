@@ -116,7 +116,8 @@ def measure(task_type: TaskType, attr: str, output_manifest: Path, truth_manifes
 
 
 def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed: int,
-            model_options: dict[str, Any], threads: int) -> RunResult:
+            model_options: dict[str, Any], threads: int, batch: int | None = None
+            ) -> RunResult:
     info = json.loads((data / "dataset.json").read_text())
     cmd = [*LABELPILOT, "run", "--task-type", ds.task_type,
            "--input-manifest", info["inputManifest"], "--labels-file", info["labelsFile"],
@@ -127,6 +128,8 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
         cmd.append("--allow-small-dataset")
     if model_options:
         cmd += ["--model-options", json.dumps(model_options)]
+    if batch is not None:
+        cmd += ["--max-concurrent-task-count", str(batch)]
     env = {**os.environ, "LABELPILOT_TORCH_THREADS": str(threads)}
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -152,7 +155,7 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
 
 def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, seed: int,
                model_options: dict[str, Any], threads: int, tag: str, fresh: bool,
-               cached_only: bool = False) -> RunResult | None:
+               cached_only: bool = False, batch: int | None = None) -> RunResult | None:
     """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`.
     With `cached_only`, None when no result is kept."""
     out = work / "runs" / tag / f"{data.name}-{mode}-{policy}-s{seed}"
@@ -164,7 +167,7 @@ def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, s
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     result = run_job(ds, data, out, mode=mode, policy=policy, seed=seed,
-                     model_options=model_options, threads=threads)
+                     model_options=model_options, threads=threads, batch=batch)
     result_file.parent.mkdir(parents=True, exist_ok=True)
     result_file.write_text(json.dumps(asdict(result)))
     print(json.dumps({k: v for k, v in asdict(result).items() if k != "command"}),
@@ -289,6 +292,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="MNIST objects in the guarantee check")
     parser.add_argument("--guarantee-options", default='{"sample_budget": 2000}',
                         help="model options of the guarantee check (JSON)")
+    parser.add_argument("--guarantee-batch", type=int, default=200,
+                        help="maxConcurrentTaskCount of the guarantee check: with 1000 on "
+                        "2,000 objects the humans would take all but 200")
     parser.add_argument("--model-options", default="{}", help="model options of the table")
     parser.add_argument("--no-table", action="store_true")
     parser.add_argument("--no-guarantee", action="store_true")
@@ -337,10 +343,12 @@ def main(argv: list[str] | None = None) -> None:
         ds = DATASETS["mnist"]
         data = prepare("mnist", args.work, args.guarantee_limit)
         options = json.loads(args.guarantee_options)
+        guarantee_tag = f"{args.tag}-guarantee-b{args.guarantee_batch}"
         def one(seed: int) -> RunResult | None:
             return cached_run(ds, data, args.work, mode="guaranteed", policy="seed", seed=seed,
-                              model_options=options,
-                              **{**common, "threads": max(1, args.threads // args.parallel)})
+                              model_options=options, batch=args.guarantee_batch,
+                              **{**common, "threads": max(1, args.threads // args.parallel),
+                                 "tag": guarantee_tag})
 
         with ThreadPoolExecutor(max_workers=args.parallel) as pool:
             runs = list(pool.map(one, range(args.seeds)))
@@ -352,7 +360,9 @@ def main(argv: list[str] | None = None) -> None:
         body = (f"## Labeling engine: guarantee check over seeds\n\n{header(argv)}\n"
                 f"MNIST first {args.guarantee_limit} digits, default settings (guaranteed "
                 f"mode, seed validation policy, target accuracy 0.95, confidence 0.95) but "
-                f"model options `{json.dumps(options)}` to fit the time; seeds 0-"
+                f"model options `{json.dumps(options)}` to fit the time and "
+                f"maxConcurrentTaskCount {args.guarantee_batch} (so that the machine has "
+                f"something left to label after the humans' batches); seeds 0-"
                 f"{args.seeds - 1}, each a new validation split, iteration-0 sample and "
                 "model initialisation.\n\n"
                 "| seeds | machine labels below 95% accuracy | machine-labeled (median, min-max) "
@@ -374,19 +384,19 @@ def main(argv: list[str] | None = None) -> None:
         print(body)
         if not args.no_write:
             write_section("engine-guarantee", body)
-        body = replay_section(args, argv, data, runs)
+        body = replay_section(args, argv, data, runs, guarantee_tag)
         print(body)
         if not args.no_write:
             write_section("engine-threshold", body)
 
 
 def replay_section(args: argparse.Namespace, argv: list[str], data: Path,
-                   runs: list[RunResult]) -> str:
+                   runs: list[RunResult], tag: str) -> str:
     """Before / after of the threshold search on the guarantee check's saved predictions."""
     totals: dict[str, list[tuple[int, int, int]]] = {name: [] for name in REPLAY_VARIANTS}
     first: dict[str, list[float]] = {name: [] for name in REPLAY_VARIANTS}
     for r in runs:
-        workspace = args.work / "runs" / args.tag / f"{data.name}-{r.mode}-{r.policy}-s{r.seed}"
+        workspace = args.work / "runs" / tag / f"{data.name}-{r.mode}-{r.policy}-s{r.seed}"
         for name, rows in replay_thresholds(workspace, data, 0.95, 0.05).items():
             totals[name] += rows
             if rows:
