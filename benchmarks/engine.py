@@ -276,6 +276,9 @@ def table(results: list[RunResult]) -> str:
 
 
 def header(argv: list[str]) -> str:
+    if "--note" in argv:
+        at = argv.index("--note")
+        argv = argv[:at] + argv[at + 2:]
     return (f"Machine: {machine()} (shared with other work while measured); "
             f"revision {git_revision()}.\n"
             f"Command: `.venv/bin/python -m benchmarks.engine {shlex.join(argv)}`\n")
@@ -305,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="current", help="results folder under --work/runs")
     parser.add_argument("--fresh", action="store_true", help="rerun jobs with a kept result")
     parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
+    parser.add_argument("--note", default="", help="a remark added to the engine section")
     parser.add_argument("--cached-only", action="store_true",
                         help="report kept results only; run nothing")
     args = parser.parse_args(argv)
@@ -334,7 +338,8 @@ def main(argv: list[str] | None = None) -> None:
                 "bound needs. Wall time: the whole `labelpilot run` subprocess, "
                 f"{args.threads} torch threads.\n\n{table(results)}\n\n"
                 "Exact job commands (seed 0):\n\n" + "\n".join(
-                    f"- `{r.command}`" for r in results) + "\n")
+                    f"- `{r.command}`" for r in results) + "\n"
+                + (f"\n{args.note}\n" if args.note else ""))
         print(body)
         if not args.no_write:
             write_section("engine", body)
