@@ -46,6 +46,9 @@ def base_environment(pod: Obj, apiserver_port: int) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     env = {key: os.environ[key] for key in PASSTHROUGH if key in os.environ}
     env["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
+    # Every simulated node shares the host's few cores: one torch thread per container
+    # avoids oversubscription (the host's own setting wins).
+    env["LABELPILOT_TORCH_THREADS"] = os.environ.get("LABELPILOT_TORCH_THREADS", "1")
     env["HOSTNAME"] = pod["metadata"]["name"]
     env["KUBERNETES_SERVICE_HOST"] = "127.0.0.1"
     env["KUBERNETES_SERVICE_PORT"] = str(apiserver_port)
