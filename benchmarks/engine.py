@@ -276,9 +276,10 @@ def table(results: list[RunResult]) -> str:
 
 
 def header(argv: list[str]) -> str:
-    if "--note" in argv:
-        at = argv.index("--note")
-        argv = argv[:at] + argv[at + 2:]
+    for flag in ("--note", "--guarantee-note"):
+        if flag in argv:
+            at = argv.index(flag)
+            argv = argv[:at] + argv[at + 2:]
     return (f"Machine: {machine()} (shared with other work while measured); "
             f"revision {git_revision()}.\n"
             f"Command: `.venv/bin/python -m benchmarks.engine {shlex.join(argv)}`\n")
@@ -309,6 +310,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", action="store_true", help="rerun jobs with a kept result")
     parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
     parser.add_argument("--note", default="", help="a remark added to the engine section")
+    parser.add_argument("--guarantee-note", default="",
+                        help="a remark added to the guarantee section")
     parser.add_argument("--cached-only", action="store_true",
                         help="report kept results only; run nothing")
     args = parser.parse_args(argv)
@@ -366,8 +369,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"MNIST first {args.guarantee_limit} digits, default settings (guaranteed "
                 f"mode, seed validation policy, target accuracy 0.95, confidence 0.95) but "
                 f"model options `{json.dumps(options)}` to fit the time and "
-                f"maxConcurrentTaskCount {args.guarantee_batch} (so that the machine has "
-                f"something left to label after the humans' batches); seeds 0-"
+                f"maxConcurrentTaskCount {args.guarantee_batch}; seeds 0-"
                 f"{args.seeds - 1}, each a new validation split, iteration-0 sample and "
                 "model initialisation.\n\n"
                 "| seeds | machine labels below 95% accuracy | machine-labeled (median, min-max) "
@@ -385,7 +387,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"{r.seed}: {r.machine_fraction:.1%} "
                     + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
                     for r in runs) + "\n\n"
-                f"Job command (seed 0): `{runs[0].command}`\n")
+                f"Job command (seed 0): `{runs[0].command}`\n"
+                + (f"\n{args.guarantee_note}\n" if args.guarantee_note else ""))
         print(body)
         if not args.no_write:
             write_section("engine-guarantee", body)
