@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -139,13 +140,20 @@ def proc_usage(pid: int) -> tuple[float, float]:
     return cpu, peak
 
 
-def audit_requests(log: Path) -> int:
-    count = 0
+def audit_requests(log: Path) -> Counter[str]:
+    """The operator's requests by verb and resource, from the audit log."""
+    requests: Counter[str] = Counter()
     with log.open() as handle:
         for line in handle:
-            if OPERATOR_USER in line and json.loads(line)["user"]["username"] == OPERATOR_USER:
-                count += 1
-    return count
+            if OPERATOR_USER not in line:
+                continue
+            event = json.loads(line)
+            if event["user"]["username"] == OPERATOR_USER:
+                ref = event.get("objectRef") or {}
+                resource = ref.get("resource", "-") + (
+                    "/" + ref["subresource"] if ref.get("subresource") else "")
+                requests[f"{event['verb']} {resource}"] += 1
+    return requests
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -205,6 +213,8 @@ def run(jobs: int, objects: int) -> str:
                 operator.wait(15)
             cluster.down(layout)
     gaps = clock.gaps()
+    total = sum(requests.values())
+    breakdown = ", ".join(f"{kind} {count}" for kind, count in requests.most_common(8))
     return f"""## Operator at scale: {jobs} LabelingJobs at once
 
 Machine: {machine()}; revision {git_revision()}.
@@ -221,9 +231,11 @@ run by the dev cluster's node agent on the same 2 cores as the control plane and
 | same, max (n = {len(gaps)}) | {max(gaps):.2f} s |
 | operator CPU time | {cpu:.1f} s |
 | operator peak RSS | {peak:.0f} MiB |
-| operator API requests (audit log) | {requests} |
-| API requests per iteration ({iterations} iterations) | {requests / max(1, iterations):.1f} |
+| operator API requests (audit log) | {total} |
+| API requests per iteration ({iterations} iterations) | {total / max(1, iterations):.1f} |
 | median gap, for reference | {statistics.median(gaps):.2f} s |
+
+Requests by kind: {breakdown}.
 """
 
 

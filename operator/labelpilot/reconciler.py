@@ -73,14 +73,16 @@ class Reconciler:
         try:
             while True:
                 decision = self._timed_reconcile(namespace, name)
-                with self._guard:
+                with self._guard:  # checked and released at once, or a request slips by
                     if key not in self._again:
+                        self._running.discard(key)
                         return decision
                     self._again.discard(key)
-        finally:
+        except BaseException:
             with self._guard:
                 self._running.discard(key)
                 self._again.discard(key)
+            raise
 
     def _timed_reconcile(self, namespace: str, name: str) -> Decision | None:
         started = time.monotonic()
