@@ -330,3 +330,20 @@ def _mounts(pid: int | str) -> str:
         return Path(f"/proc/{pid}/mountinfo").read_text()
     except OSError:
         return ""
+
+
+def test_volume_over_the_checkout_does_not_hide_the_runtime(apis, namespace) -> None:
+    core, _ = apis
+    checkout_parent = str(Path(__file__).resolve().parents[3])
+    core.create_namespaced_pod(namespace, {
+        "metadata": {"name": "shadow"},
+        "spec": {"restartPolicy": "Never",
+                 "volumes": [{"name": "scratch", "emptyDir": {}}],
+                 "containers": [{"name": "main", "image": "none",
+                                 "command": ["labelpilot", "--help"],
+                                 "volumeMounts": [{"name": "scratch",
+                                                   "mountPath": checkout_parent}]}]},
+    })
+    pod = wait_for(lambda: (p := core.read_namespaced_pod("shadow", namespace))
+                   .status.phase in ("Succeeded", "Failed") and p, what="the pod to end")
+    assert pod.status.phase == "Succeeded"

@@ -31,6 +31,10 @@ POLL_SECONDS = 0.05
 RESTART_BACKOFF_MAX = 10.0
 LOG_FALLBACK_BYTES = 2048
 DEFAULT_TERMINATION_PATH = "/dev/termination-log"
+# What every container runs on: the Python environment and this project's source (an
+# editable install). A volume mounted over a parent folder (an emptyDir on /tmp, with the
+# checkout under /tmp) must not hide them.
+RUNTIME_PATHS = sorted({sys.prefix, str(Path(__file__).resolve().parents[4])})
 
 
 def pod_key(pod: Obj) -> str:
@@ -133,7 +137,7 @@ class PodRunner(threading.Thread):
         target = container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH
         mounts_spec = [m.as_spec() for m in mounts]
         mounts_spec.append({"source": str(termination), "target": target, "readOnly": False})
-        return {"argv": argv, "env": env, "mounts": mounts_spec,
+        return {"argv": argv, "env": env, "mounts": mounts_spec, "preserve": RUNTIME_PATHS,
                 "workingDir": container.get("workingDir"), "terminationFile": str(termination)}
 
     def _fail_to_start(self, message: str) -> None:
