@@ -23,6 +23,7 @@ and Failed are final; a later spec change is only acknowledged (observedGenerati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -112,22 +113,19 @@ def plan(spec: LabelingJobSpec, status: LabelingJobStatus | None,
     `status` is the resource's current status (None or empty for a new one), `observed`
     its child Jobs, `now` the time to stamp, `generation` its `metadata.generation`.
     """
-    old = status or LabelingJobStatus()
-    p = _Plan(spec, old.model_copy(deep=True), _second(now))
-    if generation is not None:
-        p.status.observed_generation = generation
-    if old.terminal:
-        p.outcome = _terminal_outcome(old)
-    else:
-        if old.phase is None:
-            _initialize(p)
-        _advance(p, observed)
-    return _decide(p, old)
+    return _step(spec, status, now, generation, lambda p: _advance(p, observed))
 
 
 def failed(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime,
            reason: str, message: str, *, generation: int | None = None) -> Decision:
     """Fails the job for a reason found outside the planner (e.g. an unknown profile)."""
+    return _step(spec, status, now, generation,
+                 lambda p: _fail(p, reason_word(reason, "Failed"), message))
+
+
+def _step(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime,
+          generation: int | None, act: Callable[[_Plan], None]) -> Decision:
+    """Acknowledges the generation, leaves a final status as it is, else applies `act`."""
     old = status or LabelingJobStatus()
     p = _Plan(spec, old.model_copy(deep=True), _second(now))
     if generation is not None:
@@ -137,7 +135,7 @@ def failed(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetim
     else:
         if old.phase is None:
             _initialize(p)
-        _fail(p, reason_word(reason, "Failed"), message)
+        act(p)
     return _decide(p, old)
 
 
