@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
                        ("RESYNC_SECONDS", str(args.resync_seconds))):
         if value:
             os.environ[ENV_PREFIX + key] = value
-    if args.namespace:
+    if args.namespace and not any(set(n) & set("*?[!") for n in args.namespace):
+        # Exact namespace names need no namespace scanning (nor RBAC on namespaces);
+        # glob patterns do.
         os.environ[ENV_PREFIX + "SCANNING"] = "off"
     import kopf
 
