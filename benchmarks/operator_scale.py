@@ -65,6 +65,9 @@ class JobClock(threading.Thread):
                 self.completed.setdefault(name, now)
 
     def gaps(self) -> list[float]:
+        return [gap for _, gap in self.transitions()]
+
+    def transitions(self) -> list[tuple[str, float]]:
         """Completion of each step Job to the creation of its LabelingJob's next one."""
         by_owner: dict[str, list[str]] = {}
         for name, owner in self.owner.items():
@@ -74,7 +77,8 @@ class JobClock(threading.Thread):
             ordered = sorted(names, key=lambda n: self.created[n])
             for before, after in itertools.pairwise(ordered):
                 if before in self.completed:
-                    result.append(self.created[after] - self.completed[before])
+                    step = f"{before.split('-', 2)[-1]} -> {after.split('-', 2)[-1]}"
+                    result.append((step, self.created[after] - self.completed[before]))
         return result
 
 
@@ -213,6 +217,11 @@ def run(jobs: int, objects: int) -> str:
                 operator.wait(15)
             cluster.down(layout)
     gaps = clock.gaps()
+    slow: dict[str, list[float]] = {}
+    for step, gap in clock.transitions():
+        slow.setdefault(step, []).append(gap)
+    by_step = ", ".join(f"{step} p95 {percentile(values, 0.95):.1f} s"
+                        for step, values in sorted(slow.items()))
     total = sum(requests.values())
     breakdown = ", ".join(f"{kind} {count}" for kind, count in requests.most_common(8))
     return f"""## Operator at scale: {jobs} LabelingJobs at once
@@ -236,6 +245,8 @@ run by the dev cluster's node agent on the same 2 cores as the control plane and
 | median gap, for reference | {statistics.median(gaps):.2f} s |
 
 Requests by kind: {breakdown}.
+
+Gap by transition: {by_step}.
 """
 
 
