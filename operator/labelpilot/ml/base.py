@@ -154,12 +154,20 @@ class Model(ABC):
         """Predicts for the inputs, in order."""
 
     @abstractmethod
+    def _build(self) -> torch.nn.Module:
+        """A fresh network for `self.state`."""
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The weights to save."""
+        net = getattr(self, "net", None)
+        assert net is not None, "nothing to save: the model is not trained"
+        return net.state_dict()
 
-    @abstractmethod
     def _restore(self, weights: dict[str, torch.Tensor]) -> None:
         """Rebuilds the network from `self.state` and loads the weights."""
+        self.net = self._build()
+        self.net.load_state_dict(weights)
+        self.net.eval()
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the model folder: weights.pt and model.json, each atomically."""

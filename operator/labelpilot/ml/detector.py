@@ -266,12 +266,3 @@ class Detector(Model):
             if embeddings
             else np.zeros((0, 0), np.float32),
         )
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        assert self.net is not None, "nothing to save: the model is not trained"
-        return self.net.state_dict()
-
-    def _restore(self, weights: dict[str, torch.Tensor]) -> None:
-        self.net = self._build()
-        self.net.load_state_dict(weights)
-        self.net.eval()

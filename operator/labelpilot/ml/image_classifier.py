@@ -242,10 +242,6 @@ class ImageClassifier(Model):
             embeddings=torch.cat(emb_parts).numpy().astype(np.float32),
         )
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        assert self.net is not None, "nothing to save: the model is not trained"
-        return self.net.state_dict()
-
     def _restore(self, weights: dict[str, torch.Tensor]) -> None:
         self.net = self._build(pretrained=False)
         self.net.load_state_dict(weights)
