@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup venv binaries datasets test unit lint demo bench manifests crd clean-cluster
+.PHONY: setup venv binaries datasets labelstudio test unit lint demo bench manifests crd clean-cluster
 
-setup: venv binaries datasets
+setup: venv binaries datasets labelstudio
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ binaries:
 
 datasets: venv
 	$(BIN)/labelpilot datasets fetch
+
+labelstudio:
+	PYTHON=$(PYTHON) bash hack/install-label-studio.sh
 
 test: setup
 	$(BIN)/ruff check operator tests benchmarks

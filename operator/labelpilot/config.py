@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CONFIG_ENV = "LABELPILOT_CONFIG"
+LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_TOKEN"
 
 
 class TaskType(StrEnum):
@@ -56,16 +57,49 @@ class SimulatedWorkforce(BaseModel):
     latency_seconds: float = Field(0.0, ge=0.0)
 
 
+class ObjectUrls(StrEnum):
+    """How Label Studio's browser gets an object that is not already an http(s) URL."""
+
+    INLINE = "inline"  # a data: URI inside the task (small images; no shared storage)
+    LOCAL_FILES = "local-files"  # Label Studio's /data/local-files/?d=... on a shared volume
+    PRESIGNED = "presigned"  # a presigned URL of the object store (s3://, gs://, ...)
+
+
+class LabelStudioWorkforce(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://")
+    token_env: str = LABEL_STUDIO_TOKEN_ENV  # the variable holding the API token
+    project_id: int | None = Field(None, ge=1)
+    project_title: str | None = Field(None, min_length=1, max_length=50)
+    object_urls: ObjectUrls = ObjectUrls.INLINE
+    local_files_root: str = "/"  # object paths are made relative to this for local-files
+    presign_seconds: int = Field(7 * 24 * 3600, ge=60)
+
+    @model_validator(mode="after")
+    def _one_project(self) -> LabelStudioWorkforce:
+        if (self.project_id is None) == (self.project_title is None):
+            raise ValueError("labelStudio: set exactly one of project id and project title")
+        return self
+
+
 class WorkforceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     simulated: SimulatedWorkforce | None = None
+    label_studio: LabelStudioWorkforce | None = None
     workers_per_object: int = Field(1, ge=1, le=9)
+    # Ground Truth's TaskTimeLimitInSeconds: an answer that took a worker longer is void.
+    task_time_limit_seconds: int = Field(300, ge=1)
+    # Ground Truth's TaskAvailabilityLifetimeInSeconds: an object not answered this long
+    # after it was sent is a failed object.
+    task_availability_lifetime_seconds: int = Field(864000, ge=1)
 
     @model_validator(mode="after")
     def _one_provider(self) -> WorkforceConfig:
-        if self.simulated is None:
-            raise ValueError("workforce: exactly one provider must be set (simulated)")
+        if (self.simulated is None) == (self.label_studio is None):
+            raise ValueError("workforce: exactly one provider must be set "
+                             "(simulated, label_studio)")
         return self
 
 

@@ -6,6 +6,8 @@ DOMAIN = "labelpilot.dev"
 LABEL_JOB = f"{DOMAIN}/job"
 LABEL_STEP = f"{DOMAIN}/step"
 LABEL_ITERATION = f"{DOMAIN}/iteration"
+# the round of a human step that polls the workforce again (0: the first Job)
+LABEL_POLL = f"{DOMAIN}/poll"
 CONTAINER = "worker"
 TERMINATION_LOG = "/dev/termination-log"
 RULE_FAILURE_EXIT_CODE = 3  # docs/step-contract.md: a seed rule failed the whole job

@@ -21,11 +21,12 @@ from typing import Any
 from labelpilot.api.crd import API_VERSION, KIND
 from labelpilot.api.runconfig import to_run_config
 from labelpilot.api.spec import LabelingJobSpec
-from labelpilot.config import CONFIG_ENV
+from labelpilot.config import CONFIG_ENV, LABEL_STUDIO_TOKEN_ENV
 from labelpilot.joblabels import (
     CONTAINER,
     LABEL_ITERATION,
     LABEL_JOB,
+    LABEL_POLL,
     LABEL_STEP,
     RULE_FAILURE_EXIT_CODE,
     TERMINATION_LOG,
@@ -40,6 +41,9 @@ DEFAULT_IMAGE = "labelpilot/worker:0.1.0"
 TERMINATION_ENV = "LABELPILOT_TERMINATION_LOG"
 DATA_VOLUME = "data"
 ROLES = {Step.TRAIN: Role.TRAINING, Step.INFER: Role.INFERENCE}
+# A human Job waits this long for the workforce, then reports Waiting and ends; the
+# operator starts the next round after humanTaskConfig.pollIntervalSeconds.
+HUMAN_WAIT_SECONDS = 20
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,15 @@ def _short(value: str, limit: int, reserve: int = 0) -> str:
     return value[: room - len(digest) - 1].rstrip("-.") + "-" + digest
 
 
-def job_name(labeling_job: str, step: Step, iteration: int | None) -> str:
-    """The deterministic name of a step's Job."""
+def job_name(labeling_job: str, step: Step, iteration: int | None, poll: int = 0) -> str:
+    """The deterministic name of a step's Job (`-<poll>` for a human step's later rounds)."""
     suffix = f"-i{iteration}-{step}" if step.iterative else f"-{step}"
+    suffix += f"-{poll}" if poll else ""
     return _short(labeling_job, NAME_MAX, len(suffix)) + suffix
 
 
-def labels(labeling_job: str, step: Step, iteration: int | None) -> dict[str, str]:
+def labels(labeling_job: str, step: Step, iteration: int | None, poll: int = 0
+           ) -> dict[str, str]:
     instance = _short(labeling_job, LABEL_VALUE_MAX)
     result = {
         "app.kubernetes.io/name": "labelpilot",
@@ -83,6 +89,8 @@ def labels(labeling_job: str, step: Step, iteration: int | None) -> dict[str, st
     }
     if step.iterative and iteration is not None:
         result[LABEL_ITERATION] = str(iteration)
+    if poll:
+        result[LABEL_POLL] = str(poll)
     return result
 
 
@@ -106,6 +114,8 @@ def command_and_args(spec: LabelingJobSpec, step: Step,
     args: list[str] = []
     if step.iterative:
         args += ["--iteration", str(iteration or 0)]
+    if step is Step.HUMAN:
+        args += ["--max-wait-seconds", str(HUMAN_WAIT_SECONDS)]
     shards = shard_count(spec, step)
     if shards > 1:
         args += ["--shard-count", str(shards)]  # the index comes from JOB_COMPLETION_INDEX
@@ -168,17 +178,23 @@ def _container(name: str, namespace: str, spec: LabelingJobSpec, step: Step,
     }
     if spec.storage and spec.storage.credentials_secret_name:
         container["envFrom"] = [{"secretRef": {"name": spec.storage.credentials_secret_name}}]
+    studio = spec.human_task_config.workforce.label_studio
+    if studio is not None and step is Step.HUMAN:
+        env.append({"name": LABEL_STUDIO_TOKEN_ENV, "valueFrom": {"secretKeyRef": {
+            "name": studio.api_token_secret_name, "key": studio.api_token_secret_key}}})
     return container
 
 
 def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: Step,
-              iteration: int | None, settings: JobSettings | None = None) -> Obj:
-    """The Job running `step` (at `iteration`) of LabelingJob `namespace/name` (uid `uid`).
+              iteration: int | None, settings: JobSettings | None = None, *,
+              poll: int = 0) -> Obj:
+    """The Job running `step` (at `iteration`, polling round `poll`) of LabelingJob
+    `namespace/name` (uid `uid`).
 
     Raises profiles.ProfileError when the spec names a profile the cluster lacks."""
     settings = settings or JobSettings()
     where = placement(spec, step, settings)
-    meta_labels = labels(name, step, iteration)
+    meta_labels = labels(name, step, iteration, poll)
     shards = shard_count(spec, step)
     volumes: list[Obj] = []
     if spec.storage and spec.storage.volume_claim_name:
@@ -225,7 +241,7 @@ def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: 
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(name, step, iteration),
+            "name": job_name(name, step, iteration, poll),
             "namespace": namespace,
             "labels": meta_labels,
             "ownerReferences": [owner_reference(name, uid)],

@@ -7,7 +7,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from labelpilot.joblabels import CONTAINER, LABEL_ITERATION, LABEL_STEP, RULE_FAILURE_EXIT_CODE
+from labelpilot.joblabels import (
+    CONTAINER,
+    LABEL_ITERATION,
+    LABEL_POLL,
+    LABEL_STEP,
+    RULE_FAILURE_EXIT_CODE,
+)
 from labelpilot.steps import Step
 from labelpilot.summary import StepSummary, parse_summary
 
@@ -37,6 +43,7 @@ class ObservedJob:
     deleting: bool = False
     start_time: datetime | None = None
     completion_time: datetime | None = None
+    poll: int = 0  # the human step's polling round
 
     @property
     def rule_failure(self) -> bool:
@@ -173,4 +180,5 @@ def observed_from(job: Obj, pods: list[Obj]) -> ObservedJob:
         deleting=get(metadata, "deletionTimestamp") is not None,
         start_time=parse_time(get(status, "startTime")),
         completion_time=parse_time(get(status, "completionTime")),
+        poll=int(labels.get(LABEL_POLL) or 0),
     )

@@ -49,10 +49,12 @@ LOG_TAIL = 600
 
 @dataclass(frozen=True)
 class CreateJob:
-    """Create the Job of `step` (at `iteration`, None for prepare and export)."""
+    """Create the Job of `step` (at `iteration`, None for prepare and export; `poll`: the
+    round of a human step that checks the workforce again)."""
 
     step: Step
     iteration: int | None
+    poll: int = 0
 
 
 @dataclass(frozen=True)
@@ -195,10 +197,34 @@ def _initialize(p: _Plan) -> None:
 
 
 def _find(observed: list[ObservedJob], step: Step, iteration: int | None) -> ObservedJob | None:
+    """The step's Job: its latest polling round, one not being deleted first."""
     matches = [j for j in observed
                if j.step is step and (j.iteration if step.iterative else None) == iteration]
-    matches.sort(key=lambda j: (j.deleting, j.name))
+    matches.sort(key=lambda j: (j.deleting, -j.poll, j.name))
     return matches[0] if matches else None
+
+
+def _waiting(p: _Plan, job: ObservedJob, observed: list[ObservedJob], where: str) -> None:
+    """A human Job ended with the workforce still at work: after the poll interval, the
+    next round's Job (which finds the batch recorded in the workspace, so it never sends
+    it twice); the previous rounds' Jobs go."""
+    s = p.status
+    s.phase = Phase.IN_PROGRESS
+    said = job.summary.message if job.summary and job.summary.message else "waiting"
+    interval = p.spec.human_task_config.poll_interval_seconds
+    ended = job.completion_time or p.now
+    if p.spec.suspend:
+        s.phase = Phase.STOPPED
+        p.outcome = Outcome("Suspended", f"suspended while humans work on {where} ({said}); "
+                                         "spec.suspend: false resumes")
+        return
+    if (p.now - ended).total_seconds() < interval:
+        p.outcome = Outcome("WaitingForHumans", f"{where}: {said}")
+        return
+    p.actions.append(CreateJob(Step.HUMAN, job.iteration, job.poll + 1))
+    p.actions.extend(DeleteJob(j.name) for j in observed if j.step is Step.HUMAN
+                     and j.iteration == job.iteration and j.poll < job.poll and not j.deleting)
+    p.outcome = Outcome("WaitingForHumans", f"{where}: {said}; checking again")
 
 
 def _running_phase(step: Step) -> Phase:
@@ -231,6 +257,9 @@ def _advance(p: _Plan, observed: list[ObservedJob]) -> None:
             return
         if job.state is JobState.FAILED:
             _job_failed(p, job, where)
+            return
+        if job.summary is not None and job.summary.waiting:
+            _waiting(p, job, observed, where)
             return
         try:
             done = _job_succeeded(p, job, step, iteration)

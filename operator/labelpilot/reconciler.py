@@ -148,7 +148,7 @@ class Reconciler:
                 if isinstance(action, CreateJob):
                     try:
                         job = build_job(name, namespace, meta["uid"], spec, action.step,
-                                        action.iteration, self.settings)
+                                        action.iteration, self.settings, poll=action.poll)
                     except ProfileError as error:
                         decision = failed(spec, status, now, "InvalidProfile", str(error),
                                           generation=meta.get("generation"))

@@ -98,9 +98,9 @@ def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True
     for i in range(max_iterations):
         human = run_step("human", config, i)
         say(human)
+        if human["next"] == "export":
+            break
         if not config.auto_labeling:
-            if human["next"] == "export":
-                break
             continue
         say(run_step("train", config, i))
         run_step("infer", config, i, 0, 1)

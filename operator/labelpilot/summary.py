@@ -36,6 +36,11 @@ class StepSummary(ApiModel):
     def failed(self) -> bool:
         return self.status == "Failed"
 
+    @property
+    def waiting(self) -> bool:
+        """A human step that ended before the workforce finished (polled again later)."""
+        return self.status == "Waiting"
+
 
 def parse_summary(text: str | None) -> StepSummary | None:
     """The summary in a termination message: the whole text, or else its last JSON line

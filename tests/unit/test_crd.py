@@ -193,11 +193,18 @@ def test_valid_specs_pass_schema_and_models(spec_dict):
         "worker": {"image": "labelpilot/worker:dev", "imagePullPolicy": "Never"},
         "suspend": False,
     })
-    for spec in (spec_dict(), full):
+    studio = spec_dict({"humanTaskConfig": {
+        "taskTimeLimitInSeconds": 600, "taskAvailabilityLifetimeInSeconds": 86400,
+        "pollIntervalSeconds": 30, "workforce": {"simulated": None, "labelStudio": {
+            "url": "https://ls.example.com", "apiTokenSecretName": "ls-token",
+            "project": {"id": 7}, "objectUrls": "LocalFiles", "localFilesRoot": "/data"}}}})
+    for spec in (spec_dict(), full, studio):
         assert schema_errors(spec) == []
         LabelingJobSpec.from_k8s(spec)
 
 
+LABEL_STUDIO = {"url": "http://ls:8080", "apiTokenSecretName": "ls-token",
+                "project": {"title": "digits"}}
 INVALID = [
     ({"taskType": "VideoClassification"}, "taskType"),
     ({"labels": []}, "labels"),
@@ -224,6 +231,15 @@ INVALID = [
         {"key": "k", "operator": "Exists", "value": "v"}]}}}, "tolerations"),
     ({"input": {"manifestUri": ""}}, "manifestUri"),
     ({"output": None}, "output"),
+    ({"humanTaskConfig": {"workforce": {"labelStudio": LABEL_STUDIO}}}, "workforce"),
+    ({"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
+        **LABEL_STUDIO, "project": {"id": 3, "title": "both"}}}}}, "project"),
+    ({"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
+        **LABEL_STUDIO, "url": "ftp://ls"}}}}, "url"),
+    ({"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
+        **LABEL_STUDIO, "objectUrls": "Email"}}}}, "objectUrls"),
+    ({"humanTaskConfig": {"pollIntervalSeconds": 1}}, "pollIntervalSeconds"),
+    ({"humanTaskConfig": {"taskTimeLimitInSeconds": 5}}, "taskTimeLimitInSeconds"),
 ]
 
 

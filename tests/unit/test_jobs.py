@@ -224,3 +224,37 @@ def test_bring_your_own_algorithm(spec_dict):
     assert human["command"] == ["labelpilot", "worker", "human"]
     env = {e["name"]: e["value"] for e in train["env"]}
     assert "LABELPILOT_CONFIG" in env and "LABELPILOT_TERMINATION_LOG" in env
+
+
+LABEL_STUDIO = {"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
+    "url": "http://label-studio.tools:8080", "apiTokenSecretName": "ls-token",
+    "project": {"title": "MNIST digits"}}}}}
+
+
+def env_of(job):
+    return {e["name"]: e for e in container(job)["env"]}
+
+
+def test_a_human_job_waits_briefly_and_a_later_round_has_its_own_name(spec_dict):
+    first = build(spec_dict, step=Step.HUMAN, iteration=4)
+    args = container(first)["args"]
+    assert args[args.index("--max-wait-seconds") + 1] == "20"
+    again = build_job("mnist", "team-a", "uid-123", LabelingJobSpec.from_k8s(spec_dict()),
+                      Step.HUMAN, 4, poll=3)
+    assert again["metadata"]["name"] == "mnist-i4-human-3" == job_name("mnist", Step.HUMAN, 4, 3)
+    assert again["metadata"]["labels"]["labelpilot.dev/poll"] == "3"
+    assert "labelpilot.dev/poll" not in first["metadata"]["labels"]
+
+
+def test_only_the_human_job_gets_the_label_studio_token_and_only_by_reference(spec_dict):
+    human = build(spec_dict, LABEL_STUDIO, step=Step.HUMAN, iteration=0)
+    token = env_of(human)["LABEL_STUDIO_API_TOKEN"]
+    assert token == {"name": "LABEL_STUDIO_API_TOKEN", "valueFrom": {"secretKeyRef": {
+        "name": "ls-token", "key": "token"}}}
+    config = RunConfig.model_validate_json(env_of(human)["LABELPILOT_CONFIG"]["value"])
+    assert config.workforce.label_studio is not None
+    assert config.workforce.label_studio.project_title == "MNIST digits"
+    assert "ls-token" not in env_of(human)["LABELPILOT_CONFIG"]["value"]
+    for step in (Step.PREPARE, Step.TRAIN, Step.INFER, Step.THRESHOLD, Step.EXPORT):
+        other = build(spec_dict, LABEL_STUDIO, step=step, iteration=0)
+        assert "LABEL_STUDIO_API_TOKEN" not in env_of(other)

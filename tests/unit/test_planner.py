@@ -671,3 +671,51 @@ def test_times_are_whole_seconds_in_utc(spec_dict):
     status = plan(spec, None, [], naive).status
     assert status.start_time == NOW
     assert all(c.last_transition_time == NOW for c in status.conditions)
+
+
+def waiting_job(poll: int, ended: datetime, answered: str = "3 of 10 objects answered"
+                ) -> ObservedJob:
+    result = summary(Step.HUMAN, 0, status="Waiting", message=answered)
+    return replace(job(Step.HUMAN, 0, result=result), name=job_name(NAME, Step.HUMAN, 0, poll),
+                   poll=poll, completion_time=ended)
+
+
+def test_a_human_step_waiting_for_people_is_polled_after_the_interval(spec_dict):
+    spec = make_spec(spec_dict)
+    interval = spec.human_task_config.poll_interval_seconds
+    status = started(spec, Step.HUMAN, 0)
+    soon = plan(spec, status, [waiting_job(0, NOW)], NOW + timedelta(seconds=interval - 1))
+    assert soon.actions == ()
+    assert soon.status.phase is Phase.IN_PROGRESS and soon.status.current_step is Step.HUMAN
+    assert condition(soon.status, ConditionType.RECONCILING) == ("True", "WaitingForHumans")
+    assert "3 of 10 objects answered" in soon.status.condition(ConditionType.RECONCILING).message
+    later = plan(spec, status, [waiting_job(0, NOW)], NOW + timedelta(seconds=interval))
+    assert later.actions == (CreateJob(Step.HUMAN, 0, 1),)
+    # the next round: its predecessor goes, and the round after it is numbered on
+    rounds = [waiting_job(0, NOW), waiting_job(1, NOW + timedelta(seconds=interval))]
+    third = plan(spec, status, rounds, NOW + timedelta(seconds=3 * interval))
+    assert third.actions == (CreateJob(Step.HUMAN, 0, 2),
+                             DeleteJob(job_name(NAME, Step.HUMAN, 0, 0)))
+
+
+def test_the_last_round_that_collects_the_answers_moves_on(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.HUMAN, 0)
+    done = replace(job(Step.HUMAN, 0, result=summary(Step.HUMAN, 0, next="train",
+                                                      labelCounters=counters(10, 0, 0, 90))),
+                   name=job_name(NAME, Step.HUMAN, 0, 2), poll=2)
+    decision = plan(spec, status, [waiting_job(1, NOW), done], NOW + timedelta(hours=1))
+    assert at(decision)[1:] == (Step.TRAIN, 0)
+    assert decision.actions == (CreateJob(Step.TRAIN, 0),)
+    assert decision.status.label_counters.human_labeled == 10
+
+
+def test_suspend_while_people_work_stops_and_resume_polls_again(spec_dict):
+    status = started(make_spec(spec_dict), Step.HUMAN, 0)
+    suspended = plan(make_spec(spec_dict, {"suspend": True}), status, [waiting_job(0, NOW)],
+                     NOW + timedelta(hours=1))
+    assert suspended.status.phase is Phase.STOPPED and suspended.actions == ()
+    resumed = plan(make_spec(spec_dict), suspended.status, [waiting_job(0, NOW)],
+                   NOW + timedelta(hours=2))
+    assert resumed.actions == (CreateJob(Step.HUMAN, 0, 1),)
+    assert resumed.status.phase is Phase.IN_PROGRESS

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from labelpilot import config
-from labelpilot.api.spec import LabelingJobSpec, TaskType, ThresholdMode, ValidationPolicy
+from labelpilot.api.spec import (
+    LabelingJobSpec,
+    ObjectUrls,
+    TaskType,
+    ThresholdMode,
+    ValidationPolicy,
+)
 
 TASK_TYPES: dict[TaskType, config.TaskType] = {
     TaskType.IMAGE_CLASSIFICATION: config.TaskType.IMAGE_CLASSIFICATION,
@@ -14,6 +20,11 @@ TASK_TYPES: dict[TaskType, config.TaskType] = {
 THRESHOLD_MODES: dict[ThresholdMode, config.ThresholdMode] = {
     ThresholdMode.GUARANTEED: config.ThresholdMode.GUARANTEED,
     ThresholdMode.GROUND_TRUTH: config.ThresholdMode.GROUND_TRUTH,
+}
+OBJECT_URLS: dict[ObjectUrls, config.ObjectUrls] = {
+    ObjectUrls.INLINE: config.ObjectUrls.INLINE,
+    ObjectUrls.LOCAL_FILES: config.ObjectUrls.LOCAL_FILES,
+    ObjectUrls.PRESIGNED: config.ObjectUrls.PRESIGNED,
 }
 VALIDATION_POLICIES: dict[ValidationPolicy, config.ValidationPolicy] = {
     ValidationPolicy.SEED: config.ValidationPolicy.SEED,
@@ -33,8 +44,7 @@ def to_run_config(name: str, namespace: str, spec: LabelingJobSpec) -> config.Ru
     auto = spec.auto_labeling
     human = spec.human_task_config
     simulated = human.workforce.simulated
-    if simulated is None:  # the spec's validator guarantees a provider; only one exists
-        raise ValueError("workforce: no provider set")
+    studio = human.workforce.label_studio
     return config.RunConfig(
         job_name=name,
         task_type=TASK_TYPES[spec.task_type],
@@ -43,13 +53,22 @@ def to_run_config(name: str, namespace: str, spec: LabelingJobSpec) -> config.Ru
         input_manifest_uri=spec.input.manifest_uri,
         output_uri=spec.output.uri,
         workforce=config.WorkforceConfig(
-            simulated=config.SimulatedWorkforce(
+            simulated=None if simulated is None else config.SimulatedWorkforce(
                 ground_truth_uri=simulated.ground_truth_manifest_uri,
                 error_rate=simulated.error_rate,
                 failure_rate=simulated.failure_rate,
                 latency_seconds=simulated.latency_seconds,
             ),
+            label_studio=None if studio is None else config.LabelStudioWorkforce(
+                url=studio.url,
+                project_id=studio.project.id,
+                project_title=studio.project.title,
+                object_urls=OBJECT_URLS[studio.object_urls],
+                local_files_root=studio.local_files_root,
+            ),
             workers_per_object=human.number_of_human_workers_per_data_object,
+            task_time_limit_seconds=human.task_time_limit_in_seconds,
+            task_availability_lifetime_seconds=human.task_availability_lifetime_in_seconds,
         ),
         target_accuracy=auto.target_accuracy,
         confidence_level=auto.confidence_level,

@@ -153,7 +153,48 @@ class SimulatedWorkforceSpec(ApiModel):
                                    description="Simulated time per human batch.")
 
 
-WORKFORCE_PROVIDERS = ("simulated",)
+class ObjectUrls(StrEnum):
+    INLINE = "Inline"
+    LOCAL_FILES = "LocalFiles"
+    PRESIGNED = "Presigned"
+
+
+class LabelStudioProjectSpec(ApiModel):
+    model_config = ApiModel.model_config | {"json_schema_extra": validations(rule(
+        "has(self.id) != has(self.title)", "set exactly one of id and title"))}
+
+    id: int | None = Field(None, ge=1, description="An existing project's id.")
+    title: str | None = Field(None, min_length=3, max_length=50,
+                              description="The project with this title; created if missing.")
+
+    @model_validator(mode="after")
+    def _one(self) -> LabelStudioProjectSpec:
+        if (self.id is None) == (self.title is None):
+            raise ValueError("set exactly one of id and title")
+        return self
+
+
+class LabelStudioWorkforceSpec(ApiModel):
+    url: str = Field(min_length=8, max_length=URI_MAX, pattern=r"^https?://",
+                     description="Label Studio's base URL as the step Jobs reach it.")
+    api_token_secret_name: str = Field(
+        min_length=1, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
+        description="Secret (same namespace) holding the API token; only the human step "
+                    "Jobs read it.")
+    api_token_secret_key: str = Field("token", min_length=1, max_length=NAME_MAX)
+    project: LabelStudioProjectSpec
+    object_urls: ObjectUrls = Field(
+        ObjectUrls.INLINE,
+        description="How the browser gets images that are not http(s) URLs: Inline (data "
+                    "URI in the task), LocalFiles (Label Studio serves them from a shared "
+                    "volume), Presigned (object-store URLs).")
+    local_files_root: str = Field(
+        "/", min_length=1, max_length=URI_MAX,
+        description="LocalFiles: object paths are sent relative to this folder, which is "
+                    "Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT.")
+
+
+WORKFORCE_PROVIDERS = ("simulated", "labelStudio")
 
 
 class WorkforceSpec(ApiModel):
@@ -162,10 +203,11 @@ class WorkforceSpec(ApiModel):
         "exactly one workforce provider must be set: " + ", ".join(WORKFORCE_PROVIDERS)))}
 
     simulated: SimulatedWorkforceSpec | None = None
+    label_studio: LabelStudioWorkforceSpec | None = None
 
     @model_validator(mode="after")
     def _one_provider(self) -> WorkforceSpec:
-        if sum(getattr(self, p) is not None for p in WORKFORCE_PROVIDERS) != 1:
+        if (self.simulated is None) == (self.label_studio is None):
             raise ValueError("exactly one workforce provider must be set: "
                              + ", ".join(WORKFORCE_PROVIDERS))
         return self
@@ -175,6 +217,15 @@ class HumanTaskConfigSpec(ApiModel):
     max_concurrent_task_count: int = Field(
         1000, ge=1, le=1000, description="Objects sent to humans per iteration.")
     number_of_human_workers_per_data_object: int = Field(1, ge=1, le=9)
+    task_time_limit_in_seconds: int = Field(
+        300, ge=30, le=28800,
+        description="An answer that took a worker longer than this is void.")
+    task_availability_lifetime_in_seconds: int = Field(
+        864000, ge=60, le=864000,
+        description="An object not answered this long after it was sent fails.")
+    poll_interval_seconds: int = Field(
+        60, ge=5, le=3600,
+        description="While humans work, how often a short Job checks for answers.")
     workforce: WorkforceSpec
 
 

@@ -20,13 +20,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--iteration", type=int)
     parser.add_argument("--shard-index", type=int)
     parser.add_argument("--shard-count", type=int)
+    parser.add_argument("--max-wait-seconds", type=float,
+                        help="human: report Waiting after this long instead of waiting on")
     parser.add_argument("--termination-log",
                         help=f"where to write the summary (else ${TERMINATION_LOG_ENV})")
     parser.set_defaults(func=main)
 
 
 def run_step(step: str, config: Any, iteration: int | None = None,
-             shard_index: int | None = None, shard_count: int | None = None) -> dict[str, Any]:
+             shard_index: int | None = None, shard_count: int | None = None,
+             max_wait: float | None = None) -> dict[str, Any]:
     """Runs one step in-process; raises StepFailed for job-failing rules."""
     from labelpilot.worker import export, human, infer, prepare, threshold, train
     from labelpilot.worker.common import Context
@@ -39,7 +42,7 @@ def run_step(step: str, config: Any, iteration: int | None = None,
     if iteration is None or iteration < 0:
         raise ValueError(f"{step} needs --iteration N (N >= 0)")
     if step == "human":
-        return human.run(ctx, iteration)
+        return human.run(ctx, iteration, max_wait)
     if step == "train":
         return train.run(ctx, iteration)
     if step == "infer":
@@ -74,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
         return FAILED_EXIT_CODE
     try:
         summary = run_step(args.step, config, args.iteration, args.shard_index,
-                           args.shard_count)
+                           args.shard_count, args.max_wait_seconds)
     except StepFailed as error:
         emit(failure_summary(args.step, args.iteration, error), log)
         return FAILED_EXIT_CODE

@@ -1,9 +1,18 @@
 """`human`: send iteration i's batch to the workforce and record the consolidated answers.
 
 The batch: iteration 0's from `prepare`, else the selection of threshold(i - 1) (with
-auto-labeling off: a seeded random sample of the unlabeled objects). The request (batch id
-and the provider's handle) is written before waiting, so a rerun finds the same batch; the
-response is written last, atomically, and once it exists the step does not ask again.
+auto-labeling off: a seeded random sample of the unlabeled objects). From iteration 1 on,
+each object carries the model's prediction of iteration i - 1 as a pre-annotation. The
+request (batch id and the provider's handle, e.g. Label Studio's task ids) is written
+before waiting, so a rerun finds the same batch; the response is written last, atomically,
+and once it exists the step does not ask again.
+
+With `max_wait` (the operator's Jobs), the step waits at most that long and then reports
+`status: Waiting` without a response: human work takes hours, and a later run of the step
+polls again instead of a Pod waiting. Without it (`labelpilot run`), it waits to the end.
+
+Several workers per object: classification answers are consolidated over the whole batch
+with Dawid-Skene (each worker's confusion matrix, by EM), boxes and masks per object.
 Iteration 0 fails the job (TooManyFailedObjects) when more than 10% of its objects fail.
 """
 
@@ -18,7 +27,8 @@ from labelpilot import formats, storage
 from labelpilot.config import TaskType
 from labelpilot.labels import HUMAN, LabelState, label_to_json
 from labelpilot.worker.common import Context, StepFailed
-from labelpilot.workforce import BatchStatus, TaskItem, consolidate, provider_for
+from labelpilot.workforce import Answer, BatchStatus, TaskItem, consolidate, provider_for
+from labelpilot.workforce.dawid_skene import dawid_skene
 
 MAX_FAILED_FRACTION = 0.10
 POLL_SECONDS = 1.0
@@ -43,30 +53,63 @@ def _human_left(ctx: Context, state: LabelState) -> int:
     return 10**12 if limit is None else max(0, limit - state.human_sent)
 
 
-def _collect(ctx: Context, iteration: int, batch: list[int]) -> list[dict[str, Any]]:
-    cfg, ws = ctx.config, ctx.ws
+def _predictions(ctx: Context, iteration: int, batch: list[int]
+                 ) -> dict[int, tuple[Any, float]]:
+    """The model's labels of iteration - 1 for `batch`, with their confidence."""
+    from labelpilot.worker.threshold import load_predictions
+
+    cfg = ctx.config
+    if iteration == 0 or not cfg.auto_labeling or not storage.listdir(
+            ctx.ws.inference(iteration - 1)):
+        return {}
+    p = load_predictions(ctx, iteration - 1)
+    out: dict[int, tuple[Any, float]] = {}
+    for i in batch:
+        k = p.position.get(i)
+        if k is None:
+            continue
+        if cfg.task_type.is_classification:
+            out[i] = int(np.argmax(p.probs[k])), float(np.max(p.probs[k]))
+        elif cfg.task_type is TaskType.OBJECT_DETECTION:
+            h, w, d = p.size[k]
+            out[i] = formats.Boxes(w, h, d, p.boxes[k][:, :5]), float(p.confidence[k])
+        else:
+            out[i] = p.masks[k], float(p.confidence[k])
+    return out
+
+
+def _items(ctx: Context, iteration: int, batch: list[int]) -> list[TaskItem]:
     objects = {o.index: o for o in ctx.objects()}
-    items = [TaskItem(i, objects[i].key or "", objects[i].record) for i in batch]
-    provider = provider_for(cfg)
-    if storage.exists(ws.human_request(iteration)):
-        handle = storage.read_json(ws.human_request(iteration))["handle"]
-    else:
-        batch_id = f"{cfg.job_name}-i{iteration}"
-        handle = provider.submit(batch_id, items, cfg.workforce.workers_per_object)
-        storage.write_json(ws.human_request(iteration),
-                           {"batchId": batch_id, "indices": batch, "handle": handle})
-    while provider.poll(handle) is not BatchStatus.COMPLETED:
-        time.sleep(POLL_SECONDS)
+    shown = _predictions(ctx, iteration, batch)
+    return [TaskItem(i, objects[i].key or "", objects[i].record,
+                     *shown.get(i, (None, None))) for i in batch]
+
+
+def _consolidated(ctx: Context, answers: list[Answer]) -> dict[int, tuple[Any, float]]:
+    task_type = ctx.config.task_type
+    answered = [a for a in answers if a.failure is None and a.labels]
+    if task_type.is_classification and any(len(a.labels) > 1 for a in answered):
+        votes = [list(zip(a.workers or [str(w) for w in range(len(a.labels))],
+                          (int(v) for v in a.labels), strict=True)) for a in answered]
+        result = dawid_skene(votes, len(ctx.config.labels))
+        return {a.index: (label, confidence) for a, label, confidence
+                in zip(answered, result.labels, result.confidences, strict=True)}
+    return {a.index: consolidate(task_type, a.labels) for a in answered}
+
+
+def _rows(ctx: Context, iteration: int, answers: list[Answer]) -> list[dict[str, Any]]:
+    cfg, ws = ctx.config, ctx.ws
     created = formats.now_iso()
     colors = formats.color_map(cfg.labels)
+    consolidated = _consolidated(ctx, answers)
     rows = []
-    for answer in provider.collect(handle, items):
+    for answer in answers:
         row: dict[str, Any] = {"index": answer.index, "iteration": iteration, "source": HUMAN,
                                "created": created}
-        if answer.failure is not None or not answer.labels:
+        if answer.index not in consolidated:
             row["failure"] = answer.failure or "WorkerFailure: no answer"
         else:
-            label, confidence = consolidate(cfg.task_type, answer.labels)
+            label, confidence = consolidated[answer.index]
             mask_uri = None
             if cfg.task_type is TaskType.SEMANTIC_SEGMENTATION:
                 mask_uri = ws.human_mask(iteration, answer.index)
@@ -74,18 +117,59 @@ def _collect(ctx: Context, iteration: int, batch: list[int]) -> list[dict[str, A
             row["label"] = label_to_json(cfg.task_type, label, mask_uri=mask_uri)
             row["confidence"] = round(confidence, 6)
             row["workers"] = len(answer.labels)
+            if answer.edited is not None:
+                row["edited"] = answer.edited
         rows.append(row)
     return rows
 
 
-def run(ctx: Context, iteration: int) -> dict[str, Any]:
+class StillWaiting(Exception):
+    """The workforce has not finished the batch within the step's wait."""
+
+    def __init__(self, progress: tuple[int, int] | None) -> None:
+        super().__init__("waiting for the workforce")
+        self.progress = progress
+
+
+def _collect(ctx: Context, iteration: int, batch: list[int],
+             max_wait: float | None) -> list[dict[str, Any]]:
+    cfg, ws = ctx.config, ctx.ws
+    items = _items(ctx, iteration, batch)
+    provider = provider_for(cfg, ctx.manifest_base)
+    if storage.exists(ws.human_request(iteration)):
+        handle = storage.read_json(ws.human_request(iteration))["handle"]
+    else:
+        batch_id = f"{cfg.job_name}-i{iteration}"
+        handle = provider.submit(batch_id, items, cfg.workforce.workers_per_object)
+        storage.write_json(ws.human_request(iteration),
+                           {"batchId": batch_id, "indices": batch, "handle": handle})
+    deadline = None if max_wait is None else time.monotonic() + max_wait
+    while provider.poll(handle) is not BatchStatus.COMPLETED:
+        if deadline is not None and time.monotonic() + POLL_SECONDS > deadline:
+            raise StillWaiting(provider.progress(handle))
+        time.sleep(POLL_SECONDS)
+    return _rows(ctx, iteration, provider.collect(handle, items))
+
+
+def _waiting(ctx: Context, iteration: int, batch: int, progress: tuple[int, int] | None
+             ) -> dict[str, Any]:
+    done, sent = progress or (0, batch)
+    return {"step": "human", "iteration": iteration, "status": "Waiting",
+            "message": f"{done} of {sent} objects answered", "answered": done,
+            "humanBatch": batch, "seconds": ctx.seconds()}
+
+
+def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str, Any]:
     cfg, ws = ctx.config, ctx.ws
     if storage.exists(ws.human_response(iteration)):
         rows = storage.read_jsonl(ws.human_response(iteration))
     else:
         before = LabelState.load(ws, human_upto=iteration - 1, machine_upto=iteration - 1)
         batch = batch_for(ctx, iteration, before)
-        rows = _collect(ctx, iteration, batch) if batch else []
+        try:
+            rows = _collect(ctx, iteration, batch, max_wait) if batch else []
+        except StillWaiting as waiting:
+            return _waiting(ctx, iteration, len(batch), waiting.progress)
         storage.write_json(ws.human_summary(iteration), {
             "iteration": iteration, "objects": len(rows),
             "failed": sum("failure" in r for r in rows), "seconds": ctx.seconds()})
@@ -101,7 +185,13 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
         "step": "human", "iteration": iteration, "status": "Succeeded",
         "labelCounters": state.counters(), "humanBatch": len(rows), "failed": failed,
         "seconds": ctx.seconds()}
-    if cfg.auto_labeling:
+    shown = [r for r in rows if "edited" in r]
+    if shown:
+        summary["preAnnotated"] = len(shown)
+        summary["preAnnotationsEdited"] = sum(r["edited"] > 0 for r in shown)
+    if cfg.auto_labeling and not state.unlabeled():
+        summary["next"], summary["stopReason"] = "export", "AllLabeled"
+    elif cfg.auto_labeling:
         summary["next"] = "train"
     else:
         more = state.unlabeled() and _human_left(ctx, state) > 0 and rows

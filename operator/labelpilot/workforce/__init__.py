@@ -20,7 +20,13 @@ __all__ = ["Answer", "BatchStatus", "TaskItem", "WorkforceProvider", "consolidat
            "provider_for"]
 
 
-def provider_for(config: RunConfig) -> WorkforceProvider:
+def provider_for(config: RunConfig, manifest_base: str | None = None) -> WorkforceProvider:
+    """The job's provider; `manifest_base` resolves relative `source-ref`s."""
+    if config.workforce.label_studio is not None:
+        from labelpilot.workforce.labelstudio.provider import LabelStudioWorkforce
+
+        return LabelStudioWorkforce(config.workforce, config.task_type, config.labels,
+                                    config.job_name, manifest_base)
     if config.workforce.simulated is not None:
         from labelpilot.workforce.simulated import SimulatedWorkforce
 

@@ -10,20 +10,27 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TaskItem:
-    """One object to label: its index in the job, its key (source-ref / source), record."""
+    """One object to label: its index in the job, its key (source-ref / source), record,
+    and the current model's prediction to show as a pre-annotation (None: start blank)."""
 
     index: int
     key: str
     record: dict[str, Any] = field(default_factory=dict)
+    prediction: Any = None
+    prediction_score: float | None = None
 
 
 @dataclass
 class Answer:
-    """One object's answers: one label per worker who answered, or a failure reason."""
+    """One object's answers: one label per worker who answered (`workers` names them, in
+    the same order), or a failure reason. `edited`: how many of the answers changed the
+    pre-annotation (None when none was shown)."""
 
     index: int
     labels: list[Any] = field(default_factory=list)
     failure: str | None = None
+    workers: list[str] = field(default_factory=list)
+    edited: int | None = None
 
 
 class BatchStatus(StrEnum):
@@ -43,6 +50,10 @@ class WorkforceProvider(ABC):
     @abstractmethod
     def poll(self, handle: dict[str, Any]) -> BatchStatus:
         """Whether the batch is done."""
+
+    def progress(self, handle: dict[str, Any]) -> tuple[int, int] | None:
+        """(objects done, objects sent) as of the last poll, when the provider knows."""
+        return None
 
     @abstractmethod
     def collect(self, handle: dict[str, Any], items: list[TaskItem]) -> list[Answer]:

@@ -66,7 +66,8 @@ class SimulatedWorkforce(WorkforceProvider):
             rng = self._rng(item.index, w)
             wrong = rng.random() < self.settings.error_rate
             answers.append(self._corrupt(truth, rng) if wrong else truth)
-        return Answer(item.index, labels=answers)
+        return Answer(item.index, labels=answers,
+                      workers=[f"simulated-{w}" for w in range(workers)])
 
     def _corrupt(self, truth: Any, rng: np.random.Generator) -> Any:
         if self.task_type.is_classification:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Label Studio (its own virtual environment: its pinned dependencies would clash with the
+# worker's) and Debian's Chromium with its driver, for the Label Studio tests.
+# A second run does nothing.
+set -euo pipefail
+
+VERSION="${LABEL_STUDIO_VERSION:-1.23.2}"
+VENV="${LABELPILOT_LABEL_STUDIO_VENV:-.venv-labelstudio}"
+PYTHON="${PYTHON:-python3}"
+STAMP="$VENV/.installed-$VERSION"
+
+if [[ ! -f "$STAMP" ]]; then
+  echo "installing label-studio $VERSION into $VENV"
+  test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q "label-studio==$VERSION"
+  touch "$STAMP"
+fi
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [[ "$(id -u)" != 0 ]]; then
+    echo "Chromium is missing: run 'apt-get install -y chromium chromium-driver' as root" >&2
+    exit 1
+  fi
+  echo "installing chromium and chromium-driver (Debian)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+    || { apt-get update -q >/dev/null &&
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
+fi

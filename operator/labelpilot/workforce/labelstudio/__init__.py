@@ -1,0 +1,1 @@
+"""Label Studio (open source, `pip install label-studio`) as LabelPilot's human workforce."""

@@ -1,0 +1,128 @@
+"""A small client of Label Studio's HTTP API: the calls LabelPilot makes, nothing more.
+
+Authentication: a personal access token (a JWT; exchanged at /api/token/refresh for a
+short-lived access token, renewed when it expires) or a legacy API token (`Token ...`).
+Errors name the method, the path and the HTTP status, never the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+PAGE_SIZE = 500
+TIMEOUT_SECONDS = 60.0
+
+
+class LabelStudioError(RuntimeError):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _is_jwt(token: str) -> bool:
+    return token.count(".") == 2
+
+
+class Client:
+    def __init__(self, url: str, token: str, *, timeout: float = TIMEOUT_SECONDS,
+                 session: requests.Session | None = None) -> None:
+        if not token:
+            raise LabelStudioError("no Label Studio API token")
+        self.url = url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+        self._session = session or requests.Session()
+        self._access: str | None = None
+
+    def _authorization(self, renew: bool = False) -> str:
+        if not _is_jwt(self._token):
+            return f"Token {self._token}"
+        if self._access is None or renew:
+            body = self._send("POST", "/api/token/refresh", json={"refresh": self._token},
+                              headers={})
+            self._access = str(body["access"])
+        return f"Bearer {self._access}"
+
+    def _send(self, method: str, path: str, *, headers: dict[str, str],
+              params: dict[str, Any] | None = None, json: Any = None) -> Any:
+        try:
+            response = self._session.request(method, self.url + path, params=params,
+                                             json=json, headers=headers,
+                                             timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise LabelStudioError(f"Label Studio {method} {path}: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise LabelStudioError(f"Label Studio {method} {path}: HTTP "
+                                   f"{response.status_code}: {response.text[:300]}",
+                                   response.status_code)
+        return response.json() if response.content else None
+
+    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+             json: Any = None) -> Any:
+        headers = {"Authorization": self._authorization()}
+        try:
+            return self._send(method, path, headers=headers, params=params, json=json)
+        except LabelStudioError as exc:
+            if exc.status != 401 or not _is_jwt(self._token):
+                raise
+            headers = {"Authorization": self._authorization(renew=True)}
+            return self._send(method, path, headers=headers, params=params, json=json)
+
+    # ---------------------------------------------------------------- projects
+
+    def projects(self, title: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"page_size": PAGE_SIZE}
+        if title is not None:
+            params["title"] = title
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self.call("GET", "/api/projects/", params={**params, "page": page})
+            results = body["results"] if isinstance(body, dict) else body
+            found.extend(results)
+            if not isinstance(body, dict) or not body.get("next"):
+                return found
+            page += 1
+
+    def project(self, project_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"/api/projects/{project_id}/"))
+
+    def create_project(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", "/api/projects/", json=body))
+
+    def update_project(self, project_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("PATCH", f"/api/projects/{project_id}/", json=body))
+
+    # ---------------------------------------------------------------- tasks
+
+    def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
+        """Creates `tasks`; returns their ids in order."""
+        body = self.call("POST", f"/api/projects/{project_id}/import",
+                         params={"return_task_ids": "true"}, json=tasks)
+        ids = [int(i) for i in body.get("task_ids") or []]
+        if len(ids) != len(tasks):
+            raise LabelStudioError(f"Label Studio import into project {project_id} returned "
+                                   f"{len(ids)} task ids for {len(tasks)} tasks")
+        return ids
+
+    def tasks(self, project_id: int) -> Iterator[dict[str, Any]]:
+        """Every task of the project with its annotations (and meta)."""
+        page = 1
+        while True:
+            try:
+                body = self.call("GET", "/api/tasks", params={
+                    "project": project_id, "page": page, "page_size": PAGE_SIZE,
+                    "fields": "all"})
+            except LabelStudioError as exc:
+                if exc.status == 404 and page > 1:  # past the last page
+                    return
+                raise
+            tasks = body.get("tasks") or []
+            yield from tasks
+            if len(tasks) < PAGE_SIZE:
+                return
+            page += 1

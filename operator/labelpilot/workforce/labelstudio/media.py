@@ -1,0 +1,98 @@
+"""The data of a Label Studio task: what its browser shows for one object.
+
+Text goes inline. An image whose `source-ref` is already an http(s) URL is passed as it
+is; any other image is given as the job's `object_urls` says:
+- inline: a `data:` URI in the task (no shared storage; fine for small images);
+- local-files: `/data/local-files/?d=<path>`, served by Label Studio itself from a volume
+  it shares with the Jobs (LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and
+  LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set on the server); `<path>` is the object's path
+  relative to `local_files_root`;
+- presigned: a presigned URL of the object store (s3://, gs://, ...), valid
+  `presign_seconds`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from PIL import Image
+
+from labelpilot import storage
+from labelpilot.config import LabelStudioWorkforce, ObjectUrls, TaskType
+from labelpilot.formats import SOURCE, SOURCE_REF
+from labelpilot.workforce.labelstudio.interface import IMAGE, TEXT
+
+
+class MediaError(ValueError):
+    """An object that cannot be shown to people."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the task shows, and an image's size (width, height, depth) when read."""
+
+    data: dict[str, Any]
+    size: tuple[int, int, int] | None = None
+
+
+def image_size(payload: bytes) -> tuple[int, int, int]:
+    with Image.open(io.BytesIO(payload)) as image:
+        return image.width, image.height, len(image.getbands())
+
+
+def _data_uri(payload: bytes) -> str:
+    with Image.open(io.BytesIO(payload)) as image:
+        mime = Image.MIME.get(image.format or "", "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(payload).decode()}"
+
+
+def _local_files(uri: str, root: str) -> str:
+    path = str(storage.local_path(uri))
+    relative = posixpath.relpath(path, root)
+    if relative.startswith(".."):
+        raise MediaError(f"{path} is outside local_files_root {root}")
+    return "/data/local-files/?d=" + quote(relative)
+
+
+def _presigned(uri: str, seconds: int) -> str:
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(uri)
+    try:
+        return str(fs.sign(path, expiration=seconds))
+    except NotImplementedError as exc:
+        raise MediaError(f"{uri}: its storage cannot presign URLs; "
+                         "use objectUrls Inline or LocalFiles") from exc
+
+
+def task_data(task_type: TaskType, record: dict[str, Any], base: str | None,
+              settings: LabelStudioWorkforce) -> Shown:
+    """The task's `data` for one input-manifest record; raises MediaError."""
+    if TaskType(task_type) is TaskType.TEXT_CLASSIFICATION:
+        if SOURCE in record:
+            return Shown({TEXT: str(record[SOURCE])})
+        if SOURCE_REF in record:
+            return Shown({TEXT: storage.read_text(storage.resolve(record[SOURCE_REF], base))})
+        raise MediaError("the record has neither source nor source-ref")
+    ref = record.get(SOURCE_REF)
+    if not isinstance(ref, str) or not ref:
+        raise MediaError("an image object needs a source-ref")
+    uri = storage.resolve(ref, base)
+    try:
+        payload = storage.read_bytes(uri)
+        size = image_size(payload)
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"cannot read image {uri}: {exc}") from exc
+    if uri.startswith(("http://", "https://")):
+        return Shown({IMAGE: uri}, size)
+    mode = ObjectUrls(settings.object_urls)
+    if mode is ObjectUrls.INLINE:
+        return Shown({IMAGE: _data_uri(payload)}, size)
+    if mode is ObjectUrls.LOCAL_FILES:
+        return Shown({IMAGE: _local_files(uri, settings.local_files_root)}, size)
+    return Shown({IMAGE: _presigned(uri, settings.presign_seconds)}, size)
