@@ -82,6 +82,25 @@ class RunResult:
     exit_code: int
     command: str
     revision: str = ""
+    settings: str = ""  # flags beyond mode and policy, e.g. "--max-human-labeled 1000"
+
+
+@dataclass(frozen=True)
+class ExtraRun:
+    """A table row with settings beyond mode and policy, and its own anchor."""
+
+    dataset: str
+    mode: str
+    policy: str
+    flags: tuple[str, ...]
+    anchor: str
+
+
+TBAL_EQUAL = "TBAL softmax 85.0% at 4.1% error with 500 + 500 labels (equal labels: 1,000)"
+EXTRA_RUNS = [
+    ExtraRun("mnist", "guaranteed", "seed", ("--max-human-labeled", "1000"), TBAL_EQUAL),
+    ExtraRun("mnist", "guaranteed", "bound-sized", ("--max-human-labeled", "1000"), TBAL_EQUAL),
+]
 
 
 def prepare(name: str, work: Path, limit: int | None) -> Path:
@@ -116,8 +135,8 @@ def measure(task_type: TaskType, attr: str, output_manifest: Path, truth_manifes
 
 
 def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed: int,
-            model_options: dict[str, Any], threads: int, batch: int | None = None
-            ) -> RunResult:
+            model_options: dict[str, Any], threads: int, batch: int | None = None,
+            flags: tuple[str, ...] = ()) -> RunResult:
     info = json.loads((data / "dataset.json").read_text())
     cmd = [*LABELPILOT, "run", "--task-type", ds.task_type,
            "--input-manifest", info["inputManifest"], "--labels-file", info["labelsFile"],
@@ -130,6 +149,8 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
         cmd += ["--model-options", json.dumps(model_options)]
     if batch is not None:
         cmd += ["--max-concurrent-task-count", str(batch)]
+    cmd += list(flags)
+    settings = " ".join(flags)
     env = {**os.environ, "LABELPILOT_TORCH_THREADS": str(threads)}
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -140,7 +161,7 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
     if proc.returncode != 0 or not manifest.exists():
         sys.stderr.write(proc.stderr[-3000:])
         return RunResult(ds.name, mode, policy, seed, info["count"], 0, 0.0, None, 0, 0,
-                         seconds, None, proc.returncode, shown, git_revision())
+                         seconds, None, proc.returncode, shown, git_revision(), settings)
     objects, human, quality = measure(task, info["labelAttributeName"], manifest,
                                       Path(info["groundTruthManifest"]))
     report = json.loads((out / "report.json").read_text())
@@ -150,15 +171,18 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
     return RunResult(
         ds.name, mode, policy, seed, objects, len(quality), len(quality) / max(1, objects),
         float(np.mean(quality)) if quality else None, human, len(history), seconds,
-        min(bounds_seen) if bounds_seen else None, proc.returncode, shown, git_revision())
+        min(bounds_seen) if bounds_seen else None, proc.returncode, shown, git_revision(),
+        settings)
 
 
 def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, seed: int,
                model_options: dict[str, Any], threads: int, tag: str, fresh: bool,
-               cached_only: bool = False, batch: int | None = None) -> RunResult | None:
+               cached_only: bool = False, batch: int | None = None,
+               flags: tuple[str, ...] = ()) -> RunResult | None:
     """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`.
     With `cached_only`, None when no result is kept."""
-    out = work / "runs" / tag / f"{data.name}-{mode}-{policy}-s{seed}"
+    suffix = "".join(f"-{f.lstrip('-')}" for f in flags)
+    out = work / "runs" / tag / f"{data.name}-{mode}-{policy}{suffix}-s{seed}"
     result_file = out.with_suffix(".json")
     if result_file.exists() and not fresh:
         return RunResult(**json.loads(result_file.read_text()))
@@ -167,7 +191,7 @@ def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, s
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     result = run_job(ds, data, out, mode=mode, policy=policy, seed=seed,
-                     model_options=model_options, threads=threads, batch=batch)
+                     model_options=model_options, threads=threads, batch=batch, flags=flags)
     result_file.parent.mkdir(parents=True, exist_ok=True)
     result_file.write_text(json.dumps(asdict(result)))
     print(json.dumps({k: v for k, v in asdict(result).items() if k != "command"}),
@@ -203,10 +227,14 @@ def global_path(pool_probs: np.ndarray, num_classes: int,
     return np.repeat(grid[:, None], num_classes, axis=1)
 
 
-REPLAY_VARIANTS = {
+BOTH_PATHS = "both"  # searches the per-class and the global path at delta / 2 each
+
+REPLAY_VARIANTS: dict[str, tuple[Any, Any]] = {
     "Bonferroni walks, per-class path (before)": (bonferroni_walks, None),
     "fallback, per-class path (now)": (None, None),
     "fallback, one global threshold path": (None, global_path),
+    "fallback, per-class and global paths at delta / 2 each, the one accepting more": (
+        None, BOTH_PATHS),
 }
 
 
@@ -240,15 +268,42 @@ def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
             pool_probs = probs[[position[int(k)] for k in pool]]
             for name, (walks, path) in REPLAY_VARIANTS.items():
                 threshold._walks = walks or saved[0]
-                threshold.class_threshold_path = path or saved[1]
-                r = threshold.classification_thresholds(
-                    val_probs, val_labels, pool_probs, target=target,
-                    delta=bounds.spend_delta(delta, i))
+                # Bonferroni over the two families: each statement at delta / 2, so both
+                # hold at once with probability >= 1 - delta, and so does the chosen one
+                paths = [saved[1], global_path] if path == BOTH_PATHS else [path or saved[1]]
+                found = []
+                for candidate in paths:
+                    threshold.class_threshold_path = candidate
+                    found.append(threshold.classification_thresholds(
+                        val_probs, val_labels, pool_probs, target=target,
+                        delta=bounds.spend_delta(delta, i) / len(paths)))
+                r = max(found, key=lambda f: int(f.accepted.sum()))
                 correct = pool_probs[r.accepted].argmax(1) == true[pool[r.accepted]]
                 out[name].append((len(pool), int(r.accepted.sum()), int(correct.sum())))
     finally:
         threshold._walks, threshold.class_threshold_path = saved
     return out
+
+
+def seeds_line(extra: ExtraRun, runs: list[RunResult]) -> str:
+    """One sentence on an extra row over its seeds."""
+    if not runs:
+        return ""
+    done = [r for r in runs if r.machine_quality is not None]
+    fractions = [r.machine_fraction for r in runs]
+    return (f"`{extra.dataset}`, {extra.mode}, {extra.policy}, `{' '.join(extra.flags)}` over "
+            f"seeds 0-{len(runs) - 1}: machine-labeled median {statistics.median(fractions):.1%}"
+            f" (min {min(fractions):.1%}, max {max(fractions):.1%}); measured accuracy min "
+            + (f"{min(r.machine_quality for r in done):.2%}" if done else "n/a")
+            + f", median {statistics.median(r.machine_quality for r in done):.2%}"
+            * bool(done)
+            + f"; human labels {min(r.human_labeled for r in runs)}-"
+            f"{max(r.human_labeled for r in runs)}; seeds below the target: "
+            f"{sum(1 for r in done if r.machine_quality < DATASETS[extra.dataset].target)}. "
+            "Per seed: " + ", ".join(
+                f"{r.seed}: {r.machine_fraction:.1%} "
+                + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
+                for r in runs) + ".")
 
 
 def fmt_quality(ds: Dataset, q: float | None) -> str:
@@ -262,16 +317,20 @@ def table(results: list[RunResult]) -> str:
             "measured quality of machine labels | human labels | iterations | wall time | "
             "target | anchor |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    anchors = {(e.dataset, e.mode, e.policy, " ".join(e.flags)): e.anchor for e in EXTRA_RUNS}
     for r in results:
         ds = DATASETS[r.dataset]
+        anchor = anchors.get((r.dataset, r.mode, r.policy, r.settings)) or (
+            ds.anchor if r.mode == "guaranteed" else "Ground Truth (this mode)")
+        policy = f"{r.policy}, `{r.settings}`" if r.settings else r.policy
         metric = "accuracy" if TaskType(ds.task_type).is_classification else "mean IoU"
         met = "" if r.machine_quality is None or r.machine_quality >= ds.target else " (below)"
         rows.append(
-            f"| {r.dataset} | {r.mode} | {r.policy} | {r.revision or '?'} | {r.objects} | "
+            f"| {r.dataset} | {r.mode} | {policy} | {r.revision or '?'} | {r.objects} | "
             f"{r.machine_fraction:.1%} ({r.machine_labeled}) | "
             f"{metric} {fmt_quality(ds, r.machine_quality)}{met} | {r.human_labeled} | "
             f"{r.iterations} | {r.seconds / 60:.1f} min | {metric} >= {ds.target} | "
-            f"{ds.anchor if r.mode == 'guaranteed' else 'Ground Truth (this mode)'} |")
+            f"{anchor} |")
     return "\n".join(rows)
 
 
@@ -302,6 +361,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-options", default="{}", help="model options of the table")
     parser.add_argument("--no-table", action="store_true")
     parser.add_argument("--no-guarantee", action="store_true")
+    parser.add_argument("--no-extra", action="store_true",
+                        help="leave out the rows of EXTRA_RUNS (TBAL-equal labels)")
+    parser.add_argument("--extra-seeds", type=int, default=5,
+                        help="seeds of each EXTRA_RUNS row (the table shows seed 0)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=2,
                         help="guarantee-check jobs at once (threads split between them)")
@@ -320,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
               "cached_only": args.cached_only}
 
     if not args.no_table:
-        results = []
+        results, spread = [], []
         for name in names:
             ds = DATASETS[name]
             data = prepare(name, args.work, None)
@@ -330,6 +393,18 @@ def main(argv: list[str] | None = None) -> None:
                                               seed=0,
                                               model_options=json.loads(args.model_options),
                                               **common))
+            for extra in [] if args.no_extra else EXTRA_RUNS:
+                if extra.dataset == name:
+                    results.append(cached_run(ds, data, args.work, mode=extra.mode,
+                                              policy=extra.policy, seed=0,
+                                              model_options=json.loads(args.model_options),
+                                              flags=extra.flags, **common))
+                    seeds = [cached_run(ds, data, args.work, mode=extra.mode,
+                                        policy=extra.policy, seed=seed,
+                                        model_options=json.loads(args.model_options),
+                                        flags=extra.flags, **common)
+                             for seed in range(args.extra_seeds)]
+                    spread.append(seeds_line(extra, [r for r in seeds if r is not None]))
         results = [r for r in results if r is not None]
         body = (f"## Labeling engine: machine labels against the truth\n\n{header(argv)}\n"
                 "Measured quality: machine labels of `output.manifest` (metadata "
@@ -339,8 +414,9 @@ def main(argv: list[str] | None = None) -> None:
                 "labels meet the target; `groundtruth`: Ground Truth's point estimate. "
                 "`seed`: validation 20% / 10% of the data; `bound-sized`: as many as the "
                 "bound needs. Wall time: the whole `labelpilot run` subprocess, "
-                f"{args.threads} torch threads.\n\n{table(results)}\n\n"
-                "Exact job commands (seed 0):\n\n" + "\n".join(
+                f"{args.threads} torch threads.\n\n{table(results)}\n"
+                + "".join(f"\n{line}\n" for line in spread if line)
+                + "\nExact job commands (seed 0):\n\n" + "\n".join(
                     f"- `{r.command}`" for r in results) + "\n"
                 + (f"\n{args.note}\n" if args.note else ""))
         print(body)

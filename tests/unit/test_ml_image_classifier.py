@@ -6,7 +6,8 @@ from labelpilot.config import TaskType
 from labelpilot.ml import build_model, load_model
 
 LABELS = ["horizontal", "vertical", "square"]
-OPTIONS = {**FAST, "epochs": 6}
+# explicit: 180 labels are below CALIBRATE_FROM (no calibration), and 10% is under MIN_CALIBRATION
+OPTIONS = {**FAST, "epochs": 6, "calibration_fraction": 0.15}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,17 @@ def test_learns_well_above_chance(trained, data):
     assert (predictions.labels == y).mean() > 0.8
     assert predictions.embeddings.shape[0] == 90
     assert metrics["epochs"] == 6 and metrics["device"] == "cpu" and metrics["seconds"] > 0
-    assert 0.5 <= metrics["temperature"] <= 20
+    assert 0.5 <= metrics["temperature"] <= 20 and metrics["calibrationSize"] == 27
+
+
+def test_few_labels_train_on_all_by_default(data):
+    (x, y), _ = data
+    options = {k: v for k, v in OPTIONS.items() if k != "calibration_fraction"}
+    model = build_model(TaskType.IMAGE_CLASSIFICATION, LABELS, seed=0,
+                        options={**options, "epochs": 1})
+    metrics = model.fit(x, y)
+    assert metrics["calibrationSize"] == 0 and metrics["trainSize"] == 180
+    assert metrics["temperature"] == 1.0
 
 
 def test_save_load_round_trip(trained, data, tmp_path):

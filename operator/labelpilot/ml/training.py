@@ -16,6 +16,20 @@ T_MIN, T_MAX = 0.5, 20.0
 MIN_CALIBRATION = 20  # fewer holdout objects than this: no temperature scaling (T = 1)
 
 
+def calibration_fraction(
+    n_labels: int, options: dict, *, default: float = 0.1, from_labels: int = 0
+) -> float:
+    """The share of the training labels held out to fit the temperature.
+
+    `options["calibration_fraction"]` when given; else `default` once there are at least
+    `from_labels` labels, and 0 (no holdout, T = 1) below that: with few labels every one
+    is worth more to the model than to its calibration (see docs/ml.md).
+    """
+    if "calibration_fraction" in options:
+        return float(options["calibration_fraction"])
+    return default if n_labels >= from_labels else 0.0
+
+
 def holdout_split(
     n: int, fraction: float, rng: np.random.Generator, targets: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
