@@ -46,3 +46,11 @@ def namespace(kube_api: object) -> Iterator[str]:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real Label Studio server on loopback, once per session (tests/labelstudio/server.py)."""
+    from tests.labelstudio.server import serve
+
+    yield from serve(tmp_path_factory)

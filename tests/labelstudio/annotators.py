@@ -11,7 +11,7 @@ import numpy as np
 
 from labelpilot.config import TaskType
 from labelpilot.formats import GroundTruth
-from tests.labelstudio.conftest import LabelStudio
+from tests.labelstudio.server import LabelStudio
 
 TO = {TaskType.TEXT_CLASSIFICATION: "text"}
 

@@ -22,7 +22,7 @@ from labelpilot.worker.cli import run_step
 from labelpilot.worker.common import StepFailed
 from labelpilot.workspace import Workspace
 from tests.labelstudio import annotators as people
-from tests.labelstudio.conftest import LabelStudio
+from tests.labelstudio.server import LabelStudio
 
 FAST_MODEL = {"epochs": 6, "threads": 1, "device": "cpu"}
 DATASETS = {
