@@ -205,3 +205,5 @@ def test_the_models_predictions_are_pre_annotations(label_studio, tmp_path):
     assert done["status"] == "Succeeded"
     assert done["preAnnotated"] == len(batch)
     assert done["preAnnotationsEdited"] == edited
+    recorded = storage.read_json(Workspace(config.output_uri).human_summary(1))
+    assert (recorded["preAnnotated"], recorded["preAnnotationsEdited"]) == (len(batch), edited)

@@ -48,6 +48,9 @@ def history(ctx: Context) -> list[dict[str, Any]]:
             h = storage.read_json(ws.human_summary(i))
             entry["human"] = {"objects": h["objects"], "failed": h["failed"],
                               "seconds": h["seconds"]}
+            if "preAnnotated" in h:  # people corrected the model's labels
+                entry["human"]["preAnnotated"] = h["preAnnotated"]
+                entry["human"]["preAnnotationsEdited"] = h["preAnnotationsEdited"]
         if storage.exists(ws.training_summary(i)):
             t = storage.read_json(ws.training_summary(i))
             m = t.get("metrics", {})
@@ -83,6 +86,8 @@ def run(ctx: Context) -> dict[str, Any]:
     stop = next((e["threshold"]["stopReason"] for e in reversed(its)
                  if e.get("threshold", {}).get("stopReason")), None)
     counters = state.counters()
+    if stop is None and not counters["unlabeled"]:
+        stop = "AllLabeled"
     report = {
         "jobName": cfg.job_name, "taskType": str(cfg.task_type),
         "labelAttributeName": cfg.label_attribute_name, "target": cfg.target,

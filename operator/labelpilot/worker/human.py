@@ -159,6 +159,15 @@ def _waiting(ctx: Context, iteration: int, batch: int, progress: tuple[int, int]
             "humanBatch": batch, "seconds": ctx.seconds()}
 
 
+def _pre_annotations(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How many objects were shown the model's label, and how many of those people changed."""
+    shown = [r for r in rows if "edited" in r]
+    if not shown:
+        return {}
+    return {"preAnnotated": len(shown),
+            "preAnnotationsEdited": sum(r["edited"] > 0 for r in shown)}
+
+
 def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str, Any]:
     cfg, ws = ctx.config, ctx.ws
     if storage.exists(ws.human_response(iteration)):
@@ -172,7 +181,8 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
             return _waiting(ctx, iteration, len(batch), waiting.progress)
         storage.write_json(ws.human_summary(iteration), {
             "iteration": iteration, "objects": len(rows),
-            "failed": sum("failure" in r for r in rows), "seconds": ctx.seconds()})
+            "failed": sum("failure" in r for r in rows), "seconds": ctx.seconds(),
+            **_pre_annotations(rows)})
         storage.write_jsonl(ws.human_response(iteration), rows)
     failed = sum("failure" in r for r in rows)
     if iteration == 0 and rows and failed > MAX_FAILED_FRACTION * len(rows):
@@ -185,10 +195,7 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
         "step": "human", "iteration": iteration, "status": "Succeeded",
         "labelCounters": state.counters(), "humanBatch": len(rows), "failed": failed,
         "seconds": ctx.seconds()}
-    shown = [r for r in rows if "edited" in r]
-    if shown:
-        summary["preAnnotated"] = len(shown)
-        summary["preAnnotationsEdited"] = sum(r["edited"] > 0 for r in shown)
+    summary.update(_pre_annotations(rows))
     if cfg.auto_labeling and not state.unlabeled():
         summary["next"], summary["stopReason"] = "export", "AllLabeled"
     elif cfg.auto_labeling:
