@@ -7,20 +7,23 @@ from LABELPILOT_OPERATOR_* environment variables, see `labelpilot.operator_setti
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, cast
 
 import kopf
 from kubernetes import client, config
 
 from labelpilot import metrics
 from labelpilot.api.crd import GROUP, PLURAL, VERSION
+from labelpilot.childjobs import ChildJobs
 from labelpilot.joblabels import LABEL_STEP
 from labelpilot.operator_settings import OperatorSettings
 from labelpilot.planner import Event
 from labelpilot.reconciler import Apis, Reconciler, decisive, owner_of
+from labelpilot.workqueue import WorkQueue
 
 SETTINGS = OperatorSettings.from_env()
-_state: dict[str, Reconciler] = {}
+_state: dict[str, Any] = {}
 
 
 def _api_client() -> client.ApiClient:
@@ -28,7 +31,11 @@ def _api_client() -> client.ApiClient:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    # one connection per reconcile thread, so none waits for a free one
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize,
+                                                SETTINGS.workers)
+    return client.ApiClient(configuration)
 
 
 def _post_event(body: dict[str, Any], event: Event) -> None:
@@ -37,9 +44,23 @@ def _post_event(body: dict[str, Any], event: Event) -> None:
 
 def reconciler() -> Reconciler:
     if "reconciler" not in _state:
-        _state["reconciler"] = Reconciler(Apis.from_client(_api_client()), SETTINGS.job,
-                                          _post_event)
-    return _state["reconciler"]
+        _state["reconciler"] = Reconciler(
+            Apis.from_client(_api_client()), SETTINGS.job, _post_event,
+            ChildJobs(relist_seconds=SETTINGS.relist_seconds))
+    return cast(Reconciler, _state["reconciler"])
+
+
+def _reconcile(key: Hashable) -> None:
+    namespace, name = cast(tuple[str, str], key)
+    reconciler().reconcile(namespace, name)
+
+
+def queue() -> WorkQueue:
+    """Reconciles run on this queue's threads: handlers only queue them, so kopf's own
+    processing of events (many per step Job) never waits behind a slow reconcile."""
+    if "queue" not in _state:
+        _state["queue"] = WorkQueue(_reconcile, workers=SETTINGS.workers)
+    return cast(WorkQueue, _state["queue"])
 
 
 @kopf.on.startup()
@@ -51,30 +72,43 @@ def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any)
         prefix="kopf.labelpilot.dev", key="last-handled-configuration")
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
-    settings.execution.max_workers = 8
     settings.scanning.disabled = not SETTINGS.scanning
     if SETTINGS.metrics_port:
         metrics.serve(SETTINGS.metrics_port)
         logger.info("metrics on :%d/metrics", SETTINGS.metrics_port)
     reconciler()
+    queue()
+
+
+@kopf.on.cleanup()
+def stop_queue(**_: Any) -> None:
+    queue().stop()
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL)
-def labeling_job_changed(name: str, namespace: str, **_: Any) -> None:
-    reconciler().reconcile(namespace, name)
+async def labeling_job_changed(name: str, namespace: str, **_: Any) -> None:
+    queue().add((namespace, name))
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=SETTINGS.resync_seconds, sharp=False)
-def labeling_job_resync(name: str, namespace: str, status: dict[str, Any], **_: Any) -> None:
+async def labeling_job_resync(name: str, namespace: str, status: dict[str, Any],
+                              **_: Any) -> None:
     if status.get("phase") not in ("Completed", "Failed", "Stopped"):
-        reconciler().reconcile(namespace, name)
+        queue().add((namespace, name), urgent=False)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_STEP: kopf.PRESENT})
-def step_job_event(body: kopf.Body, namespace: str, type: str | None, **_: Any) -> None:
+async def step_job_event(body: kopf.Body, namespace: str, type: str | None,
+                         **_: Any) -> None:
     job = dict(body)
     owner = owner_of(job)
-    if owner and decisive(type, job):
-        reconciler().reconcile(namespace, owner)
+    if not owner:
+        return
+    children = reconciler().children
+    if children is not None:
+        children.seen((namespace, owner), job, deleted=type == "DELETED")
+    if decisive(type, job):
+        reconciler().ending_seen(namespace, owner, str(body["metadata"]["name"]))
+        queue().add((namespace, owner))

@@ -15,6 +15,10 @@ RECONCILE_SECONDS = Histogram("labelpilot_reconcile_duration_seconds",
                               "Duration of one reconcile of a LabelingJob")
 RECONCILE_ERRORS = Counter("labelpilot_reconcile_errors_total",
                            "Reconciles that raised an error", ["reason"])
+DECISION_SECONDS = Histogram(
+    "labelpilot_decision_seconds",
+    "From a step Job's ending as the operator saw it to the creation of the next Job",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
 JOBS_CREATED = Counter("labelpilot_step_jobs_created_total", "Step Jobs created", ["step"])
 
 _SOURCES = {"humanLabeled": "human", "machineLabeled": "machine",

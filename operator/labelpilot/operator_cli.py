@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from labelpilot.operator_settings import ENV_PREFIX
@@ -34,6 +35,14 @@ def run(args: argparse.Namespace) -> int:
         # Exact namespace names need no namespace scanning (nor RBAC on namespaces);
         # glob patterns do.
         os.environ[ENV_PREFIX + "SCANNING"] = "off"
+    # The operator's own lines (Jobs created, decisions timed) at INFO; kopf's stay at
+    # WARNING, as its per-handler INFO lines would cost CPU with many jobs.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    own = logging.getLogger("labelpilot")
+    own.addHandler(handler)
+    own.setLevel(logging.INFO)
+    own.propagate = False
     import kopf
 
     import labelpilot.controller  # noqa: F401  (registers the handlers)

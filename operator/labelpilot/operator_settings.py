@@ -20,10 +20,13 @@ class OperatorSettings:
     # Off when the operator watches named namespaces: its Role cannot list namespaces or
     # CRDs (cluster-scoped), so kopf is told not to try instead of warning on every start.
     scanning: bool = True
+    workers: int = 16  # threads that reconcile LabelingJobs
+    relist_seconds: float = 300.0  # how stale the cache of child Jobs may get, at most
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
-        """LABELPILOT_OPERATOR_{IMAGE,PROFILES_FILE,METRICS_PORT,RESYNC_SECONDS,SCANNING}."""
+        """LABELPILOT_OPERATOR_{IMAGE,PROFILES_FILE,METRICS_PORT,RESYNC_SECONDS,SCANNING,
+        WORKERS,RELIST_SECONDS}."""
         env = dict(os.environ if environ is None else environ)
 
         def value(name: str) -> str | None:
@@ -41,4 +44,6 @@ class OperatorSettings:
             metrics_port=None if port in (None, "0", "off") else int(str(port)),
             resync_seconds=float(value("RESYNC_SECONDS") or 30.0),
             scanning=value("SCANNING") not in ("0", "off", "false"),
+            workers=int(value("WORKERS") or 16),
+            relist_seconds=float(value("RELIST_SECONDS") or 300.0),
         )

@@ -19,6 +19,7 @@ from labelpilot import metrics
 from labelpilot.api.crd import GROUP, KIND, PLURAL, VERSION
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.status import LabelingJobStatus
+from labelpilot.childjobs import ChildJobs
 from labelpilot.conditions import Outcome, stalled
 from labelpilot.jobs import JobSettings, build_job, selector
 from labelpilot.observed import ObservedJob, observed_from
@@ -28,6 +29,7 @@ from labelpilot.profiles import ProfileError
 Obj = dict[str, Any]
 EventSink = Callable[[Obj, Event], None]
 log = logging.getLogger("labelpilot.operator")
+FINISHED_MAX = 20_000
 
 
 @dataclass
@@ -49,14 +51,32 @@ def _json(response: Any) -> Obj:
 class Reconciler:
     """At most one reconcile per LabelingJob at a time; safe to call from several threads."""
 
-    def __init__(self, apis: Apis, settings: JobSettings, events: EventSink) -> None:
+    def __init__(self, apis: Apis, settings: JobSettings, events: EventSink,
+                 children: ChildJobs | None = None) -> None:
         self.apis = apis
         self.settings = settings
         self.events = events
+        # Without a cache of child Jobs (fed by a watch), every reconcile lists them.
+        self.children = children
+        # A finished Job's view with its Pods' summary, by (uid, resourceVersion): its Pods
+        # are read once, not on every later reconcile.
+        self._finished: dict[tuple[str, str], ObservedJob] = {}
         self._guard = threading.Lock()
         self._running: set[tuple[str, str]] = set()
         self._again: set[tuple[str, str]] = set()
         self._timed_jobs: set[str] = set()
+        # (namespace, LabelingJob) -> (step Job, monotonic time its ending was first seen)
+        self._endings: dict[tuple[str, str], tuple[str, float]] = {}
+        self._ended: dict[tuple[str, str], None] = {}  # step Jobs whose ending was timed
+
+    def ending_seen(self, namespace: str, name: str, job_name: str) -> None:
+        """A step Job of `namespace/name` ended: the clock of the decision starts now."""
+        with self._guard:
+            if (namespace, job_name) not in self._ended:
+                self._ended[(namespace, job_name)] = None
+                if len(self._ended) > FINISHED_MAX:
+                    del self._ended[next(iter(self._ended))]
+                self._endings.setdefault((namespace, name), (job_name, time.monotonic()))
 
     def reconcile(self, namespace: str, name: str) -> Decision | None:
         """Reconciles now, or, if a reconcile of this job is under way, has it run once more.
@@ -106,29 +126,50 @@ class Reconciler:
                 return None
             raise
 
+    def _jobs(self, namespace: str, name: str) -> list[Obj]:
+        key = (namespace, name)
+        if self.children is not None and not self.children.needs_list(key):
+            return self.children.jobs(key)
+        listed = _json(self.apis.batch.list_namespaced_job(
+            namespace, label_selector=selector(name), _preload_content=False))
+        if self.children is None:
+            return list(listed["items"])
+        self.children.listed(key, listed["items"],
+                             (listed.get("metadata") or {}).get("resourceVersion"))
+        return self.children.jobs(key)
+
     def observe(self, namespace: str, name: str, uid: str) -> list[ObservedJob]:
         """The LabelingJob's child Jobs (owned by this uid), each with its Pods."""
-        label = selector(name)
-        jobs = _json(self.apis.batch.list_namespaced_job(
-            namespace, label_selector=label, _preload_content=False))["items"]
+        jobs = [job for job in self._jobs(namespace, name)
+                if any(o.get("uid") == uid for o in job["metadata"].get("ownerReferences") or [])]
+        known = {job["metadata"]["uid"]: self._finished.get(_version_key(job)) for job in jobs}
         pods: list[Obj] = []
-        if any(decisive(None, job) for job in jobs):  # only a finished Job's pods are read
+        # Only a finished Job's pods are read, and only once.
+        if any(decisive(None, job) and known[job["metadata"]["uid"]] is None for job in jobs):
             pods = _json(self.apis.core.list_namespaced_pod(
-                namespace, label_selector=label, _preload_content=False))["items"]
+                namespace, label_selector=selector(name), _preload_content=False))["items"]
         observed = []
         for job in jobs:
-            owners = job["metadata"].get("ownerReferences") or []
-            if not any(o.get("uid") == uid for o in owners):
-                continue
             job_uid = job["metadata"]["uid"]
+            cached = known[job_uid]
+            if cached is not None:
+                observed.append(cached)
+                continue
             mine = [p for p in pods if any(o.get("uid") == job_uid
                                            for o in p["metadata"].get("ownerReferences") or [])]
-            observed.append(observed_from(job, mine))
+            seen = observed_from(job, mine)
+            if decisive(None, job) and mine:
+                self._finished[_version_key(job)] = seen
+                while len(self._finished) > FINISHED_MAX:
+                    del self._finished[next(iter(self._finished))]
+            observed.append(seen)
         return observed
 
     def _reconcile(self, namespace: str, name: str) -> Decision | None:
         body = self._read(namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
+            if body is None and self.children is not None:
+                self.children.forget((namespace, name))
             return None
         meta = body["metadata"]
         now = datetime.now(UTC)
@@ -195,13 +236,29 @@ class Reconciler:
 
     def _create(self, namespace: str, job: Obj) -> None:
         try:
-            self.apis.batch.create_namespaced_job(namespace, job)
+            response = self.apis.batch.create_namespaced_job(namespace, job,
+                                                             _preload_content=False)
+            owner = owner_of(job)
+            if self.children is not None and owner:
+                # The next reconcile must see it even before the watch delivers it.
+                self.children.seen((namespace, owner), _json(response))
         except ApiException as error:
             if error.status != 409:  # already there: an earlier reconcile made it
                 raise
             return
         metrics.JOBS_CREATED.labels(job["metadata"]["labels"]["labelpilot.dev/step"]).inc()
-        log.info("created job %s/%s", namespace, job["metadata"]["name"])
+        created = time.monotonic()
+        owner = owner_of(job)
+        with self._guard:
+            ending = self._endings.pop((namespace, owner), None) if owner else None
+        if ending is None:
+            log.info("created job %s/%s", namespace, job["metadata"]["name"])
+            return
+        ended, seen = ending
+        metrics.DECISION_SECONDS.observe(created - seen)
+        log.info("created job %s/%s %.3f s after the end of %s was seen "
+                 "(decision seen=%.3f created=%.3f)", namespace, job["metadata"]["name"],
+                 created - seen, ended, seen, created)
 
     def _delete(self, namespace: str, job_name: str) -> None:
         try:
@@ -240,6 +297,11 @@ def forbidden_message(error: ApiException, namespace: str) -> str:
     return (f"the API server refused an operator request in namespace {namespace}: "
             f"{detail[:800]}. Grant the operator's ServiceAccount this permission "
             "(the Helm chart's Role/ClusterRole); the job resumes by itself once it can.")
+
+
+def _version_key(job: Obj) -> tuple[str, str]:
+    meta = job["metadata"]
+    return str(meta["uid"]), str(meta.get("resourceVersion") or "")
 
 
 def owner_of(job: Obj) -> str | None:
