@@ -209,3 +209,74 @@ def test_deleting_a_labeling_job_removes_its_jobs_and_pods(env: dict[str, Any]) 
         return not _jobs(env, "doomed") and not pods
 
     wait_for(gone, timeout=120, what="garbage collection of the step Jobs and pods")
+
+
+BYO_STEP = '''"""A user's own {step} step: records how the operator called it, then delegates to the
+built-in step through the contract (same flags, config in LABELPILOT_CONFIG)."""
+import json
+import os
+import sys
+
+with open({calls!r}, "a") as calls:
+    calls.write(json.dumps({{"step": "{step}", "argv": sys.argv[1:],
+                            "config": "LABELPILOT_CONFIG" in os.environ,
+                            "terminationLog": os.environ.get("LABELPILOT_TERMINATION_LOG")}})
+                + "\\n")
+os.execv(sys.executable, [sys.executable, "-m", "labelpilot.cli", "worker", "{step}",
+                          *sys.argv[1:]])
+'''
+
+
+def test_bring_your_own_algorithm_runs_the_users_train_and_infer(env: dict[str, Any]) -> None:
+    byo = env["volume"].path / f"byo-{env['ns']}"
+    byo.mkdir()
+    calls = byo / "calls.jsonl"
+    for step in ("train", "infer"):
+        (byo / f"{step}.py").write_text(BYO_STEP.format(step=step, calls=str(calls)))
+    algorithm = {
+        "trainingImage": "registry.example.com/team/digits-train:1.0",
+        "trainingCommand": ["python", str(byo / "train.py")],
+        "inferenceImage": "registry.example.com/team/digits-infer:1.0",
+        "inferenceCommand": ["python", str(byo / "infer.py")],
+        "options": {"epochs": "3"},
+    }
+    _create(env, "byo", autoLabeling={"allowSmallDataset": True, "algorithm": algorithm})
+    final = wait_phase(env["custom"], env["ns"], "byo", ("Completed", "Failed"))
+    status = final["status"]
+    assert status["phase"] == "Completed", status.get("conditions")
+
+    counters = status["labelCounters"]
+    assert (counters["humanLabeled"] + counters["machineLabeled"]
+            + counters["failedNonRetryableError"] + counters["unlabeled"]) == DIGITS
+    assert counters["totalLabeled"] == counters["humanLabeled"] + counters["machineLabeled"]
+    lines = _output_lines(env["volume"].path / "output" / "byo"
+                          / "manifests/output/output.manifest")
+    assert len(lines) == DIGITS
+    sources = Counter(line.get("label-metadata", {}).get("human-annotated") for line in lines)
+    assert (sources["yes"], sources["no"]) == (counters["humanLabeled"],
+                                               counters["machineLabeled"])
+
+    jobs = _jobs(env, "byo")
+    own = {"train": ("trainingImage", "trainingCommand"),
+           "infer": ("inferenceImage", "inferenceCommand")}
+    ran: Counter[str] = Counter()
+    for job in jobs:
+        step = job.metadata.labels["labelpilot.dev/step"]
+        container = job.spec.template.spec.containers[0]
+        if step in own:
+            image, command = own[step]
+            assert container.image == algorithm[image], job.metadata.name
+            assert container.command == algorithm[command], job.metadata.name
+            iteration = job.metadata.labels["labelpilot.dev/iteration"]
+            assert container.args[:2] == ["--iteration", iteration], container.args
+            ran[step] += 1
+        else:  # the steps around the model stay the built-in worker's
+            assert container.image not in (algorithm["trainingImage"],
+                                           algorithm["inferenceImage"])
+            assert container.command == ["labelpilot", "worker", step], job.metadata.name
+    assert ran["train"] >= 1 and ran["infer"] >= 1, ran
+
+    recorded = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert Counter(r["step"] for r in recorded) >= ran  # a retried pod may add a call
+    assert all(r["config"] and r["terminationLog"] and r["argv"][0] == "--iteration"
+               for r in recorded), recorded
