@@ -140,3 +140,8 @@ def test_a_label_studio_job_completes_and_survives_an_operator_restart(
     assert len(lines) == OBJECTS and len(human) == len(tasks)
     truth = {crowd.keys[t["meta"]["labelpilot"]["index"]] for t in tasks}
     assert {ln["source-ref"] for ln in human} == truth
+    # the token is only in the Secret: not in the status, the Events or the Jobs' specs
+    events = core.list_namespaced_event(namespace).items
+    seen = json.dumps(final) + " ".join(e.message or "" for e in events) + json.dumps(
+        [batch.api_client.sanitize_for_serialization(j) for j in jobs])
+    assert label_studio.token not in seen

@@ -104,6 +104,8 @@ def test_a_batch_goes_out_and_the_answers_come_back(label_studio, tmp_path, task
     human = [ln for ln in lines if ln.get(meta, {}).get("human-annotated") == "yes"]
     assert len(lines) == 30 and len(human) == len(rows)
     assert summary["labelCounters"]["humanLabeled"] == len(rows)
+    for path in Path(config.output_uri).rglob("*"):  # the token stays in the environment
+        assert not path.is_file() or label_studio.token.encode() not in path.read_bytes()
 
 
 def test_three_people_per_object_the_majority_wins(label_studio, tmp_path):
