@@ -219,22 +219,12 @@ def bonferroni_walks(n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: fl
     return best, tested, share
 
 
-def global_path(pool_probs: np.ndarray, num_classes: int,
-                points: int = threshold.PATH_POINTS) -> np.ndarray:
-    """A path of one threshold for all classes (pool confidence quantiles), for comparison."""
-    conf = pool_probs.max(axis=1)
-    grid = np.unique(np.quantile(conf, np.linspace(0.0, 1.0, points)))[::-1]
-    return np.repeat(grid[:, None], num_classes, axis=1)
-
-
-BOTH_PATHS = "both"  # searches the per-class and the global path at delta / 2 each
-
-REPLAY_VARIANTS: dict[str, tuple[Any, Any]] = {
-    "Bonferroni walks, per-class path (before)": (bonferroni_walks, None),
-    "fallback, per-class path (now)": (None, None),
-    "fallback, one global threshold path": (None, global_path),
-    "fallback, per-class and global paths at delta / 2 each, the one accepting more": (
-        None, BOTH_PATHS),
+REPLAY_VARIANTS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "Bonferroni walks, per-class path": (bonferroni_walks, ("per-class",)),
+    "fallback, per-class path (before)": (None, ("per-class",)),
+    "fallback, one global threshold path": (None, ("global",)),
+    "fallback, global path at 0.9 delta, per-class at 0.1 delta, the one accepting more "
+    "(now)": (None, threshold.DEFAULT_PATHS),
 }
 
 
@@ -243,13 +233,19 @@ def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
     """Per variant and iteration of a finished classification job: (pool size, accepted,
     accepted correct), every variant searched on the same saved predictions and state."""
     info = json.loads((data / "dataset.json").read_text())
-    truth = formats.GroundTruth(info["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
+    truth = formats.GroundTruth(info["groundTruthManifest"], TaskType(info["taskType"]),
                                 info["labelAttributeName"])
-    keys = [o.key for o in formats.read_manifest(info["inputManifest"])]
-    true = np.asarray([truth.get(k) for k in keys])
+
+    def label(key: str | None) -> int:
+        try:
+            return int(truth.get(key))
+        except KeyError:  # a malformed line: never in the pool
+            return -1
+
+    true = np.asarray([label(o.key) for o in formats.read_manifest(info["inputManifest"])])
     ws = Workspace(str(workspace))
     out: dict[str, list[tuple[int, int, int]]] = {name: [] for name in REPLAY_VARIANTS}
-    saved = (threshold._walks, threshold.class_threshold_path)
+    saved = threshold._walks
     try:
         for i in ws.iterations():
             shards = sorted(Path(ws.inference(i)).glob("shard-*-of-0001.npz"))
@@ -266,22 +262,15 @@ def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
             val_probs = probs[[position[v] for v in val]]
             val_labels = np.asarray([state.labeled[v]["label"] for v in val])
             pool_probs = probs[[position[int(k)] for k in pool]]
-            for name, (walks, path) in REPLAY_VARIANTS.items():
-                threshold._walks = walks or saved[0]
-                # Bonferroni over the two families: each statement at delta / 2, so both
-                # hold at once with probability >= 1 - delta, and so does the chosen one
-                paths = [saved[1], global_path] if path == BOTH_PATHS else [path or saved[1]]
-                found = []
-                for candidate in paths:
-                    threshold.class_threshold_path = candidate
-                    found.append(threshold.classification_thresholds(
-                        val_probs, val_labels, pool_probs, target=target,
-                        delta=bounds.spend_delta(delta, i) / len(paths)))
-                r = max(found, key=lambda f: int(f.accepted.sum()))
+            for name, (walks, paths) in REPLAY_VARIANTS.items():
+                threshold._walks = walks or saved
+                r = threshold.classification_thresholds(
+                    val_probs, val_labels, pool_probs, target=target,
+                    delta=bounds.spend_delta(delta, i), paths=paths)
                 correct = pool_probs[r.accepted].argmax(1) == true[pool[r.accepted]]
                 out[name].append((len(pool), int(r.accepted.sum()), int(correct.sum())))
     finally:
-        threshold._walks, threshold.class_threshold_path = saved
+        threshold._walks = saved
     return out
 
 

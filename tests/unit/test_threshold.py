@@ -6,10 +6,14 @@ from scipy.stats import binom
 
 from labelpilot import bounds, selection
 from labelpilot.threshold import (
+    DEFAULT_PATHS,
+    GLOBAL_SHARE,
     _walks,
     bound_sized_validation,
     class_threshold_path,
     classification_thresholds,
+    global_threshold_path,
+    path_shares,
     quality_thresholds,
     walk_starts,
 )
@@ -220,3 +224,40 @@ def test_fallback_walk_rejects_all_that_separate_walks_would():
     pvalues[starts[0] + 5] = 1.0  # the first walk fails early; the second start resumes
     best, _, level = _walks(n, pvalues, 0.05, 0.05, 1000)
     assert best == 999 and level == pytest.approx(0.05 - share)
+
+
+def test_global_path_is_one_nested_label_free_threshold():
+    rng = np.random.default_rng(3)
+    probs, _, _ = draw_classification(rng, 2000, 4, 2)
+    path = global_threshold_path(probs, 4)
+    assert path.shape[1] == 4 and np.all(path == path[:, :1])
+    assert np.all(path[1:] <= path[:-1])
+    assert global_threshold_path(np.zeros((0, 4)), 4).shape == (0, 4)
+
+
+def test_path_shares_sum_to_one():
+    assert path_shares(("global",)) == {"global": 1.0}
+    shares = path_shares(("global", "per-class"))
+    assert shares["global"] == GLOBAL_SHARE and sum(shares.values()) == pytest.approx(1.0)
+    for bad in [("global", "global"), ("nope",)]:
+        with pytest.raises(ValueError):
+            path_shares(bad)
+
+
+def test_two_paths_keep_the_larger_and_say_which():
+    rng = np.random.default_rng(4)
+    val_probs, val_labels, _ = draw_classification(rng, 800, 5, 2)
+    pool_probs, _, _ = draw_classification(rng, 3000, 5, 2)
+    kw = {"target": 0.9, "delta": 0.05}
+    both = classification_thresholds(val_probs, val_labels, pool_probs, **kw)
+    assert both.delta == 0.05
+    halves = {name: classification_thresholds(val_probs, val_labels, pool_probs,
+                                              target=0.9, delta=0.05 * share, paths=(name,))
+              for name, share in path_shares(DEFAULT_PATHS).items()}
+    assert both.details["pathAccepted"] == {n: int(r.accepted.sum()) for n, r in halves.items()}
+    kept = halves[both.details["path"]]
+    assert both.accepted.sum() == max(int(r.accepted.sum()) for r in halves.values())
+    np.testing.assert_array_equal(both.accepted, kept.accepted)
+    assert both.bound == kept.bound
+    with pytest.raises(ValueError):
+        classification_thresholds(val_probs, val_labels, pool_probs, **kw, paths=())
