@@ -8,6 +8,7 @@ from labelpilot import bounds, selection
 from labelpilot.threshold import (
     DEFAULT_PATHS,
     GLOBAL_SHARE,
+    MAX_WALKS,
     _walks,
     bound_sized_validation,
     class_threshold_path,
@@ -261,3 +262,16 @@ def test_two_paths_keep_the_larger_and_say_which():
     assert both.bound == kept.bound
     with pytest.raises(ValueError):
         classification_thresholds(val_probs, val_labels, pool_probs, **kw, paths=())
+
+
+def test_bound_sized_validation_for_iou_uses_the_bounded_loss_test():
+    binomial = bound_sized_validation(3000, target=0.6, delta=0.05, seed_rule_size=600)
+    size = bound_sized_validation(3000, target=0.6, delta=0.05, seed_rule_size=600,
+                                  bounded_loss=True)
+    assert binomial < size <= 600
+    accepted = int(size * 0.7)
+    level = bounds.spend_delta(0.05, 0) / MAX_WALKS
+    assert bounds.hoeffding_bentkus_pvalue(0.2, accepted, 0.4) <= level * 1.5
+    assert bounds.hoeffding_bentkus_pvalue(0.2, accepted // 2, 0.4) > level
+    assert bound_sized_validation(3000, target=0.7, delta=0.05, seed_rule_size=80,
+                                  bounded_loss=True) == 80

@@ -68,7 +68,8 @@ def run(ctx: Context) -> dict[str, Any]:
     n_val = seed_rule_validation_size(len(valid))
     if cfg.validation_policy is ValidationPolicy.BOUND_SIZED:
         n_val = bound_sized_validation(len(valid), target=cfg.target, delta=ctx.delta,
-                                       seed_rule_size=n_val)
+                                       seed_rule_size=n_val,
+                                       bounded_loss=not cfg.task_type.is_classification)
     n_train = min(cfg.max_concurrent_task_count, n_val) if cfg.auto_labeling else 0
     if not cfg.auto_labeling:
         n_val, n_train = 0, min(cfg.max_concurrent_task_count, len(valid))
