@@ -60,6 +60,14 @@ def _jobs(env: dict[str, Any], name: str) -> list[client.V1Job]:
         env["ns"], label_selector=f"labelpilot.dev/job={name}").items
 
 
+def _counters_add_up(status: dict[str, Any]) -> dict[str, int]:
+    counters = status["labelCounters"]
+    assert (counters["humanLabeled"] + counters["machineLabeled"]
+            + counters["failedNonRetryableError"] + counters["unlabeled"]) == DIGITS
+    assert counters["totalLabeled"] == counters["humanLabeled"] + counters["machineLabeled"]
+    return counters
+
+
 def _output_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
@@ -84,10 +92,7 @@ def test_job_completes_with_jobs_on_the_right_nodes(env: dict[str, Any]) -> None
     final = wait_phase(env["custom"], env["ns"], "digits", ("Completed", "Failed"))
     status = final["status"]
     assert status["phase"] == "Completed", status.get("conditions")
-    counters = status["labelCounters"]
-    assert (counters["humanLabeled"] + counters["machineLabeled"]
-            + counters["failedNonRetryableError"] + counters["unlabeled"]) == DIGITS
-    assert counters["totalLabeled"] == counters["humanLabeled"] + counters["machineLabeled"]
+    counters = _counters_add_up(status)
 
     manifest = env["volume"].path / "output" / "digits" / "manifests/output/output.manifest"
     assert status["outputManifestUri"].endswith("manifests/output/output.manifest")
@@ -245,10 +250,7 @@ def test_bring_your_own_algorithm_runs_the_users_train_and_infer(env: dict[str, 
     status = final["status"]
     assert status["phase"] == "Completed", status.get("conditions")
 
-    counters = status["labelCounters"]
-    assert (counters["humanLabeled"] + counters["machineLabeled"]
-            + counters["failedNonRetryableError"] + counters["unlabeled"]) == DIGITS
-    assert counters["totalLabeled"] == counters["humanLabeled"] + counters["machineLabeled"]
+    counters = _counters_add_up(status)
     lines = _output_lines(env["volume"].path / "output" / "byo"
                           / "manifests/output/output.manifest")
     assert len(lines) == DIGITS
