@@ -155,6 +155,10 @@ def _container(name: str, namespace: str, spec: LabelingJobSpec, step: Step,
         {"name": "PYTHONUNBUFFERED", "value": "1"},
         *({"name": k, "value": v} for k, v in settings.extra_env),
     ]
+    studio = spec.human_task_config.workforce.label_studio
+    if studio is not None and step is Step.HUMAN:
+        env.append({"name": LABEL_STUDIO_TOKEN_ENV, "valueFrom": {"secretKeyRef": {
+            "name": studio.api_token_secret_name, "key": studio.api_token_secret_key}}})
     mounts: list[Obj] = []
     if spec.storage and spec.storage.volume_claim_name:
         mounts.append({"name": DATA_VOLUME, "mountPath": spec.storage.mount_path})
@@ -178,10 +182,6 @@ def _container(name: str, namespace: str, spec: LabelingJobSpec, step: Step,
     }
     if spec.storage and spec.storage.credentials_secret_name:
         container["envFrom"] = [{"secretRef": {"name": spec.storage.credentials_secret_name}}]
-    studio = spec.human_task_config.workforce.label_studio
-    if studio is not None and step is Step.HUMAN:
-        env.append({"name": LABEL_STUDIO_TOKEN_ENV, "valueFrom": {"secretKeyRef": {
-            "name": studio.api_token_secret_name, "key": studio.api_token_secret_key}}})
     return container
 
 

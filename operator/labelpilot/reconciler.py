@@ -235,10 +235,10 @@ class Reconciler:
             log.exception("could not write the Forbidden condition")
 
     def _create(self, namespace: str, job: Obj) -> None:
+        owner = owner_of(job)
         try:
             response = self.apis.batch.create_namespaced_job(namespace, job,
                                                              _preload_content=False)
-            owner = owner_of(job)
             if self.children is not None and owner:
                 # The next reconcile must see it even before the watch delivers it.
                 self.children.seen((namespace, owner), _json(response))
@@ -248,7 +248,6 @@ class Reconciler:
             return
         metrics.JOBS_CREATED.labels(job["metadata"]["labels"]["labelpilot.dev/step"]).inc()
         created = time.monotonic()
-        owner = owner_of(job)
         with self._guard:
             ending = self._endings.pop((namespace, owner), None) if owner else None
         if ending is None:

@@ -40,14 +40,14 @@ class Shown:
     size: tuple[int, int, int] | None = None
 
 
-def image_size(payload: bytes) -> tuple[int, int, int]:
-    with Image.open(io.BytesIO(payload)) as image:
-        return image.width, image.height, len(image.getbands())
-
-
-def _data_uri(payload: bytes) -> str:
+def _inspect(payload: bytes) -> tuple[tuple[int, int, int], str]:
+    """An image's (width, height, depth) and MIME type, from its header."""
     with Image.open(io.BytesIO(payload)) as image:
         mime = Image.MIME.get(image.format or "", "application/octet-stream")
+        return (image.width, image.height, len(image.getbands())), mime
+
+
+def _data_uri(payload: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(payload).decode()}"
 
 
@@ -85,14 +85,14 @@ def task_data(task_type: TaskType, record: dict[str, Any], base: str | None,
     uri = storage.resolve(ref, base)
     try:
         payload = storage.read_bytes(uri)
-        size = image_size(payload)
+        size, mime = _inspect(payload)
     except (OSError, ValueError) as exc:
         raise MediaError(f"cannot read image {uri}: {exc}") from exc
     if uri.startswith(("http://", "https://")):
         return Shown({IMAGE: uri}, size)
     mode = ObjectUrls(settings.object_urls)
     if mode is ObjectUrls.INLINE:
-        return Shown({IMAGE: _data_uri(payload)}, size)
+        return Shown({IMAGE: _data_uri(payload, mime)}, size)
     if mode is ObjectUrls.LOCAL_FILES:
         return Shown({IMAGE: _local_files(uri, settings.local_files_root)}, size)
     return Shown({IMAGE: _presigned(uri, settings.presign_seconds)}, size)

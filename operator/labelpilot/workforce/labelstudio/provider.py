@@ -54,6 +54,8 @@ class LabelStudioWorkforce(WorkforceProvider):
         self.base = manifest_base
         self._client = client
         self._progress: tuple[int, int] | None = None
+        # batch id -> its tasks, as the poll that found the batch complete fetched them
+        self._complete: dict[str, dict[int, dict[str, Any]]] = {}
 
     @property
     def client(self) -> Client:
@@ -162,13 +164,15 @@ class LabelStudioWorkforce(WorkforceProvider):
         total = len(handle["tasks"])
         self._progress = (done + len(handle["failed"]), total + len(handle["failed"]))
         complete = done == total or self._expired(handle)
+        if complete:
+            self._complete[handle["batchId"]] = tasks
         return BatchStatus.COMPLETED if complete else BatchStatus.IN_PROGRESS
 
     def progress(self, handle: dict[str, Any]) -> tuple[int, int] | None:
         return self._progress
 
     def collect(self, handle: dict[str, Any], items: list[TaskItem]) -> list[Answer]:
-        tasks = self._fetch(handle)
+        tasks = self._complete.pop(handle["batchId"], None) or self._fetch(handle)
         answers = []
         for item in items:
             key = str(item.index)
