@@ -125,14 +125,7 @@ def test_deleted_pod_process_is_gone(apis, namespace) -> None:
                                  "command": ["sleep", "600"]}]},
     })
 
-    def running_pid() -> int | None:
-        pod = core.read_namespaced_pod("sleeper", namespace)
-        statuses = pod.status.container_statuses or []
-        if statuses and statuses[0].state.running:
-            return int(statuses[0].container_id.rsplit("/", 1)[1])
-        return None
-
-    pid = wait_for(running_pid, what="the sleeper to run")
+    pid = wait_for(lambda: _running_pid(core, namespace, "sleeper"), what="the sleeper to run")
     assert Path(f"/proc/{pid}").exists()
     core.delete_namespaced_pod("sleeper", namespace)
 
@@ -143,6 +136,52 @@ def test_deleted_pod_process_is_gone(apis, namespace) -> None:
     wait_for(gone, timeout=30, what="the pod object to be removed")
     assert not _alive(pid)
 
+
+
+def _cpu_group(pid: int) -> Path:
+    """The cgroup directory holding `pid`'s CPU settings (v1 `cpu` line, else unified)."""
+    lines = [line.split(":", 2) for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()]
+    v1 = [path for _, controllers, path in lines if "cpu" in controllers.split(",")]
+    if v1:
+        return Path("/sys/fs/cgroup/cpu") / v1[0].lstrip("/")
+    return Path("/sys/fs/cgroup") / next(path for _, c, path in lines if c == "").lstrip("/")
+
+
+def test_pod_cpu_requests_and_limits_shape_its_cpu_group(apis, namespace) -> None:
+    core, _ = apis
+    pod = core.create_namespaced_pod(namespace, {
+        "metadata": {"name": "spinner"},
+        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                 "containers": [{"name": "main", "image": "none",
+                                 "command": [sys.executable, "-c", "while True: pass"],
+                                 "resources": {"requests": {"cpu": "100m"},
+                                               "limits": {"cpu": "200m"}}}]},
+    })
+    pid = wait_for(lambda: _running_pid(core, namespace, "spinner"), what="the spinner to run")
+    group = _cpu_group(pid)
+    assert group.name == pod.metadata.uid
+    assert group.parent.name.startswith("labelpilot-pods-")
+    if (group / "cpu.shares").exists():
+        assert (group / "cpu.shares").read_text().split() == ["102"]
+        assert (group / "cpu.cfs_quota_us").read_text().split() == ["20000"]
+        assert (group.parent / "cpu.shares").read_text().split() == ["1024"]
+    else:
+        assert (group / "cpu.max").read_text().split() == ["20000", "100000"]
+
+    def throttled() -> bool:
+        stat = dict(line.split() for line in (group / "cpu.stat").read_text().splitlines())
+        return int(stat["nr_throttled"]) >= 3
+
+    wait_for(throttled, timeout=30, what="the 200m limit to throttle a busy loop")
+    core.delete_namespaced_pod("spinner", namespace)
+    wait_for(lambda: not group.exists(), timeout=30, what="the pod's CPU group to be removed")
+
+
+def _running_pid(core: client.CoreV1Api, namespace: str, name: str) -> int | None:
+    statuses = core.read_namespaced_pod(name, namespace).status.container_statuses or []
+    if statuses and statuses[0].state.running:
+        return int(statuses[0].container_id.rsplit("/", 1)[1])
+    return None
 
 def _alive(pid: int) -> bool:
     try:
