@@ -211,21 +211,20 @@ def decisions(log: Path) -> list[tuple[str, str, float, float, float]]:
 
 
 def pod_start(clock: JobClock) -> str:
-    """Step Job created -> its pod running, for context: the node agent's share of a step's
-    time, outside the gap above."""
-    starts = [clock.running[n] - clock.created[n] for n in clock.running if n in clock.created]
-    if not starts:
+    """Step Job created -> its pod running, for context, outside the gap above: training
+    pods queue for the two GPU nodes, the other steps for CPU capacity."""
+    starts: dict[str, list[float]] = {"training": [], "other steps": []}
+    for name in clock.running:
+        if name in clock.created:
+            kind = "training" if name.endswith("-train") else "other steps"
+            starts[kind].append(clock.running[name] - clock.created[name])
+    parts = [f"{kind} p50 {percentile(values, 0.5):.2f} s, p95 {percentile(values, 0.95):.2f} s "
+             f"(n = {len(values)})" for kind, values in starts.items() if values]
+    if not parts:
         return ""
-    return ("Pod start (step Job created -> its pod running: job controller, scheduler, node "
-            "agent; not part of the gap): "
-            f"p50 {percentile(starts, 0.5):.2f} s, p95 {percentile(starts, 0.95):.2f} s "
-            f"(n = {len(starts)}).")
-
-
-def lower_priority(pid: int, nice: int) -> None:
-    """Sets the nice value of every thread of `pid`; processes it starts later inherit it."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+    return ("Pod start (step Job created -> its pod running: job controller, scheduler "
+            "including the wait for free node capacity, node agent; not part of the gap): "
+            + "; ".join(parts) + ".")
 
 
 def starvation(clock: JobClock, samples: list[tuple[float, float, float, int]]) -> str:
@@ -276,7 +275,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(jobs: int, objects: int, port: int = PORT, note: str = "", pods_nice: int = 0) -> str:
+def run(jobs: int, objects: int, port: int = PORT, note: str = "") -> str:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         layout = ClusterLayout(root / "cluster", port)
@@ -306,8 +305,6 @@ def run(jobs: int, objects: int, port: int = PORT, note: str = "", pods_nice: in
                  "--metrics-port", "0", "--liveness", ""],
                 env=dict(os.environ, KUBECONFIG=str(kubeconfig)),
                 stdout=(root / "operator.log").open("wb"), stderr=subprocess.STDOUT)
-            if pods_nice:
-                lower_priority(int(layout.pidfile("node-agent").read_text()), pods_nice)
             started = time.monotonic()
             samples = [(started, *run_delay(operator.pid), running_tasks())]
             for index in range(jobs):
@@ -342,8 +339,7 @@ def run(jobs: int, objects: int, port: int = PORT, note: str = "", pods_nice: in
     total = sum(requests.values())
     starved = starvation(clock, samples)
     remark = f"\n{note}\n" if note else ""
-    command = (f".venv/bin/python -m benchmarks.operator_scale --jobs {jobs} --objects {objects}"
-               + (f" --pods-nice {pods_nice}" if pods_nice else ""))
+    command = f".venv/bin/python -m benchmarks.operator_scale --jobs {jobs} --objects {objects}"
     split = decision_split(clock, seen)
     breakdown = ", ".join(f"{kind} {count}" for kind, count in requests.most_common(8))
     return f"""## Operator at scale: {jobs} LabelingJobs at once
@@ -351,7 +347,8 @@ def run(jobs: int, objects: int, port: int = PORT, note: str = "", pods_nice: in
 Machine: {machine()}; revision {git_revision()}.
 Command: `{command}`
 Each job: {objects} digits, 1 training epoch, simulated workforce; every step is a real Job
-run by the dev cluster's node agent on the same 2 cores as the control plane and the operator.
+run by the dev cluster's node agent on the same 2 cores as the control plane and the operator;
+the pods share the CPU through the agent's all-pods cgroup (README, "The dev cluster").
 
 | measurement | value |
 |---|---|
@@ -385,14 +382,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=PORT,
                         help="the dev cluster's API server port (uses the next four too)")
     parser.add_argument("--note", default="", help="a remark added to the section")
-    parser.add_argument("--pods-nice", type=int, default=0,
-                        help="an experiment, not the benchmark: run the step pods at this nice "
-                             "value, as a kubelet's pod cgroup would weigh them below the "
-                             "control plane and the operator")
     parser.add_argument("--section", default="operator-scale",
                         help="the BENCHMARKS.md section to write")
     args = parser.parse_args()
-    body = run(args.jobs, args.objects, args.port, args.note, args.pods_nice)
+    body = run(args.jobs, args.objects, args.port, args.note)
     write_section(args.section, body)
     print(body)
 
