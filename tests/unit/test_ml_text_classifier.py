@@ -70,6 +70,19 @@ def test_minilm_embeddings_are_cached(tmp_path):
     np.testing.assert_array_equal(before, model.predict(x).probs)
 
 
+def test_few_labels_train_on_all_by_default():
+    x, y = topic_texts(300, seed=0)
+    options = {**FAST, "encoder": "scratch", "epochs": 1}
+    model = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=0, options=options)
+    metrics = model.fit(x, y)
+    assert metrics["calibrationSize"] == 0 and metrics["trainSize"] == 300
+    assert metrics["temperature"] == 1.0
+    held = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=0,
+                       options={**options, "calibration_fraction": 0.1})
+    metrics = held.fit(x, y)
+    assert metrics["calibrationSize"] == 30 and metrics["trainSize"] == 270
+
+
 def test_hashed_features_are_stable_and_cover_any_script():
     assert hashed_features("Hello world") == hashed_features("hello WORLD")
     assert len(hashed_features("日本語のテキスト")) > 1

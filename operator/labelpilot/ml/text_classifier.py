@@ -37,6 +37,7 @@ from labelpilot.ml.base import (
     seed_everything,
 )
 from labelpilot.ml.training import (
+    calibration_fraction,
     default_epochs,
     fit_temperature,
     holdout_split,
@@ -195,7 +196,8 @@ class BagOfNgrams(nn.Module):
 
 class TextClassifier(Model):
     """Options: encoder ("minilm" | "scratch"), head ("linear" | "mlp"), max_seq_length (128),
-    embedding_cache (bool, on disk), dim (scratch), epochs, lr, batch_size, calibration_fraction."""
+    embedding_cache (bool, on disk), dim (scratch), epochs, lr, batch_size, calibration_fraction
+    (default 0.1 from CALIBRATE_FROM training labels on, else 0: T = 1)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -254,9 +256,8 @@ class TextClassifier(Model):
             if init_from and read_meta(init_from)["architecture"] == self.architecture:
                 skipped = load_matching(self.net, read_weights(init_from))
             rng = np.random.default_rng(self.seed)
-            train_idx, cal_idx = holdout_split(
-                len(y), float(self.options.get("calibration_fraction", 0.1)), rng, y
-            )
+            fraction = calibration_fraction(len(y), self.options)
+            train_idx, cal_idx = holdout_split(len(y), fraction, rng, y)
             if self.encoder == "minilm":
                 epochs = default_epochs(len(train_idx), self.options, budget=150_000, hi=300)
                 lr, batch_size = 1e-2, 64
