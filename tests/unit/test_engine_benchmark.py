@@ -1,0 +1,35 @@
+"""The engine benchmark's share of the pool: machine labels of the objects humans did not label."""
+
+import json
+
+from benchmarks.engine import RunResult, count_failed, fmt_pool_share, pool_share
+
+from labelpilot import formats
+from labelpilot.config import TaskType
+
+TEXT = TaskType.TEXT_CLASSIFICATION
+
+
+def result(objects: int, machine: int, human: int, failed: int = 0) -> RunResult:
+    return RunResult("spamassassin", "guaranteed", "seed", 0, objects, machine,
+                     machine / objects, 0.97, human, 1, 1.0, None, 0, "", failed=failed)
+
+
+def test_pool_share_leaves_out_human_labels_and_failures():
+    assert pool_share(result(10000, 9000, 1000)) == 1.0
+    assert pool_share(result(10000, 8816, 1000)) == 8816 / 9000
+    assert pool_share(result(6048, 4342, 1702, failed=4)) == 1.0
+    assert fmt_pool_share(result(6048, 4342, 1702, failed=4)) == "100.0% of 4342, 4 failed"
+    assert fmt_pool_share(result(10, 0, 10)) == "n/a"
+
+
+def test_count_failed_reads_failure_reasons(tmp_path):
+    meta = formats.LabelMeta(confidence=0.9, human_annotated=False, job_name="j")
+    lines = [
+        {"source": "a", **formats.encode_label(TEXT, "label", 1, meta, labels=["x", "y"])},
+        {"source": "b"},
+        formats.encode_failure(TEXT, "label", "MalformedLine: not valid JSON", job_name="j"),
+    ]
+    manifest = tmp_path / "output.manifest"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert count_failed(TEXT, "label", manifest) == 1
