@@ -118,7 +118,7 @@ def read_manifest(uri: str) -> list[DataObject]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{uri} is not UTF-8 text: {exc}") from exc
-    return parse_manifest(text.splitlines())
+    return parse_manifest(storage.json_lines(text))
 
 
 # ---------------------------------------------------------------- label types and keys

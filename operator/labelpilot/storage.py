@@ -109,8 +109,14 @@ def write_json(uri: str, value: Any, *, indent: int | None = None) -> None:
         write_text(uri, json.dumps(value, sort_keys=True, indent=indent, ensure_ascii=False) + "\n")
 
 
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text. Only newline ends a line: str.splitlines would also
+    break at U+0085 or U+2028, which JSON written with ensure_ascii=False keeps raw."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def read_jsonl(uri: str) -> list[Any]:
-    return [json.loads(line) for line in read_text(uri).splitlines() if line.strip()]
+    return [json.loads(line) for line in json_lines(read_text(uri)) if line.strip()]
 
 
 def write_jsonl(uri: str, rows: Iterable[Any]) -> None:

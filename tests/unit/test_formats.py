@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from labelpilot import formats
+from labelpilot import formats, storage
 from labelpilot.config import TaskType
 from labelpilot.formats import Boxes, LabelMeta
 
@@ -29,6 +29,16 @@ def test_manifest_parsing_turns_bad_lines_into_failed_objects():
     assert objects[4].key == "some text"
     assert "MalformedLine" in objects[1].error and "JSON" in objects[1].error
     assert "neither" in objects[3].error
+
+
+def test_text_with_unicode_line_separators_stays_one_object(tmp_path):
+    texts = ["ends here\u0085 not here", "para\u2028graph\u2029break", "crlf"]
+    body = "".join(json.dumps({"source": t}, ensure_ascii=False) + "\n" for t in texts[:2])
+    path = tmp_path / "input.manifest"
+    path.write_bytes((body + '{"source": "crlf"}\r\n').encode())
+    objects = formats.read_manifest(str(path))
+    assert [o.key for o in objects] == texts
+    assert not any(o.failed for o in objects)
 
 
 @pytest.mark.parametrize("task", [TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION])
@@ -118,3 +128,10 @@ def test_failure_encoding():
                                  job_name="j")
     assert rec["y-metadata"]["failure-reason"] == "MalformedLine: x"
     assert not formats.has_label(TaskType.IMAGE_CLASSIFICATION, "y", rec)
+
+
+def test_jsonl_round_trip_keeps_unicode_line_separators(tmp_path):
+    rows = [{"text": "a\u0085b"}, {"text": "c\u2028d"}]
+    uri = str(tmp_path / "rows.jsonl")
+    storage.write_jsonl(uri, rows)
+    assert storage.read_jsonl(uri) == rows
