@@ -7,6 +7,8 @@ from engine_fixtures import digits
 
 from labelpilot import cli, formats
 from labelpilot.config import TaskType
+from labelpilot.labels import LabelState
+from labelpilot.workspace import Workspace
 
 
 def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys):
@@ -53,5 +55,23 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
     assert report["labelCounters"] == counters
     assert all(e["threshold"]["accuracyBound"] is None or e["threshold"]["accuracyBound"]
                >= 0.9 for e in report["iterations"] if "threshold" in e)
+    # validation objects an iteration's thresholds accepted are retired from later searches
+    validation = set(LabelState.load(Workspace(str(out))).validation_indices())
+    retired: set[int] = set()
+    applied = 0
+    for i, entry in enumerate(report["iterations"]):
+        if "threshold" not in entry:
+            continue
+        search = json.loads((out / f"activelearning/iteration-{i:04d}/thresholds.json")
+                            .read_text())["search"]
+        assert search["validationRetired"] == len(retired) == entry["threshold"][
+            "validationRetired"]
+        assert search["validationObjects"] == len(validation - retired)
+        applied = max(applied, len(retired))
+        accepted = set(search["validationAcceptedIndices"])
+        assert accepted <= validation - retired
+        assert len(accepted) == search["validationAccepted"]
+        retired |= accepted
+    assert applied > 0, "no search ran after one that accepted validation objects"
     assert cli.main(["report", str(out)]) == 0
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

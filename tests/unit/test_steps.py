@@ -6,9 +6,11 @@ import pytest
 from engine_fixtures import config_for, digits, snapshot
 
 from labelpilot import cli, storage
+from labelpilot.config import TaskType
 from labelpilot.labels import LabelState
 from labelpilot.worker.cli import run_step
 from labelpilot.worker.common import StepFailed
+from labelpilot.worker.threshold import ObjectPredictions, passing
 from labelpilot.workspace import Workspace
 
 
@@ -138,3 +140,14 @@ def test_split_follows_the_seed_rule_and_seed():
     assert seed_rule_validation_size(4999) == 1000
     assert seed_rule_validation_size(10_000) == 1000
     assert np.isclose(seed_rule_validation_size(5000), 500)
+
+
+def test_passing_applies_per_class_and_single_thresholds():
+    p = ObjectPredictions(position={10: 0, 11: 1, 12: 2})
+    p.probs = [np.array([0.9, 0.1]), np.array([0.3, 0.7]), np.array([0.6, 0.4])]
+    p.confidence = [0.9, 0.7, 0.6]
+    classes = np.array([0.8, 0.75])
+    assert passing(TaskType.IMAGE_CLASSIFICATION, p, [10, 11, 12], classes) == [10]
+    assert passing(TaskType.IMAGE_CLASSIFICATION, p, [11, 12], np.array([0.5, 0.5])) == [11, 12]
+    assert passing(TaskType.OBJECT_DETECTION, p, [10, 11, 12], np.array([0.65])) == [10, 11]
+    assert passing(TaskType.OBJECT_DETECTION, p, [10], np.array([np.inf])) == []

@@ -66,6 +66,8 @@ def history(ctx: Context) -> list[dict[str, Any]]:
                 "nextHumanBatch": s["humanBatch"], "stopReason": s["stopReason"],
                 "thresholds": search.get("thresholds"), "delta": search.get("delta"),
                 "validationAccepted": search.get("validationAccepted"),
+                "validationObjects": search.get("validationObjects"),
+                "validationRetired": search.get("validationRetired"),
                 "seconds": s["seconds"]}
         out.append(entry)
     return out

@@ -2,8 +2,11 @@
 objects that meet them, stopping conditions, and the next human batch.
 
 delta for iteration i is bounds.spend_delta(1 - confidence_level, i) (see
-labelpilot.threshold). Files: machine-labels.jsonl and selection.json first, then
-thresholds.json, the commit mark: once it exists the step returns what it recorded.
+labelpilot.threshold). In guaranteed mode, validation objects that an earlier iteration's
+thresholds accepted are retired from the validation set, as their pool counterparts were
+machine-labeled and left the pool: the validation set keeps resembling what remains.
+Files: machine-labels.jsonl and selection.json first, then thresholds.json, the commit
+mark: once it exists the step returns what it recorded.
 """
 
 from __future__ import annotations
@@ -89,6 +92,31 @@ def _confidence(task: TaskType, p: ObjectPredictions, pos: list[int]) -> np.ndar
     return np.asarray([p.confidence[k] for k in pos])
 
 
+def passing(task: TaskType, p: ObjectPredictions, indices: list[int],
+            thresholds: np.ndarray) -> list[int]:
+    """The objects among `indices` that `thresholds` accept under the predictions `p`."""
+    pos = [p.position[i] for i in indices]
+    if not pos:
+        return []
+    conf = _confidence(task, p, pos)
+    limits = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    if task.is_classification:
+        limit = limits[[int(np.argmax(p.probs[k])) for k in pos]]
+    else:
+        limit = np.full(len(pos), limits[0])
+    return [i for i, ok in zip(indices, conf >= limit, strict=True) if ok]
+
+
+def retired_validation(ctx: Context, iteration: int) -> set[int]:
+    """Validation objects the thresholds of iterations before `iteration` accepted."""
+    retired: set[int] = set()
+    for j in range(iteration):
+        if storage.exists(ctx.ws.thresholds(j)):
+            search = storage.read_json(ctx.ws.thresholds(j))["search"]
+            retired.update(search.get("validationAcceptedIndices", []))
+    return retired
+
+
 def _search(ctx: Context, state: LabelState, p: ObjectPredictions, val: list[int],
             pool: list[int], delta: float) -> ThresholdResult:
     cfg = ctx.config
@@ -161,7 +189,9 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
         return storage.read_json(ws.thresholds(iteration))["summary"]
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
     p = load_predictions(ctx, iteration)
-    val = [i for i in state.validation_indices() if i in p.position]
+    guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
+    retired = retired_validation(ctx, iteration) if guaranteed else set()
+    val = [i for i in state.validation_indices() if i in p.position and i not in retired]
     pool = [i for i in state.unlabeled() if i in p.position]
     delta = bounds.spend_delta(ctx.delta, iteration)
     result = _search(ctx, state, p, val, pool, delta)
@@ -215,6 +245,9 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
         "seconds": ctx.seconds(),
     }
     details = result.summary()
+    if guaranteed:
+        details["validationRetired"] = len(retired)
+        details["validationAcceptedIndices"] = passing(cfg.task_type, p, val, result.thresholds)
     details.update({"validationObjects": len(val), "poolObjects": len(pool),
                     "mode": str(ThresholdMode(cfg.threshold_mode)),
                     "target": cfg.target, "labels": cfg.labels})
