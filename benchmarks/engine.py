@@ -257,7 +257,8 @@ REPLAY_VARIANTS: dict[str, tuple[Any, tuple[str, ...]]] = {
 def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
                       ) -> dict[str, list[tuple[int, int, int]]]:
     """Per variant and iteration of a finished classification job: (pool size, accepted,
-    accepted correct), every variant searched on the same saved predictions and state."""
+    accepted correct), every variant searched on the same saved predictions and state
+    (validation objects the job retired before an iteration stay out of its search)."""
     info = json.loads((data / "dataset.json").read_text())
     truth = formats.GroundTruth(info["groundTruthManifest"], TaskType(info["taskType"]),
                                 info["labelAttributeName"])
@@ -281,7 +282,10 @@ def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
                 indices, probs = npz["indices"], npz["probs"]
             position = {int(k): j for j, k in enumerate(indices)}
             state = LabelState.load(ws, human_upto=i, machine_upto=i - 1)
-            val = [v for v in state.validation_indices() if v in position]
+            retired = {v for j in range(i) if Path(ws.thresholds(j)).exists() for v in
+                       json.loads(Path(ws.thresholds(j)).read_text())["search"].get(
+                           "validationAcceptedIndices", [])}
+            val = [v for v in state.validation_indices() if v in position and v not in retired]
             pool = np.asarray([k for k in state.unlabeled() if k in position])
             if len(pool) == 0:
                 continue
