@@ -15,15 +15,18 @@ from kubernetes import client, config
 
 from labelpilot import metrics
 from labelpilot.api.crd import GROUP, PLURAL, VERSION
+from labelpilot.api.status import Phase
 from labelpilot.childjobs import ChildJobs
 from labelpilot.joblabels import LABEL_STEP
 from labelpilot.operator_settings import OperatorSettings
 from labelpilot.planner import Event
 from labelpilot.reconciler import Apis, Reconciler, decisive, owner_of
+from labelpilot.resync import Resync
 from labelpilot.workqueue import WorkQueue
 
 SETTINGS = OperatorSettings.from_env()
 _state: dict[str, Any] = {}
+ENDED_PHASES = (Phase.COMPLETED, Phase.FAILED, Phase.STOPPED)
 
 
 def _api_client() -> client.ApiClient:
@@ -63,6 +66,13 @@ def queue() -> WorkQueue:
     return cast(WorkQueue, _state["queue"])
 
 
+def resync() -> Resync:
+    if "resync" not in _state:
+        _state["resync"] = Resync(lambda key: queue().add(key, urgent=False),
+                                  SETTINGS.resync_seconds)
+    return cast(Resync, _state["resync"])
+
+
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any) -> None:
     # Keep kopf's bookkeeping in annotations: the CRD's status schema is ours alone.
@@ -78,10 +88,12 @@ def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any)
         logger.info("metrics on :%d/metrics", SETTINGS.metrics_port)
     reconciler()
     queue()
+    resync().start()
 
 
 @kopf.on.cleanup()
 def stop_queue(**_: Any) -> None:
+    resync().stop()
     queue().stop()
 
 
@@ -92,11 +104,11 @@ async def labeling_job_changed(name: str, namespace: str, **_: Any) -> None:
     queue().add((namespace, name))
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=SETTINGS.resync_seconds, sharp=False)
-async def labeling_job_resync(name: str, namespace: str, status: dict[str, Any],
-                              **_: Any) -> None:
-    if status.get("phase") not in ("Completed", "Failed", "Stopped"):
-        queue().add((namespace, name), urgent=False)
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def labeling_job_seen(name: str, namespace: str, type: str | None,
+                            status: dict[str, Any], **_: Any) -> None:
+    active = type != "DELETED" and status.get("phase") not in ENDED_PHASES
+    resync().track((namespace, name), active)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_STEP: kopf.PRESENT})

@@ -216,6 +216,26 @@ def test_deleting_a_labeling_job_removes_its_jobs_and_pods(env: dict[str, Any]) 
     wait_for(gone, timeout=120, what="garbage collection of the step Jobs and pods")
 
 
+def test_a_labeling_job_can_be_deleted_while_the_operator_is_down(env: dict[str, Any]) -> None:
+    _create(env, "orphan")
+    wait_for(lambda: _jobs(env, "orphan"), timeout=120, what="a step Job")
+    job = env["custom"].get_namespaced_custom_object(GROUP, VERSION, env["ns"], PLURAL, "orphan")
+    assert not job["metadata"].get("finalizers")
+    env["operator"].kill()
+    try:
+        env["custom"].delete_namespaced_custom_object(GROUP, VERSION, env["ns"], PLURAL,
+                                                      "orphan")
+
+        def gone() -> bool:
+            names = [j["metadata"]["name"] for j in env["custom"].list_namespaced_custom_object(
+                GROUP, VERSION, env["ns"], PLURAL)["items"]]
+            return "orphan" not in names and not _jobs(env, "orphan")
+
+        wait_for(gone, timeout=120, what="the job and its step Jobs to be deleted")
+    finally:
+        env["operator"].start()
+
+
 BYO_STEP = '''"""A user's own {step} step: records how the operator called it, then delegates to the
 built-in step through the contract (same flags, config in LABELPILOT_CONFIG)."""
 import json
