@@ -164,6 +164,9 @@ def test_skipped_slow_and_expired_tasks_fail_their_objects(label_studio, tmp_pat
     expired = [rows[index[t["id"]]] for t in tasks[3:]]
     assert expired and all(r["failure"].startswith("TaskAvailabilityLifetimeExceeded")
                            for r in expired)
+    # the expired tasks are taken back from the workers; the answered ones stay
+    left = {t["id"] for t in people.tasks(label_studio, project["id"])}
+    assert left == {skipped["id"], slow["id"], answered["id"]}
 
 
 def test_the_models_predictions_are_pre_annotations(label_studio, tmp_path):

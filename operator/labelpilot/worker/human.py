@@ -151,6 +151,13 @@ def _collect(ctx: Context, iteration: int, batch: list[int],
     return _rows(ctx, iteration, provider.collect(handle, items))
 
 
+def _withdraw(ctx: Context, iteration: int) -> None:
+    """After the answers are on disk: the workforce takes back what nobody answered in time
+    (a crash before this leaves those tasks open, and loses no answer)."""
+    handle = storage.read_json(ctx.ws.human_request(iteration))["handle"]
+    provider_for(ctx.config, ctx.manifest_base).withdraw(handle)
+
+
 def _waiting(ctx: Context, iteration: int, batch: int, progress: tuple[int, int] | None
              ) -> dict[str, Any]:
     done, sent = progress or (0, batch)
@@ -184,6 +191,8 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
             "failed": sum("failure" in r for r in rows), "seconds": ctx.seconds(),
             **_pre_annotations(rows)})
         storage.write_jsonl(ws.human_response(iteration), rows)
+        if batch:
+            _withdraw(ctx, iteration)
     failed = sum("failure" in r for r in rows)
     if iteration == 0 and rows and failed > MAX_FAILED_FRACTION * len(rows):
         raise StepFailed("TooManyFailedObjects",

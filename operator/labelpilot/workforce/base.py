@@ -58,3 +58,9 @@ class WorkforceProvider(ABC):
     @abstractmethod
     def collect(self, handle: dict[str, Any], items: list[TaskItem]) -> list[Answer]:
         """The answers of a completed batch, one per item, in the items' order."""
+
+    @abstractmethod
+    def withdraw(self, handle: dict[str, Any]) -> None:
+        """Takes back what a collected batch still shows workers (expired, unanswered
+        tasks), so nobody works on them for nothing. Called once the answers are recorded;
+        must tolerate tasks that are already gone."""

@@ -48,6 +48,9 @@ class SimulatedWorkforce(WorkforceProvider):
         done = time.time() >= float(handle["submittedAt"]) + self.settings.latency_seconds
         return BatchStatus.COMPLETED if done else BatchStatus.IN_PROGRESS
 
+    def withdraw(self, handle: dict[str, Any]) -> None:
+        """Simulated workers hold nothing open once a batch is collected."""
+
     def collect(self, handle: dict[str, Any], items: list[TaskItem]) -> list[Answer]:
         workers = int(handle.get("workersPerObject", 1))
         return [self._answer(item, workers) for item in items]

@@ -109,6 +109,14 @@ class Client:
                                    f"{len(ids)} task ids for {len(tasks)} tasks")
         return ids
 
+    def delete_task(self, task_id: int) -> None:
+        """Deletes a task; one already gone is not an error."""
+        try:
+            self.call("DELETE", f"/api/tasks/{task_id}/")
+        except LabelStudioError as exc:
+            if exc.status != 404:
+                raise
+
     def tasks(self, project_id: int) -> Iterator[dict[str, Any]]:
         """Every task of the project with its annotations (and meta)."""
         page = 1

@@ -12,6 +12,8 @@
 - collect: submitted annotations become answers; skipped ones, ones that took longer than
   `task_time_limit_seconds` (Label Studio's lead time), unreadable ones, expired and
   deleted tasks become failures with the reason.
+- withdraw: once the answers are recorded, an expired batch's tasks that still lack answers
+  are deleted, so nobody labels them for nothing.
 """
 
 from __future__ import annotations
@@ -187,6 +189,17 @@ class LabelStudioWorkforce(WorkforceProvider):
             size = handle["sizes"].get(key)
             answers.append(self._answer(item, tasks[task_id], size, handle))
         return answers
+
+    def withdraw(self, handle: dict[str, Any]) -> None:
+        """Deletes the tasks of an expired batch that still lack answers: their objects
+        failed with TaskAvailabilityLifetimeExceeded, later answers would be paid for and
+        thrown away."""
+        if not self._expired(handle):
+            return
+        overlap = int(handle["workersPerObject"])
+        tasks = self._fetch(handle)
+        for task_id in sorted(i for i, t in tasks.items() if self._answered(t) < overlap):
+            self.client.delete_task(task_id)
 
     def _answer(self, item: TaskItem, task: dict[str, Any], size: list[int] | None,
                 handle: dict[str, Any]) -> Answer:
