@@ -12,6 +12,7 @@ import sys
 BENCHMARKS = (
     ["-m", "benchmarks.devcluster"],
     ["-m", "benchmarks.engine"],
+    ["-m", "benchmarks.per_human_label"],
     ["-m", "benchmarks.operator_scale"],
 )
 
