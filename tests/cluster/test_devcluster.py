@@ -177,6 +177,26 @@ def test_pod_cpu_requests_and_limits_shape_its_cpu_group(apis, namespace) -> Non
     wait_for(lambda: not group.exists(), timeout=30, what="the pod's CPU group to be removed")
 
 
+def test_a_container_over_its_memory_limit_is_oom_killed(apis, namespace) -> None:
+    core, _ = apis
+    core.create_namespaced_pod(namespace, {
+        "metadata": {"name": "hog"},
+        "spec": {"restartPolicy": "Never",
+                 "containers": [{"name": "main", "image": "none",
+                                 "command": [sys.executable, "-c",
+                                             "data = b'x' * (512 * 2**20); print(len(data))"],
+                                 "resources": {"limits": {"memory": "64Mi"}}}]},
+    })
+
+    def terminated() -> client.V1ContainerStateTerminated | None:
+        statuses = core.read_namespaced_pod("hog", namespace).status.container_statuses or []
+        return statuses[0].state.terminated if statuses else None
+
+    state = wait_for(terminated, timeout=60, what="the hog to end")
+    assert (state.reason, state.exit_code) == ("OOMKilled", 137)
+    assert core.read_namespaced_pod("hog", namespace).status.phase == "Failed"
+
+
 def _running_pid(core: client.CoreV1Api, namespace: str, name: str) -> int | None:
     statuses = core.read_namespaced_pod(name, namespace).status.container_statuses or []
     if statuses and statuses[0].state.running:

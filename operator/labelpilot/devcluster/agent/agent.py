@@ -14,7 +14,7 @@ from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
 from labelpilot.devcluster.agent import heartbeat, provisioner
-from labelpilot.devcluster.agent.cpu import CpuGroups
+from labelpilot.devcluster.agent.cgroups import PodCgroups
 from labelpilot.devcluster.agent.kube import Kube, Obj
 from labelpilot.devcluster.agent.periodic import Periodic
 from labelpilot.devcluster.agent.runtime import PodRunner, finalize_deletion, pod_key
@@ -36,7 +36,7 @@ class NodeAgent:
         self.kube = Kube(str(layout.kubeconfig("node-agent")))
         self.runners: dict[str, PodRunner] = {}
         self.stop = threading.Event()
-        self.cpu_groups: CpuGroups | None = None
+        self.cgroups: PodCgroups | None = None
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
@@ -46,7 +46,7 @@ class NodeAgent:
             heartbeat.register(self.kube, node)
         heartbeat.beat(self.kube, sorted(self.node_names))
         self._recover()
-        self.cpu_groups = CpuGroups.create(self.layout.state_dir)
+        self.cgroups = PodCgroups.create(self.layout.state_dir)
         nodes = sorted(self.node_names)
         Periodic("heartbeat", heartbeat.HEARTBEAT_SECONDS,
                  lambda: heartbeat.beat(self.kube, nodes), self.stop).start()
@@ -66,8 +66,8 @@ class NodeAgent:
             runner.shutdown(SHUTDOWN_GRACE)
         for runner in list(self.runners.values()):
             runner.join(SHUTDOWN_GRACE + 5)
-        if self.cpu_groups is not None:
-            self.cpu_groups.remove()
+        if self.cgroups is not None:
+            self.cgroups.remove()
 
     def _ours(self, pod: Obj) -> bool:
         return pod["spec"].get("nodeName") in self.node_names
@@ -131,7 +131,7 @@ class NodeAgent:
             return
         if runner is None and (pod.get("status") or {}).get("phase") not in TERMINAL:
             runner = PodRunner(self.kube, pod, self.layout.pods, self.layout.apiserver_port,
-                               self.cpu_groups)
+                               self.cgroups)
             self.runners[uid] = runner
             runner.start()
 

@@ -44,20 +44,20 @@ def bind(source: str, target: str, read_only: bool) -> None:
         _mount(None, target, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
 
 
-def join_cpu_group(procs: str) -> None:
-    """Moves this process, and so the container it becomes, into the pod's CPU group."""
+def join_cgroup(procs: str) -> None:
+    """Moves this process, and so the container it becomes, into one of the pod's groups."""
     try:
         with open(procs, "w") as handle:
             handle.write(str(os.getpid()))
     except OSError as error:
-        print(f"podexec: cannot join CPU group {procs}: {error}", file=sys.stderr)
+        print(f"podexec: cannot join {procs}: {error}", file=sys.stderr)
 
 
 def main(spec_path: str) -> int:
     with open(spec_path) as handle:
         spec = json.load(handle)
-    if spec.get("cpuGroup"):
-        join_cpu_group(spec["cpuGroup"])
+    for procs in spec.get("cgroups") or []:
+        join_cgroup(procs)
     # Hold every source open first: a volume mounted over a parent folder of a later
     # source (an emptyDir on /tmp, with the agent's state under /tmp) must not hide it.
     handles = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in spec["mounts"]]

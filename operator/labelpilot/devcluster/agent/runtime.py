@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kubernetes.client.rest import ApiException
 
-from labelpilot.devcluster.agent.cpu import CpuGroups, pod_cpu
+from labelpilot.devcluster.agent.cgroups import PodCgroups, pod_resources
 from labelpilot.devcluster.agent.environment import (
     EnvError,
     EnvResolver,
@@ -47,11 +47,11 @@ class PodRunner(threading.Thread):
     """One pod's life on a simulated node: volumes, processes, restarts, deletion."""
 
     def __init__(self, kube: Kube, pod: Obj, pods_dir: Path, apiserver_port: int,
-                 cpu_groups: CpuGroups | None = None) -> None:
+                 cgroups: PodCgroups | None = None) -> None:
         super().__init__(name=f"pod-{pod['metadata']['name']}", daemon=True)
         self.kube = kube
-        self.cpu_groups = cpu_groups
-        self.cpu_procs: Path | None = None
+        self.cgroups = cgroups
+        self.cgroup_procs: list[Path] = []
         self.pod = pod
         self.meta = pod["metadata"]
         self.dir = pods_dir / pod_key(pod)
@@ -85,16 +85,16 @@ class PodRunner(threading.Thread):
     # -- life cycle -------------------------------------------------------------------
 
     def run(self) -> None:
-        if self.cpu_groups is not None:
-            self.cpu_procs = self.cpu_groups.pod_procs(self.meta["uid"], pod_cpu(self.pod))
+        if self.cgroups is not None:
+            self.cgroup_procs = self.cgroups.pod_procs(self.meta["uid"], pod_resources(self.pod))
         try:
             self._run()
         except Exception:
             log.exception("pod %s/%s: runner crashed", self.meta["namespace"], self.meta["name"])
             self._kill_all(0)
         finally:
-            if self.cpu_groups is not None:
-                self.cpu_groups.remove_pod(self.meta["uid"])
+            if self.cgroups is not None:
+                self.cgroups.remove_pod(self.meta["uid"])
 
     def _run(self) -> None:
         log.info("pod %s/%s: starting", self.meta["namespace"], self.meta["name"])
@@ -148,7 +148,7 @@ class PodRunner(threading.Thread):
         mounts_spec.append({"source": str(termination), "target": target, "readOnly": False})
         return {"argv": argv, "env": env, "mounts": mounts_spec, "preserve": RUNTIME_PATHS,
                 "workingDir": container.get("workingDir"), "terminationFile": str(termination),
-                "cpuGroup": str(self.cpu_procs) if self.cpu_procs else None}
+                "cgroups": [str(p) for p in self.cgroup_procs]}
 
     def _fail_to_start(self, message: str) -> None:
         log.warning("pod %s/%s: %s", self.meta["namespace"], self.meta["name"], message)
@@ -286,6 +286,8 @@ class PodRunner(threading.Thread):
             message = log_path.read_bytes()[-LOG_FALLBACK_BYTES:].decode(errors="replace")
         state.message = message or None
         state.reason = "Completed" if code == 0 else "Error"
+        if code == 137 and self.cgroups is not None and self.cgroups.oom_killed(self.meta["uid"]):
+            state.reason = "OOMKilled"
         (self.dir / f"{state.name}.pid").unlink(missing_ok=True)
 
     def _kill_all(self, grace_seconds: float) -> None:
