@@ -40,6 +40,7 @@ from labelpilot import bounds, formats, storage, threshold
 from labelpilot.config import TaskType
 from labelpilot.labels import LabelState
 from labelpilot.quality import label_quality
+from labelpilot.worker.threshold import retired_validation
 from labelpilot.workspace import Workspace
 
 LABELPILOT = [sys.executable, "-m", "labelpilot.cli"]
@@ -282,9 +283,7 @@ def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
                 indices, probs = npz["indices"], npz["probs"]
             position = {int(k): j for j, k in enumerate(indices)}
             state = LabelState.load(ws, human_upto=i, machine_upto=i - 1)
-            retired = {v for j in range(i) if Path(ws.thresholds(j)).exists() for v in
-                       json.loads(Path(ws.thresholds(j)).read_text())["search"].get(
-                           "validationAcceptedIndices", [])}
+            retired = retired_validation(ws, i)
             val = [v for v in state.validation_indices() if v in position and v not in retired]
             pool = np.asarray([k for k in state.unlabeled() if k in position])
             if len(pool) == 0:

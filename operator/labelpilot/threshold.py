@@ -178,7 +178,8 @@ def path_shares(paths: tuple[str, ...]) -> dict[str, float]:
     return {p: 1.0 / len(paths) for p in paths}
 
 
-def _accept_by_class(conf: np.ndarray, pred: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def accept_by_class(conf: np.ndarray, pred: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Objects whose confidence meets the threshold of their predicted class."""
     return conf >= thresholds[pred]
 
 
@@ -243,7 +244,7 @@ def _path_search(name: str, path: np.ndarray, val_conf: np.ndarray, val_pred: np
     chosen, n_chosen, m_chosen = path[chosen_at], int(n[chosen_at]), int(m[chosen_at])
     upper = bounds.clopper_pearson_upper(m_chosen, n_chosen, level)
     return ThresholdResult(
-        chosen, _accept_by_class(pool_conf, pool_pred, chosen), 1.0 - upper,
+        chosen, accept_by_class(pool_conf, pool_pred, chosen), 1.0 - upper,
         1.0 - m_chosen / n_chosen, n_chosen, delta, mode, tested,
         {"path": name, "pathPoints": len(path), "validationErrors": m_chosen},
     )

@@ -24,8 +24,14 @@ from labelpilot.config import TaskType, ThresholdMode
 from labelpilot.formats import Boxes
 from labelpilot.labels import MACHINE, LabelState, label_from_json, label_to_json
 from labelpilot.quality import boxes_mean_iou, mask_mean_iou
-from labelpilot.threshold import ThresholdResult, classification_thresholds, quality_thresholds
+from labelpilot.threshold import (
+    ThresholdResult,
+    accept_by_class,
+    classification_thresholds,
+    quality_thresholds,
+)
 from labelpilot.worker.common import Context, timestamp_of
+from labelpilot.workspace import Workspace
 
 _SHARD = re.compile(r"^shard-(\d+)-of-(\d+)\.npz$")
 
@@ -99,20 +105,19 @@ def passing(task: TaskType, p: ObjectPredictions, indices: list[int],
     if not pos:
         return []
     conf = _confidence(task, p, pos)
-    limits = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
-    if task.is_classification:
-        limit = limits[[int(np.argmax(p.probs[k])) for k in pos]]
-    else:
-        limit = np.full(len(pos), limits[0])
-    return [i for i, ok in zip(indices, conf >= limit, strict=True) if ok]
+    # boxes and masks have one threshold: every object counts as "class" 0
+    pred = (np.asarray([int(np.argmax(p.probs[k])) for k in pos]) if task.is_classification
+            else np.zeros(len(pos), dtype=np.int64))
+    accepted = accept_by_class(conf, pred, np.atleast_1d(np.asarray(thresholds, np.float64)))
+    return [i for i, ok in zip(indices, accepted, strict=True) if ok]
 
 
-def retired_validation(ctx: Context, iteration: int) -> set[int]:
+def retired_validation(ws: Workspace, iteration: int) -> set[int]:
     """Validation objects the thresholds of iterations before `iteration` accepted."""
     retired: set[int] = set()
     for j in range(iteration):
-        if storage.exists(ctx.ws.thresholds(j)):
-            search = storage.read_json(ctx.ws.thresholds(j))["search"]
+        if storage.exists(ws.thresholds(j)):
+            search = storage.read_json(ws.thresholds(j))["search"]
             retired.update(search.get("validationAcceptedIndices", []))
     return retired
 
@@ -190,7 +195,7 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
     p = load_predictions(ctx, iteration)
     guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
-    retired = retired_validation(ctx, iteration) if guaranteed else set()
+    retired = retired_validation(ws, iteration) if guaranteed else set()
     val = [i for i in state.validation_indices() if i in p.position and i not in retired]
     pool = [i for i in state.unlabeled() if i in p.position]
     delta = bounds.spend_delta(ctx.delta, iteration)
