@@ -87,11 +87,11 @@ class PodCgroups:
                 base.mkdir(exist_ok=True)
                 if unified:
                     _enable(base)
-                cls({controller: base}, unified)._set(base, PodResources(ALL_PODS_SHARES, None))
-                bases[controller] = base
+                _write(base, controller, PodResources(ALL_PODS_SHARES, None))
             except OSError as error:
                 log.warning("pods run without %s groups (%s: %s)", controller, base, error)
-                bases.pop(controller, None)
+                continue
+            bases[controller] = base
         if not bases:
             return None
         groups = cls(bases, unified)
@@ -105,7 +105,7 @@ class PodCgroups:
             path = base / key
             try:
                 path.mkdir(exist_ok=True)
-                PodCgroups({controller: base}, self.unified)._set(path, resources)
+                _write(path, controller, resources)
             except OSError as error:
                 log.warning("pod %s: no %s group: %s", key, controller, error)
                 continue
@@ -143,18 +143,19 @@ class PodCgroups:
             with contextlib.suppress(OSError):
                 base.rmdir()
 
-    def _set(self, path: Path, resources: PodResources) -> None:
-        if self.unified:
-            (path / "cpu.weight").write_text(str(weight(resources.shares)))
-            (path / "cpu.max").write_text(f"{resources.quota_us or 'max'} {PERIOD_US}")
-            (path / "memory.max").write_text(str(resources.memory_bytes or "max"))
-            return
-        if "cpu" in self.bases:
-            (path / "cpu.shares").write_text(str(resources.shares))
-            (path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-            (path / "cpu.cfs_quota_us").write_text(str(resources.quota_us or -1))
-        if "memory" in self.bases:
-            (path / "memory.limit_in_bytes").write_text(str(resources.memory_bytes or -1))
+
+def _write(group: Path, controller: str, resources: PodResources) -> None:
+    """One group's limits in one hierarchy ("unified": every controller of cgroup v2)."""
+    if controller == "unified":
+        (group / "cpu.weight").write_text(str(weight(resources.shares)))
+        (group / "cpu.max").write_text(f"{resources.quota_us or 'max'} {PERIOD_US}")
+        (group / "memory.max").write_text(str(resources.memory_bytes or "max"))
+    elif controller == "cpu":
+        (group / "cpu.shares").write_text(str(resources.shares))
+        (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+        (group / "cpu.cfs_quota_us").write_text(str(resources.quota_us or -1))
+    else:
+        (group / "memory.limit_in_bytes").write_text(str(resources.memory_bytes or -1))
 
 
 def _enable(group: Path) -> None:
