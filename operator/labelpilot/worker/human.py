@@ -19,6 +19,7 @@ Iteration 0 fails the job (TooManyFailedObjects) when more than 10% of its objec
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -131,8 +132,10 @@ class StillWaiting(Exception):
         self.progress = progress
 
 
-def _collect(ctx: Context, iteration: int, batch: list[int],
-             max_wait: float | None) -> list[dict[str, Any]]:
+def _collect(ctx: Context, iteration: int, batch: list[int], max_wait: float | None
+             ) -> tuple[list[dict[str, Any]], Callable[[], None]]:
+    """The batch's rows, and what takes back its unanswered tasks: call that only once the
+    rows are on disk (a crash before it leaves those tasks open, and loses no answer)."""
     cfg, ws = ctx.config, ctx.ws
     items = _items(ctx, iteration, batch)
     provider = provider_for(cfg, ctx.manifest_base)
@@ -148,14 +151,8 @@ def _collect(ctx: Context, iteration: int, batch: list[int],
         if deadline is not None and time.monotonic() + POLL_SECONDS > deadline:
             raise StillWaiting(provider.progress(handle))
         time.sleep(POLL_SECONDS)
-    return _rows(ctx, iteration, provider.collect(handle, items))
-
-
-def _withdraw(ctx: Context, iteration: int) -> None:
-    """After the answers are on disk: the workforce takes back what nobody answered in time
-    (a crash before this leaves those tasks open, and loses no answer)."""
-    handle = storage.read_json(ctx.ws.human_request(iteration))["handle"]
-    provider_for(ctx.config, ctx.manifest_base).withdraw(handle)
+    rows = _rows(ctx, iteration, provider.collect(handle, items))
+    return rows, lambda: provider.withdraw(handle)
 
 
 def _waiting(ctx: Context, iteration: int, batch: int, progress: tuple[int, int] | None
@@ -183,7 +180,7 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
         before = LabelState.load(ws, human_upto=iteration - 1, machine_upto=iteration - 1)
         batch = batch_for(ctx, iteration, before)
         try:
-            rows = _collect(ctx, iteration, batch, max_wait) if batch else []
+            rows, withdraw = _collect(ctx, iteration, batch, max_wait) if batch else ([], None)
         except StillWaiting as waiting:
             return _waiting(ctx, iteration, len(batch), waiting.progress)
         storage.write_json(ws.human_summary(iteration), {
@@ -191,8 +188,8 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
             "failed": sum("failure" in r for r in rows), "seconds": ctx.seconds(),
             **_pre_annotations(rows)})
         storage.write_jsonl(ws.human_response(iteration), rows)
-        if batch:
-            _withdraw(ctx, iteration)
+        if withdraw is not None:
+            withdraw()
     failed = sum("failure" in r for r in rows)
     if iteration == 0 and rows and failed > MAX_FAILED_FRACTION * len(rows):
         raise StepFailed("TooManyFailedObjects",
