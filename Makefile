@@ -4,16 +4,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONSTRAINTS := requirements/constraints.txt
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Every pip install of the project, its build backend's included, takes the locked versions.
+INSTALL := PIP_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS) $(BIN)/pip install -q
+# `make lock` keeps the pins and adds what is new; `make lock UPGRADE=1` moves every pin
+# to the newest version the registry serves.
+COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 -q \
+	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 
-.PHONY: setup venv binaries datasets labelstudio test unit lint demo bench manifests crd clean-cluster
+.PHONY: setup venv binaries datasets labelstudio test unit lint demo bench manifests crd \
+	clean-cluster lock
 
 setup: venv binaries datasets labelstudio
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[worker,dev]'
+	$(INSTALL) --upgrade pip
+	$(INSTALL) -e '.[worker,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -49,6 +57,12 @@ manifests: binaries
 crd: venv
 	$(BIN)/labelpilot crd --out crds/labelpilot.dev_labelingjobs.yaml
 	cp crds/labelpilot.dev_labelingjobs.yaml charts/labelpilot/crds/
+
+lock: venv
+	$(COMPILE) pyproject.toml requirements/installers.in --extra worker --extra s3 --extra dev \
+		-o $(CONSTRAINTS)
+	$(COMPILE) requirements/label-studio.in requirements/installers.in \
+		-o requirements/label-studio.txt
 
 clean-cluster: venv
 	$(BIN)/labelpilot dev-cluster down

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Label Studio (its own virtual environment: its pinned dependencies would clash with the
-# worker's) and Debian's Chromium with its driver, for the Label Studio tests.
-# A second run does nothing.
+# worker's), at the versions requirements/label-studio.txt locks, and Debian's Chromium with
+# its driver, for the Label Studio tests. A second run does nothing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-VERSION="${LABEL_STUDIO_VERSION:-1.23.2}"
+LOCK=requirements/label-studio.txt
 VENV="${LABELPILOT_LABEL_STUDIO_VENV:-.venv-labelstudio}"
 PYTHON="${PYTHON:-python3}"
-STAMP="$VENV/.installed-$VERSION"
+STAMP="$VENV/.installed-$(sha256sum "$LOCK" | cut -c1-16)"
 
 if [[ ! -f "$STAMP" ]]; then
-  echo "installing label-studio $VERSION into $VENV"
+  echo "installing label-studio into $VENV from $LOCK"
   test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
+  export PIP_CONSTRAINT="$PWD/$LOCK"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q "label-studio==$VERSION"
+  "$VENV/bin/pip" install -q -r requirements/label-studio.in
+  rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import posixpath
 import re
 import shlex
 import subprocess
@@ -119,6 +120,19 @@ def test_installs_the_right_dependency_set(image, extras):
     else:
         assert re.fullmatch(r"\.\[([\w,]+)\]", target)
         assert extras in target[2:-1].split(",")
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_installs_take_the_locked_versions(image):
+    _, stages = parse(REPO / "images" / image / "Dockerfile")
+    (build,) = [s for s in stages if any("pip install" in c for c in s.get("RUN"))]
+    (env,) = [e for e in build.get("ENV") if "PIP_CONSTRAINT=" in e]
+    constraint = re.search(r"PIP_CONSTRAINT=(\S+)", env).group(1)
+    (workdir,) = build.get("WORKDIR")
+    copied = [c.split() for c in build.get("COPY")]
+    assert any(c[0] == "requirements/constraints.txt"
+               and constraint == posixpath.normpath(f"{workdir}/{c[1]}/constraints.txt")
+               for c in copied), f"{image}: PIP_CONSTRAINT={constraint} is not the copied lock"
 
 
 def test_gpu_worker_runs_on_the_nvidia_cuda_runtime():

@@ -55,10 +55,11 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
     assert report["labelCounters"] == counters
     assert all(e["threshold"]["accuracyBound"] is None or e["threshold"]["accuracyBound"]
                >= 0.9 for e in report["iterations"] if "threshold" in e)
-    # validation objects an iteration's thresholds accepted are retired from later searches
+    # whatever number of searches the job ran, each one's validation set is the human
+    # validation set less what the searches before it accepted (tests/unit/test_steps.py
+    # builds the state in which a search follows one that accepted validation objects)
     validation = set(LabelState.load(Workspace(str(out))).validation_indices())
     retired: set[int] = set()
-    applied = 0
     for i, entry in enumerate(report["iterations"]):
         if "threshold" not in entry:
             continue
@@ -67,11 +68,9 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
         assert search["validationRetired"] == len(retired) == entry["threshold"][
             "validationRetired"]
         assert search["validationObjects"] == len(validation - retired)
-        applied = max(applied, len(retired))
         accepted = set(search["validationAcceptedIndices"])
         assert accepted <= validation - retired
         assert len(accepted) == search["validationAccepted"]
         retired |= accepted
-    assert applied > 0, "no search ran after one that accepted validation objects"
     assert cli.main(["report", str(out)]) == 0
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

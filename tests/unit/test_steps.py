@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 from engine_fixtures import config_for, digits, snapshot
 
-from labelpilot import cli, storage
+from labelpilot import cli, formats, storage
 from labelpilot.config import TaskType
 from labelpilot.labels import LabelState
+from labelpilot.ml.base import Predictions
 from labelpilot.worker.cli import run_step
 from labelpilot.worker.common import StepFailed
+from labelpilot.worker.infer import objects_to_predict, pack
 from labelpilot.worker.threshold import ObjectPredictions, passing
 from labelpilot.workspace import Workspace
 
@@ -151,3 +153,55 @@ def test_passing_applies_per_class_and_single_thresholds():
     assert passing(TaskType.IMAGE_CLASSIFICATION, p, [11, 12], np.array([0.5, 0.5])) == [11, 12]
     assert passing(TaskType.OBJECT_DETECTION, p, [10, 11, 12], np.array([0.65])) == [10, 11]
     assert passing(TaskType.OBJECT_DETECTION, p, [10], np.array([np.inf])) == []
+
+
+def write_scripted_inference(data: dict, ws: Workspace, iteration: int) -> set[int]:
+    """Iteration `iteration`'s inference as if by a model that is right, with confidence
+    0.99, on two objects in three and wrong, with confidence 0.55, on the rest: a state in
+    which the guaranteed search accepts exactly the confident objects. Returns them."""
+    labels = data["labels"]
+    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
+                                data["labelAttributeName"])
+    keys = {o.index: o.key for o in formats.read_manifest(data["inputManifest"])}
+    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
+    indices = objects_to_predict(state)
+    probs = np.zeros((len(indices), len(labels)), np.float32)
+    confident = set()
+    for row, i in enumerate(indices):
+        right = int(truth.get(keys[i]))
+        if i % 3:
+            confident.add(i)
+            probs[row] = 0.01 / (len(labels) - 1)
+            probs[row, right] = 0.99
+        else:
+            probs[row] = 0.45 / (len(labels) - 1)
+            probs[row, (right + 1) % len(labels)] = 0.55
+    storage.write_bytes(ws.inference_shard(iteration, 0, 1),
+                        pack(Predictions(probs=probs), indices, [(8, 8, 1)] * len(indices), {}))
+    return confident
+
+
+def test_threshold_retires_the_validation_objects_earlier_thresholds_accepted(tmp_path):
+    data = digits(tmp_path / "digits", 600)
+    out = tmp_path / "job"
+    config = config_for(data, out, target_accuracy=0.8)
+    ws = Workspace(str(out))
+    run_step("prepare", config)
+    run_step("human", config, 0)
+    validation = set(LabelState.load(ws).validation_indices())
+    confident = write_scripted_inference(data, ws, 0)
+    first = run_step("threshold", config, 0)
+    assert first["next"] == "human" and first["machineLabeledThisIteration"] > 0
+    search = storage.read_json(ws.thresholds(0))["search"]
+    assert search["validationRetired"] == 0
+    assert set(search["validationAcceptedIndices"]) == validation & confident
+
+    run_step("human", config, 1)
+    write_scripted_inference(data, ws, 1)
+    run_step("threshold", config, 1)
+    search = storage.read_json(ws.thresholds(1))["search"]
+    assert search["validationRetired"] == len(validation & confident)
+    assert search["validationObjects"] == len(validation - confident)
+    # what is left of the validation set is all wrong: nothing more may be certified
+    assert search["validationAcceptedIndices"] == []
+    assert storage.read_json(ws.thresholds(1))["summary"]["machineLabeledThisIteration"] == 0
