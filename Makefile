@@ -13,10 +13,10 @@ INSTALL := PIP_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS) $(BIN)/pip install -q
 COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 -q \
 	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 
-.PHONY: setup venv binaries datasets labelstudio test unit lint demo bench manifests crd \
+.PHONY: setup venv binaries datasets labelstudio engine images test unit lint demo bench manifests crd \
 	clean-cluster lock
 
-setup: venv binaries datasets labelstudio
+setup: venv binaries datasets labelstudio engine
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ datasets: venv
 
 labelstudio:
 	PYTHON=$(PYTHON) bash hack/install-label-studio.sh
+
+engine:
+	bash hack/docker-engine.sh
+
+images: engine
+	bash hack/build-images.sh
 
 test: setup
 	$(BIN)/ruff check operator tests benchmarks

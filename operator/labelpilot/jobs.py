@@ -40,6 +40,9 @@ LABEL_VALUE_MAX = 63
 DEFAULT_IMAGE = "labelpilot/worker:0.1.0"
 TERMINATION_ENV = "LABELPILOT_TERMINATION_LOG"
 DATA_VOLUME = "data"
+# The root filesystem is read-only; HOME, MPLCONFIGDIR and every library's scratch files
+# live in this emptyDir.
+SCRATCH_VOLUME, SCRATCH_PATH = "scratch", "/tmp"
 ROLES = {Step.TRAIN: Role.TRAINING, Step.INFER: Role.INFERENCE}
 # A human Job waits this long for the workforce, then reports Waiting and ends; the
 # operator starts the next round after humanTaskConfig.pollIntervalSeconds.
@@ -151,7 +154,7 @@ def _container(name: str, namespace: str, spec: LabelingJobSpec, step: Step,
     env = [
         {"name": CONFIG_ENV, "value": to_run_config(name, namespace, spec).to_json()},
         {"name": TERMINATION_ENV, "value": TERMINATION_LOG},
-        {"name": "HOME", "value": "/tmp"},  # an arbitrary non-root uid has no home
+        {"name": "HOME", "value": SCRATCH_PATH},  # an arbitrary non-root uid has no home
         {"name": "PYTHONUNBUFFERED", "value": "1"},
         *({"name": k, "value": v} for k, v in settings.extra_env),
     ]
@@ -159,7 +162,7 @@ def _container(name: str, namespace: str, spec: LabelingJobSpec, step: Step,
     if studio is not None and step is Step.HUMAN:
         env.append({"name": LABEL_STUDIO_TOKEN_ENV, "valueFrom": {"secretKeyRef": {
             "name": studio.api_token_secret_name, "key": studio.api_token_secret_key}}})
-    mounts: list[Obj] = []
+    mounts: list[Obj] = [{"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH}]
     if spec.storage and spec.storage.volume_claim_name:
         mounts.append({"name": DATA_VOLUME, "mountPath": spec.storage.mount_path})
     container: Obj = {
@@ -170,12 +173,13 @@ def _container(name: str, namespace: str, spec: LabelingJobSpec, step: Step,
         "args": args,
         "env": env,
         "resources": {"requests": dict(where.requests), "limits": dict(where.limits)},
-        **({"volumeMounts": mounts} if mounts else {}),
+        "volumeMounts": mounts,
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
@@ -196,7 +200,7 @@ def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: 
     where = placement(spec, step, settings)
     meta_labels = labels(name, step, iteration, poll)
     shards = shard_count(spec, step)
-    volumes: list[Obj] = []
+    volumes: list[Obj] = [{"name": SCRATCH_VOLUME, "emptyDir": {}}]
     if spec.storage and spec.storage.volume_claim_name:
         volumes.append({"name": DATA_VOLUME, "persistentVolumeClaim": {
             "claimName": spec.storage.volume_claim_name}})
@@ -214,9 +218,8 @@ def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: 
         "enableServiceLinks": False,
         "securityContext": security,
         "containers": [_container(name, namespace, spec, step, iteration, settings, where)],
+        "volumes": volumes,
     }
-    if volumes:
-        pod_spec["volumes"] = volumes
     if where.node_selector:
         pod_spec["nodeSelector"] = dict(where.node_selector)
     if where.tolerations:

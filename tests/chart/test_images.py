@@ -135,10 +135,13 @@ def test_installs_take_the_locked_versions(image):
                for c in copied), f"{image}: PIP_CONSTRAINT={constraint} is not the copied lock"
 
 
-def test_gpu_worker_runs_on_the_nvidia_cuda_runtime():
-    _, stages = parse(REPO / "images" / "worker-gpu" / "Dockerfile")
-    assert stages[-1].base.startswith("nvidia/cuda:")
-    assert "-runtime-" in stages[-1].base
+def test_workers_take_their_torch_build_from_a_build_argument():
+    cpu_args, _ = parse(REPO / "images" / "worker" / "Dockerfile")
+    gpu_args, gpu_stages = parse(REPO / "images" / "worker-gpu" / "Dockerfile")
+    assert cpu_args["TORCH_INDEX_URL"].endswith("/whl/cpu")
+    assert re.search(r"/whl/cu\d+$", gpu_args["TORCH_INDEX_URL"])
+    env = " ".join(gpu_stages[-1].get("ENV"))
+    assert "NVIDIA_VISIBLE_DEVICES=all" in env and "NVIDIA_DRIVER_CAPABILITIES=compute" in env
 
 
 @pytest.mark.parametrize("image", IMAGES)

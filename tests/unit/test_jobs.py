@@ -90,6 +90,11 @@ def test_restricted_security(spec_dict):
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert security["runAsNonRoot"] is True
+    assert security["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e["value"] for e in container(build(spec_dict))["env"]}
+    scratch = {m["mountPath"]: m["name"] for m in container(build(spec_dict))["volumeMounts"]}
+    assert env["HOME"] in scratch, "HOME must be writable under a read-only root"
+    assert {"name": scratch[env["HOME"]], "emptyDir": {}} in pod["volumes"]
 
 
 def test_command_env_and_termination_message(spec_dict):
@@ -109,14 +114,15 @@ def test_command_env_and_termination_message(spec_dict):
 def test_storage_volume_and_credentials(spec_dict):
     job = build(spec_dict, {"storage": {"mountPath": "/mnt/lp", "credentialsSecretName": "s3"}})
     pod = job["spec"]["template"]["spec"]
-    (volume,) = pod["volumes"]
+    (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert volume["persistentVolumeClaim"] == {"claimName": "labelpilot-data"}
-    (mount,) = container(job)["volumeMounts"]
-    assert mount == {"name": volume["name"], "mountPath": "/mnt/lp"}
+    assert {"name": volume["name"], "mountPath": "/mnt/lp"} in container(job)["volumeMounts"]
     assert container(job)["envFrom"] == [{"secretRef": {"name": "s3"}}]
     bare = build(spec_dict, {"storage": None})
-    assert "volumes" not in bare["spec"]["template"]["spec"]
-    assert "envFrom" not in container(bare) and "volumeMounts" not in container(bare)
+    assert not [v for v in bare["spec"]["template"]["spec"]["volumes"]
+                if "persistentVolumeClaim" in v]
+    assert "envFrom" not in container(bare)
+    assert [m["mountPath"] for m in container(bare)["volumeMounts"]] == ["/tmp"]
 
 
 @pytest.mark.parametrize("task_type, step, instance, gpus", [
