@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# End-to-end on kind, for machines with a Docker engine (not the dev cluster's path):
-# a kind cluster with a worker node labelled and tainted like a GPU node (GPU Feature
-# Discovery labels, nvidia.com/gpu taint, an advertised nvidia.com/gpu capacity), the three
-# images built and loaded, the chart installed, the digits example run to Completed.
+# End to end on kind, the way a user installs LabelPilot: a kind cluster with a CPU worker
+# labelled like c5.xlarge and a worker labelled, tainted and advertised like a p3.2xlarge GPU
+# node, the operator and worker images built and loaded, the chart installed, a jobs
+# namespace that enforces the restricted Pod Security Standard, and a digits LabelingJob run
+# to Completed, with the operator pod deleted while a training step runs.
 #
-#   hack/kind-e2e.sh            # create, test, keep the cluster
-#   KEEP_CLUSTER=0 hack/kind-e2e.sh
+#   hack/kind-e2e.sh                 # create (or reuse) the cluster, run, keep it
+#   KEEP_CLUSTER=0 hack/kind-e2e.sh  # delete the cluster at the end
 #
-# Needs: docker, kind, kubectl, helm; the datasets cache (`make datasets`) for digits.
-set -euo pipefail
+# Where no registry can be reached, the node image is built here (hack/kind/node-image.sh),
+# and kind, kubectl and helm come from the project's own builds when not on PATH.
+# Settings: KIND_NODE_IMAGE, KIND_CLUSTER, IMAGE_TAG, E2E_OBJECTS (digits, default 1000),
+# E2E_DATA_DIR (kept; default a temporary folder removed at the end), E2E_TIMEOUT.
+set -Eeuo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cluster="${KIND_CLUSTER:-labelpilot-e2e}"
@@ -17,84 +21,123 @@ namespace="labelpilot-system"
 jobs_namespace="labelpilot-jobs"
 keep="${KEEP_CLUSTER:-1}"
 timeout="${E2E_TIMEOUT:-1800s}"
-data_dir="$(mktemp -d)"
+objects="${E2E_OBJECTS:-1000}"
+data_dir="${E2E_DATA_DIR:-}"
+remove_data=0
+if [[ -z "$data_dir" ]]; then data_dir="$(mktemp -d)"; remove_data=1; fi
 
-log() { printf '== %s\n' "$*"; }
+log() { printf '== [%4ss] %s\n' "$SECONDS" "$*"; }
 
-need() {
-  local tool
-  for tool in "$@"; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
-  done
-}
+DOCKER_HOST="$("$root/hack/docker-engine.sh")"
+export DOCKER_HOST
+kind_bin="$("$root/hack/kind/build-binaries.sh" --print-dir)"
+tools_bin="$("$root/hack/build-binaries.sh" --print-dir)"
+for tool in kind kubectl helm; do
+  if ! command -v "$tool" >/dev/null; then
+    [[ "$tool" == helm ]] || "$root/hack/kind/build-binaries.sh" >&2
+    [[ "$tool" != helm ]] || "$root/hack/build-binaries.sh" >&2
+    export PATH="$PATH:$kind_bin:$tools_bin"
+  fi
+done
+kubeconfig="$data_dir/kubeconfig"
+kubectl() { command kubectl --kubeconfig "$kubeconfig" "$@"; }
+helm() { command helm --kubeconfig "$kubeconfig" "$@"; }
 
 cleanup() {
-  rm -rf "$data_dir"
-  if [[ "$keep" == "0" ]]; then
-    kind delete cluster --name "$cluster"
-  fi
+  if [[ "$keep" == "0" ]]; then kind delete cluster --name "$cluster" >/dev/null 2>&1 || true; fi
+  if [[ "$remove_data" == 1 ]]; then rm -rf "$data_dir"; fi
 }
-
 dump() {
   log "diagnostics"
   kubectl get labelingjobs,jobs,pods -A -o wide || true
-  kubectl -n "$namespace" logs deploy/labelpilot --tail=200 || true
+  kubectl -n "$namespace" logs deploy/labelpilot --tail=100 || true
 }
-
-need docker kind kubectl helm
+# load_image IMAGE NODE...: what `kind load docker-image` does, less the layer blobs once
+# they are unpacked (a node keeps one copy of a 6 GB worker image, not two).
+load_image() {
+  local image=$1 id node; shift
+  id="$(docker image inspect -f '{{.Id}}' "$image")"
+  for node in "$@"; do
+    if docker exec "$node" crictl inspecti "$image" 2>/dev/null | grep -q "$id"; then continue; fi
+    echo "loading $image into $node"
+    docker save "$image" | docker exec -i "$node" ctr --namespace=k8s.io images import \
+      --local --digests --snapshotter=overlayfs --discard-unpacked-layers - >/dev/null
+  done
+}
 trap cleanup EXIT
 trap dump ERR
 
-log "preparing the digits sample in $data_dir"
-"$root/.venv/bin/labelpilot" datasets prepare digits --out "$data_dir/digits" --limit 300 \
-  --label-attribute-name digit --ref-root /data/digits
+node_image="${KIND_NODE_IMAGE:-}"
+if [[ -z "$node_image" ]] && ! timeout 30 docker pull -q registry.k8s.io/pause:3.10.2 >/dev/null 2>&1
+then
+  log "no registry reachable: building the kind node image here"
+  node_image="$("$root/hack/kind/node-image.sh")"
+fi
 
-if ! kind get clusters | grep -qx "$cluster"; then
-  log "creating kind cluster $cluster"
-  kind create cluster --name "$cluster" --wait 120s --config - <<KIND
+log "preparing $objects digits in $data_dir"
+"$root/.venv/bin/labelpilot" datasets prepare digits --out "$data_dir/data/digits" \
+  --limit "$objects" --label-attribute-name digit --ref-root /data/digits
+chmod -R a+rwX "$data_dir/data"   # the steps run as uid 65532
+
+if ! kind get clusters 2>/dev/null | grep -qx "$cluster"; then
+  log "creating kind cluster $cluster${node_image:+ from $node_image}"
+  kind create cluster --name "$cluster" ${node_image:+--image "$node_image"} \
+    --kubeconfig "$kubeconfig" --wait 180s --config - <<KIND
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
+networking:
+  apiServerAddress: 127.0.0.1
+kubeadmConfigPatches:
+  - |
+    kind: KubeletConfiguration
+    failCgroupV1: false
 nodes:
   - role: control-plane
   - role: worker
     labels:
       node.kubernetes.io/instance-type: c5.xlarge
     extraMounts:
-      - {hostPath: "$data_dir", containerPath: /data}
+      - {hostPath: "$data_dir/data", containerPath: /data}
   - role: worker
     labels:
       node.kubernetes.io/instance-type: p3.2xlarge
       nvidia.com/gpu.present: "true"
       nvidia.com/gpu.product: Tesla-V100-SXM2-16GB
     extraMounts:
-      - {hostPath: "$data_dir", containerPath: /data}
+      - {hostPath: "$data_dir/data", containerPath: /data}
 KIND
+else
+  kind get kubeconfig --name "$cluster" >"$kubeconfig"
 fi
 
 gpu_node="$(kubectl get nodes -l nvidia.com/gpu.present=true -o jsonpath='{.items[0].metadata.name}')"
-log "GPU node $gpu_node: taint and an advertised nvidia.com/gpu (no real device; CPU runs)"
+cpu_node="$(kubectl get nodes -l node.kubernetes.io/instance-type=c5.xlarge \
+  -o jsonpath='{.items[0].metadata.name}')"
+log "GPU node $gpu_node: taint and an advertised nvidia.com/gpu (no device: training runs on CPU)"
 kubectl taint node "$gpu_node" nvidia.com/gpu=present:NoSchedule --overwrite
 kubectl patch node "$gpu_node" --subresource=status --type=json \
   -p '[{"op":"add","path":"/status/capacity/nvidia.com~1gpu","value":"1"}]'
 
-for image in operator worker worker-gpu; do
-  log "building labelpilot/$image:$tag"
-  docker build -f "$root/images/$image/Dockerfile" -t "labelpilot/$image:$tag" "$root"
-  kind load docker-image --name "$cluster" "labelpilot/$image:$tag"
-done
+log "building and loading the images"
+IMAGES="operator worker" "$root/hack/build-images.sh" "$tag"
+load_image "labelpilot/operator:$tag" "$gpu_node" "$cpu_node"
+load_image "labelpilot/worker:$tag" "$gpu_node" "$cpu_node"
 
 log "installing the chart"
 kubectl create namespace "$jobs_namespace" --dry-run=client -o yaml | kubectl apply -f -
+kubectl label namespace "$jobs_namespace" --overwrite \
+  pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
+# The image's id as a pod annotation: a rebuilt image under the same tag rolls the operator.
+operator_id="$(docker image inspect -f '{{.Id}}' "labelpilot/operator:$tag" | cut -c8-19)"
 helm upgrade --install labelpilot "$root/charts/labelpilot" \
   --namespace "$namespace" --create-namespace --wait --timeout 5m \
+  --values "$root/hack/kind/e2e-values.yaml" \
   --set image.repository=labelpilot/operator --set image.tag="$tag" \
-  --set image.pullPolicy=Never \
-  --set worker.image.repository=labelpilot/worker-gpu --set worker.image.tag="$tag" \
+  --set worker.image.repository=labelpilot/worker --set worker.image.tag="$tag" \
   --set "watchNamespaces={$jobs_namespace}" \
-  --set profiles.profiles.p3\\.2xlarge.requests.cpu=500m \
-  --set profiles.profiles.p3\\.2xlarge.requests.memory=1Gi
+  --set-string "podAnnotations.labelpilot\.dev/image-id=$operator_id"
 
-log "running the example LabelingJob"
+log "running the digits LabelingJob"
 kubectl -n "$jobs_namespace" apply -f - <<PV
 apiVersion: v1
 kind: PersistentVolume
@@ -119,8 +162,24 @@ spec:
 PV
 kubectl -n "$jobs_namespace" apply -f "$root/examples/gitops/jobs/labelingjob.yaml"
 
+log "deleting the operator pod while a training step runs"
+running_training() {
+  kubectl -n "$jobs_namespace" get pods -l labelpilot.dev/step=train \
+    --field-selector=status.phase=Running -o name
+}
+for _ in $(seq 600); do
+  [[ -z "$(running_training)" ]] || break
+  sleep 1
+done
+[[ -n "$(running_training)" ]] || { echo "no training pod ran within 600 s" >&2; false; }
+kubectl -n "$namespace" delete pod -l app.kubernetes.io/name=labelpilot --wait=true
+kubectl -n "$namespace" rollout status deploy/labelpilot --timeout=300s
+
 log "waiting for Completed (up to $timeout)"
 kubectl -n "$jobs_namespace" wait labelingjob/digits --for=jsonpath='{.status.phase}'=Completed \
   --timeout="$timeout"
+kubectl -n "$jobs_namespace" get labelingjob digits -o yaml >"$data_dir/labelingjob.yaml"
+kubectl -n "$jobs_namespace" get pods -o json >"$data_dir/pods.json"
+kubectl get nodes -o json >"$data_dir/nodes.json"
 kubectl -n "$jobs_namespace" get labelingjob digits
-log "ok: output under $data_dir/output/digits (removed on exit)"
+log "ok: output under $data_dir/data/output/digits"

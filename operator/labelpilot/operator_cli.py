@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 
 from labelpilot.operator_settings import ENV_PREFIX
 
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     import labelpilot.controller  # noqa: F401  (registers the handlers)
 
     kopf.run(
+        # kopf would name itself after the user's passwd entry, which an image run under an
+        # arbitrary uid (uid 65532, OpenShift's random uids) does not have.
+        identity=f"labelpilot@{socket.gethostname()}",
         standalone=True,
         namespaces=args.namespace,
         clusterwide=not args.namespace,

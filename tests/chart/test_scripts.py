@@ -23,8 +23,9 @@ def test_shellcheck_clean(script):
 
 def test_kind_script_uses_the_repositorys_images_and_example():
     text = (REPO / "hack" / "kind-e2e.sh").read_text()
-    for image in ("operator", "worker", "worker-gpu"):
+    for image in ("operator", "worker"):
         assert (REPO / "images" / image / "Dockerfile").exists()
-    assert "for image in operator worker worker-gpu" in text
+        assert f'load_image "labelpilot/{image}:$tag"' in text
+    assert 'IMAGES="operator worker" "$root/hack/build-images.sh"' in text
     assert "examples/gitops/jobs/labelingjob.yaml" in text
     assert "nvidia.com/gpu.present" in text and "nvidia.com/gpu=present:NoSchedule" in text
