@@ -14,6 +14,7 @@ BENCHMARKS = (
     ["-m", "benchmarks.engine"],
     ["-m", "benchmarks.per_human_label"],
     ["-m", "benchmarks.operator_scale"],
+    ["-m", "benchmarks.containers"],
 )
 
 
