@@ -10,15 +10,22 @@
 #
 # Where no registry can be reached, the node image is built here (hack/kind/node-image.sh),
 # and kind, kubectl and helm come from the project's own builds when not on PATH.
+# E2E_INSTALL=kubectl installs with `kubectl apply -f deploy/install.yaml` instead of the
+# chart (a Helm release of an earlier run on the cluster is uninstalled first): the images
+# are loaded under the names the manifest carries, the jobs run in its namespace, and the
+# profiles ConfigMap is fitted to kind nodes, as an admin fits it to theirs.
 # Settings: KIND_NODE_IMAGE, KIND_CLUSTER, IMAGE_TAG, E2E_OBJECTS (digits, default 1000),
-# E2E_DATA_DIR (kept; default a temporary folder removed at the end), E2E_TIMEOUT.
+# E2E_DATA_DIR (kept; default a temporary folder removed at the end; a reused cluster keeps
+# the data folder it was created with), E2E_INSTALL (helm | kubectl), E2E_TIMEOUT.
 set -Eeuo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cluster="${KIND_CLUSTER:-labelpilot-e2e}"
 tag="${IMAGE_TAG:-e2e}"
 namespace="labelpilot-system"
+install="${E2E_INSTALL:-helm}"
 jobs_namespace="labelpilot-jobs"
+[[ "$install" == helm ]] || jobs_namespace="$namespace"
 keep="${KEEP_CLUSTER:-1}"
 timeout="${E2E_TIMEOUT:-1800s}"
 objects="${E2E_OBJECTS:-1000}"
@@ -120,29 +127,51 @@ kubectl patch node "$gpu_node" --subresource=status --type=json \
 
 log "building and loading the images"
 IMAGES="operator worker" "$root/hack/build-images.sh" "$tag"
-load_image "labelpilot/operator:$tag" "$gpu_node" "$cpu_node"
-load_image "labelpilot/worker:$tag" "$gpu_node" "$cpu_node"
+if [[ "$install" == helm ]]; then
+  operator_image="labelpilot/operator:$tag"
+  worker_image="labelpilot/worker:$tag"
+else
+  operator_image="$(sed -n 's|^ *image: \(.*/operator:.*\)$|\1|p' "$root/deploy/install.yaml")"
+  worker_image="$(sed -n 's|^ *- --image=||p' "$root/deploy/install.yaml")"
+  docker tag "labelpilot/operator:$tag" "$operator_image"
+  docker tag "labelpilot/worker:$tag" "$worker_image"
+fi
+load_image "$operator_image" "$gpu_node" "$cpu_node"
+load_image "$worker_image" "$gpu_node" "$cpu_node"
 
-log "installing the chart"
-kubectl create namespace "$jobs_namespace" --dry-run=client -o yaml | kubectl apply -f -
-kubectl label namespace "$jobs_namespace" --overwrite \
-  pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
-# The image's id as a pod annotation: a rebuilt image under the same tag rolls the operator.
-operator_id="$(docker image inspect -f '{{.Id}}' "labelpilot/operator:$tag" | cut -c8-19)"
-helm upgrade --install labelpilot "$root/charts/labelpilot" \
-  --namespace "$namespace" --create-namespace --wait --timeout 5m \
-  --values "$root/hack/kind/e2e-values.yaml" \
-  --set image.repository=labelpilot/operator --set image.tag="$tag" \
-  --set worker.image.repository=labelpilot/worker --set worker.image.tag="$tag" \
-  --set "watchNamespaces={$jobs_namespace}" \
-  --set-string "podAnnotations.labelpilot\.dev/image-id=$operator_id"
+if [[ "$install" == helm ]]; then
+  log "installing the chart"
+  kubectl create namespace "$jobs_namespace" --dry-run=client -o yaml | kubectl apply -f -
+  kubectl label namespace "$jobs_namespace" --overwrite \
+    pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
+  # The image's id as a pod annotation: a rebuilt image under the same tag rolls the operator.
+  operator_id="$(docker image inspect -f '{{.Id}}' "$operator_image" | cut -c8-19)"
+  helm upgrade --install labelpilot "$root/charts/labelpilot" \
+    --namespace "$namespace" --create-namespace --wait --timeout 5m \
+    --values "$root/hack/kind/e2e-values.yaml" \
+    --set image.repository=labelpilot/operator --set image.tag="$tag" \
+    --set worker.image.repository=labelpilot/worker --set worker.image.tag="$tag" \
+    --set "watchNamespaces={$jobs_namespace}" \
+    --set-string "podAnnotations.labelpilot\.dev/image-id=$operator_id"
+else
+  log "installing with kubectl apply -f deploy/install.yaml"
+  if helm status labelpilot -n "$namespace" >/dev/null 2>&1; then
+    helm uninstall labelpilot -n "$namespace" --wait
+  fi
+  kubectl apply --server-side -f "$root/deploy/install.yaml"
+  helm template labelpilot "$root/charts/labelpilot" --namespace "$namespace" \
+    --values "$root/hack/kind/e2e-values.yaml" --show-only templates/configmap-profiles.yaml \
+    | kubectl apply --server-side --force-conflicts -f -
+  kubectl -n "$namespace" rollout restart deploy/labelpilot
+  kubectl -n "$namespace" rollout status deploy/labelpilot --timeout=300s
+fi
 
 log "running the digits LabelingJob"
 kubectl -n "$jobs_namespace" apply -f - <<PV
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: labelpilot-e2e-data
+  name: labelpilot-e2e-data-$jobs_namespace
 spec:
   capacity: {storage: 10Gi}
   accessModes: [ReadWriteMany]
@@ -157,10 +186,11 @@ metadata:
 spec:
   accessModes: [ReadWriteMany]
   storageClassName: ""
-  volumeName: labelpilot-e2e-data
+  volumeName: labelpilot-e2e-data-$jobs_namespace
   resources: {requests: {storage: 10Gi}}
 PV
-kubectl -n "$jobs_namespace" apply -f "$root/examples/gitops/jobs/labelingjob.yaml"
+sed "s|/data/output/digits|/data/output/digits-$install|" \
+  "$root/examples/gitops/jobs/labelingjob.yaml" | kubectl -n "$jobs_namespace" apply -f -
 
 log "deleting the operator pod while a training step runs"
 running_training() {
@@ -178,8 +208,9 @@ kubectl -n "$namespace" rollout status deploy/labelpilot --timeout=300s
 log "waiting for Completed (up to $timeout)"
 kubectl -n "$jobs_namespace" wait labelingjob/digits --for=jsonpath='{.status.phase}'=Completed \
   --timeout="$timeout"
-kubectl -n "$jobs_namespace" get labelingjob digits -o yaml >"$data_dir/labelingjob.yaml"
-kubectl -n "$jobs_namespace" get pods -o json >"$data_dir/pods.json"
+kubectl -n "$jobs_namespace" get labelingjob digits -o yaml >"$data_dir/$install-labelingjob.yaml"
+kubectl -n "$jobs_namespace" get pods -l labelpilot.dev/job=digits -o json \
+  >"$data_dir/$install-pods.json"
 kubectl get nodes -o json >"$data_dir/nodes.json"
 kubectl -n "$jobs_namespace" get labelingjob digits
-log "ok: output under $data_dir/data/output/digits"
+log "ok: output under $data_dir/data/output/digits-$install"
