@@ -16,6 +16,7 @@ import yaml
 
 from labelpilot import formats
 from labelpilot.config import TaskType
+from tests.containers.docker import engine
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "labelpilot-test"
@@ -29,8 +30,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("kind-e2e")
     kind = subprocess.run(["bash", str(REPO / "hack/kind/build-binaries.sh"), "--print-dir"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    subprocess.run([f"{kind}/kind", "delete", "cluster", "--name", CLUSTER],
-                   capture_output=True, timeout=300)
+    deleted = subprocess.run([f"{kind}/kind", "delete", "cluster", "--name", CLUSTER],
+                             capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "DOCKER_HOST": engine()})
+    assert deleted.returncode == 0, deleted.stderr
 
 
 def run_e2e(data_dir: Path, install: str) -> None:
