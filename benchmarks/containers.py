@@ -94,8 +94,8 @@ def e2e_phases(objects: int) -> tuple[float, list[tuple[int, str]], dict[str, fl
     finally:
         subprocess.run([str(kind), "delete", "cluster", "--name", cluster],
                        capture_output=True)
-    phases = [(int(m.group(1)), m.group(2)) for m in map(E2E_PHASE.match, out.splitlines())
-              if m]
+    phases = [(int(m.group(1)), m.group(2).replace(data, "$E2E_DATA_DIR"))
+              for m in map(E2E_PHASE.match, out.splitlines()) if m]
     return seconds, phases, disk
 
 
@@ -121,9 +121,9 @@ def main() -> int:
     total, phases, disk = e2e_phases(args.objects)
     kind = "cold" if args.cold else "warm"
     table = "\n".join(f"| {what} | {s:.0f} |" for what, s in rows)
-    phase_rows = "\n".join(
-        f"| {what} | {start} | {(phases[k + 1][0] if k + 1 < len(phases) else total) - start:.0f} |"
-        for k, (start, what) in enumerate(phases))
+    ends = [start for start, _ in phases[1:]] + [total]
+    phase_rows = "\n".join(f"| {what} | {start} | {max(0, end - start):.0f} |"
+                           for (start, what), end in zip(phases, ends, strict=True))
     images = "\n".join(f"| labelpilot/{image} | {mb:,.0f} |" for image, mb in sizes.items())
     stores = "\n".join(f"| {node} | {mb:,.0f} |" for node, mb in sorted(disk.items()))
     write_section(f"containers-{kind}", f"""## Real containers and kind ({kind})

@@ -37,15 +37,16 @@ log() { printf '== [%4ss] %s\n' "$SECONDS" "$*"; }
 
 DOCKER_HOST="$("$root/hack/docker-engine.sh")"
 export DOCKER_HOST
-kind_bin="$("$root/hack/kind/build-binaries.sh" --print-dir)"
-tools_bin="$("$root/hack/build-binaries.sh" --print-dir)"
-for tool in kind kubectl helm; do
-  if ! command -v "$tool" >/dev/null; then
-    [[ "$tool" == helm ]] || "$root/hack/kind/build-binaries.sh" >&2
-    [[ "$tool" != helm ]] || "$root/hack/build-binaries.sh" >&2
-    export PATH="$PATH:$kind_bin:$tools_bin"
-  fi
-done
+# kind and kubectl from PATH, else from the project's builds; helm likewise.
+if ! command -v kind >/dev/null || ! command -v kubectl >/dev/null; then
+  "$root/hack/kind/build-binaries.sh" >&2
+  PATH="$PATH:$("$root/hack/kind/build-binaries.sh" --print-dir)"
+fi
+if ! command -v helm >/dev/null; then
+  "$root/hack/build-binaries.sh" >&2
+  PATH="$PATH:$("$root/hack/build-binaries.sh" --print-dir)"
+fi
+export PATH
 kubeconfig="$data_dir/kubeconfig"
 kubectl() { command kubectl --kubeconfig "$kubeconfig" "$@"; }
 helm() { command helm --kubeconfig "$kubeconfig" "$@"; }
