@@ -25,7 +25,8 @@ def test_kind_script_uses_the_repositorys_images_and_example():
     text = (REPO / "hack" / "kind-e2e.sh").read_text()
     for image in ("operator", "worker"):
         assert (REPO / "images" / image / "Dockerfile").exists()
-        assert f'load_image "labelpilot/{image}:$tag"' in text
+        assert f'{image}_image="labelpilot/{image}:$tag"' in text
+        assert f'load_image "${image}_image"' in text
     assert 'IMAGES="operator worker" "$root/hack/build-images.sh"' in text
     assert "examples/gitops/jobs/labelingjob.yaml" in text
     assert "nvidia.com/gpu.present" in text and "nvidia.com/gpu=present:NoSchedule" in text
