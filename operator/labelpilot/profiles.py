@@ -1,4 +1,4 @@
-"""Resource profiles: DESIGN.md's instance classes as Kubernetes requests, limits and placement.
+"""Resource profiles: Ground Truth's instance classes as Kubernetes requests, limits and placement.
 
 A profile asks for half of its instance (requests) and may use all of it (limits), so a
 step fits on its node beside the node's own daemons while still being able to burst; GPUs

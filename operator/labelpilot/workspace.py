@@ -1,4 +1,4 @@
-"""The job workspace under the output location (DESIGN.md), named like Ground Truth's.
+"""The job workspace under the output location, named like Ground Truth's.
 
     manifests/intermediate/prepare.json       the split: failed objects, validation, batch 0
     annotations/iteration-NNNN/               human request (batch id), response, masks

@@ -13,7 +13,7 @@ from labelpilot.profiles import (
     Role,
 )
 
-# DESIGN.md's instance classes: vCPU, memory (GiB), GPUs.
+# Ground Truth's instance classes: vCPU, memory (GiB), GPUs.
 INSTANCES = {"p3.2xlarge": (8, 61, 1), "c5.xlarge": (4, 8, 0), "c5.2xlarge": (8, 16, 0),
              "c5.4xlarge": (16, 32, 0), "m4.xlarge": (4, 16, 0)}
 

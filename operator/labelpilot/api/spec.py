@@ -255,7 +255,7 @@ class Toleration(ApiModel):
 
 
 class StepResources(ApiModel):
-    """A profile (DESIGN.md's instance classes, or the cluster's own) and overrides."""
+    """A profile (Ground Truth's instance classes, or the cluster's own) and overrides."""
 
     profile: str | None = Field(
         None, min_length=1, max_length=63,

@@ -1,4 +1,4 @@
-"""The simulated nodes: the instance classes of DESIGN.md, as Kubernetes Node objects."""
+"""The simulated nodes: Ground Truth's instance classes, as Kubernetes Node objects."""
 
 from __future__ import annotations
 
