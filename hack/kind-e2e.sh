@@ -61,16 +61,38 @@ dump() {
   kubectl -n "$namespace" logs deploy/labelpilot --tail=100 || true
 }
 # load_image IMAGE NODE...: what `kind load docker-image` does, less the layer blobs once
-# they are unpacked (a node keeps one copy of a 6 GB worker image, not two).
+# they are unpacked (a node keeps one copy of a 6 GB worker image, not two). An image the
+# node holds under another name is tagged there instead of copied again.
 load_image() {
-  local image=$1 id node; shift
+  local image=$1 id node ref known; shift
   id="$(docker image inspect -f '{{.Id}}' "$image")"
+  ref="$(full_ref "$image")"
   for node in "$@"; do
-    if docker exec "$node" crictl inspecti "$image" 2>/dev/null | grep -q "$id"; then continue; fi
+    known="$(docker exec "$node" crictl images --no-trunc -o json | python3 -c '
+import json, sys
+for image in json.load(sys.stdin)["images"]:
+    if image["id"] == sys.argv[1] and image["repoTags"]:
+        print(sys.argv[2] if sys.argv[2] in image["repoTags"] else image["repoTags"][0])
+        break' "$id" "$ref")"
+    if [[ "$known" == "$ref" ]]; then continue; fi
+    if [[ -n "$known" ]]; then
+      echo "tagging $known as $ref in $node"
+      docker exec "$node" ctr --namespace=k8s.io images tag --force "$known" "$ref" >/dev/null
+      continue
+    fi
     echo "loading $image into $node"
     docker save "$image" | docker exec -i "$node" ctr --namespace=k8s.io images import \
       --local --digests --snapshotter=overlayfs --discard-unpacked-layers - >/dev/null
   done
+}
+# full_ref IMAGE: the name containerd gives a Docker Hub short name (labelpilot/x:t ->
+# docker.io/labelpilot/x:t); names with a registry host stay as they are.
+full_ref() {
+  local first="${1%%/*}"
+  if [[ "$1" != */* ]]; then echo "docker.io/library/$1"
+  elif [[ "$first" == *.* || "$first" == *:* || "$first" == localhost ]]; then echo "$1"
+  else echo "docker.io/$1"
+  fi
 }
 trap cleanup EXIT
 trap dump ERR

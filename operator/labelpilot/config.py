@@ -109,6 +109,10 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_name: str = Field(min_length=1)
+    # The LabelingJob's namespace and uid: the workspace and the human tasks are bound to
+    # them, so a re-created or same-named job never takes another's labels.
+    job_namespace: str | None = None
+    job_uid: str | None = None
     task_type: TaskType
     label_attribute_name: str = Field(min_length=1)
     labels: list[str] = Field(min_length=1)

@@ -148,11 +148,11 @@ def placement(spec: LabelingJobSpec, step: Step, settings: JobSettings) -> Place
     return settings.catalog.resolve(spec.task_type, role, override)
 
 
-def _container(name: str, namespace: str, spec: LabelingJobSpec, step: Step,
+def _container(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: Step,
                iteration: int | None, settings: JobSettings, where: Placement) -> Obj:
     command, args = command_and_args(spec, step, iteration)
     env = [
-        {"name": CONFIG_ENV, "value": to_run_config(name, namespace, spec).to_json()},
+        {"name": CONFIG_ENV, "value": to_run_config(name, namespace, spec, uid).to_json()},
         {"name": TERMINATION_ENV, "value": TERMINATION_LOG},
         {"name": "HOME", "value": SCRATCH_PATH},  # an arbitrary non-root uid has no home
         {"name": "PYTHONUNBUFFERED", "value": "1"},
@@ -217,7 +217,7 @@ def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: 
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": security,
-        "containers": [_container(name, namespace, spec, step, iteration, settings, where)],
+        "containers": [_container(name, namespace, uid, spec, step, iteration, settings, where)],
         "volumes": volumes,
     }
     if where.node_selector:

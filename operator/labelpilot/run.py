@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--label-studio-project", help="label-studio: project title (created "
                    "when missing)")
     p.add_argument("--job-name", default="labelpilot-run")
+    p.add_argument("--job-uid", help="the job identity the workspace is bound to")
     p.add_argument("--target-accuracy", type=float)
     p.add_argument("--confidence-level", type=float, default=0.95)
     p.add_argument("--threshold-mode", default="guaranteed",
@@ -69,7 +70,7 @@ def build_config(args: argparse.Namespace) -> Any:
                                   "failure_rate": args.failure_rate,
                                   "latency_seconds": args.latency}}
     return RunConfig(
-        job_name=args.job_name, task_type=args.task_type,
+        job_name=args.job_name, job_uid=args.job_uid, task_type=args.task_type,
         label_attribute_name=args.label_attribute_name, labels=labels,
         input_manifest_uri=args.input_manifest, output_uri=args.output,
         workforce={**provider, "workers_per_object": args.workers_per_object},

@@ -42,7 +42,19 @@ def run_e2e(data_dir: Path, install: str) -> None:
            "E2E_INSTALL": install}
     run = subprocess.run(["bash", str(REPO / "hack/kind-e2e.sh")], env=env, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=3600)
-    assert run.returncode == 0, run.stdout[-6000:]
+    (data_dir / f"{install}-e2e.log").write_text(run.stdout)
+    assert run.returncode == 0, failure(run.stdout)
+
+
+def failure(log: str) -> str:
+    """The script's progress lines and what it printed before its diagnostics began: the
+    cause, which the diagnostics' pod listing would otherwise push out of the report."""
+    lines = log.splitlines()
+    end = next((i for i, line in enumerate(lines) if line.endswith("] diagnostics")),
+               len(lines))
+    progress = [line for line in lines[:end] if line.startswith("== [")]
+    return "\n".join([*progress, "-- before the diagnostics:", *lines[max(0, end - 40):end],
+                      "-- diagnostics (tail):", *lines[end:][-60:]])
 
 
 def check_run(data_dir: Path, install: str) -> None:

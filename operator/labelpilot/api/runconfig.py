@@ -32,21 +32,22 @@ VALIDATION_POLICIES: dict[ValidationPolicy, config.ValidationPolicy] = {
 }
 
 
-def to_run_config(name: str, namespace: str, spec: LabelingJobSpec) -> config.RunConfig:
+def to_run_config(name: str, namespace: str, spec: LabelingJobSpec, uid: str | None = None
+                  ) -> config.RunConfig:
     """The step config of LabelingJob `namespace/name`.
 
     URIs pass through unchanged: with `storage.volumeClaimName` they are paths (or file://
     URIs) inside the pod, under `storage.mountPath`; otherwise remote URIs (s3://, ...)
-    reached with the credentials Secret's environment. The namespace does not enter the
-    config: the output location already tells jobs apart.
+    reached with the credentials Secret's environment.
     """
-    del namespace  # part of the signature so callers need not know it is unused
     auto = spec.auto_labeling
     human = spec.human_task_config
     simulated = human.workforce.simulated
     studio = human.workforce.label_studio
     return config.RunConfig(
         job_name=name,
+        job_namespace=namespace,
+        job_uid=uid,
         task_type=TASK_TYPES[spec.task_type],
         label_attribute_name=spec.label_attribute_name,
         labels=list(spec.labels),
