@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -75,9 +76,27 @@ def code_change_rebuild() -> float:
     return seconds
 
 
-def e2e_phases(objects: int) -> tuple[float, list[tuple[int, str]], dict[str, float]]:
-    """The whole run, the second at which each phase began, and each node's containerd
-    store in MB at the end."""
+def kind_jobs(kubeconfig: Path, image: str, count: int) -> dict[str, float]:
+    """Median seconds from creation to Complete of `count` Jobs on the kind cluster, in the
+    worker image: one doing nothing, one paying a step's start (the dev cluster's benchmark
+    times the same two)."""
+    from kubernetes import client, config
+
+    from benchmarks.devcluster import STEP_COMMAND, job_to_complete
+
+    batch = client.BatchV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+    return {
+        "true": statistics.median(job_to_complete(batch, f"trivial-{i}", image)
+                                  for i in range(count)),
+        " ".join(STEP_COMMAND): statistics.median(
+            job_to_complete(batch, f"step-{i}", image, STEP_COMMAND) for i in range(count)),
+    }
+
+
+def e2e_phases(objects: int) -> tuple[float, list[tuple[int, str]], dict[str, float],
+                                      dict[str, float]]:
+    """The whole run, the second at which each phase began, each node's containerd
+    store in MB at the end, and Job start times on the cluster (kind_jobs)."""
     cluster = "labelpilot-bench"
     kind = Path(subprocess.run(["bash", str(REPO / "hack/kind/build-binaries.sh"),
                                 "--print-dir"], check=True, capture_output=True,
@@ -87,6 +106,7 @@ def e2e_phases(objects: int) -> tuple[float, list[tuple[int, str]], dict[str, fl
             env = {"E2E_DATA_DIR": data, "KEEP_CLUSTER": "1", "E2E_OBJECTS": str(objects),
                    "KIND_CLUSTER": cluster, "IMAGE_TAG": "bench"}
             seconds, out = timed(["bash", "hack/kind-e2e.sh"], env=env)
+            jobs = kind_jobs(Path(data) / "kubeconfig", "labelpilot/worker:bench", 10)
         nodes = docker("ps", "--filter", f"label=io.x-k8s.kind.cluster={cluster}",
                        "--format", "{{.Names}}").split()
         disk = {node: float(docker("exec", node, "du", "-sx", "--block-size=1M",
@@ -96,7 +116,7 @@ def e2e_phases(objects: int) -> tuple[float, list[tuple[int, str]], dict[str, fl
                        capture_output=True)
     phases = [(int(m.group(1)), m.group(2).replace(data, "$E2E_DATA_DIR"))
               for m in map(E2E_PHASE.match, out.splitlines()) if m]
-    return seconds, phases, disk
+    return seconds, phases, disk, jobs
 
 
 def main() -> int:
@@ -118,13 +138,14 @@ def main() -> int:
                  code_change_rebuild()))
     seconds, _ = timed(["bash", "hack/kind/node-image.sh"])
     rows.append(("kind node image (`hack/kind/node-image.sh`), Go builds cached", seconds))
-    total, phases, disk = e2e_phases(args.objects)
+    total, phases, disk, jobs = e2e_phases(args.objects)
     kind = "cold" if args.cold else "warm"
     table = "\n".join(f"| {what} | {s:.0f} |" for what, s in rows)
     ends = [start for start, _ in phases[1:]] + [total]
     phase_rows = "\n".join(f"| {what} | {start} | {max(0, end - start):.0f} |"
                            for (start, what), end in zip(phases, ends, strict=True))
     images = "\n".join(f"| labelpilot/{image} | {mb:,.0f} |" for image, mb in sizes.items())
+    job_rows = "\n".join(f"| `{command}` | {seconds:.2f} |" for command, seconds in jobs.items())
     stores = "\n".join(f"| {node} | {mb:,.0f} |" for node, mb in sorted(disk.items()))
     write_section(f"containers-{kind}", f"""## Real containers and kind ({kind})
 
@@ -152,6 +173,13 @@ Each node's containerd store at the end (the worker image is loaded into both wo
 | node | MB |
 |---|---|
 {stores}
+
+Jobs on that cluster (restricted securityContext, the worker image already on the nodes),
+creation to Complete, median of 10; the dev cluster's section times the same commands:
+
+| command | seconds |
+|---|---|
+{job_rows}
 """)
     return 0
 

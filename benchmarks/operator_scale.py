@@ -302,7 +302,8 @@ def run(jobs: int, objects: int, port: int = PORT, note: str = "") -> str:
             threading.Thread(target=clock.watch_pods, args=(core,), daemon=True).start()
             operator = subprocess.Popen(
                 [sys.executable, "-m", "labelpilot.cli", "operator", "-n", NAMESPACE,
-                 "--metrics-port", "0", "--liveness", ""],
+                 "--metrics-port", "0", "--liveness", "", "--policy",
+                 str(REPO / "tests/cluster/operator-policy.yaml")],
                 env=dict(os.environ, KUBECONFIG=str(kubeconfig)),
                 stdout=(root / "operator.log").open("wb"), stderr=subprocess.STDOUT)
             started = time.monotonic()

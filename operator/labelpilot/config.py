@@ -13,10 +13,27 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_ENV = "LABELPILOT_CONFIG"
 LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_TOKEN"
+# What the engine can label: class ids are one byte in segmentation masks (0 is the
+# background, so at most 255 classes) and in the PNG palette; the other task types take as
+# many classes as a LabelingJob may list.
+MAX_LABELS = 256
+MAX_SEGMENTATION_LABELS = 255
+MAX_LABEL_LENGTH = 256
+# Bounds of one data object (bytes read, decoded pixels): an object over them fails.
+DEFAULT_MAX_IMAGE_BYTES = 50_000_000
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+DEFAULT_MAX_TEXT_BYTES = 1_000_000
 
 
 class TaskType(StrEnum):
@@ -118,6 +135,12 @@ class RunConfig(BaseModel):
     labels: list[str] = Field(min_length=1)
     input_manifest_uri: str
     output_uri: str
+    # Where objects may be read (labelpilot.dataroots); empty: the input manifest's folder,
+    # or its bucket.
+    data_roots: list[str] = Field(default_factory=list)
+    max_image_bytes: int = Field(DEFAULT_MAX_IMAGE_BYTES, ge=1)
+    max_image_pixels: int = Field(DEFAULT_MAX_IMAGE_PIXELS, ge=1)
+    max_text_bytes: int = Field(DEFAULT_MAX_TEXT_BYTES, ge=1)
     workforce: WorkforceConfig
     target_accuracy: float | None = Field(None, gt=0.0, le=1.0)
     confidence_level: float = Field(0.95, gt=0.0, lt=1.0)
@@ -132,6 +155,38 @@ class RunConfig(BaseModel):
     seed: int = 0
     # Passed to labelpilot.ml.build_model (architecture, epochs, threads, device...).
     model_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_fit(cls, labels: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for i, label in enumerate(labels):
+            if not 1 <= len(label) <= MAX_LABEL_LENGTH:
+                raise ValueError(f"label {i} must be 1 to {MAX_LABEL_LENGTH} characters")
+            if label in seen:
+                raise ValueError(f"duplicate label {label!r}")
+            seen.add(label)
+        return labels
+
+    @field_validator("data_roots")
+    @classmethod
+    def _roots_parse(cls, roots: list[str]) -> list[str]:
+        from labelpilot.dataroots import parse_root
+
+        for root in roots:
+            parse_root(root)
+        return roots
+
+    @field_validator("labels")
+    @classmethod
+    def _engine_takes_the_labels(cls, labels: list[str], info: ValidationInfo) -> list[str]:
+        task_type = info.data.get("task_type")
+        limit = (MAX_SEGMENTATION_LABELS if task_type is TaskType.SEMANTIC_SEGMENTATION
+                 else MAX_LABELS)
+        if len(labels) > limit:
+            raise ValueError(f"{task_type or 'a job'} takes at most {limit} labels, got "
+                             f"{len(labels)}")
+        return labels
 
     @property
     def target(self) -> float:

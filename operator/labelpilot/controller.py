@@ -109,6 +109,10 @@ async def labeling_job_seen(name: str, namespace: str, type: str | None,
                             status: dict[str, Any], **_: Any) -> None:
     active = type != "DELETED" and status.get("phase") not in ENDED_PHASES
     resync().track((namespace, name), active)
+    if type == "DELETED":
+        reconciler().forget(namespace, name)
+        # A reconcile under way may record its metrics once more; the next finds it gone.
+        queue().add((namespace, name))
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_STEP: kopf.PRESENT})

@@ -15,10 +15,12 @@ from labelpilot.workspace import Workspace
 
 
 def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
-    """Quality (accuracy, or mean IoU) of machine and human labels; writes evaluation.json."""
+    """Quality (accuracy, or mean IoU) of machine and human labels; writes evaluation.json.
+    Raises formats.GroundTruthError when the truth of a labeled object is bad."""
     ws = Workspace(config.output_uri)
     state = LabelState.load(ws)
-    truth = formats.GroundTruth(ground_truth_uri, config.task_type, config.label_attribute_name)
+    truth = formats.GroundTruth(ground_truth_uri, config.task_type, config.label_attribute_name,
+                                labels=config.labels)
     keys = {o.index: o.key for o in formats.read_manifest(config.input_manifest_uri)}
     scores: dict[str, list[float]] = {"machine": [], "human": []}
     per_iteration: dict[int, list[float]] = {}

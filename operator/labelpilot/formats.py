@@ -14,6 +14,7 @@ records that `encode_label` writes and `decode_label` reads.
 from __future__ import annotations
 
 import colorsys
+import functools
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import storage
-from labelpilot.config import TaskType
+from labelpilot import labelfields, reasons, storage
+from labelpilot.config import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, TaskType
+from labelpilot.dataroots import DataRoots, OutsideDataRoots, default_roots
+from labelpilot.objectread import Refused, read_bounded
 
 SOURCE_REF = "source-ref"
 SOURCE = "source"
@@ -80,16 +83,26 @@ class DataObject:
         return self.source_ref if self.source_ref is not None else self.source
 
 
+def _malformed(index: int, why: str) -> DataObject:
+    return DataObject(index, {}, reasons.clean(f"MalformedLine: {why}"))
+
+
 def parse_manifest_line(index: int, line: str) -> DataObject:
     """Parses one JSON line; anything wrong becomes a failed object with the reason."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        return DataObject(index, {}, f"MalformedLine: not valid JSON ({exc.msg} at column "
-                                     f"{exc.colno})")
+        return _malformed(index, f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return _malformed(index, "JSON nested too deeply")
     if not isinstance(record, dict):
-        return DataObject(index, {}, f"MalformedLine: expected a JSON object, got "
-                                     f"{type(record).__name__}")
+        return _malformed(index, f"expected a JSON object, got {type(record).__name__}")
+    try:
+        storage.dumps(record).encode("utf-8")
+    except UnicodeEncodeError:
+        return _malformed(index, "holds an unpaired UTF-16 surrogate (\\ud800-\\udfff)")
+    except RecursionError:
+        return _malformed(index, "JSON nested too deeply")
     if SOURCE_REF in record:
         if not isinstance(record[SOURCE_REF], str) or not record[SOURCE_REF].strip():
             return DataObject(index, record, "MalformedLine: 'source-ref' must be a non-empty "
@@ -111,14 +124,26 @@ def parse_manifest(lines: Iterable[str]) -> list[DataObject]:
     return objects
 
 
+def parse_manifest_bytes(data: bytes) -> list[DataObject]:
+    """Parses JSON Lines bytes (a leading UTF-8 BOM is dropped). Only newline ends a line,
+    as in storage.json_lines; a line that is not UTF-8 is a failed object, the others go
+    on."""
+    objects: list[DataObject] = []
+    for raw in data.removeprefix(b"\xef\xbb\xbf").split(b"\n"):
+        try:
+            line = raw.removesuffix(b"\r").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            objects.append(_malformed(len(objects), f"not UTF-8 text (byte 0x{raw[exc.start]:02x}"
+                                                    f" at column {exc.start + 1})"))
+            continue
+        if line.strip():
+            objects.append(parse_manifest_line(len(objects), line))
+    return objects
+
+
 def read_manifest(uri: str) -> list[DataObject]:
     """Reads an input manifest. Raises OSError/FileNotFoundError when it cannot be read."""
-    data = storage.read_bytes(uri)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{uri} is not UTF-8 text: {exc}") from exc
-    return parse_manifest(storage.json_lines(text))
+    return parse_manifest_bytes(storage.read_bytes(uri))
 
 
 # ---------------------------------------------------------------- label types and keys
@@ -177,18 +202,41 @@ def now_iso() -> str:
 # ---------------------------------------------------------------- colour maps and masks
 
 
-def class_colors(n: int) -> list[str]:
-    """`n` distinct hex colours, none of them the background's white."""
-    colors = list(_PALETTE[:n])
-    i = 0
-    while len(colors) < n:
+# The golden-ratio hues give 1,722 distinct colours after the palette's 10, the last at
+# step 4,510; past them, every other 24-bit colour in a fixed scrambled order.
+_HUE_STEPS = 4608
+_COLOR_COUNT = (1 << 24) - 1  # every colour but the background's white
+
+
+@functools.cache
+def _hue_colors() -> tuple[str, ...]:
+    colors = list(_PALETTE)
+    seen = set(colors)
+    for i in range(_HUE_STEPS):
         hue = (i * 0.618033988749895) % 1.0
         light = 0.35 + 0.25 * ((i // 7) % 2)
         r, g, b = colorsys.hls_to_rgb(hue, light, 0.75)
         candidate = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
-        if candidate not in colors and candidate != BACKGROUND_HEX:
+        if candidate not in seen and candidate != BACKGROUND_HEX:
+            seen.add(candidate)
             colors.append(candidate)
-        i += 1
+    return tuple(colors)
+
+
+def class_colors(n: int) -> list[str]:
+    """`n` distinct hex colours, none of them the background's white; the first `k` are
+    the same for every `n` >= `k`. Raises ValueError past the 2**24 - 1 there are."""
+    if not 0 <= n <= _COLOR_COUNT:
+        raise ValueError(f"{n} classes: there are colours for 0 to {_COLOR_COUNT}")
+    colors = list(_hue_colors()[:n])
+    seen = set(colors)
+    j = 0
+    while len(colors) < n:  # at most 2**24 steps: j * odd is a permutation of 24-bit values
+        candidate = f"#{(j * 0x9E3779) & 0xFFFFFF:06x}"
+        if candidate not in seen and candidate != BACKGROUND_HEX:
+            seen.add(candidate)
+            colors.append(candidate)
+        j += 1
     return colors
 
 
@@ -228,15 +276,30 @@ def mask_png_bytes(mask: np.ndarray, colors: Mapping[str, Mapping[str, str]]) ->
     return buffer.getvalue()
 
 
-def mask_from_png_bytes(data: bytes, colors: Mapping[str, Mapping[str, str]]) -> np.ndarray:
+def mask_from_png_bytes(data: bytes, colors: Mapping[str, Mapping[str, str]], *,
+                        max_pixels: int | None = None) -> np.ndarray:
     """Decodes a mask PNG by its colours (RGB or palette); grayscale PNGs hold ids directly.
-    Pixels of a colour not in the map become background."""
+    Pixels of a colour not in the map become background. Raises FormatError for what is
+    not an image, or one of more than `max_pixels`."""
     from PIL import Image
 
-    image = Image.open(io.BytesIO(data))
-    if image.mode in ("L", "I", "I;16"):
-        return np.asarray(image).astype(np.uint8)
-    rgb = np.asarray(image.convert("RGB")).astype(np.int32)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise FormatError(f"the mask has {width}x{height} pixels, more than the "
+                                  f"{max_pixels:,}-pixel limit")
+            if image.mode in ("L", "I", "I;16"):
+                ids = np.asarray(image)
+                if int(ids.max(initial=0)) >= labelfields.MAX_MASK_CLASSES:
+                    raise FormatError(f"the mask holds class id {int(ids.max())}, more than "
+                                      "a byte")
+                return ids.astype(np.uint8)
+            rgb = np.asarray(image.convert("RGB")).astype(np.int32)
+    except FormatError:
+        raise
+    except Exception as exc:  # PIL raises many types for corrupt files
+        raise FormatError(f"not a decodable mask: {reasons.describe(exc)}") from exc
     packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     out = np.zeros(packed.shape, dtype=np.uint8)
     for key, entry in colors.items():
@@ -251,6 +314,22 @@ def write_mask_png(uri: str, mask: np.ndarray, colors: Mapping[str, Mapping[str,
 
 def read_mask_png(uri: str, colors: Mapping[str, Mapping[str, str]]) -> np.ndarray:
     return mask_from_png_bytes(storage.read_bytes(uri), colors)
+
+
+def _read_truth_mask(uri: str, colors: Mapping[str, Mapping[str, str]],
+                     roots: DataRoots | None) -> np.ndarray:
+    """A mask named by a record: confined to `roots`, bounded like an image object."""
+    try:
+        target = uri if roots is None else roots.confine(uri)
+        data = read_bounded(target, DEFAULT_MAX_IMAGE_BYTES, "a mask")
+    except OutsideDataRoots as exc:
+        raise FormatError(f"mask {reasons.shorten(uri)}: {exc}") from exc
+    except Refused as exc:
+        raise FormatError(f"mask {reasons.shorten(uri)}: {exc.reason}") from exc
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"mask {reasons.shorten(uri)}: cannot read: "
+                          f"{reasons.describe(exc)}") from exc
+    return mask_from_png_bytes(data, colors, max_pixels=DEFAULT_MAX_IMAGE_PIXELS)
 
 
 # ---------------------------------------------------------------- encode / decode
@@ -314,10 +393,11 @@ def encode_failure(
     task_type: TaskType, attr: str, reason: str, *, job_name: str,
     creation_date: str | None = None,
 ) -> dict[str, Any]:
-    """Metadata of an object that could not be labeled: no label, a `failure-reason`."""
+    """Metadata of an object that could not be labeled: no label, a `failure-reason` (one
+    line, bounded: labelpilot.reasons)."""
     task_type = TaskType(task_type)
     return {metadata_key(task_type, attr): {
-        "failure-reason": reason,
+        "failure-reason": reasons.clean(reason),
         "creation-date": creation_date or now_iso(),
         "type": TYPE_NAMES[task_type],
         "job-name": f"labeling-job/{job_name}",
@@ -329,37 +409,51 @@ def has_label(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> bool
 
 
 def decode_label(
-    task_type: TaskType, attr: str, record: Mapping[str, Any], *, base: str | None = None
+    task_type: TaskType, attr: str, record: Mapping[str, Any], *, base: str | None = None,
+    labels: Sequence[str] | None = None, roots: DataRoots | None = None,
 ) -> Label:
     """Reads the label of a record; for segmentation reads the PNG mask (a relative mask URI
-    is resolved against folder `base`). Raises FormatError when there is none or it is bad."""
+    is resolved against folder `base`; with `roots`, only a mask under them is read).
+    With `labels`, every class id must index them. Raises FormatError, naming the field,
+    when there is no label or it is bad."""
     task_type = TaskType(task_type)
     key = label_key(task_type, attr)
     if key not in record:
         raise FormatError(f"record has no {key!r}")
+    n_labels = None if labels is None else len(labels)
+    try:
+        return _decode(task_type, key, record, attr, n_labels, base, roots)
+    except labelfields.LabelFieldError as exc:
+        raise FormatError(str(exc)) from exc
+
+
+def _decode(task_type: TaskType, key: str, record: Mapping[str, Any], attr: str,
+            n_labels: int | None, base: str | None, roots: DataRoots | None) -> Label:
     value = record[key]
-    meta = record.get(metadata_key(task_type, attr)) or {}
     if task_type.is_classification:
-        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-            raise FormatError(f"{key} must be an integer class id, got {value!r}")
-        return int(value)
+        return labelfields.class_id(value, key, n_labels)
     if task_type is TaskType.OBJECT_DETECTION:
-        try:
-            size = value["image_size"][0]
-            rows = [
-                [a["class_id"], a["left"], a["top"], a["width"], a["height"]]
-                for a in value.get("annotations", [])
-            ]
-            return Boxes(int(size["width"]), int(size["height"]), int(size.get("depth", 3)),
-                         np.asarray(rows, dtype=np.float32).reshape(-1, 5))
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise FormatError(f"{key} is not a bounding-box label: {exc}") from exc
-    if not isinstance(value, str):
+        box = labelfields.mapping(value, key)
+        if "image_size" not in box:
+            raise FormatError(f"{key} has no 'image_size'")
+        width, height, depth = labelfields.image_size(box["image_size"], f"{key}.image_size")
+        rows = labelfields.box_rows(box.get("annotations", []), f"{key}.annotations",
+                                    n_labels)
+        return Boxes(width, height, depth, rows)
+    if not isinstance(value, str) or not value:
         raise FormatError(f"{key} must be the URI of a PNG mask")
-    colors = meta.get("internal-color-map")
-    if not isinstance(colors, dict):
-        raise FormatError(f"{metadata_key(task_type, attr)} has no internal-color-map")
-    return read_mask_png(storage.resolve(value, base), colors)
+    meta_key = metadata_key(task_type, attr)
+    meta = labelfields.mapping(record.get(meta_key), meta_key)
+    if "internal-color-map" not in meta:
+        raise FormatError(f"{meta_key} has no internal-color-map")
+    colors = labelfields.color_map(meta["internal-color-map"],
+                                   f"{meta_key}.internal-color-map")
+    mask = _read_truth_mask(storage.resolve(value, base), colors, roots)
+    top = int(mask.max(initial=0))
+    if n_labels is not None and top > n_labels:
+        raise FormatError(f"{key}: the mask holds class id {top}, outside the {n_labels} "
+                          f"labels (1 to {n_labels}, 0 the background)")
+    return mask
 
 
 def decode_metadata(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -374,19 +468,36 @@ def class_index_from_metadata(
     return labels.index(name) if name in labels else None
 
 
+class GroundTruthError(FormatError):
+    """The ground-truth manifest cannot be read, or holds a bad label for an object; the
+    message names the manifest, the object and the field."""
+
+
 class GroundTruth:
     """A ground-truth manifest keyed by source-ref / source; labels decoded on demand.
 
-    Only the simulated workforce and the evaluator may use it.
+    With `labels`, a true label must index them. Masks are read only under `roots`
+    (default: the manifest's folder, or its bucket). Only the simulated workforce and the
+    evaluator may use it.
     """
 
-    def __init__(self, uri: str, task_type: TaskType, attr: str) -> None:
+    def __init__(self, uri: str, task_type: TaskType, attr: str, *,
+                 labels: Sequence[str] | None = None, roots: Sequence[str] | None = None
+                 ) -> None:
         self.uri = uri
         self.task_type = TaskType(task_type)
         self.attr = attr
+        self.labels = None if labels is None else list(labels)
         self.base = storage.parent(uri)
+        self.roots = DataRoots(default_roots(uri) if roots is None else roots)
         self.records: dict[str, dict[str, Any]] = {}
-        for obj in read_manifest(uri):
+        try:
+            objects = read_manifest(uri)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError,
+                PermissionError) as exc:
+            raise GroundTruthError(f"ground-truth manifest {reasons.shorten(uri)}: cannot "
+                                   f"read: {reasons.describe(exc)}") from exc
+        for obj in objects:
             if obj.key is not None and not obj.failed:
                 self.records[obj.key] = obj.record
         self._cache: dict[str, Label] = {}
@@ -398,10 +509,17 @@ class GroundTruth:
         return len(self.records)
 
     def get(self, key: str) -> Label:
-        """The true label; raises KeyError when the key has none."""
+        """The true label; raises KeyError when the key has none, GroundTruthError when it
+        is bad."""
         if key not in self:
             raise KeyError(key)
         if key not in self._cache:
-            self._cache[key] = decode_label(self.task_type, self.attr, self.records[key],
-                                            base=self.base)
+            try:
+                self._cache[key] = decode_label(self.task_type, self.attr, self.records[key],
+                                                base=self.base, labels=self.labels,
+                                                roots=self.roots)
+            except FormatError as exc:
+                raise GroundTruthError(
+                    f"ground-truth manifest {reasons.shorten(self.uri)}, object "
+                    f"{reasons.shorten(key)!r}: {exc}") from exc
         return self._cache[key]

@@ -10,6 +10,9 @@
   to `backoffLimit`. No TTL: finished Jobs stay as the record of the run.
 - Restricted Pod Security: non-root, no privilege escalation, all capabilities dropped,
   RuntimeDefault seccomp, no service account token (steps never call the API).
+- Only what the cluster's policy allows (labelpilot.policy): a job that names anything else
+  gets no Job at all. `activeDeadlineSeconds` per step (the policy's, or the job's own
+  within the policy's maximum): a hung step does not hold its node, or GPU, for ever.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from labelpilot.api.crd import API_VERSION, KIND
 from labelpilot.api.runconfig import to_run_config
-from labelpilot.api.spec import LabelingJobSpec
+from labelpilot.api.spec import LabelingJobSpec, StepResources
 from labelpilot.config import CONFIG_ENV, LABEL_STUDIO_TOKEN_ENV
 from labelpilot.joblabels import (
     CONTAINER,
@@ -31,6 +34,7 @@ from labelpilot.joblabels import (
     RULE_FAILURE_EXIT_CODE,
     TERMINATION_LOG,
 )
+from labelpilot.policy import Policy
 from labelpilot.profiles import Catalog, Placement, Role
 from labelpilot.steps import Step
 
@@ -56,6 +60,7 @@ class JobSettings:
     image: str = DEFAULT_IMAGE
     image_pull_policy: str = "IfNotPresent"
     catalog: Catalog = field(default_factory=Catalog)
+    policy: Policy = field(default_factory=Policy)
     run_as_user: int = 1000
     run_as_group: int = 1000
     fs_group: int | None = 1000
@@ -140,12 +145,16 @@ def image(spec: LabelingJobSpec, step: Step, settings: JobSettings) -> str:
     return own.get(step) or spec.worker.image or settings.image
 
 
+def step_resources(spec: LabelingJobSpec, step: Step) -> StepResources:
+    """The job's `spec.resources` part that applies to `step`."""
+    return {Role.TRAINING: spec.resources.training, Role.INFERENCE: spec.resources.inference,
+            Role.OTHER: spec.resources.other}[ROLES.get(step, Role.OTHER)]
+
+
 def placement(spec: LabelingJobSpec, step: Step, settings: JobSettings) -> Placement:
     """Raises profiles.ProfileError for a profile the cluster does not offer."""
-    role = ROLES.get(step, Role.OTHER)
-    override = {Role.TRAINING: spec.resources.training, Role.INFERENCE: spec.resources.inference,
-                Role.OTHER: spec.resources.other}[role]
-    return settings.catalog.resolve(spec.task_type, role, override)
+    return settings.catalog.resolve(spec.task_type, ROLES.get(step, Role.OTHER),
+                                    step_resources(spec, step))
 
 
 def _container(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: Step,
@@ -195,8 +204,10 @@ def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: 
     """The Job running `step` (at `iteration`, polling round `poll`) of LabelingJob
     `namespace/name` (uid `uid`).
 
-    Raises profiles.ProfileError when the spec names a profile the cluster lacks."""
+    Raises profiles.ProfileError when the spec names a profile the cluster lacks, and
+    policy.PolicyError (one) when it uses what the cluster's policy does not allow."""
     settings = settings or JobSettings()
+    settings.policy.check(spec, settings.image)
     where = placement(spec, step, settings)
     meta_labels = labels(name, step, iteration, poll)
     shards = shard_count(spec, step)
@@ -224,9 +235,12 @@ def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: 
         pod_spec["nodeSelector"] = dict(where.node_selector)
     if where.tolerations:
         pod_spec["tolerations"] = [dict(t) for t in where.tolerations]
-    if spec.worker.service_account_name:
-        pod_spec["serviceAccountName"] = spec.worker.service_account_name
+    account = spec.worker.service_account_name or settings.policy.step_service_account
+    if account:
+        pod_spec["serviceAccountName"] = account
     job_spec: Obj = {
+        "activeDeadlineSeconds": settings.policy.deadline(
+            step, step_resources(spec, step).active_deadline_seconds),
         "backoffLimit": spec.worker.backoff_limit,
         "completions": shards,
         "parallelism": shards,

@@ -33,5 +33,12 @@ def record_status(namespace: str, name: str, status: dict[str, object]) -> None:
     ITERATIONS.labels(namespace, name).set(float(str(status.get("iteration") or 0)))
 
 
+def forget(namespace: str, name: str) -> None:
+    """Removes a deleted LabelingJob's series, so that it stops being reported."""
+    for source in _SOURCES.values():
+        LABELS.remove(namespace, name, source)
+    ITERATIONS.remove(namespace, name)
+
+
 def serve(port: int) -> None:
     start_http_server(port)

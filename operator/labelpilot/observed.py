@@ -18,7 +18,6 @@ from labelpilot.steps import Step
 from labelpilot.summary import StepSummary, parse_summary
 
 Obj = dict[str, Any]
-MESSAGE_MAX = 2048
 
 
 class JobState(StrEnum):
@@ -38,8 +37,11 @@ class ObservedJob:
     failure_reason: str | None = None  # the Job's Failed condition: BackoffLimitExceeded, ...
     failure_message: str | None = None
     exit_code: int | None = None  # of the attempt the summary (or the failure) comes from
+    # The step's own JSON summary from that attempt. The rest of its termination message
+    # (with FallbackToLogsOnError, a log tail) is not kept: it may print secrets.
     summary: StepSummary | None = None
-    termination_message: str | None = None  # raw, possibly a log tail; truncated
+    pod: str | None = None  # where that attempt ran
+    container_reason: str | None = None  # how it ended: Error, OOMKilled, ...
     deleting: bool = False
     start_time: datetime | None = None
     completion_time: datetime | None = None
@@ -56,6 +58,14 @@ class ObservedJob:
     def logs_hint(self) -> str:
         namespace = f" -n {self.namespace}" if self.namespace else ""
         return f"kubectl logs job/{self.name}{namespace}"
+
+    @property
+    def pod_logs_hint(self) -> str:
+        """The command that shows the log of the attempt the failure comes from."""
+        if not self.pod:
+            return self.logs_hint
+        namespace = f" -n {self.namespace}" if self.namespace else ""
+        return f"kubectl logs {self.pod}{namespace}"
 
 
 def get(obj: Obj | None, key: str) -> Any:
@@ -94,6 +104,7 @@ class Attempt:
     message: str
     finished_at: datetime | None
     pod: str
+    reason: str | None = None
 
     @property
     def sort_key(self) -> tuple[float, str]:
@@ -120,6 +131,7 @@ def attempts(job: Obj, pods: list[Obj]) -> list[Attempt]:
                         message=str(get(terminated, "message") or ""),
                         finished_at=parse_time(get(terminated, "finishedAt")),
                         pod=pod_name,
+                        reason=str(get(terminated, "reason") or "") or None,
                     ))
     return sorted(found, key=lambda a: a.sort_key)
 
@@ -176,7 +188,8 @@ def observed_from(job: Obj, pods: list[Obj]) -> ObservedJob:
         failure_message=message,
         exit_code=attempt.exit_code if attempt else None,
         summary=parse_summary(text),
-        termination_message=text[-MESSAGE_MAX:] if text else None,
+        pod=(attempt.pod or None) if attempt else None,
+        container_reason=attempt.reason if attempt else None,
         deleting=get(metadata, "deletionTimestamp") is not None,
         start_time=parse_time(get(status, "startTime")),
         completion_time=parse_time(get(status, "completionTime")),

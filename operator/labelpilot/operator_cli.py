@@ -6,8 +6,11 @@ import argparse
 import logging
 import os
 import socket
+import sys
 
 from labelpilot.operator_settings import ENV_PREFIX
+from labelpilot.policy import Policy
+from labelpilot.profiles import Catalog, ProfileError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        help="watch every namespace (the default without --namespace)")
     parser.add_argument("--image", help="worker image for step Jobs")
     parser.add_argument("--profiles", help="instance profiles YAML (Helm's ConfigMap)")
+    parser.add_argument("--policy", help="what LabelingJobs may use (Helm's ConfigMap; "
+                                         "docs/security.md); default: the safe defaults")
     parser.add_argument("--metrics-port", type=int, default=8080, help="0 turns metrics off")
     parser.add_argument("--liveness", default="http://0.0.0.0:8081/healthz",
                         help="kopf liveness endpoint ('' turns it off)")
@@ -27,7 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    try:  # a bad file stops the operator at once, with the file's fault, not a traceback
+        Catalog.from_file(args.profiles)
+        Policy.from_file(args.policy)
+    except ProfileError as error:
+        print(f"labelpilot operator: {error}", file=sys.stderr)
+        return 2
     for key, value in (("IMAGE", args.image), ("PROFILES_FILE", args.profiles),
+                       ("POLICY_FILE", args.policy),
                        ("METRICS_PORT", str(args.metrics_port)),
                        ("RESYNC_SECONDS", str(args.resync_seconds))):
         if value:

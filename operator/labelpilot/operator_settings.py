@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labelpilot.jobs import JobSettings
+from labelpilot.policy import Policy
 from labelpilot.profiles import Catalog
 
 ENV_PREFIX = "LABELPILOT_OPERATOR_"
@@ -25,8 +26,8 @@ class OperatorSettings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
-        """LABELPILOT_OPERATOR_{IMAGE,PROFILES_FILE,METRICS_PORT,RESYNC_SECONDS,SCANNING,
-        WORKERS,RELIST_SECONDS}."""
+        """LABELPILOT_OPERATOR_{IMAGE,PROFILES_FILE,POLICY_FILE,METRICS_PORT,RESYNC_SECONDS,
+        SCANNING,WORKERS,RELIST_SECONDS}."""
         env = dict(os.environ if environ is None else environ)
 
         def value(name: str) -> str | None:
@@ -35,9 +36,10 @@ class OperatorSettings:
         catalog = Catalog()
         if value("PROFILES_FILE"):
             catalog = Catalog.from_yaml(Path(str(value("PROFILES_FILE"))).read_text())
-        job = JobSettings(catalog=catalog)
+        policy = Policy.from_file(value("POLICY_FILE"))
+        job = JobSettings(catalog=catalog, policy=policy)
         if value("IMAGE"):
-            job = JobSettings(image=str(value("IMAGE")), catalog=catalog)
+            job = JobSettings(image=str(value("IMAGE")), catalog=catalog, policy=policy)
         port = value("METRICS_PORT")
         return cls(
             job=job,

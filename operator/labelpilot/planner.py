@@ -10,7 +10,9 @@ The state is `status.currentStep` at `status.iteration`: the step whose Job shou
 - Its Job succeeded: take its summary (counters, `next`), move to the next step, and look
   again (the next Job may already exist when a status update was lost).
 - Its Job failed: a rule failure (exit 3) copies the summary's reason; a crash (backoff
-  exhausted) names the step, the Job's reason and where the logs are. Phase Failed.
+  exhausted) names the step, the Job's reason, the exit code, the pod and the command that
+  shows its log (the log itself stays out: status and Events are widely readable). Phase
+  Failed. Free text a step wrote (its summary's message) is redacted and bounded.
 
 `spec.suspend` deletes the running Job (steps are idempotent, so rerunning it on resume
 loses no label): phase Stopping while the Job still exists, then Stopped. A Job that
@@ -18,11 +20,15 @@ finished before the deletion is taken as usual. Resuming recreates the current s
 
 The loop ends with `export`: phase Completed, the Succeeded condition's reason being why
 the loop ended (AllLabeled, MaxHumanLabeled, MaxPercentageLabeled, NoProgress). Completed
-and Failed are final; a later spec change is only acknowledged (observedGeneration).
+and Failed are final; a later spec change is only acknowledged (observedGeneration), except
+after a failure the spec itself caused (SPEC_FAILURES: the API server rejected a step Job,
+the spec names an unknown profile or something the cluster's policy does not allow): a new
+generation tries the current step again.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,11 +46,20 @@ from labelpilot.api.status import (
 )
 from labelpilot.conditions import Outcome, merge, reason_word
 from labelpilot.observed import JobState, ObservedJob
+from labelpilot.redact import redact, safe_text
 from labelpilot.steps import Step
 from labelpilot.summary import StepSummary
 
 OUTPUT_MANIFEST = "manifests/output/output.manifest"
-LOG_TAIL = 600
+JOB_REJECTED = "JobRejected"  # the API server refused a step Job as invalid (HTTP 422)
+INVALID_PROFILE = "InvalidProfile"
+NOT_ALLOWED = "NotAllowed"  # the cluster's LabelPilot policy refuses something the spec names
+# Failures of the spec, not of a step: the user fixes the spec, and its next generation
+# tries again.
+SPEC_FAILURES = (JOB_REJECTED, INVALID_PROFILE, NOT_ALLOWED)
+# The log tail that operators before this one copied into a StepFailed message: dropped
+# from the Failed condition of a job that ended then.
+OLD_LOG_TAIL = re.compile(r"; last output: .*(; logs: kubectl logs job/\S+(?: -n \S+)?)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -120,7 +135,8 @@ def plan(spec: LabelingJobSpec, status: LabelingJobStatus | None,
 
 def failed(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime,
            reason: str, message: str, *, generation: int | None = None) -> Decision:
-    """Fails the job for a reason found outside the planner (e.g. an unknown profile)."""
+    """Fails the job for a reason found outside the planner (e.g. an unknown profile, or a
+    step Job the API server rejected: reasons in SPEC_FAILURES are retried on a spec edit)."""
     return _step(spec, status, now, generation,
                  lambda p: _fail(p, reason_word(reason, "Failed"), message))
 
@@ -132,13 +148,30 @@ def _step(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime
     p = _Plan(spec, old.model_copy(deep=True), _second(now))
     if generation is not None:
         p.status.observed_generation = generation
-    if old.terminal:
+    retry = _spec_fixed(old, generation)
+    if old.terminal and not retry:
         p.outcome = _terminal_outcome(old)
     else:
         if old.phase is None:
             _initialize(p)
+        elif retry:
+            _reopen(p)
         act(p)
-    return _decide(p, old)
+    return _decide(p, old, retry)
+
+
+def _spec_fixed(old: LabelingJobStatus, generation: int | None) -> bool:
+    """Whether the job failed for its spec and the spec has changed since."""
+    failure = old.condition(ConditionType.FAILED)
+    return (old.phase is Phase.FAILED and failure is not None
+            and failure.reason in SPEC_FAILURES and generation is not None
+            and old.observed_generation is not None and generation > old.observed_generation)
+
+
+def _reopen(p: _Plan) -> None:
+    """Back to the current step, whose Job never got created."""
+    p.status.phase = _running_phase(p.status.current_step or Step.PREPARE)
+    p.status.completion_time = None
 
 
 def _second(now: datetime) -> datetime:
@@ -146,9 +179,10 @@ def _second(now: datetime) -> datetime:
     return (now if now.tzinfo else now.replace(tzinfo=UTC)).replace(microsecond=0)
 
 
-def _decide(p: _Plan, old: LabelingJobStatus) -> Decision:
+def _decide(p: _Plan, old: LabelingJobStatus, retried: bool = False) -> Decision:
     phase = _phase(p)
-    if phase is not old.phase:
+    p.outcome = Outcome(p.outcome.reason, redact(p.outcome.message))
+    if phase is not old.phase or (retried and phase is Phase.FAILED):
         _phase_event(p, old.phase, phase)
     p.status.conditions = merge(old.conditions, phase, p.outcome, p.now,
                                 p.status.observed_generation)
@@ -164,6 +198,8 @@ def _phase_event(p: _Plan, before: Phase | None, after: Phase) -> None:
     elif before in (Phase.STOPPED, Phase.STOPPING) and after in (
             Phase.INITIALIZING, Phase.IN_PROGRESS):
         p.event("Resumed", message)
+    elif before is Phase.FAILED:
+        p.event("Retrying", f"the spec changed: {message}")
     else:
         p.event(str(after), message)
 
@@ -178,7 +214,7 @@ def _terminal_outcome(status: LabelingJobStatus) -> Outcome:
     condition = status.condition(kind)
     if condition is None:
         return Outcome(str(status.phase), "")
-    return Outcome(condition.reason, condition.message)
+    return Outcome(condition.reason, OLD_LOG_TAIL.sub(r"\1", condition.message))
 
 
 def _initialize(p: _Plan) -> None:
@@ -210,7 +246,7 @@ def _waiting(p: _Plan, job: ObservedJob, observed: list[ObservedJob], where: str
     it twice); the previous rounds' Jobs go."""
     s = p.status
     s.phase = Phase.IN_PROGRESS
-    said = job.summary.message if job.summary and job.summary.message else "waiting"
+    said = safe_text(job.summary.message) if job.summary and job.summary.message else "waiting"
     interval = p.spec.human_task_config.poll_interval_seconds
     ended = job.completion_time or p.now
     if p.spec.suspend:
@@ -296,19 +332,24 @@ def _no_job_yet(p: _Plan, step: Step, iteration: int | None,
 
 def _job_failed(p: _Plan, job: ObservedJob, where: str) -> None:
     summary = job.summary
+    said = safe_text(summary.message) if summary and summary.message else None
     if job.rule_failure:
         reason = reason_word(summary.reason if summary else None, "StepRuleFailed")
-        message = (summary.message if summary and summary.message else
-                   job.failure_message or "the step refused to continue")
+        message = said or safe_text(job.failure_message or "the step refused to continue")
         _fail(p, reason, f"{where}: {message}")
         return
-    details = [f"{job.failure_reason or 'Failed'}: {job.failure_message or 'the Job failed'}"]
+    details = [f"{job.failure_reason or 'Failed'}: "
+               + safe_text(job.failure_message or "the Job failed")]
     if job.exit_code is not None:
-        details.append(f"last exit code {job.exit_code}")
-    if job.termination_message:
-        details.append("last output: " + job.termination_message.strip()[-LOG_TAIL:])
+        ended = f" ({job.container_reason})" if job.container_reason else ""
+        pod = f" in pod {job.pod}" if job.pod else ""
+        details.append(f"last exit code {job.exit_code}{ended}{pod}")
+    if said:
+        details.append(f"the step said: {said}")
+    elif job.exit_code is not None:
+        details.append("it left no step summary (its output stays in the pod's log)")
     _fail(p, "StepFailed",
-          f"{where} failed: " + "; ".join(details) + f"; logs: {job.logs_hint}")
+          f"{where} failed: " + "; ".join(details) + f"; logs: {job.pod_logs_hint}")
 
 
 def _fail(p: _Plan, reason: str, message: str) -> None:
@@ -369,7 +410,8 @@ def _successor(spec: LabelingJobSpec, step: Step, iteration: int | None,
     }
     options = choices[step]
     if wanted not in options:
-        raise StepError("InvalidSummary", f"next step {wanted!r} cannot follow {step} "
+        raise StepError("InvalidSummary", f"next step {safe_text(repr(wanted), 80)} cannot "
+                                          f"follow {step} "
                                           f"(expected one of {', '.join(options)})")
     return options[wanted]
 

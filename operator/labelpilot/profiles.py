@@ -34,6 +34,7 @@ import yaml
 from kubernetes.utils import parse_quantity
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from labelpilot.api.kube import is_extended_resource
 from labelpilot.api.spec import StepResources, TaskType
 
 GPU = "nvidia.com/gpu"
@@ -175,17 +176,22 @@ class Catalog:
     def resolve(self, task_type: TaskType, role: Role,
                 override: StepResources | None = None) -> Placement:
         """The placement of a step: the job's profile (or the task type's), then the job's
-        explicit overrides. Requests above a limit come down to it; GPUs request their
-        limit (extended resources cannot be overcommitted)."""
+        explicit overrides. Requests above a limit come down to it; GPUs and other extended
+        resources (`<domain>/<name>`) cannot be overcommitted: their request is their limit,
+        a request alone becomes the limit too."""
         name = (override.profile if override else None) or self.default_name(task_type, role)
         base = self.profile(name)
         if override is None:
             return base
         requests = {**base.requests, **{k: str(v) for k, v in (override.requests or {}).items()}}
         limits = {**base.limits, **{k: str(v) for k, v in (override.limits or {}).items()}}
+        for resource, request in requests.items():
+            if is_extended_resource(resource):
+                limits.setdefault(resource, request)
         for resource, limit in limits.items():
-            if resource == GPU or (resource in requests and
-                                   parse_quantity(requests[resource]) > parse_quantity(limit)):
+            if is_extended_resource(resource) or (
+                    resource in requests
+                    and parse_quantity(requests[resource]) > parse_quantity(limit)):
                 requests[resource] = limit
         tolerations = base.tolerations if override.tolerations is None else tuple(
             t.to_k8s() for t in override.tolerations)

@@ -23,13 +23,26 @@ from labelpilot.childjobs import ChildJobs
 from labelpilot.conditions import Outcome, stalled
 from labelpilot.jobs import JobSettings, build_job, selector
 from labelpilot.observed import ObservedJob, observed_from
-from labelpilot.planner import CreateJob, Decision, DeleteJob, Event, failed, plan
+from labelpilot.planner import (
+    INVALID_PROFILE,
+    JOB_REJECTED,
+    CreateJob,
+    Decision,
+    DeleteJob,
+    Event,
+    failed,
+    plan,
+)
 from labelpilot.profiles import ProfileError
+from labelpilot.redact import safe_text
 
 Obj = dict[str, Any]
 EventSink = Callable[[Obj, Event], None]
 log = logging.getLogger("labelpilot.operator")
 FINISHED_MAX = 20_000
+# 4xx answers that do not mean "this request can never succeed": 403 and 409 have their own
+# handling, the others are the operator's or the moment's problem (a retry may pass).
+NOT_THE_SPEC = frozenset({401, 403, 404, 408, 409, 410, 429})
 
 
 @dataclass
@@ -165,11 +178,18 @@ class Reconciler:
             observed.append(seen)
         return observed
 
+    def forget(self, namespace: str, name: str) -> None:
+        """The LabelingJob is gone (or going): drop what is kept about it, metrics included."""
+        metrics.forget(namespace, name)
+        if self.children is not None:
+            self.children.forget((namespace, name))
+        with self._guard:
+            self._endings.pop((namespace, name), None)
+
     def _reconcile(self, namespace: str, name: str) -> Decision | None:
         body = self._read(namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
-            if body is None and self.children is not None:
-                self.children.forget((namespace, name))
+            self.forget(namespace, name)
             return None
         meta = body["metadata"]
         now = datetime.now(UTC)
@@ -190,11 +210,21 @@ class Reconciler:
                     try:
                         job = build_job(name, namespace, meta["uid"], spec, action.step,
                                         action.iteration, self.settings, poll=action.poll)
-                    except ProfileError as error:
-                        decision = failed(spec, status, now, "InvalidProfile", str(error),
+                    except ProfileError as error:  # a policy refusal is one too
+                        reason = str(getattr(error, "reason", "") or INVALID_PROFILE)
+                        decision = failed(spec, status, now, reason, str(error),
                                           generation=meta.get("generation"))
                         break
-                    self._create(namespace, job)
+                    try:
+                        self._create(namespace, job)
+                    except ApiException as error:
+                        if not rejects_spec(error):
+                            raise
+                        metrics.RECONCILE_ERRORS.labels(JOB_REJECTED).inc()
+                        decision = failed(spec, status, now, JOB_REJECTED,
+                                          rejected_message(error, job),
+                                          generation=meta.get("generation"))
+                        break
                 elif isinstance(action, DeleteJob):
                     self._delete(namespace, action.name)
         except ApiException as error:
@@ -285,17 +315,37 @@ class Forbidden(Exception):
     """The API server refused a request for lack of RBAC permissions (HTTP 403)."""
 
 
-def forbidden_message(error: ApiException, namespace: str) -> str:
-    """One sentence naming what was refused, from the API server's Status body."""
+def rejects_spec(error: ApiException) -> bool:
+    """Whether the API server refused a request for what it asks (400, 422 Invalid, ...),
+    so that asking again cannot succeed until the LabelingJob's spec changes."""
+    status = int(error.status or 0)
+    return 400 <= status < 500 and status not in NOT_THE_SPEC
+
+
+def server_message(error: ApiException, default: str) -> str:
+    """The message of the API server's Status body (it names the field), made safe to show."""
     detail = ""
     try:
         detail = str(json.loads(error.body or "{}").get("message") or "")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         detail = str(error.body or "")
-    detail = detail or str(error.reason or "forbidden")
+    return safe_text(detail or str(error.reason or default), 800)
+
+
+def forbidden_message(error: ApiException, namespace: str) -> str:
+    """One sentence naming what was refused, from the API server's Status body."""
+    detail = server_message(error, "forbidden")
     return (f"the API server refused an operator request in namespace {namespace}: "
-            f"{detail[:800]}. Grant the operator's ServiceAccount this permission "
+            f"{detail}. Grant the operator's ServiceAccount this permission "
             "(the Helm chart's Role/ClusterRole); the job resumes by itself once it can.")
+
+
+def rejected_message(error: ApiException, job: Obj) -> str:
+    """Why a step Job was refused, and what the user can do about it."""
+    detail = server_message(error, "invalid")
+    return (f"the API server rejected step Job {job['metadata']['name']} "
+            f"(HTTP {error.status}): {detail}. Fix the LabelingJob's spec; "
+            "its next generation tries again.")
 
 
 def _version_key(job: Obj) -> tuple[str, str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
 
+from labelpilot import reasons
 from labelpilot.config import TaskType, ThresholdMode, ValidationPolicy
 
 
@@ -44,18 +46,90 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--latency", type=float, default=0.0)
     p.add_argument("--initial-model-ref")
     p.add_argument("--model-options", default="{}", help="JSON passed to the models")
+    p.add_argument("--data-root", action="append", default=[], dest="data_roots",
+                   help="where objects may be read: a folder or a URI prefix (repeatable; "
+                   "default: the input manifest's folder, or its bucket)")
+    p.add_argument("--max-image-bytes", type=int, help="largest image object, in bytes")
+    p.add_argument("--max-image-pixels", type=int, help="largest decoded image, in pixels")
+    p.add_argument("--max-text-bytes", type=int, help="largest text object, in bytes")
     p.add_argument("--max-iterations", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=main)
 
 
+# RunConfig fields by the flag that sets them, for errors that name what to fix.
+FLAGS = {
+    "job_name": "--job-name", "job_uid": "--job-uid", "task_type": "--task-type",
+    "label_attribute_name": "--label-attribute-name", "labels": "--labels-file",
+    "input_manifest_uri": "--input-manifest", "output_uri": "--output",
+    "data_roots": "--data-root", "max_image_bytes": "--max-image-bytes",
+    "max_image_pixels": "--max-image-pixels", "max_text_bytes": "--max-text-bytes",
+    "target_accuracy": "--target-accuracy", "confidence_level": "--confidence-level",
+    "max_concurrent_task_count": "--max-concurrent-task-count",
+    "max_human_labeled": "--max-human-labeled",
+    "max_percentage_labeled": "--max-percentage-labeled",
+    "initial_model_ref": "--initial-model-ref", "seed": "--seed",
+    "model_options": "--model-options", "workers_per_object": "--workers-per-object",
+    "ground_truth_uri": "--ground-truth", "error_rate": "--error-rate",
+    "failure_rate": "--failure-rate", "latency_seconds": "--latency",
+    "url": "--label-studio-url", "project_title": "--label-studio-project",
+}
+
+
+def _one_line(text: str) -> str:
+    return reasons.clean(text)
+
+
+def _flag_errors(error: Any) -> str:
+    """A pydantic ValidationError as `--flag: message; ...`."""
+    parts = []
+    for item in error.errors():
+        field = next((str(p) for p in reversed(item["loc"]) if str(p) in FLAGS), None)
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{FLAGS[field]}: {message}" if field else message)
+    return _one_line("; ".join(parts))
+
+
+def _labels(path: str) -> list[str]:
+    from labelpilot import storage
+
+    try:
+        text = storage.read_text(path)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        raise SystemExit(_one_line(f"--labels-file {path}: cannot read: "
+                                   f"{reasons.describe(error)}")) from error
+    labels = [line.strip() for line in text.splitlines() if line.strip()]
+    if not labels:
+        raise SystemExit(_one_line(f"--labels-file {path}: holds no label (one per line)"))
+    return labels
+
+
+def _model_options(text: str) -> dict[str, Any]:
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(_one_line(f"--model-options: not JSON ({error.msg} at column "
+                                   f"{error.colno})")) from error
+    if not isinstance(options, dict):
+        raise SystemExit(f"--model-options: must be a JSON object, got "
+                         f"{type(options).__name__}")
+    return options
+
+
+def _data_root(root: str) -> str:
+    return root if "://" in root else os.path.abspath(root)
+
+
 def build_config(args: argparse.Namespace) -> Any:
+    """The RunConfig of the flags; raises SystemExit with one line naming the flag."""
+    from pydantic import ValidationError
+
     from labelpilot import storage
     from labelpilot.config import RunConfig
 
-    labels = [line.strip() for line in storage.read_text(args.labels_file).splitlines()
-              if line.strip()]
+    labels = _labels(args.labels_file)
+    model_options = _model_options(args.model_options)
     if args.workforce == "label-studio":
         if not (args.label_studio_url and args.label_studio_project):
             raise SystemExit("--workforce label-studio needs --label-studio-url and "
@@ -64,24 +138,34 @@ def build_config(args: argparse.Namespace) -> Any:
                                                      "project_title": args.label_studio_project}}
     elif not args.ground_truth:
         raise SystemExit("--workforce simulated needs --ground-truth")
+    elif not storage.exists(args.ground_truth):
+        raise SystemExit(_one_line(f"--ground-truth {args.ground_truth}: no such file"))
     else:
         provider = {"simulated": {"ground_truth_uri": args.ground_truth,
                                   "error_rate": args.error_rate,
                                   "failure_rate": args.failure_rate,
                                   "latency_seconds": args.latency}}
-    return RunConfig(
-        job_name=args.job_name, job_uid=args.job_uid, task_type=args.task_type,
-        label_attribute_name=args.label_attribute_name, labels=labels,
-        input_manifest_uri=args.input_manifest, output_uri=args.output,
-        workforce={**provider, "workers_per_object": args.workers_per_object},
-        target_accuracy=args.target_accuracy, confidence_level=args.confidence_level,
-        threshold_mode=args.threshold_mode, validation_policy=args.validation_policy,
-        auto_labeling=not args.no_auto_labeling,
-        max_concurrent_task_count=args.max_concurrent_task_count,
-        max_human_labeled=args.max_human_labeled,
-        max_percentage_labeled=args.max_percentage_labeled,
-        allow_small_dataset=args.allow_small_dataset, initial_model_ref=args.initial_model_ref,
-        model_options=json.loads(args.model_options), seed=args.seed)
+    limits = {name: getattr(args, name) for name in
+              ("max_image_bytes", "max_image_pixels", "max_text_bytes")
+              if getattr(args, name) is not None}
+    try:
+        return RunConfig(
+            job_name=args.job_name, job_uid=args.job_uid, task_type=args.task_type,
+            label_attribute_name=args.label_attribute_name, labels=labels,
+            input_manifest_uri=args.input_manifest, output_uri=args.output,
+            data_roots=[_data_root(root) for root in args.data_roots], **limits,
+            workforce={**provider, "workers_per_object": args.workers_per_object},
+            target_accuracy=args.target_accuracy, confidence_level=args.confidence_level,
+            threshold_mode=args.threshold_mode, validation_policy=args.validation_policy,
+            auto_labeling=not args.no_auto_labeling,
+            max_concurrent_task_count=args.max_concurrent_task_count,
+            max_human_labeled=args.max_human_labeled,
+            max_percentage_labeled=args.max_percentage_labeled,
+            allow_small_dataset=args.allow_small_dataset,
+            initial_model_ref=args.initial_model_ref, model_options=model_options,
+            seed=args.seed)
+    except ValidationError as error:
+        raise SystemExit(_flag_errors(error)) from error
 
 
 def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True
@@ -129,6 +213,7 @@ def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True
 
 def main(args: argparse.Namespace) -> int:
     from labelpilot.evaluate import evaluate
+    from labelpilot.formats import GroundTruthError
     from labelpilot.worker.cli import emit
     from labelpilot.worker.common import FAILED_EXIT_CODE, StepFailed, failure_summary
 
@@ -137,11 +222,16 @@ def main(args: argparse.Namespace) -> int:
         summary = run_job(config, max_iterations=args.max_iterations, progress=not args.quiet)
     except StepFailed as error:
         emit(failure_summary("run", None, error), None)
+        print(_one_line(f"labelpilot run: {error.reason}: {error.message}"), file=sys.stderr)
         return FAILED_EXIT_CODE
     if not args.ground_truth:  # real people: nothing to score against
         emit(summary, None)
         return 0
-    result = evaluate(config, args.ground_truth)
+    try:
+        result = evaluate(config, args.ground_truth)
+    except GroundTruthError as error:
+        print(_one_line(f"labelpilot run: --ground-truth: {error}"), file=sys.stderr)
+        return FAILED_EXIT_CODE
     if not args.quiet:
         quality = result["machineQuality"]
         print(f"machine-labeled {result['machineLabeled']} "

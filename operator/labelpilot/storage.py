@@ -2,21 +2,53 @@
 
 Writes are atomic: on a local file system a temporary file in the same folder is renamed
 over the target; object stores (s3, gcs, ...) make a single PUT visible all at once, so
-there the object is written once, in one call.
+there the object is written once, in one call. Local files are written mode 0644 and the
+folders a write creates 0755, whatever the umask, so that a reader with another uid (a
+person, a pod with another securityContext) can read the workspace. A location that
+refuses writes (permission denied, read-only file system, a file where a folder should be)
+raises NotWritable naming the URI.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import fsspec
 from fsspec.core import url_to_fs
+
+FILE_MODE = 0o644
+FOLDER_MODE = 0o755
+_REFUSALS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.ENOENT})
+
+
+class NotWritable(OSError):
+    """The location refuses writes: a setting to fix, not a failure that a retry cures."""
+
+    def __init__(self, uri: str, cause: OSError) -> None:
+        super().__init__(f"{uri} cannot be written: {cause.strerror or cause}")
+        self.uri = uri
+        self.errno = cause.errno
+
+
+@contextmanager
+def writes_to(uri: str) -> Iterator[None]:
+    """Turns the OS or the object store refusing a write under `uri` into NotWritable."""
+    try:
+        yield
+    except NotWritable:
+        raise
+    except OSError as error:
+        if isinstance(error, PermissionError) or error.errno in _REFUSALS:
+            raise NotWritable(uri, error) from error
+        raise
 
 
 def is_local(uri: str) -> bool:
@@ -71,23 +103,85 @@ def read_text(uri: str) -> str:
     return read_bytes(uri).decode("utf-8")
 
 
+def make_folder(folder: Path) -> None:
+    """Creates `folder` and its missing parents, each FOLDER_MODE; existing ones stay as
+    they are."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for level in reversed(missing):
+        try:
+            level.mkdir(mode=FOLDER_MODE)
+        except FileExistsError:  # made meanwhile by another writer
+            continue
+        os.chmod(level, FOLDER_MODE)
+
+
+def _write_temp(target: Path, data: bytes) -> str:
+    """A FILE_MODE temporary file holding `data` next to `target` (its folder made)."""
+    make_folder(target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), FILE_MODE)
+            f.write(data)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def share_files(uri: str) -> None:
+    """Gives the files under local folder `uri` FILE_MODE and its folders FOLDER_MODE, for
+    what another writer (a model's own save) made under the umask."""
+    root = local_path(uri)
+    os.chmod(root, FOLDER_MODE)
+    for path in root.rglob("*"):
+        os.chmod(path, FOLDER_MODE if path.is_dir() else FILE_MODE)
+
+
 def write_bytes(uri: str, data: bytes) -> None:
     """Writes `data` to `uri` atomically: readers see the old content or the new, never half."""
-    if is_local(uri):
-        target = local_path(uri)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
+    with writes_to(uri):
+        if is_local(uri):
+            target = local_path(uri)
+            tmp = _write_temp(target, data)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
                 os.unlink(tmp)
-            raise
-        return
-    fs, path = url_to_fs(uri)
-    fs.pipe_file(path, data)
+                raise
+            return
+        fs, path = url_to_fs(uri)
+        fs.pipe_file(path, data)
+
+
+def write_new(uri: str, data: bytes) -> bool:
+    """Writes `data` to `uri` unless something is there already; False when it was. On a
+    local file system the check and the write are one step (a hard link, which fails on an
+    existing name); an object store is checked, then written."""
+    with writes_to(uri):
+        if is_local(uri):
+            target = local_path(uri)
+            tmp = _write_temp(target, data)
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                return False
+            except OSError:  # a file system without hard links
+                if target.exists():
+                    return False
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            return True
+        fs, path = url_to_fs(uri)
+        if fs.exists(path):
+            return False
+        fs.pipe_file(path, data)
+        return True
 
 
 def write_text(uri: str, text: str) -> None:

@@ -23,6 +23,10 @@ RULES = {
 }
 
 
+CLUSTER_SCOPED = ("Namespace", "CustomResourceDefinition", "ValidatingAdmissionPolicy",
+                  "ValidatingAdmissionPolicyBinding")
+
+
 def container(docs):
     (result,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     return result
@@ -70,13 +74,15 @@ def test_install_manifest_matches_the_chart():
             "app.kubernetes.io/part-of": "labelpilot",
             "pod-security.kubernetes.io/enforce": "restricted"}}}
     assert "CustomResourceDefinition" in kinds(docs)
-    namespaced = [d for d in docs if d["kind"] not in ("Namespace", "CustomResourceDefinition")]
+    assert "ValidatingAdmissionPolicy" in kinds(docs)
+    namespaced = [d for d in docs if d["kind"] not in CLUSTER_SCOPED]
     assert {d["metadata"]["namespace"] for d in namespaced} == {"labelpilot-system"}
 
 
 def test_default_objects():
-    assert kinds(render()) == ["ConfigMap", "Deployment", "Role", "RoleBinding", "Service",
-                               "ServiceAccount"]
+    assert kinds(render()) == ["ConfigMap", "ConfigMap", "Deployment", "Role", "RoleBinding",
+                               "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
+                               "ValidatingAdmissionPolicyBinding"]
 
 
 def test_deployment_is_one_recreated_restricted_replica():
@@ -165,7 +171,7 @@ def test_no_wildcards_or_secrets_in_rbac():
 
 
 def test_default_profiles_are_the_seed_table():
-    config = one(render(), "ConfigMap")
+    config = one(render(), "ConfigMap", "labelpilot-profiles")
     catalog = Catalog.from_yaml(config["data"]["profiles.yaml"])
     assert catalog == Catalog()
 
@@ -184,7 +190,8 @@ def test_every_profile_field_can_be_overridden(tmp_path):
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump({"profiles": profiles}))
     docs = render("-f", str(path))
-    catalog = Catalog.from_yaml(one(docs, "ConfigMap")["data"]["profiles.yaml"])
+    config = one(docs, "ConfigMap", "labelpilot-profiles")
+    catalog = Catalog.from_yaml(config["data"]["profiles.yaml"])
     assert catalog.profile("a100").node_selector == {
         "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"}
     assert catalog.profile("c5.xlarge").limits["memory"] == "12Gi"

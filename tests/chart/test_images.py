@@ -140,6 +140,16 @@ def test_installs_take_the_locked_versions(image):
                for c in copied), f"{image}: PIP_CONSTRAINT={constraint} is not the copied lock"
 
 
+@pytest.mark.parametrize("image", IMAGES)
+def test_the_dependency_layer_depends_on_the_lock_alone(image):
+    """The multi-GB dependency stage copies only what decides the dependencies, so an edit
+    of the code or the README reuses it (a README edit once rebuilt 6 GB per image)."""
+    _, stages = parse(REPO / "images" / image / "Dockerfile")
+    (deps,) = [s for s in stages if s.name == "deps"]
+    sources = sorted(word for c in deps.get("COPY") for word in c.split()[:-1])
+    assert sources == ["pyproject.toml", "requirements/constraints.txt"], sources
+
+
 def test_workers_take_their_torch_build_from_a_build_argument():
     cpu_args, _ = parse(REPO / "images" / "worker" / "Dockerfile")
     gpu_args, gpu_stages = parse(REPO / "images" / "worker-gpu" / "Dockerfile")

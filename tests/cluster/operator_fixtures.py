@@ -19,6 +19,7 @@ from tests.cluster.kubeutil import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / "labelpilot.dev_labelingjobs.yaml"
+POLICY = Path(__file__).with_name("operator-policy.yaml")
 GROUP, VERSION, PLURAL = "labelpilot.dev", "v1alpha1", "labelingjobs"
 
 
@@ -37,7 +38,7 @@ class OperatorProcess:
             # Only the tests' own namespaces (see tests/conftest.py): an operator installed
             # in-cluster by another test module owns the rest.
             [sys.executable, "-m", "labelpilot.cli", "operator", "-n", "t-*", "--metrics-port", "0",
-             "--liveness", "", "--resync-seconds", "5"],
+             "--liveness", "", "--resync-seconds", "5", "--policy", str(POLICY)],
             stdout=handle, stderr=subprocess.STDOUT, env=env)
         handle.close()
 

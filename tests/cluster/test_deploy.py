@@ -147,7 +147,7 @@ def test_helm_install_runs_a_job_to_completion_with_the_charts_rbac(
     run("helm", "install", "lp", str(CHART), "--namespace", system,
         "--set", f"watchNamespaces={{{team}}}", "--set", "operator.resyncSeconds=5",
         "--set", f"metrics.port={free_port()}", "--set", f"livenessProbe.port={free_port()}",
-        kubeconfig=kubeconfig)
+        "--set", f"policy.allow.volumeClaims={{{volume.claim}}}", kubeconfig=kubeconfig)
     first = wait_operator(cluster, system)
     assert first.spec.service_account_name == "lp-labelpilot"
     assert any(v.projected for v in first.spec.volumes), "a projected service-account token"

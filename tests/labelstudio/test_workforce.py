@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 
 from labelpilot import storage
-from labelpilot.config import RunConfig, TaskType
+from labelpilot.config import TaskType
 from labelpilot.datasets.prepare import prepare
-from labelpilot.formats import GroundTruth, metadata_key, read_manifest
+from labelpilot.formats import GroundTruth, metadata_key
 from labelpilot.labels import label_from_json
 from labelpilot.quality import mask_mean_iou
 from labelpilot.worker.cli import run_step
 from labelpilot.worker.common import StepFailed
 from labelpilot.workspace import Workspace
 from tests.labelstudio import annotators as people
+from tests.labelstudio.jobs import job, keys, sent
 from tests.labelstudio.server import LabelStudio
 
-FAST_MODEL = {"epochs": 6, "threads": 1, "device": "cpu"}
 DATASETS = {
     TaskType.IMAGE_CLASSIFICATION: "digits",
     TaskType.TEXT_CLASSIFICATION: "spamassassin",
@@ -36,26 +36,6 @@ DATASETS = {
 @pytest.fixture(autouse=True)
 def token(label_studio: LabelStudio, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABEL_STUDIO_API_TOKEN", label_studio.token)
-
-
-def job(ls: LabelStudio, data: dict, out: Path, **changes: object) -> RunConfig:
-    title = f"lp-{uuid.uuid4().hex[:10]}"
-    workforce = {"label_studio": {"url": ls.url, "project_title": title},
-                 **changes.pop("workforce", {})}  # type: ignore[dict-item]
-    return RunConfig.model_validate({
-        "job_name": "ls-job", "task_type": data["taskType"],
-        "label_attribute_name": data["labelAttributeName"], "labels": data["labels"],
-        "input_manifest_uri": data["inputManifest"], "output_uri": str(out),
-        "workforce": workforce, "allow_small_dataset": True,
-        "max_concurrent_task_count": 10, "model_options": FAST_MODEL, **changes})
-
-
-def keys(config: RunConfig) -> dict[int, str]:
-    return {o.index: o.key or "" for o in read_manifest(config.input_manifest_uri)}
-
-
-def sent(config: RunConfig, iteration: int) -> dict[str, int]:
-    return storage.read_json(Workspace(config.output_uri).human_request(iteration))["handle"]
 
 
 @pytest.mark.parametrize("task_type", list(DATASETS), ids=str)

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from jsonschema import Draft4Validator
 from pydantic import ValidationError
+from tests.job_api_cases import JOB_API_INVALID, JOB_API_VALID
 
 from labelpilot import cli
 from labelpilot.api import crd
@@ -243,13 +244,20 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("changes, field", INVALID)
+@pytest.mark.parametrize("changes, field", INVALID + JOB_API_INVALID)
 def test_schema_and_models_refuse_invalid_specs(spec_dict, changes, field):
     spec = spec_dict(changes)
     errors = schema_errors(spec)
     assert errors, f"schema accepted {changes}"
     assert any(field in e for e in errors), errors
     with pytest.raises(ValidationError):
+        LabelingJobSpec.from_k8s(spec)
+
+
+def test_what_the_job_api_takes_passes(spec_dict):
+    for changes in JOB_API_VALID:
+        spec = spec_dict(changes)
+        assert schema_errors(spec) == [], changes
         LabelingJobSpec.from_k8s(spec)
 
 

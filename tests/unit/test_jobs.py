@@ -8,11 +8,18 @@ import pytest
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.config import RunConfig
 from labelpilot.jobs import JobSettings, build_job, job_name, labels, selector
+from labelpilot.policy import DEFAULT_DEADLINES, Policy, PolicyError
 from labelpilot.profiles import GPU, Catalog, ProfileError
 from labelpilot.steps import Step
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+# A cluster that allows the images, commands, Secrets and taints these tests use.
+OPEN = JobSettings(policy=Policy.from_yaml(
+    "images: ['*']\ncommands: true\ncredentialsSecrets: ['*']\nlabelStudioTokenSecrets: ['*']\n"
+    "labelStudioUrls: ['*']\ntolerationKeys: ['*']\n"))
 
 
 def build(spec_dict, changes=None, step=Step.TRAIN, iteration=2, name="mnist", settings=None):
@@ -112,13 +119,15 @@ def test_command_env_and_termination_message(spec_dict):
 
 
 def test_storage_volume_and_credentials(spec_dict):
-    job = build(spec_dict, {"storage": {"mountPath": "/mnt/lp", "credentialsSecretName": "s3"}})
+    job = build(spec_dict, {"storage": {"mountPath": "/mnt/lp", "credentialsSecretName": "s3"},
+                            "input": {"manifestUri": "/mnt/lp/in.manifest"},
+                            "output": {"uri": "file:///mnt/lp/out"}}, settings=OPEN)
     pod = job["spec"]["template"]["spec"]
     (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert volume["persistentVolumeClaim"] == {"claimName": "labelpilot-data"}
     assert {"name": volume["name"], "mountPath": "/mnt/lp"} in container(job)["volumeMounts"]
     assert container(job)["envFrom"] == [{"secretRef": {"name": "s3"}}]
-    bare = build(spec_dict, {"storage": None})
+    bare = build(spec_dict, {"storage": None}, settings=OPEN)
     assert not [v for v in bare["spec"]["template"]["spec"]["volumes"]
                 if "persistentVolumeClaim" in v]
     assert "envFrom" not in container(bare)
@@ -162,7 +171,7 @@ def test_job_overrides_profile(spec_dict):
         "profile": "c5.4xlarge", "limits": {"cpu": "2"},
         "nodeSelector": {"pool": "labeling"},
         "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "lp",
-                         "effect": "NoSchedule"}]}}})
+                         "effect": "NoSchedule"}]}}}, settings=OPEN)
     pod = job["spec"]["template"]["spec"]
     resources = container(job)["resources"]
     assert resources["limits"]["cpu"] == "2"
@@ -217,15 +226,15 @@ def test_bring_your_own_algorithm(spec_dict):
     changes = {"autoLabeling": {"algorithm": {
         "trainingImage": "me/train:1", "trainingCommand": ["python", "/app/train.py"],
         "inferenceImage": "me/infer:1"}}, "worker": {"image": "labelpilot/worker:dev"}}
-    train = container(build(spec_dict, changes, step=Step.TRAIN))
+    train = container(build(spec_dict, changes, step=Step.TRAIN, settings=OPEN))
     assert train["image"] == "me/train:1"
     assert train["command"] == ["python", "/app/train.py"]
     assert train["args"] == ["--iteration", "2"]
-    infer = container(build(spec_dict, changes, step=Step.INFER))
+    infer = container(build(spec_dict, changes, step=Step.INFER, settings=OPEN))
     assert infer["image"] == "me/infer:1"
     assert "command" not in infer  # the image's entrypoint gets the contract's flags
     assert infer["args"] == ["--iteration", "2"]
-    human = container(build(spec_dict, changes, step=Step.HUMAN))
+    human = container(build(spec_dict, changes, step=Step.HUMAN, settings=OPEN))
     assert human["image"] == "labelpilot/worker:dev"
     assert human["command"] == ["labelpilot", "worker", "human"]
     env = {e["name"]: e["value"] for e in train["env"]}
@@ -253,7 +262,7 @@ def test_a_human_job_waits_briefly_and_a_later_round_has_its_own_name(spec_dict)
 
 
 def test_only_the_human_job_gets_the_label_studio_token_and_only_by_reference(spec_dict):
-    human = build(spec_dict, LABEL_STUDIO, step=Step.HUMAN, iteration=0)
+    human = build(spec_dict, LABEL_STUDIO, step=Step.HUMAN, iteration=0, settings=OPEN)
     token = env_of(human)["LABEL_STUDIO_API_TOKEN"]
     assert token == {"name": "LABEL_STUDIO_API_TOKEN", "valueFrom": {"secretKeyRef": {
         "name": "ls-token", "key": "token"}}}
@@ -262,5 +271,61 @@ def test_only_the_human_job_gets_the_label_studio_token_and_only_by_reference(sp
     assert config.workforce.label_studio.project_title == "MNIST digits"
     assert "ls-token" not in env_of(human)["LABELPILOT_CONFIG"]["value"]
     for step in (Step.PREPARE, Step.TRAIN, Step.INFER, Step.THRESHOLD, Step.EXPORT):
-        other = build(spec_dict, LABEL_STUDIO, step=step, iteration=0)
+        other = build(spec_dict, LABEL_STUDIO, step=step, iteration=0, settings=OPEN)
         assert "LABEL_STUDIO_API_TOKEN" not in env_of(other)
+
+
+def test_a_job_the_policy_refuses_gets_no_job_and_the_error_names_the_field(spec_dict):
+    with pytest.raises(PolicyError, match=r"spec\.storage\.credentialsSecretName: Secret 'db'"):
+        build(spec_dict, {"storage": {"credentialsSecretName": "db"}}, step=Step.PREPARE,
+              iteration=None)
+    with pytest.raises(PolicyError, match=r"spec\.autoLabeling\.algorithm\.trainingImage"):
+        build(spec_dict, {"autoLabeling": {"algorithm": {"trainingImage": "me/train:1"}}},
+              step=Step.EXPORT, iteration=None)  # every step of the job, not only training
+    assert issubclass(PolicyError, ProfileError)  # the reconciler's "bad spec" path
+
+
+@pytest.mark.parametrize("step", list(Step))
+def test_every_step_job_has_a_deadline(spec_dict, step):
+    job = build(spec_dict, step=step, iteration=1 if step.iterative else None)
+    assert job["spec"]["activeDeadlineSeconds"] == DEFAULT_DEADLINES[step]
+
+
+def test_deadlines_come_from_the_policy_and_the_jobs_own_within_its_maximum(spec_dict):
+    settings = JobSettings(policy=Policy.from_yaml(
+        "activeDeadlineSeconds: {train: 3600, human: 300}\nmaxActiveDeadlineSeconds: 7200\n"))
+    assert build(spec_dict, settings=settings)["spec"]["activeDeadlineSeconds"] == 3600
+    human = build(spec_dict, step=Step.HUMAN, iteration=0, settings=settings)
+    assert human["spec"]["activeDeadlineSeconds"] == 300
+    own = {"resources": {"training": {"activeDeadlineSeconds": 5400},
+                         "other": {"activeDeadlineSeconds": 900}}}
+    assert build(spec_dict, own, settings=settings)["spec"]["activeDeadlineSeconds"] == 5400
+    assert build(spec_dict, own, step=Step.THRESHOLD, iteration=0, settings=settings
+                 )["spec"]["activeDeadlineSeconds"] == 900
+    assert build(spec_dict, own, step=Step.INFER, settings=settings
+                 )["spec"]["activeDeadlineSeconds"] == DEFAULT_DEADLINES[Step.INFER]
+    with pytest.raises(PolicyError, match=r"spec\.resources\.training\.activeDeadlineSeconds"):
+        build(spec_dict, {"resources": {"training": {"activeDeadlineSeconds": 7201}}},
+              settings=settings)
+
+
+def test_steps_run_as_the_step_service_account_unless_the_job_names_an_allowed_one(spec_dict):
+    pod = build(spec_dict)["spec"]["template"]["spec"]
+    assert "serviceAccountName" not in pod  # the namespace's default, without a token
+    settings = JobSettings(policy=Policy.from_yaml(
+        "stepServiceAccountName: labelpilot-step\nserviceAccounts: [s3-reader]\n"))
+    pod = build(spec_dict, settings=settings)["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "labelpilot-step"
+    assert pod["automountServiceAccountToken"] is False
+    own = build(spec_dict, {"worker": {"serviceAccountName": "s3-reader"}}, settings=settings)
+    assert own["spec"]["template"]["spec"]["serviceAccountName"] == "s3-reader"
+    with pytest.raises(PolicyError, match=r"spec\.worker\.serviceAccountName"):
+        build(spec_dict, {"worker": {"serviceAccountName": "default"}}, settings=settings)
+
+
+def test_extended_resources_request_what_they_limit(spec_dict):
+    job = build(spec_dict, {"resources": {"training": {
+        "requests": {"example.com/fpga": 2}, "limits": {"nvidia.com/gpu": "4"}}}})
+    resources = container(job)["resources"]
+    assert resources["requests"]["example.com/fpga"] == resources["limits"]["example.com/fpga"]
+    assert resources["requests"][GPU] == resources["limits"][GPU] == "4"

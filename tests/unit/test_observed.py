@@ -34,11 +34,12 @@ def job_dict(name: str = "mnist-i2-threshold", step: str = "threshold", iteratio
 
 
 def pod_dict(name: str, exit_code: int | None, message: str = "",
-             finished: str = "2025-03-01T12:00:29Z", owner: str = "job-uid") -> dict[str, Any]:
+             finished: str = "2025-03-01T12:00:29Z", owner: str = "job-uid",
+             reason: str = "Completed") -> dict[str, Any]:
     state: dict[str, Any] = {"running": {"startedAt": "2025-03-01T12:00:01Z"}}
     if exit_code is not None:
         state = {"terminated": {"exitCode": exit_code, "message": message,
-                                "finishedAt": finished, "reason": "Completed"}}
+                                "finishedAt": finished, "reason": reason}}
     return {"metadata": {"name": name, "ownerReferences": [{"kind": "Job", "uid": owner}]},
             "status": {"containerStatuses": [{"name": "worker", "state": state}]}}
 
@@ -85,18 +86,21 @@ def test_a_rule_failure_reads_exit_three():
     assert observed.logs_hint == "kubectl logs job/mnist-i0-human -n team-a"
 
 
-def test_a_crash_after_backoff_keeps_the_last_log_tail():
+def test_a_crash_after_backoff_names_its_last_pod_and_keeps_none_of_its_log():
     job = job_dict("mnist-i1-train", "train", "1", conditions=[
         {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
          "message": "Job has reached the specified backoff limit"}])
-    pods = [pod_dict("p2", 1, "Traceback\nValueError: second", "2025-03-01T12:02:00Z"),
-            pod_dict("p1", 1, "Traceback\nValueError: first", "2025-03-01T12:01:00Z")]
+    pods = [pod_dict("p2", 137, "PGPASSWORD=hunter2\nKilled", "2025-03-01T12:02:00Z",
+                     reason="OOMKilled"),
+            pod_dict("p1", 1, "Traceback\nValueError: first", "2025-03-01T12:01:00Z",
+                     reason="Error")]
     observed = observed_from(job, pods)
     assert observed.state is JobState.FAILED and not observed.rule_failure
-    assert observed.exit_code == 1
-    assert observed.termination_message is not None
-    assert "second" in observed.termination_message
+    assert (observed.exit_code, observed.container_reason, observed.pod) == (
+        137, "OOMKilled", "p2")
+    assert observed.pod_logs_hint == "kubectl logs p2 -n team-a"
     assert observed.summary is None
+    assert "hunter2" not in repr(observed)
 
 
 def test_the_summary_is_found_at_the_end_of_a_log_tail():

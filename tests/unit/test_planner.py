@@ -24,7 +24,16 @@ from labelpilot.api.status import (
 )
 from labelpilot.jobs import job_name
 from labelpilot.observed import JobState, ObservedJob
-from labelpilot.planner import CreateJob, Decision, DeleteJob, failed, plan
+from labelpilot.planner import (
+    INVALID_PROFILE,
+    JOB_REJECTED,
+    NOT_ALLOWED,
+    CreateJob,
+    Decision,
+    DeleteJob,
+    failed,
+    plan,
+)
 from labelpilot.steps import Step
 from labelpilot.summary import StepSummary, parse_summary
 
@@ -416,21 +425,103 @@ def test_a_rule_failure_without_summary_still_fails_at_once(spec_dict):
     assert "exit code 3" in s.condition(ConditionType.FAILED).message
 
 
-def test_a_crash_after_backoff_names_step_reason_and_logs(spec_dict):
+def test_a_crash_after_backoff_names_step_reason_exit_code_and_pod(spec_dict):
     spec = make_spec(spec_dict)
     status = started(spec, Step.TRAIN, 3)
     crashing = job(Step.TRAIN, 3, state=JobState.FAILED, exit_code=137,
+                   container_reason="OOMKilled", pod="mnist-i3-train-x7k2p",
                    failure_reason="BackoffLimitExceeded",
-                   failure_message="Job has reached the specified backoff limit",
-                   termination_message="Traceback ...\nRuntimeError: CUDA out of memory\n")
+                   failure_message="Job has reached the specified backoff limit")
     decision = plan(spec, status, [crashing], NOW)
     failure = decision.status.condition(ConditionType.FAILED)
     assert failure is not None and failure.status is ConditionStatus.TRUE
     assert failure.reason == "StepFailed"
-    for part in ("train (iteration 3)", "BackoffLimitExceeded", "exit code 137",
-                 "CUDA out of memory", "kubectl logs job/mnist-i3-train -n ns"):
+    for part in ("train (iteration 3)", "BackoffLimitExceeded", "exit code 137 (OOMKilled)",
+                 "in pod mnist-i3-train-x7k2p", "no step summary",
+                 "kubectl logs mnist-i3-train-x7k2p -n ns"):
         assert part in failure.message
     assert decision.status.phase is Phase.FAILED
+
+
+def _failed_pod(job_name_: str, message: str, exit_code: int) -> dict[str, Any]:
+    return {"metadata": {"name": f"{job_name_}-x7k2p", "ownerReferences": [{"uid": "j"}]},
+            "status": {"containerStatuses": [{"name": "worker", "state": {"terminated": {
+                "exitCode": exit_code, "reason": "Error", "message": message,
+                "finishedAt": "2025-03-01T12:00:29Z"}}}]}}
+
+
+def _failed_job(job_name_: str, step: Step, reason: str) -> dict[str, Any]:
+    return {"metadata": {"name": job_name_, "namespace": "ns", "uid": "j",
+                         "labels": {"labelpilot.dev/step": str(step),
+                                    "labelpilot.dev/iteration": "0"}},
+            "status": {"conditions": [{"type": "Failed", "status": "True", "reason": reason,
+                                       "message": "the Job failed"}]}}
+
+
+SECRET_LOG = ("connecting to postgresql://app:hunter2@db:5432/labels\n"
+              "PGPASSWORD=hunter2 psql -c 'select 1'\n"
+              "curl -H 'Authorization: Bearer hunter2hunter2' https://x\nTraceback ...")
+
+
+@pytest.mark.parametrize("step, exit_code, reason, message", [
+    # a crash whose termination message is a log tail (FallbackToLogsOnError)
+    (Step.TRAIN, 1, "BackoffLimitExceeded", SECRET_LOG),
+    # a crash whose summary quotes a connection string
+    (Step.TRAIN, 1, "BackoffLimitExceeded", json.dumps({
+        "step": "train", "status": "Error",
+        "message": "OperationalError: postgresql://app:hunter2@db failed; PGPASSWORD=hunter2"})),
+    # a rule failure whose summary quotes a token
+    (Step.HUMAN, 3, "PodFailurePolicy", json.dumps({
+        "step": "human", "status": "Failed", "reason": "WorkforceUnreachable",
+        "message": "401 from https://studio: Authorization: Token hunter2hunter2"})),
+])
+def test_no_secret_a_step_printed_reaches_status_or_events(spec_dict, step, exit_code, reason,
+                                                           message):
+    from labelpilot.observed import observed_from
+
+    spec = make_spec(spec_dict)
+    name = job_name(NAME, step, 0)
+    observed = observed_from(_failed_job(name, step, reason),
+                             [_failed_pod(name, message, exit_code)])
+    decision = plan(spec, started(spec, step, 0), [observed], NOW)
+    failure = decision.status.condition(ConditionType.FAILED)
+    assert decision.status.phase is Phase.FAILED and failure is not None
+    said = [failure.message, *(e.message for e in decision.events)]
+    assert not [text for text in said if "hunter2" in text], said
+    assert "Traceback" not in failure.message
+    if exit_code != 3:  # a crash points at the pod's log; a rule failure is the step's word
+        assert f"kubectl logs {name}-x7k2p -n ns" in failure.message
+
+
+def test_a_log_tail_an_older_operator_wrote_is_dropped_from_the_status(spec_dict):
+    spec = make_spec(spec_dict)
+    crashing = job(Step.TRAIN, 3, state=JobState.FAILED, exit_code=1, pod="p",
+                   failure_reason="BackoffLimitExceeded")
+    first = plan(spec, started(spec, Step.TRAIN, 3), [crashing], NOW).status
+    old = ("train (iteration 3) failed: BackoffLimitExceeded: Job has reached the specified "
+           "backoff limit; last exit code 1; last output: PGPASSWORD=hunter2\nstill; logs: "
+           "x\nTraceback; logs: kubectl logs job/mnist-i3-train -n ns")
+    written = first.to_k8s()
+    for condition_ in written["conditions"]:
+        condition_["message"] = old
+    later = plan(spec, LabelingJobStatus.from_k8s(written), [crashing], NOW, generation=2)
+    failure = later.status.condition(ConditionType.FAILED)
+    assert failure is not None and failure.message == (
+        "train (iteration 3) failed: BackoffLimitExceeded: Job has reached the specified "
+        "backoff limit; last exit code 1; logs: kubectl logs job/mnist-i3-train -n ns")
+    assert later.events == ()
+
+
+def test_a_long_step_message_is_bounded(spec_dict):
+    spec = make_spec(spec_dict)
+    result = parse_summary(json.dumps({"step": "train", "status": "Error",
+                                       "message": "x" * 3000}))
+    crashing = job(Step.TRAIN, 0, state=JobState.FAILED, result=result, exit_code=1,
+                   pod="p", failure_reason="BackoffLimitExceeded")
+    failure = plan(spec, started(spec, Step.TRAIN, 0), [crashing], NOW).status.condition(
+        ConditionType.FAILED)
+    assert failure is not None and "the step said: xxx" in failure.message
+    assert len(failure.message) < 1000 and failure.message.endswith("kubectl logs p -n ns")
 
 
 def test_a_failed_job_stays_failed(spec_dict):
@@ -478,6 +569,45 @@ def test_failed_helper_fails_a_running_job_once(spec_dict):
     again = failed(spec, decision.status, NOW + timedelta(minutes=1), "Other", "x")
     assert condition(again.status, ConditionType.FAILED) == ("True", "InvalidResources")
     assert again.events == ()
+
+
+@pytest.mark.parametrize("reason", [JOB_REJECTED, INVALID_PROFILE, NOT_ALLOWED])
+def test_a_spec_failure_is_retried_once_the_spec_changes(spec_dict, reason):
+    spec = make_spec(spec_dict)
+    first = plan(spec, None, [], NOW, generation=1)
+    rejected = failed(spec, first.status, NOW, reason, "spec.x is invalid", generation=1)
+    assert rejected.status.phase is Phase.FAILED
+    assert condition(rejected.status, ConditionType.FAILED) == ("True", reason)
+    assert [(e.type, e.reason) for e in rejected.events] == [("Warning", reason)]
+
+    same = plan(spec, rejected.status, [], NOW + timedelta(minutes=1), generation=1)
+    assert same.actions == () and same.events == ()
+    assert same.status.phase is Phase.FAILED
+
+    edited = plan(spec, rejected.status, [], NOW + timedelta(minutes=2), generation=2)
+    assert edited.actions == (CreateJob(Step.PREPARE, None),)
+    assert edited.status.phase is Phase.INITIALIZING
+    assert edited.status.completion_time is None
+    assert condition(edited.status, ConditionType.FAILED) == ("False", "StepStarting")
+    assert condition(edited.status, ConditionType.RECONCILING) == ("True", "StepStarting")
+    assert [e.reason for e in edited.events] == ["Retrying"]
+
+    again = failed(spec, rejected.status, NOW + timedelta(minutes=2), reason,
+                   "spec.y is invalid", generation=2)
+    assert again.status.phase is Phase.FAILED and again.status.observed_generation == 2
+    assert "spec.y" in again.status.condition(ConditionType.FAILED).message
+    assert [(e.type, e.reason) for e in again.events] == [("Warning", reason)]
+    settled = plan(spec, again.status, [], NOW + timedelta(minutes=3), generation=2)
+    assert settled.actions == () and settled.status.phase is Phase.FAILED
+
+
+def test_a_spec_failure_keeps_the_steps_already_done(spec_dict):
+    spec = make_spec(spec_dict)
+    status = started(spec, Step.TRAIN, 2, observed_generation=4)
+    rejected = failed(spec, status, NOW, JOB_REJECTED, "nodeSelector", generation=4)
+    edited = plan(spec, rejected.status, [job(Step.TRAIN, 1)], NOW, generation=5)
+    assert edited.actions == (CreateJob(Step.TRAIN, 2),)
+    assert edited.status.phase is Phase.IN_PROGRESS
 
 
 # --- stopping conditions ----------------------------------------------------------------

@@ -113,7 +113,8 @@ def test_malformed_and_unreadable_objects_become_failed_objects(data, tmp_path):
     lines[5] = json.dumps({"source-ref": str(tmp_path / "missing.png")})
     lines[7] = json.dumps({"other": 1})
     manifest.write_text("\n".join(lines) + "\n")
-    config = config_for(data, tmp_path / "job", input_manifest_uri=str(manifest))
+    config = config_for(data, tmp_path / "job", input_manifest_uri=str(manifest),
+                        data_roots=[str(Path(data["inputManifest"]).parent), str(tmp_path)])
     summary = run_step("prepare", config)
     assert summary["labelCounters"]["failedNonRetryableError"] == 3
     plan = storage.read_json(Workspace(str(tmp_path / "job")).prepare_plan)

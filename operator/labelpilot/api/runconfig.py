@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labelpilot import config
+from labelpilot import config, dataroots
 from labelpilot.api.spec import (
     LabelingJobSpec,
     ObjectUrls,
@@ -32,6 +32,19 @@ VALIDATION_POLICIES: dict[ValidationPolicy, config.ValidationPolicy] = {
 }
 
 
+def data_roots(spec: LabelingJobSpec) -> list[str]:
+    """Where the job's objects may be read: the claim's mount path, and the input
+    manifest's bucket when it is in an object store. Empty (neither): the steps take the
+    manifest's folder. Never an http(s) address: no spec field names one."""
+    roots = []
+    if spec.storage is not None and spec.storage.volume_claim_name:
+        roots.append(spec.storage.mount_path)
+    bucket = dataroots.bucket_of(spec.input.manifest_uri)
+    if bucket is not None:
+        roots.append(bucket)
+    return roots
+
+
 def to_run_config(name: str, namespace: str, spec: LabelingJobSpec, uid: str | None = None
                   ) -> config.RunConfig:
     """The step config of LabelingJob `namespace/name`.
@@ -53,6 +66,7 @@ def to_run_config(name: str, namespace: str, spec: LabelingJobSpec, uid: str | N
         labels=list(spec.labels),
         input_manifest_uri=spec.input.manifest_uri,
         output_uri=spec.output.uri,
+        data_roots=data_roots(spec),
         workforce=config.WorkforceConfig(
             simulated=None if simulated is None else config.SimulatedWorkforce(
                 ground_truth_uri=simulated.ground_truth_manifest_uri,

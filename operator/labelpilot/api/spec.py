@@ -2,47 +2,42 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
+from labelpilot.api import kube, paths
 from labelpilot.api.base import ApiModel
 from labelpilot.api.cel import immutable, rule, validations
+from labelpilot.api.kube import DNS_SUBDOMAIN_PATTERN, IMAGE_PATTERN
+from labelpilot.config import MAX_LABEL_LENGTH, MAX_LABELS, MAX_SEGMENTATION_LABELS
 
 URI_MAX = 2048
 NAME_MAX = 253
-LABEL_MAX = 256
-LABELS_MAX = 256
+LABEL_MAX = MAX_LABEL_LENGTH
+# Labels per job, as many as the engine takes: MAX_LABELS, and for semantic segmentation the
+# mask palette's MAX_SEGMENTATION_LABELS classes.
+LABELS_MAX = MAX_LABELS
+SEGMENTATION_LABELS_MAX = MAX_SEGMENTATION_LABELS
 TOLERATIONS_MAX = 32
+# A step Job's activeDeadlineSeconds a job may ask for, at most (the cluster's policy
+# usually allows less).
+DEADLINE_MAX = 30 * 24 * 3600
 # Ground Truth's LabelAttributeName pattern; `-metadata` is refused separately.
 ATTRIBUTE_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$"
-DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]"
-    r"|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
-
-
-
-def _quantity(value: int | str) -> int | str:
-    if isinstance(value, str) and not re.fullmatch(QUANTITY_PATTERN, value):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
-    return value
-
 
 Quantity = Annotated[
     int | str,
-    AfterValidator(_quantity),
     WithJsonSchema({
         "anyOf": [{"type": "integer"}, {"type": "string"}],
-        "pattern": QUANTITY_PATTERN,
+        "pattern": kube.QUANTITY_PATTERN,
+        "maxLength": kube.QUANTITY_MAX,
         "x-kubernetes-int-or-string": True,
     }),
 ]
 Uri = Annotated[str, Field(min_length=1, max_length=URI_MAX)]
+Image = Annotated[str, Field(min_length=1, max_length=1024, pattern=IMAGE_PATTERN)]
 
 
 class TaskType(StrEnum):
@@ -86,8 +81,14 @@ class StorageSpec(ApiModel):
         None, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
         description="A PersistentVolumeClaim mounted into every step at mountPath; the "
                     "job's URIs are then used as they are, inside the pod.")
-    mount_path: str = Field("/data", min_length=1, max_length=1024, pattern=r"^/",
-                            description="Where the claim is mounted (absolute).")
+    mount_path: str = Field(
+        "/data", min_length=2, max_length=1024, pattern=paths.MOUNT_PATH_PATTERN,
+        description="Where the claim is mounted: an absolute path without a trailing "
+                    "slash, neither /tmp nor in the image's system folders ("
+                    + ", ".join(paths.SYSTEM_FOLDERS) + ").",
+        json_schema_extra=validations(
+            rule(paths.NO_DOT_SEGMENTS_RULE, "mountPath must not have . or .. segments"),
+            rule(paths.NOT_SYSTEM_RULE, paths.SYSTEM_MESSAGE)))
     credentials_secret_name: str | None = Field(
         None, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
         description="A Secret whose keys become environment variables of every step "
@@ -99,17 +100,23 @@ class StorageSpec(ApiModel):
             raise ValueError("storage needs a volumeClaimName, a credentialsSecretName or both")
         return self
 
+    @field_validator("mount_path")
+    @classmethod
+    def _mountable(cls, value: str) -> str:
+        paths.check_mount_path(value)
+        return value
+
 
 class AlgorithmSpec(ApiModel):
     """Bring your own model: images and commands that follow the step contract
     (`<command> --iteration N [--shard-index I --shard-count K]`, config in
     LABELPILOT_CONFIG, summary in the termination log). Empty: the built-in models."""
 
-    training_image: str | None = Field(None, min_length=1, max_length=1024)
+    training_image: Image | None = None
     training_command: list[Annotated[str, Field(max_length=4096)]] | None = Field(
         None, min_length=1, max_length=64,
         description="Replaces `labelpilot worker train`; the contract's flags follow it.")
-    inference_image: str | None = Field(None, min_length=1, max_length=1024)
+    inference_image: Image | None = None
     inference_command: list[Annotated[str, Field(max_length=4096)]] | None = Field(
         None, min_length=1, max_length=64,
         description="Replaces `labelpilot worker infer`; the contract's flags follow it.")
@@ -175,13 +182,14 @@ class LabelStudioProjectSpec(ApiModel):
 
 
 class LabelStudioWorkforceSpec(ApiModel):
-    url: str = Field(min_length=8, max_length=URI_MAX, pattern=r"^https?://",
+    url: str = Field(min_length=8, max_length=URI_MAX, pattern=r"^https?://\S+$",
                      description="Label Studio's base URL as the step Jobs reach it.")
     api_token_secret_name: str = Field(
         min_length=1, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
         description="Secret (same namespace) holding the API token; only the human step "
                     "Jobs read it.")
-    api_token_secret_key: str = Field("token", min_length=1, max_length=NAME_MAX)
+    api_token_secret_key: str = Field("token", min_length=1, max_length=NAME_MAX,
+                                      pattern=kube.SECRET_KEY_PATTERN)
     project: LabelStudioProjectSpec
     object_urls: ObjectUrls = Field(
         ObjectUrls.INLINE,
@@ -237,13 +245,23 @@ class StoppingConditionsSpec(ApiModel):
 
 
 class Toleration(ApiModel):
-    model_config = ApiModel.model_config | {"json_schema_extra": validations(rule(
-        "!has(self.operator) || self.operator != 'Exists' || !has(self.value)",
-        "a toleration with operator Exists takes no value"))}
+    model_config = ApiModel.model_config | {"json_schema_extra": validations(
+        rule("!has(self.operator) || self.operator != 'Exists' || !has(self.value)",
+             "a toleration with operator Exists takes no value"),
+        rule("has(self.key) || (has(self.operator) && self.operator == 'Exists')",
+             "a toleration without a key needs operator Exists"),
+        rule("!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+             "tolerationSeconds needs effect NoExecute"))}
 
-    key: str | None = Field(None, max_length=316)
+    key: str | None = Field(
+        None, min_length=1, max_length=kube.QUALIFIED_NAME_MAX,
+        pattern=kube.QUALIFIED_NAME_PATTERN,
+        json_schema_extra=validations(rule(
+            f"self.matches('{kube.QUALIFIED_NAME_LENGTHS}')",
+            "a taint key's prefix has at most 253 characters, its name at most 63")))
     operator: Literal["Exists", "Equal"] | None = None
-    value: str | None = Field(None, max_length=63)
+    value: str | None = Field(None, max_length=kube.LABEL_VALUE_MAX,
+                              pattern=kube.LABEL_VALUE_PATTERN)
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     toleration_seconds: int | None = None
 
@@ -251,7 +269,21 @@ class Toleration(ApiModel):
     def _check(self) -> Toleration:
         if self.operator == "Exists" and self.value is not None:
             raise ValueError("a toleration with operator Exists takes no value")
+        if self.key is None and self.operator != "Exists":
+            raise ValueError("a toleration without a key needs operator Exists")
+        if self.key is not None and not kube.is_label_key(self.key):
+            raise ValueError(f"key {self.key!r}: {kube.LABEL_KEYS_MESSAGE}")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise ValueError("tolerationSeconds needs effect NoExecute")
         return self
+
+
+def _resource_map(description: str) -> Any:
+    return Field(None, max_length=kube.MAP_MAX, description=description,
+                 json_schema_extra=validations(
+                     rule(kube.RESOURCE_NAMES_RULE, kube.RESOURCE_NAMES_MESSAGE),
+                     rule(kube.EXTENDED_INTEGER_RULE, kube.EXTENDED_INTEGER_MESSAGE),
+                     rule(kube.NON_NEGATIVE_RULE, "quantities must not be negative")))
 
 
 class StepResources(ApiModel):
@@ -260,14 +292,36 @@ class StepResources(ApiModel):
     profile: str | None = Field(
         None, min_length=1, max_length=63,
         description="Instance profile, e.g. p3.2xlarge, c5.xlarge; default by task type.")
-    requests: dict[str, Quantity] | None = Field(
-        None, description="Replace the profile's requests (per resource name).")
-    limits: dict[str, Quantity] | None = Field(
-        None, description="Replace the profile's limits (per resource name).")
-    node_selector: dict[str, str] | None = Field(
-        None, description="Added to (and overriding) the profile's node selector.")
+    requests: dict[str, Quantity] | None = _resource_map(
+        "Replace the profile's requests (per resource name).")
+    limits: dict[str, Quantity] | None = _resource_map(
+        "Replace the profile's limits (per resource name).")
+    node_selector: dict[str, Annotated[str, Field(max_length=kube.LABEL_VALUE_MAX,
+                                                  pattern=kube.LABEL_VALUE_PATTERN)]] | None = (
+        Field(None, max_length=kube.MAP_MAX,
+              description="Added to (and overriding) the profile's node selector.",
+              json_schema_extra=validations(rule(kube.LABEL_KEYS_RULE,
+                                                 "node selector " + kube.LABEL_KEYS_MESSAGE))))
     tolerations: list[Toleration] | None = Field(
         None, max_length=TOLERATIONS_MAX, description="Replace the profile's tolerations.")
+    active_deadline_seconds: int | None = Field(
+        None, ge=1, le=DEADLINE_MAX,
+        description="How long each step Job of this kind may run before it fails (the "
+                    "Job's activeDeadlineSeconds); default and maximum: the cluster's.")
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _resources(cls, value: dict[str, int | str] | None) -> dict[str, int | str] | None:
+        if value is not None:
+            kube.check_resources(value)
+        return value
+
+    @field_validator("node_selector")
+    @classmethod
+    def _selector(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None:
+            kube.check_label_map(value)
+        return value
 
 
 class InferenceResources(StepResources):
@@ -286,11 +340,12 @@ class ResourcesSpec(ApiModel):
 
 
 class WorkerSpec(ApiModel):
-    image: str | None = Field(None, min_length=1, max_length=1024,
-                              description="The worker image; default: the operator's.")
+    image: Image | None = Field(None, description="The worker image; default: the operator's.")
     image_pull_policy: PullPolicy | None = None
-    service_account_name: str | None = Field(None, max_length=NAME_MAX,
-                                             pattern=DNS_SUBDOMAIN_PATTERN)
+    service_account_name: str | None = Field(
+        None, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
+        description="The ServiceAccount the steps run as (without its token); default: "
+                    "the cluster's step ServiceAccount.")
     backoff_limit: int = Field(3, ge=0, le=20,
                                description="Retries of a crashed step before the job fails.")
 
@@ -306,6 +361,18 @@ def _no_duplicates(values: list[str]) -> list[str]:
 
 class LabelingJobSpec(ApiModel):
     """What to label, how, and with which workforce and resources."""
+
+    model_config = ApiModel.model_config | {"json_schema_extra": validations(
+        rule(f"self.taskType != 'SemanticSegmentation' || size(self.labels) <= "
+             f"{SEGMENTATION_LABELS_MAX}",
+             f"semantic segmentation takes at most {SEGMENTATION_LABELS_MAX} labels "
+             "(the mask palette)", field_path=".labels"),
+        rule(paths.uri_on_claim_rule("input", "manifestUri"),
+             "input.manifestUri must lie under storage.mountPath (the claim)",
+             field_path=".input.manifestUri"),
+        rule(paths.uri_on_claim_rule("output", "uri"),
+             "output.uri must lie under storage.mountPath (the claim)",
+             field_path=".output.uri"))}
 
     task_type: TaskType = Field(json_schema_extra=validations(immutable("taskType")))
     label_attribute_name: str = Field(
@@ -347,3 +414,18 @@ class LabelingJobSpec(ApiModel):
         if isinstance(data, dict) and isinstance(data.get("labels"), list):
             _no_duplicates([str(v) for v in data["labels"]])
         return data
+
+    @model_validator(mode="after")
+    def _fits(self) -> LabelingJobSpec:
+        if (self.task_type is TaskType.SEMANTIC_SEGMENTATION
+                and len(self.labels) > SEGMENTATION_LABELS_MAX):
+            raise ValueError(f"labels: semantic segmentation takes at most "
+                             f"{SEGMENTATION_LABELS_MAX} labels (the mask palette)")
+        if self.storage is not None and self.storage.volume_claim_name is not None:
+            mount = self.storage.mount_path
+            for field, uri in (("input.manifestUri", self.input.manifest_uri),
+                               ("output.uri", self.output.uri)):
+                if not paths.on_claim(uri, mount):
+                    raise ValueError(f"{field} must lie under storage.mountPath ({mount}): "
+                                     f"{uri!r}")
+        return self

@@ -5,7 +5,8 @@ Public interface (the worker steps code against these names):
 - `build_model(task_type, labels, *, seed, options=None) -> Model`
 - `load_model(path) -> Model`: a model folder (weights.pt + model.json)
 - `load_inputs(task_type, records, base_uri=None) -> list` / `load_input(...)`: manifest
-  records to model inputs; `ObjectReadError` per unreadable object
+  records to model inputs, confined and bounded by `access=ObjectAccess.for_config(cfg)`;
+  `ObjectReadError` per unreadable object (its `failure` is the failed object's reason)
 - `Model.fit(inputs, targets, *, init_from=None) -> dict`, `Model.predict(inputs) ->
   Predictions`, `Model.save(dir)`
 
@@ -37,13 +38,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from labelpilot.config import TaskType
-from labelpilot.ml.inputs import ObjectReadError, load_input, load_inputs
+from labelpilot.ml.inputs import ObjectAccess, ObjectReadError, load_input, load_inputs
 
 if TYPE_CHECKING:
     from labelpilot.ml.base import Model, Predictions
 
 __all__ = [
     "Model",
+    "ObjectAccess",
     "ObjectReadError",
     "Predictions",
     "build_model",

@@ -30,7 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run_step(step: str, config: Any, iteration: int | None = None,
              shard_index: int | None = None, shard_count: int | None = None,
              max_wait: float | None = None) -> dict[str, Any]:
-    """Runs one step in-process; raises StepFailed for job-failing rules."""
+    """Runs one step in-process; raises StepFailed for job-failing rules (a bad ground
+    truth among them: InvalidGroundTruth)."""
+    from labelpilot.formats import GroundTruthError
+    from labelpilot.worker.common import StepFailed
+
+    try:
+        return _run_step(step, config, iteration, shard_index, shard_count, max_wait)
+    except GroundTruthError as error:
+        raise StepFailed("InvalidGroundTruth", str(error)) from error
+
+
+def _run_step(step: str, config: Any, iteration: int | None, shard_index: int | None,
+              shard_count: int | None, max_wait: float | None) -> dict[str, Any]:
     from labelpilot.worker import export, human, infer, prepare, threshold, train
     from labelpilot.worker.common import Context
 

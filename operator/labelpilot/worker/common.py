@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from labelpilot import formats, storage
 from labelpilot.config import RunConfig
+from labelpilot.labels import ObjectMismatch
 from labelpilot.workspace import Workspace
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 FAILED_EXIT_CODE = 3
 MIN_OBJECTS = 1250
@@ -25,11 +31,29 @@ class StepFailed(Exception):
         self.message = message
 
 
+def step(run: Callable[P, R]) -> Callable[P, R]:
+    """A step's entry point: an output location that refuses writes, or a stored label row
+    of another object, fails the job with a reason instead of crashing into retries."""
+
+    @functools.wraps(run)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return run(*args, **kwargs)
+        except storage.NotWritable as error:
+            raise StepFailed("OutputNotWritable", f"{error}; the output location must be "
+                             "writable by the step's user") from error
+        except ObjectMismatch as error:
+            raise StepFailed("ObjectMismatch", str(error)) from error
+
+    return guarded
+
+
 @dataclass
 class Context:
     config: RunConfig
     ws: Workspace = field(init=False)
     started: float = field(default_factory=time.perf_counter)
+    _objects: list[formats.DataObject] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ws = Workspace(self.config.output_uri)
@@ -42,7 +66,10 @@ class Context:
         return round(time.perf_counter() - self.started, 3)
 
     def objects(self) -> list[formats.DataObject]:
-        return formats.read_manifest(self.config.input_manifest_uri)
+        """The input manifest's objects, read once per step."""
+        if self._objects is None:
+            self._objects = formats.read_manifest(self.config.input_manifest_uri)
+        return self._objects
 
     @property
     def manifest_base(self) -> str:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelpilot import formats, storage
+from labelpilot import binding, formats, storage
 from labelpilot.config import TaskType
 from labelpilot.formats import LabelMeta
 from labelpilot.labels import HUMAN, LabelState, label_from_json
-from labelpilot.worker.common import Context
+from labelpilot.worker.common import Context, step
 
 
 def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dict[str, Any]:
@@ -73,10 +73,12 @@ def history(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
+@step
 def run(ctx: Context) -> dict[str, Any]:
     cfg, ws = ctx.config, ctx.ws
-    state = LabelState.load(ws)
+    binding.check(ctx)
     objects = ctx.objects()
+    state = LabelState.load(ws, objects=objects)
     storage.write_jsonl(ws.output_manifest, [output_line(ctx, o, state) for o in objects])
     trained = [i for i in ws.iterations()
                if storage.exists(storage.join(ws.model(i), "model.json"))]

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import formats, storage
+from labelpilot import binding, formats, storage
 from labelpilot.config import TaskType
-from labelpilot.labels import HUMAN, LabelState, label_to_json
-from labelpilot.worker.common import Context, StepFailed
+from labelpilot.labels import HUMAN, LabelState, label_to_json, object_id
+from labelpilot.worker.common import Context, StepFailed, step
 from labelpilot.workforce import Answer, BatchStatus, TaskItem, consolidate, provider_for
 from labelpilot.workforce.dawid_skene import dawid_skene
 
@@ -103,10 +103,11 @@ def _rows(ctx: Context, iteration: int, answers: list[Answer]) -> list[dict[str,
     created = formats.now_iso()
     colors = formats.color_map(cfg.labels)
     consolidated = _consolidated(ctx, answers)
+    objects = {o.index: o for o in ctx.objects()}
     rows = []
     for answer in answers:
-        row: dict[str, Any] = {"index": answer.index, "iteration": iteration, "source": HUMAN,
-                               "created": created}
+        row: dict[str, Any] = {"index": answer.index, "object": object_id(objects[answer.index]),
+                               "iteration": iteration, "source": HUMAN, "created": created}
         if answer.index not in consolidated:
             row["failure"] = answer.failure or "WorkerFailure: no answer"
         else:
@@ -172,12 +173,15 @@ def _pre_annotations(rows: list[dict[str, Any]]) -> dict[str, int]:
             "preAnnotationsEdited": sum(r["edited"] > 0 for r in shown)}
 
 
+@step
 def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str, Any]:
     cfg, ws = ctx.config, ctx.ws
+    binding.check(ctx)
     if storage.exists(ws.human_response(iteration)):
         rows = storage.read_jsonl(ws.human_response(iteration))
     else:
-        before = LabelState.load(ws, human_upto=iteration - 1, machine_upto=iteration - 1)
+        before = LabelState.load(ws, human_upto=iteration - 1, machine_upto=iteration - 1,
+                                 objects=ctx.objects())
         batch = batch_for(ctx, iteration, before)
         try:
             rows, withdraw = _collect(ctx, iteration, batch, max_wait) if batch else ([], None)
@@ -196,7 +200,8 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
                          f"{failed} of the {len(rows)} objects of iteration 0 failed "
                          f"(more than {MAX_FAILED_FRACTION:.0%}); first reason: "
                          f"{next(r['failure'] for r in rows if 'failure' in r)}")
-    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
+    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
+                            objects=ctx.objects())
     summary: dict[str, Any] = {
         "step": "human", "iteration": iteration, "status": "Succeeded",
         "labelCounters": state.counters(), "humanBatch": len(rows), "failed": failed,

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import storage
+from labelpilot import binding, storage
 from labelpilot.labels import LabelState
-from labelpilot.worker.common import Context
+from labelpilot.worker.common import Context, step
 from labelpilot.worker.train import local_model_dir
 
 
@@ -61,23 +61,28 @@ def pack(predictions: Any, indices: list[int], sizes: list[tuple[int, ...]],
     return buffer.getvalue()
 
 
+@step
 def run(ctx: Context, iteration: int, shard_index: int | None = None,
         shard_count: int | None = None) -> dict[str, Any]:
-    from labelpilot.ml import ObjectReadError, load_input, load_model
+    from labelpilot.ml import ObjectAccess, ObjectReadError, load_input, load_model
 
     cfg, ws = ctx.config, ctx.ws
+    binding.check(ctx)
     shard, count = shard_args(shard_index, shard_count)
     target = ws.inference_shard(iteration, shard, count)
-    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
+    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
+                            objects=ctx.objects())
     mine = objects_to_predict(state)[shard::count]
     if not storage.exists(target):
         objects = {o.index: o for o in ctx.objects()}
+        access = ObjectAccess.for_config(cfg)
         inputs, indices, sizes, failed = [], [], [], {}
         for i in mine:
             try:
-                item = load_input(cfg.task_type, objects[i].record, ctx.manifest_base, i)
+                item = load_input(cfg.task_type, objects[i].record, ctx.manifest_base, i,
+                                  access=access)
             except ObjectReadError as error:
-                failed[i] = f"UnreadableObject: {error.reason}"
+                failed[i] = error.failure
                 continue
             inputs.append(item)
             indices.append(i)

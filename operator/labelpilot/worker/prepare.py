@@ -5,6 +5,10 @@ With the `bound-sized` policy: as many as the first iteration's bound needs
 (threshold.bound_sized_validation), never more than the seed's rule. Iteration 0 sends the
 validation objects plus as many random training objects (at most max_concurrent_task_count)
 to humans. The split is a seeded permutation: a rerun gives the same plan.
+
+Failed objects: malformed lines, and objects that cannot be read, lie outside the job's data
+roots or exceed its size limits (labelpilot.ml.inputs). More than 10% of them fail the job
+(TooManyFailedObjects).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import formats, storage
-from labelpilot.config import TaskType, ValidationPolicy
+from labelpilot import binding, formats, storage
+from labelpilot.config import ValidationPolicy
 from labelpilot.labels import LabelState
 from labelpilot.threshold import bound_sized_validation
-from labelpilot.worker.common import MIN_OBJECTS, Context, StepFailed
+from labelpilot.worker.common import MIN_OBJECTS, Context, StepFailed, step
+from labelpilot.worker.human import MAX_FAILED_FRACTION
 
 
 def seed_rule_validation_size(n: int) -> int:
@@ -26,19 +31,19 @@ def seed_rule_validation_size(n: int) -> int:
 
 
 def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
-    """Objects that cannot be read or decoded, with reasons."""
-    from labelpilot.ml import ObjectReadError, load_input
+    """Objects that cannot be read or decoded (outside the data roots, over the limits),
+    with reasons."""
+    from labelpilot.ml import ObjectAccess, ObjectReadError, load_input
 
     task = ctx.config.task_type
     base = ctx.manifest_base
+    access = ObjectAccess.for_config(ctx.config)
 
     def check(obj: Any) -> tuple[int, str | None]:
-        if task is TaskType.TEXT_CLASSIFICATION and obj.source is not None:
-            return obj.index, None
         try:
-            load_input(task, obj.record, base, obj.index)
+            load_input(task, obj.record, base, obj.index, access=access)
         except ObjectReadError as error:
-            return obj.index, f"UnreadableObject: {error.reason}"
+            return obj.index, error.failure
         return obj.index, None
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -46,6 +51,7 @@ def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
     return {i: reason for i, reason in results if reason}
 
 
+@step
 def run(ctx: Context) -> dict[str, Any]:
     cfg = ctx.config
     try:
@@ -55,6 +61,7 @@ def run(ctx: Context) -> dict[str, Any]:
                          f"{cfg.input_manifest_uri}: {type(error).__name__}: {error}") from error
     failed = {o.index: o.error for o in objects if o.error}
     failed.update(_check_readable(ctx, [o for o in objects if not o.failed]))
+    _too_many_failed(failed, len(objects))
     valid = [o.index for o in objects if o.index not in failed]
     if not valid:
         raise StepFailed("NoValidObjects", "the input manifest holds no readable object")
@@ -63,6 +70,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "DatasetTooSmall",
             f"{len(valid)} valid objects; automated labeling needs at least {MIN_OBJECTS} "
             "(set allowSmallDataset / --allow-small-dataset for demos)")
+    binding.bind(ctx)  # before the workspace is read or written
     rng = np.random.default_rng([cfg.seed, 1])
     order = [valid[i] for i in rng.permutation(len(valid))]
     n_val = seed_rule_validation_size(len(valid))
@@ -88,6 +96,16 @@ def run(ctx: Context) -> dict[str, Any]:
     return {"step": "prepare", "iteration": None, "status": "Succeeded", "next": "human",
             "labelCounters": state.counters(), "validationSize": len(validation),
             "humanBatch": len(batch0), "failedReasons": _reason_counts(failed)}
+
+
+def _too_many_failed(failed: dict[int, str], total: int) -> None:
+    """Ground Truth's rule: a job fails when more than 10% of its objects fail; malformed
+    lines and unreadable objects are failed objects."""
+    if total and len(failed) > MAX_FAILED_FRACTION * total:
+        first = failed[min(failed)]
+        raise StepFailed("TooManyFailedObjects",
+                         f"{len(failed)} of the {total} objects of the input manifest failed "
+                         f"(more than {MAX_FAILED_FRACTION:.0%}); first reason: {first}")
 
 
 def _previous_created(ctx: Context) -> str | None:

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import bounds, formats, selection, storage
+from labelpilot import binding, bounds, formats, selection, storage
 from labelpilot.config import TaskType, ThresholdMode
 from labelpilot.formats import Boxes
-from labelpilot.labels import MACHINE, LabelState, label_from_json, label_to_json
+from labelpilot.labels import MACHINE, LabelState, label_from_json, label_to_json, object_id
 from labelpilot.quality import boxes_mean_iou, mask_mean_iou
 from labelpilot.threshold import (
     ThresholdResult,
@@ -30,7 +30,7 @@ from labelpilot.threshold import (
     classification_thresholds,
     quality_thresholds,
 )
-from labelpilot.worker.common import Context, timestamp_of
+from labelpilot.worker.common import Context, step, timestamp_of
 from labelpilot.workspace import Workspace
 
 _SHARD = re.compile(r"^shard-(\d+)-of-(\d+)\.npz$")
@@ -148,11 +148,11 @@ def _search(ctx: Context, state: LabelState, p: ObjectPredictions, val: list[int
 
 
 def _machine_row(ctx: Context, iteration: int, index: int, p: ObjectPredictions,
-                 created: str) -> dict[str, Any]:
+                 created: str, identity: str) -> dict[str, Any]:
     cfg = ctx.config
     k = p.position[index]
-    row: dict[str, Any] = {"index": index, "iteration": iteration, "source": MACHINE,
-                           "created": created}
+    row: dict[str, Any] = {"index": index, "object": identity, "iteration": iteration,
+                           "source": MACHINE, "created": created}
     if cfg.task_type.is_classification:
         row["label"] = int(np.argmax(p.probs[k]))
         row["confidence"] = round(float(np.max(p.probs[k])), 6)
@@ -188,11 +188,15 @@ def _select(ctx: Context, iteration: int, p: ObjectPredictions, candidates: list
     return sorted(known[j] for j in picked)
 
 
+@step
 def run(ctx: Context, iteration: int) -> dict[str, Any]:
     cfg, ws = ctx.config, ctx.ws
+    binding.check(ctx)
     if storage.exists(ws.thresholds(iteration)):
         return storage.read_json(ws.thresholds(iteration))["summary"]
-    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
+    objects = {o.index: o for o in ctx.objects()}
+    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
+                            objects=ctx.objects())
     p = load_predictions(ctx, iteration)
     guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
     retired = retired_validation(ws, iteration) if guaranteed else set()
@@ -212,9 +216,11 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
     previous = (timestamp_of(storage.read_jsonl(ws.machine_labels(iteration)))
                 if storage.exists(ws.machine_labels(iteration)) else {})
     created = next(iter(previous.values()), None) or formats.now_iso()
-    rows = [{"index": i, "iteration": iteration, "source": MACHINE, "failure": reason,
-             "created": created} for i, reason in sorted(p.failed.items())]
-    rows += [_machine_row(ctx, iteration, i, p, created) for i in accepted]
+    rows = [{"index": i, "object": object_id(objects[i]), "iteration": iteration,
+             "source": MACHINE, "failure": reason, "created": created}
+            for i, reason in sorted(p.failed.items())]
+    rows += [_machine_row(ctx, iteration, i, p, created, object_id(objects[i]))
+             for i in accepted]
 
     labeled_after = len(state.labeled) + len(accepted)
     accepted_set = set(accepted)

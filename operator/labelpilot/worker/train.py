@@ -12,18 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import storage
+from labelpilot import binding, storage
 from labelpilot.config import TaskType
 from labelpilot.labels import LabelState, label_from_json
-from labelpilot.worker.common import Context
+from labelpilot.worker.common import Context, step
 
 
 def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
-    from labelpilot.ml import load_input
+    from labelpilot.ml import ObjectAccess, load_input
 
     objects = {o.index: o for o in ctx.objects()}
-    return [load_input(ctx.config.task_type, objects[i].record, ctx.manifest_base, i)
-            for i in indices]
+    access = ObjectAccess.for_config(ctx.config)
+    return [load_input(ctx.config.task_type, objects[i].record, ctx.manifest_base, i,
+                       access=access) for i in indices]
 
 
 def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
@@ -38,7 +39,10 @@ def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
 
 def save_model(model: Any, uri: str) -> None:
     if storage.is_local(uri):
-        model.save(str(storage.local_path(uri)))
+        with storage.writes_to(uri):
+            storage.make_folder(storage.local_path(uri))
+            model.save(str(storage.local_path(uri)))
+            storage.share_files(uri)
         return
     with tempfile.TemporaryDirectory() as tmp:
         model.save(tmp)
@@ -55,15 +59,18 @@ def local_model_dir(uri: str, keep: list[Any]) -> str:
     return tmp.name
 
 
+@step
 def run(ctx: Context, iteration: int) -> dict[str, Any]:
     from labelpilot.ml import build_model
 
     cfg, ws = ctx.config, ctx.ws
+    binding.check(ctx)
     if storage.exists(ws.training_summary(iteration)):
         done = storage.read_json(ws.training_summary(iteration))
         return {"step": "train", "iteration": iteration, "status": "Succeeded",
                 "next": "infer", "trainSize": done["trainSize"], "seconds": ctx.seconds()}
-    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
+    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
+                            objects=ctx.objects())
     train = state.training_indices()
     if not train:
         raise RuntimeError("no human labels to train on")

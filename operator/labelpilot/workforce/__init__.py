@@ -25,8 +25,7 @@ def provider_for(config: RunConfig, manifest_base: str | None = None) -> Workfor
     if config.workforce.label_studio is not None:
         from labelpilot.workforce.labelstudio.provider import LabelStudioWorkforce
 
-        return LabelStudioWorkforce(config.workforce, config.task_type, config.labels,
-                                    config.job_name, manifest_base)
+        return LabelStudioWorkforce.for_run(config, manifest_base)
     if config.workforce.simulated is not None:
         from labelpilot.workforce.simulated import SimulatedWorkforce
 

@@ -36,7 +36,8 @@ class SimulatedWorkforce(WorkforceProvider):
     @property
     def truth(self) -> GroundTruth:
         if self._truth is None:
-            self._truth = GroundTruth(self.settings.ground_truth_uri, self.task_type, self.attr)
+            self._truth = GroundTruth(self.settings.ground_truth_uri, self.task_type, self.attr,
+                                      labels=self.labels)
         return self._truth
 
     def submit(self, batch_id: str, items: list[TaskItem], workers_per_object: int

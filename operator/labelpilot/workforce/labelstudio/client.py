@@ -2,6 +2,9 @@
 
 Authentication: a personal access token (a JWT; exchanged at /api/token/refresh for a
 short-lived access token, renewed when it expires) or a legacy API token (`Token ...`).
+The token goes only to the configured origin (urls.py): a redirect to the same origin is
+followed, one anywhere else is refused, so neither the refresh token in a body nor the
+Authorization header ever reaches another host.
 Errors name the method, the path and the HTTP status, never the token.
 """
 
@@ -9,17 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
+from labelpilot.workforce.labelstudio.errors import LabelStudioError, UnsafeUrl
+from labelpilot.workforce.labelstudio.urls import checked, origin
+
+__all__ = ["Client", "LabelStudioError", "UnsafeUrl"]
+
 PAGE_SIZE = 500
 TIMEOUT_SECONDS = 60.0
-
-
-class LabelStudioError(RuntimeError):
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+MAX_REDIRECTS = 5
+REFRESH = "/api/token/refresh"
 
 
 def _is_jwt(token: str) -> bool:
@@ -31,7 +36,7 @@ class Client:
                  session: requests.Session | None = None) -> None:
         if not token:
             raise LabelStudioError("no Label Studio API token")
-        self.url = url.rstrip("/")
+        self.url = checked(url).rstrip("/")
         self._token = token
         self._timeout = timeout
         self._session = session or requests.Session()
@@ -41,25 +46,62 @@ class Client:
         if not _is_jwt(self._token):
             return f"Token {self._token}"
         if self._access is None or renew:
-            body = self._send("POST", "/api/token/refresh", json={"refresh": self._token},
-                              headers={})
-            self._access = str(body["access"])
+            body = self._send("POST", REFRESH, json={"refresh": self._token}, headers={})
+            access = body.get("access") if isinstance(body, dict) else None
+            if not isinstance(access, str) or not access:
+                raise LabelStudioError(
+                    f"Label Studio POST {REFRESH}: the answer holds no access token; is the "
+                    f"token a personal access token of the Label Studio at {self.url}?")
+            self._access = access
         return f"Bearer {self._access}"
+
+    def _redacted(self, text: str) -> str:
+        for secret in (self._token, self._access):
+            if secret:
+                text = text.replace(secret, "<token>")
+        return text
+
+    def _request(self, method: str, path: str, *, headers: dict[str, str],
+                 params: dict[str, Any] | None, json: Any) -> requests.Response:
+        """Sends the request, following redirects only within the configured origin."""
+        url = self.url + path
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self._session.request(method, url, params=params, json=json,
+                                                 headers=headers, timeout=self._timeout,
+                                                 allow_redirects=False)
+            except requests.RequestException as exc:
+                raise LabelStudioError(self._redacted(
+                    f"Label Studio {method} {path}: {type(exc).__name__}: {exc}")) from exc
+            if not response.is_redirect:
+                return response
+            target = urljoin(response.url, response.headers["location"])
+            if origin(target) != origin(self.url):
+                raise LabelStudioError(
+                    f"Label Studio {method} {path}: redirected to {origin(target)}; the API "
+                    f"token is only sent to {origin(self.url)}, the configured url. Set the "
+                    "url to the address Label Studio answers at", response.status_code)
+            url, params = target, None  # the Location carries its own query
+        raise LabelStudioError(f"Label Studio {method} {path}: more than {MAX_REDIRECTS} "
+                               "redirects")
 
     def _send(self, method: str, path: str, *, headers: dict[str, str],
               params: dict[str, Any] | None = None, json: Any = None) -> Any:
+        response = self._request(method, path, headers=headers, params=params, json=json)
+        if response.status_code >= 300:
+            raise LabelStudioError(self._redacted(
+                f"Label Studio {method} {path}: HTTP {response.status_code}: "
+                f"{response.text[:300]}"), response.status_code)
+        if not response.content:
+            return None
         try:
-            response = self._session.request(method, self.url + path, params=params,
-                                             json=json, headers=headers,
-                                             timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise LabelStudioError(f"Label Studio {method} {path}: "
-                                   f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
+            return response.json()
+        except ValueError as exc:
+            kind = response.headers.get("content-type", "no content type")
             raise LabelStudioError(f"Label Studio {method} {path}: HTTP "
-                                   f"{response.status_code}: {response.text[:300]}",
-                                   response.status_code)
-        return response.json() if response.content else None
+                                   f"{response.status_code} answered {kind}, not JSON; is "
+                                   f"{self.url} Label Studio's API?",
+                                   response.status_code) from exc
 
     def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
              json: Any = None) -> Any:

@@ -24,7 +24,8 @@ from PIL import Image
 
 from labelpilot import storage
 from labelpilot.config import LabelStudioWorkforce, ObjectUrls, TaskType
-from labelpilot.formats import SOURCE, SOURCE_REF
+from labelpilot.formats import SOURCE_REF
+from labelpilot.ml.inputs import ObjectAccess, ObjectReadError, load_input, object_bytes
 from labelpilot.workforce.labelstudio.interface import IMAGE, TEXT
 
 
@@ -71,20 +72,23 @@ def _presigned(uri: str, seconds: int) -> str:
 
 
 def task_data(task_type: TaskType, record: dict[str, Any], base: str | None,
-              settings: LabelStudioWorkforce) -> Shown:
-    """The task's `data` for one input-manifest record; raises MediaError."""
+              settings: LabelStudioWorkforce, access: ObjectAccess) -> Shown:
+    """The task's `data` for one input-manifest record, read only under the job's data
+    roots and within its size limits (what annotators see is what the job may read);
+    raises MediaError."""
     if TaskType(task_type) is TaskType.TEXT_CLASSIFICATION:
-        if SOURCE in record:
-            return Shown({TEXT: str(record[SOURCE])})
-        if SOURCE_REF in record:
-            return Shown({TEXT: storage.read_text(storage.resolve(record[SOURCE_REF], base))})
-        raise MediaError("the record has neither source nor source-ref")
+        try:
+            return Shown({TEXT: load_input(task_type, record, base, access=access)})
+        except ObjectReadError as exc:
+            raise MediaError(exc.failure) from exc
     ref = record.get(SOURCE_REF)
     if not isinstance(ref, str) or not ref:
         raise MediaError("an image object needs a source-ref")
-    uri = storage.resolve(ref, base)
     try:
-        payload = storage.read_bytes(uri)
+        uri, payload = object_bytes(ref, base, access, access.limits.image_bytes, "images")
+    except ObjectReadError as exc:
+        raise MediaError(exc.failure) from exc
+    try:
         size, mime = _inspect(payload)
     except (OSError, ValueError) as exc:
         raise MediaError(f"cannot read image {uri}: {exc}") from exc

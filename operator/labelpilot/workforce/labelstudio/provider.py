@@ -2,11 +2,13 @@
 
 - The project: `project_id`, or the project titled `project_title` (created when missing),
   with LabelPilot's labeling config for the task type (interface.py) and the overlap
-  (`maximum_annotations`) set to the workers per object.
-- submit: one task per object, meta `{"labelpilot": {job, batch, index}}`, with the model's
-  prediction as a pre-annotation when there is one. Tasks this batch already created (a
-  rerun after a crash before the ids were recorded) are found by their meta and reused.
-  The handle holds every task id; the `human` step records it in the workspace.
+  (`maximum_annotations`) set to the workers per object; a project set up for something
+  else fails the job (project.py).
+- submit: one task per object, meta `{"labelpilot": {job, namespace, uid, batch, index}}`,
+  with the model's prediction as a pre-annotation when there is one. Tasks this job's batch
+  already created (a rerun after a crash before the ids were recorded) are found by their
+  meta and reused. The handle holds every task id; the `human` step records it in the
+  workspace. Every lookup keeps only the job's own tasks (identity.py).
 - poll: a task is done when it has as many annotations (skips included) as the overlap,
   or when `task_availability_lifetime_seconds` passed since the batch was sent.
 - collect: submitted annotations become answers; skipped ones, ones that took longer than
@@ -23,11 +25,16 @@ import time
 from typing import Any
 
 from labelpilot import config as cfg
-from labelpilot.config import TaskType
+from labelpilot import storage
+from labelpilot.config import RunConfig, TaskType
+from labelpilot.dataroots import DataRoots
+from labelpilot.ml.inputs import ObjectAccess
+from labelpilot.worker.common import StepFailed
 from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
-from labelpilot.workforce.labelstudio.client import Client, LabelStudioError
-from labelpilot.workforce.labelstudio.interface import labeling_config
+from labelpilot.workforce.labelstudio.client import Client, LabelStudioError, UnsafeUrl
+from labelpilot.workforce.labelstudio.identity import META_KEY, JobIdentity
 from labelpilot.workforce.labelstudio.media import MediaError, task_data
+from labelpilot.workforce.labelstudio.project import MODEL_VERSION, open_project
 from labelpilot.workforce.labelstudio.results import (
     ResultError,
     from_result,
@@ -36,15 +43,17 @@ from labelpilot.workforce.labelstudio.results import (
 )
 
 IMPORT_CHUNK = 100
-META_KEY = "labelpilot"
 
 
 class LabelStudioWorkforce(WorkforceProvider):
     name = "labelStudio"
 
     def __init__(self, workforce: cfg.WorkforceConfig, task_type: TaskType, labels: list[str],
-                 job_name: str, manifest_base: str | None, *,
-                 client: Client | None = None) -> None:
+                 job: JobIdentity | str, manifest_base: str | None, *,
+                 client: Client | None = None, access: ObjectAccess | None = None) -> None:
+        """`job`: the job's identity; a bare name stands for a job without namespace and
+        uid, which owns only the tasks that carry neither. `access`: where objects may be
+        read and how large (default: the manifest's folder or bucket, default limits)."""
         settings = workforce.label_studio
         if settings is None:
             raise ValueError("workforce: no labelStudio settings")
@@ -52,8 +61,11 @@ class LabelStudioWorkforce(WorkforceProvider):
         self.workforce = workforce
         self.task_type = TaskType(task_type)
         self.labels = labels
-        self.job_name = job_name
+        self.job = job if isinstance(job, JobIdentity) else JobIdentity(job, None, None)
         self.base = manifest_base
+        self.access = access or ObjectAccess(DataRoots(
+            [os.path.abspath(manifest_base) if storage.is_local(manifest_base)
+             else manifest_base] if manifest_base else []))
         self._client = client
         self._progress: tuple[int, int] | None = None
         # batch id -> its tasks, as the poll that found the batch complete fetched them
@@ -66,36 +78,26 @@ class LabelStudioWorkforce(WorkforceProvider):
             if not token:
                 raise LabelStudioError(f"no Label Studio API token: set {self.settings.token_env}"
                                        " (from the Secret named by apiTokenSecretName)")
-            self._client = Client(self.settings.url, token)
+            try:
+                self._client = Client(self.settings.url, token)
+            except UnsafeUrl as exc:
+                raise StepFailed("UnsafeLabelStudioUrl", str(exc)) from exc
         return self._client
 
-    # ---------------------------------------------------------------- project
+    @classmethod
+    def for_run(cls, config: RunConfig, manifest_base: str | None, *,
+                client: Client | None = None) -> LabelStudioWorkforce:
+        """The provider of a job's run config, its tasks bound to the job's identity."""
+        return cls(config.workforce, config.task_type, config.labels, JobIdentity.of(config),
+                   manifest_base, client=client, access=ObjectAccess.for_config(config))
 
-    def project_id(self, workers_per_object: int) -> int:
-        s = self.settings
-        wanted = {"label_config": labeling_config(self.task_type, self.labels),
-                  "maximum_annotations": workers_per_object,
-                  "show_collab_predictions": True}
-        if s.project_id is not None:
-            project = self.client.project(s.project_id)
-        else:
-            found = [p for p in self.client.projects(s.project_title)
-                     if p.get("title") == s.project_title]
-            if not found:
-                return int(self.client.create_project({
-                    "title": s.project_title, **wanted,
-                    "description": f"Human tasks of LabelPilot job {self.job_name}"})["id"])
-            project = min(found, key=lambda p: int(p["id"]))
-        changes = {k: v for k, v in wanted.items() if project.get(k) != v}
-        if changes:
-            self.client.update_project(int(project["id"]), changes)
-        return int(project["id"])
+    # ---------------------------------------------------------------- tasks
 
     def _batch_tasks(self, project: int, batch_id: str) -> dict[int, dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
         for task in self.client.tasks(project):
             meta = (task.get("meta") or {}).get(META_KEY) or {}
-            if meta.get("batch") == batch_id and meta.get("job") == self.job_name:
+            if self.job.owns(task) and meta.get("batch") == batch_id:
                 found.setdefault(int(meta["index"]), task)
         return found
 
@@ -104,10 +106,10 @@ class LabelStudioWorkforce(WorkforceProvider):
     def _task(self, batch_id: str, item: TaskItem, data: dict[str, Any],
               size: tuple[int, int, int] | None) -> dict[str, Any]:
         task: dict[str, Any] = {"data": data, "meta": {META_KEY: {
-            "job": self.job_name, "batch": batch_id, "index": item.index}}}
+            **self.job.meta(), "batch": batch_id, "index": item.index}}}
         if item.prediction is not None:
             task["predictions"] = [{
-                "model_version": batch_id,
+                "model_version": MODEL_VERSION,
                 "score": float(item.prediction_score or 0.0),
                 "result": to_result(self.task_type, item.prediction, self.labels,
                                     size[:2] if size else None)}]
@@ -115,7 +117,8 @@ class LabelStudioWorkforce(WorkforceProvider):
 
     def submit(self, batch_id: str, items: list[TaskItem], workers_per_object: int
                ) -> dict[str, Any]:
-        project = self.project_id(workers_per_object)
+        project = open_project(self.client, self.settings, self.job, self.task_type,
+                               self.labels, workers_per_object)
         existing = self._batch_tasks(project, batch_id)
         tasks = {str(i): int(t["id"]) for i, t in existing.items()}
         sizes: dict[str, list[int]] = {}
@@ -123,7 +126,8 @@ class LabelStudioWorkforce(WorkforceProvider):
         pending: list[tuple[TaskItem, dict[str, Any]]] = []
         for item in items:
             try:
-                shown = task_data(self.task_type, item.record, self.base, self.settings)
+                shown = task_data(self.task_type, item.record, self.base, self.settings,
+                                  self.access)
             except MediaError as exc:
                 failed[str(item.index)] = f"NotShowable: {exc}"
                 continue
@@ -137,18 +141,21 @@ class LabelStudioWorkforce(WorkforceProvider):
             tasks.update({str(item.index): i for (item, _), i in zip(chunk, ids, strict=True)})
         if any(item.prediction is not None for item in items):
             # the UI pre-fills a task with the predictions of the project's model version
-            self.client.update_project(project, {"model_version": batch_id})
+            self.client.update_project(project, {"model_version": MODEL_VERSION})
         return {"provider": self.name, "url": self.settings.url, "projectId": project,
-                "batchId": batch_id, "submittedAt": time.time(),
+                "job": self.job.meta(), "batchId": batch_id, "submittedAt": time.time(),
                 "workersPerObject": workers_per_object, "tasks": tasks, "sizes": sizes,
                 "failed": failed}
 
     # ---------------------------------------------------------------- poll, collect
 
     def _fetch(self, handle: dict[str, Any]) -> dict[int, dict[str, Any]]:
+        """The handle's tasks that are still there and still the job's."""
+        # a handle without "job" was recorded before tasks carried namespace and uid
+        owner = self.job if "job" in handle else JobIdentity(self.job.name, None, None)
         wanted = set(handle["tasks"].values())
         return {int(t["id"]): t for t in self.client.tasks(int(handle["projectId"]))
-                if int(t["id"]) in wanted}
+                if int(t["id"]) in wanted and owner.owns(t)}
 
     def _expired(self, handle: dict[str, Any]) -> bool:
         lifetime = self.workforce.task_availability_lifetime_seconds
@@ -184,7 +191,8 @@ class LabelStudioWorkforce(WorkforceProvider):
             task_id = int(handle["tasks"][key])
             if task_id not in tasks:
                 answers.append(Answer(item.index, failure=f"TaskDeleted: task {task_id} is "
-                                      f"gone from project {handle['projectId']}"))
+                                      f"gone from project {handle['projectId']} (deleted, "
+                                      "or not this job's)"))
                 continue
             size = handle["sizes"].get(key)
             answers.append(self._answer(item, tasks[task_id], size, handle))
