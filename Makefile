@@ -71,4 +71,4 @@ lock: venv
 		-o requirements/label-studio.txt
 
 clean-cluster: venv
-	$(BIN)/labelpilot dev-cluster down
+	$(BIN)/python -m devcluster down

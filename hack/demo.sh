@@ -10,9 +10,9 @@ out="$PWD/demo-output"
 bins=$(bash hack/build-binaries.sh --print-dir)
 kubectl() { "$bins/kubectl" "$@"; }
 
-labelpilot dev-cluster up
+python -m devcluster up
 export KUBECONFIG
-KUBECONFIG=$(labelpilot dev-cluster kubeconfig)
+KUBECONFIG=$(python -m devcluster kubeconfig)
 kubectl apply --server-side -f crds/labelpilot.dev_labelingjobs.yaml >/dev/null
 kubectl wait --for=condition=Established crd/labelingjobs.labelpilot.dev --timeout=60s >/dev/null
 

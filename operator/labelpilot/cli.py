@@ -9,13 +9,12 @@ from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func`.
 COMMAND_MODULES = (
-    "labelpilot.devcluster.cli",
     "labelpilot.api.cli",
-    "labelpilot.operator_cli",
+    "labelpilot.controller.cli",
     "labelpilot.datasets.cli",
     "labelpilot.worker.cli",
-    "labelpilot.run",
-    "labelpilot.report",
+    "labelpilot.worker.in_process",
+    "labelpilot.engine.report_plot",
 )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from labelpilot.policy import DEFAULT_DEADLINES, Patterns, Policy
+from labelpilot.controller.policy import DEFAULT_DEADLINES, Patterns, Policy
 from tests.chart.helm import CHART, helm, one, render
 from tests.chart.test_chart import container, operator_args
 from tests.policy_cases import CONFIGURED

@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labelpilot import formats, storage
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.datasets import sources
 from labelpilot.datasets.synthetic import paste_digits
+from labelpilot.engine import formats, storage
 
 LABEL_ATTRIBUTE = "label"
 GROUND_TRUTH_JOB = "ground-truth"

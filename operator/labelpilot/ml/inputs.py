@@ -16,18 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelpilot import reasons
-from labelpilot.config import (
+from labelpilot.api.data_roots import OutsideDataRoots
+from labelpilot.api.run_config import (
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_MAX_TEXT_BYTES,
     TaskType,
 )
-from labelpilot.dataroots import DataRoots, OutsideDataRoots
-from labelpilot.objectread import TOO_LARGE, UNREADABLE, Refused, read_bounded
+from labelpilot.engine import reasons
+from labelpilot.engine.bounded_read import TOO_LARGE, UNREADABLE, Refused, read_bounded
+from labelpilot.engine.confinement import DataRoots
 
 if TYPE_CHECKING:
-    from labelpilot.config import RunConfig
+    from labelpilot.api.run_config import RunConfig
 
 OUTSIDE = "ObjectOutsideDataRoots"
 
