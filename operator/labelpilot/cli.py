@@ -7,7 +7,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# Each module exposes `register(subparsers)`, which adds its parser and sets `func`.
+from labelpilot import extras
+
+# Each module exposes `register(subparsers)`, which adds its parser and sets `func` (and
+# `extra` when the command needs an optional dependency set: labelpilot.extras).
 COMMAND_MODULES = (
     "labelpilot.api.cli",
     "labelpilot.controller.cli",
@@ -28,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    extra = getattr(args, "extra", None)
+    absent = extras.missing(extra)
+    if extra and absent:
+        print(extras.message(args.command, extra, absent), file=sys.stderr)
+        return 2
     return int(args.func(args) or 0)
 
 

@@ -10,7 +10,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("report", help="plot a job's report.json as a PNG")
     p.add_argument("workspace", help="the job's output folder (holding report.json)")
     p.add_argument("--out", help="PNG path (default: <workspace>/report.png)")
-    p.set_defaults(func=main)
+    p.set_defaults(func=main, extra="worker")
 
 
 def plot(report: dict[str, Any], out: str) -> None:

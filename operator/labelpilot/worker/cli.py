@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="human: report Waiting after this long instead of waiting on")
     parser.add_argument("--termination-log",
                         help=f"where to write the summary (else ${TERMINATION_LOG_ENV})")
-    parser.set_defaults(func=main)
+    parser.set_defaults(func=main, extra="worker")
 
 
 def run_step(step: str, config: Any, iteration: int | None = None,

@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--max-iterations", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=main)
+    p.set_defaults(func=main, extra="worker")
 
 
 # RunConfig fields by the flag that sets them, for errors that name what to fix.
