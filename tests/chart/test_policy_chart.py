@@ -1,5 +1,5 @@
 """The chart's policy: the operator's policy file and the admission policy, rendered from the
-same `policy` and `steps` values, allow what labelpilot.policy allows. (Whether the API
+same `policy` and `steps` values, allow what labelpilot.controller.policy allows. (Whether the API
 server enforces the admission policy: tests/cluster/test_admission.py.)"""
 
 from __future__ import annotations

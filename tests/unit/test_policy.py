@@ -1,4 +1,4 @@
-"""The cluster's policy (labelpilot.policy): what a LabelingJob may use, checked by the
+"""The cluster's policy (labelpilot.controller.policy): what a LabelingJob may use, checked by the
 operator before every step Job; the same cases run against the admission policy in
 tests/cluster/test_admission.py."""
 

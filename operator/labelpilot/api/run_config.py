@@ -135,7 +135,7 @@ class RunConfig(BaseModel):
     labels: list[str] = Field(min_length=1)
     input_manifest_uri: str
     output_uri: str
-    # Where objects may be read (labelpilot.dataroots); empty: the input manifest's folder,
+    # Where objects may be read (labelpilot.api.data_roots); empty: the input manifest's folder,
     # or its bucket.
     data_roots: list[str] = Field(default_factory=list)
     max_image_bytes: int = Field(DEFAULT_MAX_IMAGE_BYTES, ge=1)

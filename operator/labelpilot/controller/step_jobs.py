@@ -10,8 +10,8 @@
   to `backoffLimit`. No TTL: finished Jobs stay as the record of the run.
 - Restricted Pod Security: non-root, no privilege escalation, all capabilities dropped,
   RuntimeDefault seccomp, no service account token (steps never call the API).
-- Only what the cluster's policy allows (labelpilot.policy): a job that names anything else
-  gets no Job at all. `activeDeadlineSeconds` per step (the policy's, or the job's own
+- Only what the cluster's policy allows (labelpilot.controller.policy): a job that names
+  anything else gets no Job at all. `activeDeadlineSeconds` per step (the policy's, or the job's own
   within the policy's maximum): a hung step does not hold its node, or GPU, for ever.
 """
 

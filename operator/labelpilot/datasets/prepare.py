@@ -5,7 +5,7 @@
   `{"source": "..."}` for text;
 - `labels.txt`: one label per line (for segmentation: without the background);
 - `ground-truth.manifest`: the same objects with their true labels in the output manifest's
-  format (labelpilot.formats), under the label attribute `label` (`label-ref` for masks);
+  format (labelpilot.engine.formats), under the label attribute `label` (`label-ref` for masks);
   masks as palette PNGs under `masks/`;
 - `dataset.json`: name, task type, label attribute, counts, seed, source package.
 

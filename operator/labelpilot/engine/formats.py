@@ -395,7 +395,7 @@ def encode_failure(
     creation_date: str | None = None,
 ) -> dict[str, Any]:
     """Metadata of an object that could not be labeled: no label, a `failure-reason` (one
-    line, bounded: labelpilot.reasons)."""
+    line, bounded: labelpilot.engine.reasons)."""
     task_type = TaskType(task_type)
     return {metadata_key(task_type, attr): {
         "failure-reason": reasons.clean(reason),

@@ -1,8 +1,8 @@
 """The job workspace under the output location, named like Ground Truth's.
 
     binding.json                              the job and the input manifest the workspace
-                                              belongs to (labelpilot.binding); written
-                                              first, checked by every step
+                                              belongs to (worker.workspace_binding);
+                                              written first, checked by every step
     manifests/intermediate/prepare.json       the split: failed objects, validation, batch 0
     annotations/iteration-NNNN/               human request (batch id), response, masks
     training/iteration-NNNN/summary.json      what was trained on, metrics

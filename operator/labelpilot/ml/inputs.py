@@ -1,7 +1,7 @@
 """Reading data objects named by Ground Truth manifest records into model inputs.
 
 Every read is bounded: at most the limit plus one byte is read, an image's size is checked
-from its header before it is decoded, and with the job's data roots (labelpilot.dataroots)
+from its header before it is decoded, and with the job's data roots (labelpilot.engine.confinement)
 only objects under them are opened. What cannot be read is an ObjectReadError whose
 `failure` is the object's failure reason.
 """

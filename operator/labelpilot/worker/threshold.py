@@ -2,9 +2,10 @@
 objects that meet them, stopping conditions, and the next human batch.
 
 delta for iteration i is bounds.spend_delta(1 - confidence_level, i) (see
-labelpilot.threshold). In guaranteed mode, validation objects that an earlier iteration's
-thresholds accepted are retired from the validation set, as their pool counterparts were
-machine-labeled and left the pool: the validation set keeps resembling what remains.
+labelpilot.engine.threshold_search). In guaranteed mode, validation objects that an earlier
+iteration's thresholds accepted are retired from the validation set, as their pool
+counterparts were machine-labeled and left the pool: the validation set keeps resembling
+what remains.
 Files: machine-labels.jsonl and selection.json first, then thresholds.json, the commit
 mark: once it exists the step returns what it recorded.
 """
