@@ -42,14 +42,14 @@ images: engine
 	bash hack/build-images.sh
 
 test: setup
-	$(BIN)/ruff check operator tests benchmarks
+	$(BIN)/ruff check operator tests benchmarks devcluster
 	$(BIN)/pytest
 
 unit: venv
 	$(BIN)/pytest tests/unit
 
 lint: venv
-	$(BIN)/ruff check operator tests benchmarks
+	$(BIN)/ruff check operator tests benchmarks devcluster
 
 demo: setup
 	bash hack/demo.sh
@@ -71,4 +71,4 @@ lock: venv
 		-o requirements/label-studio.txt
 
 clean-cluster: venv
-	$(BIN)/labelpilot dev-cluster down
+	$(BIN)/python -m devcluster down

@@ -68,7 +68,7 @@ def code_change_rebuild() -> float:
         copy = Path(scratch) / "repo"
         shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
             ".venv*", ".git", "demo-output", "__pycache__", "*.egg-info"))
-        with (copy / "operator/labelpilot/steps.py").open("a") as f:
+        with (copy / "operator/labelpilot/api/steps.py").open("a") as f:
             f.write("\n# a change of the code\n")
         seconds, _ = timed(["bash", "hack/build-images.sh", "bench"], cwd=copy)
     for image in ("operator", "worker", "worker-gpu"):

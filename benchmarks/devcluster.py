@@ -15,8 +15,8 @@ from pathlib import Path
 from kubernetes import client, config
 
 from benchmarks.common import git_revision, machine, write_section
-from labelpilot.devcluster import cluster
-from labelpilot.devcluster.layout import ClusterLayout
+from devcluster import cluster
+from devcluster.layout import ClusterLayout
 
 PORT = 18443
 # What every step pays before its work: the interpreter and the worker's imports.

@@ -36,12 +36,12 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import git_revision, machine, write_section
-from labelpilot import bounds, formats, storage, threshold
-from labelpilot.config import TaskType
-from labelpilot.labels import LabelState
-from labelpilot.quality import label_quality
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import bounds, formats, storage, threshold_search
+from labelpilot.engine.labels import LabelState
+from labelpilot.engine.quality import label_quality
+from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.threshold import retired_validation
-from labelpilot.workspace import Workspace
 
 LABELPILOT = [sys.executable, "-m", "labelpilot.cli"]
 
@@ -230,7 +230,7 @@ def bonferroni_walks(n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: fl
                      n_validation: int) -> tuple[int | None, int, float]:
     """The walk procedure before the fallback one (revision 5f66328), for comparison: J
     separate fixed-sequence walks at delta / J each, the deepest point any reaches."""
-    starts, share = threshold.walk_starts(alpha, delta, n_validation)
+    starts, share = threshold_search.walk_starts(alpha, delta, n_validation)
     best: int | None = None
     tested = 0
     for start in starts:
@@ -251,7 +251,7 @@ REPLAY_VARIANTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "fallback, per-class path (before)": (None, ("per-class",)),
     "fallback, one global threshold path": (None, ("global",)),
     "fallback, global path at 0.9 delta, per-class at 0.1 delta, the one accepting more "
-    "(now)": (None, threshold.DEFAULT_PATHS),
+    "(now)": (None, threshold_search.DEFAULT_PATHS),
 }
 
 
@@ -273,7 +273,7 @@ def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
     true = np.asarray([label(o.key) for o in formats.read_manifest(info["inputManifest"])])
     ws = Workspace(str(workspace))
     out: dict[str, list[tuple[int, int, int]]] = {name: [] for name in REPLAY_VARIANTS}
-    saved = threshold._walks
+    saved = threshold_search._walks
     try:
         for i in ws.iterations():
             shards = sorted(Path(ws.inference(i)).glob("shard-*-of-0001.npz"))
@@ -292,14 +292,14 @@ def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
             val_labels = np.asarray([state.labeled[v]["label"] for v in val])
             pool_probs = probs[[position[int(k)] for k in pool]]
             for name, (walks, paths) in REPLAY_VARIANTS.items():
-                threshold._walks = walks or saved
-                r = threshold.classification_thresholds(
+                threshold_search._walks = walks or saved
+                r = threshold_search.classification_thresholds(
                     val_probs, val_labels, pool_probs, target=target,
                     delta=bounds.spend_delta(delta, i), paths=paths)
                 correct = pool_probs[r.accepted].argmax(1) == true[pool[r.accepted]]
                 out[name].append((len(pool), int(r.accepted.sum()), int(correct.sum())))
     finally:
-        threshold._walks = saved
+        threshold_search._walks = saved
     return out
 
 

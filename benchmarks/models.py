@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.ml import build_model
 from labelpilot.ml.metrics import image_box_iou, image_mask_iou
 

@@ -27,9 +27,9 @@ import yaml
 from kubernetes import client, config, watch
 
 from benchmarks.common import git_revision, machine, write_section
+from devcluster import cluster
+from devcluster.layout import ClusterLayout
 from labelpilot.datasets.prepare import prepare
-from labelpilot.devcluster import cluster
-from labelpilot.devcluster.layout import ClusterLayout
 
 PORT = 19443
 NAMESPACE = "bench"

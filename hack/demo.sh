@@ -10,15 +10,15 @@ out="$PWD/demo-output"
 bins=$(bash hack/build-binaries.sh --print-dir)
 kubectl() { "$bins/kubectl" "$@"; }
 
-labelpilot dev-cluster up
+python -m devcluster up
 export KUBECONFIG
-KUBECONFIG=$(labelpilot dev-cluster kubeconfig)
+KUBECONFIG=$(python -m devcluster kubeconfig)
 kubectl apply --server-side -f crds/labelpilot.dev_labelingjobs.yaml >/dev/null
 kubectl wait --for=condition=Established crd/labelingjobs.labelpilot.dev --timeout=60s >/dev/null
 
 echo "== removing the previous demo (if any)"
-# An operator before the resync thread (resync.py) put kopf's finalizer on every job; none
-# runs yet to remove it, and the demo's own job is disposable.
+# An operator before the resync thread (labelpilot/controller/resync.py) put kopf's finalizer
+# on every job; none runs yet to remove it, and the demo's own job is disposable.
 if kubectl get labelingjob mnist >/dev/null 2>&1; then
   kubectl patch labelingjob mnist --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
 fi

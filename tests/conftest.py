@@ -14,8 +14,8 @@ TEST_PORT = int(os.environ.get("LABELPILOT_TEST_CLUSTER_PORT", "17443"))
 
 @pytest.fixture(scope="session")
 def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from labelpilot.devcluster import cluster
-    from labelpilot.devcluster.layout import ClusterLayout
+    from devcluster import cluster
+    from devcluster.layout import ClusterLayout
 
     layout = ClusterLayout(tmp_path_factory.mktemp("dev-cluster"), TEST_PORT)
     cluster.down(layout)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelpilot.config import MAX_LABELS
+from labelpilot.api.run_config import MAX_LABELS
 
 
 def _training(**fields: Any) -> dict[str, Any]:

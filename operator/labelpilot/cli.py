@@ -7,15 +7,17 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# Each module exposes `register(subparsers)`, which adds its parser and sets `func`.
+from labelpilot import extras
+
+# Each module exposes `register(subparsers)`, which adds its parser and sets `func` (and
+# `extra` when the command needs an optional dependency set: labelpilot.extras).
 COMMAND_MODULES = (
-    "labelpilot.devcluster.cli",
     "labelpilot.api.cli",
-    "labelpilot.operator_cli",
+    "labelpilot.controller.cli",
     "labelpilot.datasets.cli",
     "labelpilot.worker.cli",
-    "labelpilot.run",
-    "labelpilot.report",
+    "labelpilot.worker.in_process",
+    "labelpilot.engine.report_plot",
 )
 
 
@@ -29,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    extra = getattr(args, "extra", None)
+    absent = extras.missing(extra)
+    if extra and absent:
+        print(extras.message(args.command, extra, absent), file=sys.stderr)
+        return 2
     return int(args.func(args) or 0)
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from labelpilot.api import crd
 from labelpilot.cli import build_parser
-from labelpilot.profiles import Catalog
+from labelpilot.controller.profiles import Catalog
 from tests.chart.helm import CHART, REPO, helm, kinds, one, render, template_text
 
 RULES = {

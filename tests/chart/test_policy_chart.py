@@ -1,5 +1,5 @@
 """The chart's policy: the operator's policy file and the admission policy, rendered from the
-same `policy` and `steps` values, allow what labelpilot.policy allows. (Whether the API
+same `policy` and `steps` values, allow what labelpilot.controller.policy allows. (Whether the API
 server enforces the admission policy: tests/cluster/test_admission.py.)"""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from labelpilot.policy import DEFAULT_DEADLINES, Patterns, Policy
+from labelpilot.controller.policy import DEFAULT_DEADLINES, Patterns, Policy
 from tests.chart.helm import CHART, helm, one, render
 from tests.chart.test_chart import container, operator_args
 from tests.policy_cases import CONFIGURED

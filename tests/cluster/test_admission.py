@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
 
+from labelpilot.api.run_config import MAX_LABELS
 from labelpilot.api.spec import LabelingJobSpec
-from labelpilot.config import MAX_LABELS
-from labelpilot.jobs import JobSettings, build_job
-from labelpilot.policy import Policy, PolicyError
-from labelpilot.profiles import ProfileError
-from labelpilot.steps import Step
+from labelpilot.api.steps import Step
+from labelpilot.controller.policy import Policy, PolicyError
+from labelpilot.controller.profiles import ProfileError
+from labelpilot.controller.step_jobs import JobSettings, build_job
 from tests.chart.helm import render
 from tests.cluster.kubeutil import wait_for
 from tests.cluster.operator_fixtures import GROUP, PLURAL, VERSION

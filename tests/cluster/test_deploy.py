@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from labelpilot.devcluster.logs import pod_log
+from devcluster.logs import pod_log
 from tests.chart.helm import CHART, REPO, binary_dir
 from tests.cluster.kubeutil import wait_for
 from tests.cluster.operator_fixtures import (

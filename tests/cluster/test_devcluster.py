@@ -15,6 +15,8 @@ from kubernetes import client
 
 from tests.cluster.kubeutil import job_condition, simple_job, wait_for
 
+REPO = Path(__file__).resolve().parents[2]
+
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
@@ -329,13 +331,13 @@ def test_logs_command_prints_container_output(apis, namespace, dev_cluster) -> N
     env = dict(os.environ, LABELPILOT_DEV_CLUSTER_DIR=str(dev_cluster.state_dir),
                LABELPILOT_DEV_CLUSTER_PORT=str(dev_cluster.apiserver_port))
     out = subprocess.run(
-        [sys.executable, "-m", "labelpilot.cli", "dev-cluster", "logs", pod.metadata.name,
-         "-n", namespace], capture_output=True, text=True, env=env, check=True)
+        [sys.executable, "-m", "devcluster", "logs", pod.metadata.name, "-n", namespace],
+        capture_output=True, text=True, env=env, check=True, cwd=REPO)
     assert out.stdout.splitlines() == ["line-one", "line-two"]
 
 
 def test_up_is_idempotent(dev_cluster) -> None:
-    from labelpilot.devcluster import cluster
+    from devcluster import cluster
 
     before = {s.name: s.pid for s in cluster.status(dev_cluster)}
     seconds = cluster.up(dev_cluster)
@@ -348,8 +350,8 @@ def test_up_is_idempotent(dev_cluster) -> None:
 def test_down_stops_every_process_and_leaves_no_mount(tmp_path: Path) -> None:
     from kubernetes import config
 
-    from labelpilot.devcluster import cluster
-    from labelpilot.devcluster.layout import ClusterLayout
+    from devcluster import cluster
+    from devcluster.layout import ClusterLayout
     from tests.conftest import TEST_PORT
 
     layout = ClusterLayout(tmp_path / "second", TEST_PORT + 10)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from labelpilot.config import TaskType
-from labelpilot.formats import GroundTruth, read_manifest
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine.formats import GroundTruth, read_manifest
 from tests.cluster.operator_fixtures import (
     GROUP,
     PLURAL,

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from labelpilot.jobs import job_name
-from labelpilot.steps import Step
+from labelpilot.api.steps import Step
+from labelpilot.controller.step_jobs import job_name
 from tests.cluster.kubeutil import simple_job, wait_for
 from tests.cluster.operator_fixtures import (
     GROUP,

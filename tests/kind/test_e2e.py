@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labelpilot import formats
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import formats
 from tests.containers.docker import engine
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot.config import TaskType
-from labelpilot.formats import GroundTruth
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine.formats import GroundTruth
 from tests.labelstudio.server import LabelStudio
 
 TO = {TaskType.TEXT_CLASSIFICATION: "text"}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from labelpilot import storage
-from labelpilot.config import RunConfig
-from labelpilot.formats import read_manifest
-from labelpilot.workspace import Workspace
+from labelpilot.api.run_config import RunConfig
+from labelpilot.engine import storage
+from labelpilot.engine.formats import read_manifest
+from labelpilot.engine.workspace import Workspace
 from tests.labelstudio.server import LabelStudio
 
 FAST_MODEL = {"epochs": 6, "threads": 1, "device": "cpu"}

@@ -27,12 +27,12 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from labelpilot import storage
-from labelpilot.config import RunConfig, TaskType
+from labelpilot.api.run_config import RunConfig, TaskType
 from labelpilot.datasets.prepare import prepare
-from labelpilot.formats import GroundTruth, read_manifest
+from labelpilot.engine import storage
+from labelpilot.engine.formats import GroundTruth, read_manifest
+from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.cli import run_step
-from labelpilot.workspace import Workspace
 from tests.labelstudio.server import ADMIN, PASSWORD, ROOT, LabelStudio
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,12 +10,12 @@ import uuid
 
 import pytest
 
-from labelpilot import storage
-from labelpilot.config import RunConfig, TaskType
+from labelpilot.api.run_config import RunConfig, TaskType
+from labelpilot.api.steps import StepFailed
 from labelpilot.datasets.prepare import prepare
-from labelpilot.formats import GroundTruth, read_manifest
+from labelpilot.engine import storage
+from labelpilot.engine.formats import GroundTruth, read_manifest
 from labelpilot.worker.cli import run_step
-from labelpilot.worker.common import StepFailed
 from labelpilot.workforce.base import BatchStatus, TaskItem
 from labelpilot.workforce.labelstudio.interface import labeling_config
 from labelpilot.workforce.labelstudio.provider import LabelStudioWorkforce

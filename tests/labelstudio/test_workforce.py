@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelpilot import storage
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
+from labelpilot.api.steps import StepFailed
 from labelpilot.datasets.prepare import prepare
-from labelpilot.formats import GroundTruth, metadata_key
-from labelpilot.labels import label_from_json
-from labelpilot.quality import mask_mean_iou
+from labelpilot.engine import storage
+from labelpilot.engine.formats import GroundTruth, metadata_key
+from labelpilot.engine.labels import label_from_json
+from labelpilot.engine.quality import mask_mean_iou
+from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.cli import run_step
-from labelpilot.worker.common import StepFailed
-from labelpilot.workspace import Workspace
 from tests.labelstudio import annotators as people
 from tests.labelstudio.jobs import job, keys, sent
 from tests.labelstudio.server import LabelStudio

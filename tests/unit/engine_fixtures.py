@@ -8,7 +8,7 @@ from pathlib import Path
 os.environ.setdefault("LABELPILOT_TORCH_THREADS", "1")
 os.environ.setdefault("LABELPILOT_DEVICE", "cpu")
 
-from labelpilot.config import RunConfig
+from labelpilot.api.run_config import RunConfig
 
 FAST_MODEL = {"epochs": 6, "threads": 1, "device": "cpu"}
 

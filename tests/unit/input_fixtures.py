@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from labelpilot.config import RunConfig
+from labelpilot.api.run_config import RunConfig
 
 LABELS = ["even", "odd"]
 

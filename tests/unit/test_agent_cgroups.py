@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from labelpilot.devcluster.agent.cgroups import PodCgroups, PodResources, pod_resources, weight
+from devcluster.agent.cgroups import PodCgroups, PodResources, pod_resources, weight
 
 
 def _pod(*resources: dict[str, Any]) -> dict[str, Any]:

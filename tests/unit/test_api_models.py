@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from labelpilot import config
-from labelpilot.api.runconfig import to_run_config
+from labelpilot.api import run_config
 from labelpilot.api.spec import LabelingJobSpec, TaskType, ThresholdMode
 from labelpilot.api.status import LabelingJobStatus, Phase
+from labelpilot.controller.run_config_from_spec import to_run_config
 
 
 def test_defaults_follow_ground_truth(spec_dict):
@@ -60,10 +60,10 @@ def test_invalid_specs_are_refused_naming_the_field(spec_dict, changes, field):
 
 
 @pytest.mark.parametrize("task_type, expected", [
-    ("ImageClassification", config.TaskType.IMAGE_CLASSIFICATION),
-    ("TextClassification", config.TaskType.TEXT_CLASSIFICATION),
-    ("ObjectDetection", config.TaskType.OBJECT_DETECTION),
-    ("SemanticSegmentation", config.TaskType.SEMANTIC_SEGMENTATION),
+    ("ImageClassification", run_config.TaskType.IMAGE_CLASSIFICATION),
+    ("TextClassification", run_config.TaskType.TEXT_CLASSIFICATION),
+    ("ObjectDetection", run_config.TaskType.OBJECT_DETECTION),
+    ("SemanticSegmentation", run_config.TaskType.SEMANTIC_SEGMENTATION),
 ])
 def test_run_config_maps_task_types(spec_dict, task_type, expected):
     spec = LabelingJobSpec.from_k8s(spec_dict({"taskType": task_type}))
@@ -92,8 +92,8 @@ def test_run_config_carries_every_setting(spec_dict):
     assert run.output_uri == "file:///data/out"
     assert run.target == 0.9
     assert run.confidence_level == 0.99
-    assert run.threshold_mode is config.ThresholdMode.GROUND_TRUTH
-    assert run.validation_policy is config.ValidationPolicy.BOUND_SIZED
+    assert run.threshold_mode is run_config.ThresholdMode.GROUND_TRUTH
+    assert run.validation_policy is run_config.ValidationPolicy.BOUND_SIZED
     assert run.initial_model_ref == "file:///data/old/models/final"
     assert run.allow_small_dataset is True
     assert run.max_concurrent_task_count == 250
@@ -106,7 +106,7 @@ def test_run_config_carries_every_setting(spec_dict):
     assert run.max_human_labeled == 700
     assert run.max_percentage_labeled == 80.0
     assert run.seed == 7
-    assert config.RunConfig.model_validate_json(run.to_json()) == run
+    assert run_config.RunConfig.model_validate_json(run.to_json()) == run
 
 
 def test_run_config_defaults(spec_dict):
@@ -132,5 +132,5 @@ def test_status_reads_tolerantly_and_writes_camel_case():
 
 
 def test_every_task_type_has_a_run_config_mapping():
-    from labelpilot.api.runconfig import TASK_TYPES
+    from labelpilot.controller.run_config_from_spec import TASK_TYPES
     assert set(TASK_TYPES) == set(TaskType)

@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 from engine_fixtures import config_for, digits, snapshot
 
-from labelpilot import cli, formats, storage
-from labelpilot.config import RunConfig, TaskType
-from labelpilot.labels import LabelState, object_id
+from labelpilot import cli
+from labelpilot.api.run_config import RunConfig, TaskType
+from labelpilot.api.steps import StepFailed
+from labelpilot.engine import formats, storage
+from labelpilot.engine.labels import LabelState, object_id
+from labelpilot.engine.predictions import pack
+from labelpilot.engine.workspace import Workspace
 from labelpilot.ml.base import Predictions
 from labelpilot.worker.cli import run_step
-from labelpilot.worker.common import StepFailed
-from labelpilot.worker.infer import objects_to_predict, pack
-from labelpilot.workspace import Workspace
+from labelpilot.worker.infer import objects_to_predict
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelpilot.childjobs import ChildJobs
+from labelpilot.controller.child_job_cache import ChildJobs
 
 KEY = ("ns", "digits")
 

@@ -14,13 +14,14 @@ import pytest
 from input_fixtures import config, image_set, write_lines
 from PIL import Image
 
-from labelpilot import storage
-from labelpilot.api.runconfig import to_run_config
+from labelpilot.api.data_roots import OutsideDataRoots
 from labelpilot.api.spec import LabelingJobSpec
-from labelpilot.dataroots import DataRoots, OutsideDataRoots, default_roots
+from labelpilot.api.steps import StepFailed
+from labelpilot.controller.run_config_from_spec import to_run_config
+from labelpilot.engine import storage
+from labelpilot.engine.confinement import DataRoots, default_roots
+from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.cli import run_step
-from labelpilot.worker.common import StepFailed
-from labelpilot.workspace import Workspace
 
 
 def _png() -> bytes:

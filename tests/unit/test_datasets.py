@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labelpilot import formats
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.datasets import prepare as prep
 from labelpilot.datasets import sources
 from labelpilot.datasets.synthetic import paste_digits
+from labelpilot.engine import formats
 
 
 def _have(package: sources.NpmPackage) -> bool:

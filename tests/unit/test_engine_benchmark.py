@@ -4,8 +4,8 @@ import json
 
 from benchmarks.engine import RunResult, count_failed, fmt_pool_share, pool_share
 
-from labelpilot import formats
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import formats
 
 TEXT = TaskType.TEXT_CLASSIFICATION
 

@@ -7,10 +7,10 @@ import re
 
 from input_fixtures import config, image_set, write_lines
 
-from labelpilot import formats, reasons, storage
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import formats, reasons, storage
+from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.cli import run_step
-from labelpilot.workspace import Workspace
 
 
 def test_a_huge_path_makes_a_bounded_reason_and_output_line(tmp_path):

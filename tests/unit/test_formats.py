@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from labelpilot import formats, storage
-from labelpilot.config import TaskType
-from labelpilot.formats import Boxes, LabelMeta
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import formats, storage
+from labelpilot.engine.formats import Boxes, LabelMeta
 
 LABELS = ["cat", "dog", "bird"]
 META = LabelMeta(confidence=0.87, human_annotated=False, job_name="demo",

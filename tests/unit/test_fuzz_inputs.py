@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelpilot import formats, reasons, storage
-from labelpilot.config import TaskType
-from labelpilot.dataroots import DataRoots
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import formats, reasons, storage
+from labelpilot.engine.confinement import DataRoots
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])

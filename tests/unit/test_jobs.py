@@ -5,12 +5,12 @@ import re
 
 import pytest
 
+from labelpilot.api.run_config import RunConfig
 from labelpilot.api.spec import LabelingJobSpec
-from labelpilot.config import RunConfig
-from labelpilot.jobs import JobSettings, build_job, job_name, labels, selector
-from labelpilot.policy import DEFAULT_DEADLINES, Policy, PolicyError
-from labelpilot.profiles import GPU, Catalog, ProfileError
-from labelpilot.steps import Step
+from labelpilot.api.steps import Step
+from labelpilot.controller.policy import DEFAULT_DEADLINES, Policy, PolicyError
+from labelpilot.controller.profiles import GPU, Catalog, ProfileError
+from labelpilot.controller.step_jobs import JobSettings, build_job, job_name, labels, selector
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

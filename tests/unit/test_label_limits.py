@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from labelpilot import formats
-from labelpilot.config import MAX_LABELS, MAX_SEGMENTATION_LABELS, RunConfig
+from labelpilot.api.run_config import MAX_LABELS, MAX_SEGMENTATION_LABELS, RunConfig
+from labelpilot.engine import formats
 
 BASE = {"job_name": "j", "label_attribute_name": "a", "input_manifest_uri": "/d/in.manifest",
         "output_uri": "/d/out", "workforce": {"simulated": {"ground_truth_uri": "/d/gt"}}}

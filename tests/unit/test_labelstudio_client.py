@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from labelpilot.config import TaskType, WorkforceConfig
-from labelpilot.worker.common import StepFailed
+from labelpilot.api.run_config import TaskType, WorkforceConfig
+from labelpilot.api.steps import StepFailed
 from labelpilot.workforce.labelstudio.client import Client, LabelStudioError, UnsafeUrl
 from labelpilot.workforce.labelstudio.provider import LabelStudioWorkforce
 

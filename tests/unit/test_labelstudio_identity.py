@@ -3,7 +3,7 @@ for `labelpilot run` without a uid a stand-in from the job name and the output U
 
 from __future__ import annotations
 
-from labelpilot.config import RunConfig
+from labelpilot.api.run_config import RunConfig
 from labelpilot.workforce.labelstudio.identity import JobIdentity
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.workforce.labelstudio.interface import labeling_config
 from labelpilot.workforce.labelstudio.labeling import difference, is_empty, same
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from labelpilot.config import LabelStudioWorkforce, TaskType
-from labelpilot.dataroots import DataRoots
+from labelpilot.api.run_config import LabelStudioWorkforce, TaskType
+from labelpilot.engine.confinement import DataRoots
 from labelpilot.ml.inputs import ObjectAccess, ObjectLimits
 from labelpilot.workforce.labelstudio.media import MediaError, task_data
 

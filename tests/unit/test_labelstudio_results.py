@@ -7,15 +7,10 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
-from labelpilot.config import TaskType
-from labelpilot.formats import Boxes
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine.formats import Boxes
 from labelpilot.workforce.labelstudio.interface import labeling_config
-from labelpilot.workforce.labelstudio.results import (
-    ResultError,
-    from_result,
-    same_label,
-    to_result,
-)
+from labelpilot.workforce.labelstudio.results import ResultError, from_result, same_label, to_result
 
 LABELS = ["cat", "dog", 'say "hi" & <bye>']
 

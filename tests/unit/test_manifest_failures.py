@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from input_fixtures import config, image_set, write_lines
 
-from labelpilot import formats, storage
+from labelpilot.api.steps import StepFailed
+from labelpilot.engine import formats, storage
+from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.cli import run_step
-from labelpilot.worker.common import StepFailed
-from labelpilot.workspace import Workspace
 
 
 def _prepare(tmp_path: Path, valid: int, bad: list[str]) -> dict:

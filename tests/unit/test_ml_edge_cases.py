@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ml_synthetic import FAST, bars, squares, topic_texts
 
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.ml import build_model
 
 

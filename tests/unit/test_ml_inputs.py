@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.ml import ObjectReadError, load_input, load_inputs
 
 

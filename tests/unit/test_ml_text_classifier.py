@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from ml_synthetic import FAST, topic_texts
 
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.ml import build_model, load_model
 from labelpilot.ml.text_classifier import hashed_features
 

@@ -12,12 +12,12 @@ import pytest
 from input_fixtures import config, image_set, write_lines
 from PIL import Image
 
-from labelpilot import storage
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import storage
+from labelpilot.engine.workspace import Workspace
 from labelpilot.ml import ObjectAccess, ObjectReadError, load_input
 from labelpilot.ml.inputs import ObjectLimits
 from labelpilot.worker.cli import run_step
-from labelpilot.workspace import Workspace
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from labelpilot.observed import JobState, observed_from
-from labelpilot.steps import Step
-from labelpilot.summary import parse_summary
+from labelpilot.api.step_summary import parse_summary
+from labelpilot.api.steps import Step
+from labelpilot.controller.observed import JobState, observed_from
 
 SUMMARY = {"step": "threshold", "iteration": 2, "status": "Succeeded", "next": "human",
            "stopReason": None,
@@ -160,7 +160,7 @@ def test_a_foreign_job_is_refused():
 def test_the_planner_reads_a_parsed_rule_failure(spec_dict):
     from labelpilot.api.spec import LabelingJobSpec
     from labelpilot.api.status import ConditionType, Phase
-    from labelpilot.planner import plan
+    from labelpilot.controller.planner import plan
 
     spec = LabelingJobSpec.from_k8s(spec_dict())
     now = datetime(2025, 3, 1, 12, 5, tzinfo=UTC)

@@ -7,8 +7,8 @@ import os
 import kopf
 
 from labelpilot import cli
-from labelpilot.operator_settings import OperatorSettings
-from labelpilot.policy import Policy
+from labelpilot.controller.policy import Policy
+from labelpilot.controller.settings import OperatorSettings
 
 
 def test_the_policy_file_reaches_the_job_settings(monkeypatch, tmp_path):

@@ -22,9 +22,10 @@ from labelpilot.api.status import (
     LabelingJobStatus,
     Phase,
 )
-from labelpilot.jobs import job_name
-from labelpilot.observed import JobState, ObservedJob
-from labelpilot.planner import (
+from labelpilot.api.step_summary import StepSummary, parse_summary
+from labelpilot.api.steps import Step
+from labelpilot.controller.observed import JobState, ObservedJob
+from labelpilot.controller.planner import (
     INVALID_PROFILE,
     JOB_REJECTED,
     NOT_ALLOWED,
@@ -34,8 +35,7 @@ from labelpilot.planner import (
     failed,
     plan,
 )
-from labelpilot.steps import Step
-from labelpilot.summary import StepSummary, parse_summary
+from labelpilot.controller.step_jobs import job_name
 
 NAME = "mnist"
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -477,7 +477,7 @@ SECRET_LOG = ("connecting to postgresql://app:hunter2@db:5432/labels\n"
 ])
 def test_no_secret_a_step_printed_reaches_status_or_events(spec_dict, step, exit_code, reason,
                                                            message):
-    from labelpilot.observed import observed_from
+    from labelpilot.controller.observed import observed_from
 
     spec = make_spec(spec_dict)
     name = job_name(NAME, step, 0)

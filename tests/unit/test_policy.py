@@ -1,4 +1,4 @@
-"""The cluster's policy (labelpilot.policy): what a LabelingJob may use, checked by the
+"""The cluster's policy (labelpilot.controller.policy): what a LabelingJob may use, checked by the
 operator before every step Job; the same cases run against the admission policy in
 tests/cluster/test_admission.py."""
 
@@ -15,9 +15,9 @@ from tests.policy_cases import (
 )
 
 from labelpilot.api.spec import LabelingJobSpec
-from labelpilot.jobs import DEFAULT_IMAGE
-from labelpilot.policy import DEFAULT_DEADLINES, Patterns, Policy, PolicyError
-from labelpilot.steps import Step
+from labelpilot.api.steps import Step
+from labelpilot.controller.policy import DEFAULT_DEADLINES, Patterns, Policy, PolicyError
+from labelpilot.controller.step_jobs import DEFAULT_IMAGE
 
 CONFIGURED_POLICY = Policy.from_yaml(yaml.safe_dump(CONFIGURED))
 

@@ -4,7 +4,7 @@ import pytest
 from kubernetes.utils import parse_quantity
 
 from labelpilot.api.spec import StepResources, TaskType
-from labelpilot.profiles import (
+from labelpilot.controller.profiles import (
     BUILTIN_PROFILES,
     GPU,
     INSTANCE_TYPE,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from labelpilot.jobs import JobSettings
-from labelpilot.reconciler import Reconciler, decisive
+from labelpilot.controller.reconciler import Reconciler, decisive
+from labelpilot.controller.step_jobs import JobSettings
 
 
 class CountingReconciler(Reconciler):

@@ -7,9 +7,9 @@ import json
 from typing import Any
 from unittest import mock
 
-from labelpilot.childjobs import ChildJobs
-from labelpilot.jobs import JobSettings
-from labelpilot.reconciler import Apis, Reconciler
+from labelpilot.controller.child_job_cache import ChildJobs
+from labelpilot.controller.reconciler import Apis, Reconciler
+from labelpilot.controller.step_jobs import JobSettings
 
 NS, NAME = "team-a", "digits"
 PREPARED = {"step": "prepare", "status": "Succeeded", "next": "human",

@@ -8,9 +8,9 @@ from unittest import mock
 
 from kubernetes.client.rest import ApiException
 
-from labelpilot.jobs import JobSettings
-from labelpilot.operator_settings import OperatorSettings
-from labelpilot.reconciler import Apis, Reconciler
+from labelpilot.controller.reconciler import Apis, Reconciler
+from labelpilot.controller.settings import OperatorSettings
+from labelpilot.controller.step_jobs import JobSettings
 
 
 class _Response:

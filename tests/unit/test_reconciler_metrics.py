@@ -10,9 +10,9 @@ from unittest import mock
 from kubernetes.client.rest import ApiException
 from prometheus_client import REGISTRY
 
-from labelpilot.childjobs import ChildJobs
-from labelpilot.jobs import JobSettings
-from labelpilot.reconciler import Apis, Reconciler
+from labelpilot.controller.child_job_cache import ChildJobs
+from labelpilot.controller.reconciler import Apis, Reconciler
+from labelpilot.controller.step_jobs import JobSettings
 
 
 class _Response:
@@ -71,22 +71,22 @@ def test_a_job_being_deleted_loses_its_series(spec_dict):
 
 
 def test_the_delete_event_drops_the_series_and_queues_a_last_look(spec_dict, monkeypatch):
-    from labelpilot import controller
-    from labelpilot.resync import Resync
+    from labelpilot.controller import handlers
+    from labelpilot.controller.resync import Resync
 
     reconciler, _ = _reconciler(spec_dict(), "metrics-event")
     reconciler.reconcile("metrics-event", "digits")
     assert _series("metrics-event", "digits")["human"] == 0.0
     queued: list[Any] = []
-    monkeypatch.setitem(controller._state, "reconciler", reconciler)
-    monkeypatch.setitem(controller._state, "resync", Resync(queued.append, 60))
-    monkeypatch.setitem(controller._state, "queue", mock.Mock(add=queued.append))
+    monkeypatch.setitem(handlers._state, "reconciler", reconciler)
+    monkeypatch.setitem(handlers._state, "resync", Resync(queued.append, 60))
+    monkeypatch.setitem(handlers._state, "queue", mock.Mock(add=queued.append))
     for event in ("ADDED", "MODIFIED", None):
-        asyncio.run(controller.labeling_job_seen(name="digits", namespace="metrics-event",
+        asyncio.run(handlers.labeling_job_seen(name="digits", namespace="metrics-event",
                                                  type=event, status={"phase": "InProgress"}))
     assert _series("metrics-event", "digits")["human"] == 0.0 and queued == []
-    asyncio.run(controller.labeling_job_seen(name="digits", namespace="metrics-event",
+    asyncio.run(handlers.labeling_job_seen(name="digits", namespace="metrics-event",
                                              type="DELETED", status={}))
     assert set(_series("metrics-event", "digits").values()) == {None}
     assert queued == [("metrics-event", "digits")]
-    assert controller.resync().tracked() == set()
+    assert handlers.resync().tracked() == set()

@@ -6,8 +6,8 @@ import json
 from typing import Any
 from unittest import mock
 
-from labelpilot.jobs import JobSettings
-from labelpilot.reconciler import Apis, Reconciler
+from labelpilot.controller.reconciler import Apis, Reconciler
+from labelpilot.controller.step_jobs import JobSettings
 
 
 class _Response:

@@ -9,8 +9,8 @@ from unittest import mock
 import pytest
 from kubernetes.client.rest import ApiException
 
-from labelpilot.jobs import JobSettings
-from labelpilot.reconciler import Apis, Reconciler
+from labelpilot.controller.reconciler import Apis, Reconciler
+from labelpilot.controller.step_jobs import JobSettings
 
 SERVER_SAYS = ('Job.batch "digits-prepare" is invalid: spec.template.spec.nodeSelector: '
                'Invalid value: "' + "x" * 64 + '": must be no more than 63 characters')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelpilot.redact import MASK, safe_text
+from labelpilot.controller.redact import MASK, safe_text
 
 
 @pytest.mark.parametrize("text, kept", [

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Hashable
 
-from labelpilot.resync import Resync
+from labelpilot.controller.resync import Resync
 
 
 def test_tracked_keys_are_queued_each_interval_until_they_end() -> None:

@@ -5,10 +5,11 @@ from pathlib import Path
 
 from engine_fixtures import digits
 
-from labelpilot import cli, formats
-from labelpilot.config import TaskType
-from labelpilot.labels import LabelState
-from labelpilot.workspace import Workspace
+from labelpilot import cli
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import formats
+from labelpilot.engine.labels import LabelState
+from labelpilot.engine.workspace import Workspace
 
 
 def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys):

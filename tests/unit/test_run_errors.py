@@ -13,11 +13,11 @@ import pytest
 from input_fixtures import LABELS, config, image_set, write_lines
 from PIL import Image
 
-from labelpilot import formats, storage
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
+from labelpilot.api.steps import StepFailed
+from labelpilot.engine import formats, storage
+from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.cli import run_step
-from labelpilot.worker.common import StepFailed
-from labelpilot.workspace import Workspace
 
 
 def _run(tmp_path: Path, *changes: str, labels: str | None = "even\nodd\n") -> tuple[int, str]:

@@ -4,8 +4,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom
 
-from labelpilot import bounds, selection
-from labelpilot.threshold import (
+from labelpilot.engine import bounds, selection
+from labelpilot.engine.threshold_search import (
     DEFAULT_PATHS,
     GLOBAL_SHARE,
     MAX_WALKS,

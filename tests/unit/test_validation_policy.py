@@ -4,13 +4,13 @@ import json
 
 from engine_fixtures import config_for, digits
 
-from labelpilot import bounds, formats, storage
-from labelpilot.config import TaskType
-from labelpilot.labels import HUMAN, LabelState
-from labelpilot.run import run_job
-from labelpilot.threshold import bound_sized_validation
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import bounds, formats, storage
+from labelpilot.engine.labels import HUMAN, LabelState
+from labelpilot.engine.threshold_search import bound_sized_validation
+from labelpilot.engine.workspace import Workspace
+from labelpilot.worker.in_process import run_job
 from labelpilot.worker.prepare import seed_rule_validation_size
-from labelpilot.workspace import Workspace
 
 
 def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tmp_path):

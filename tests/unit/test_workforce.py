@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 
-from labelpilot import formats
-from labelpilot.config import SimulatedWorkforce, TaskType
-from labelpilot.formats import Boxes, LabelMeta
+from labelpilot.api.run_config import SimulatedWorkforce, TaskType
+from labelpilot.engine import formats
+from labelpilot.engine.formats import Boxes, LabelMeta
 from labelpilot.workforce import BatchStatus, TaskItem, consolidate
 from labelpilot.workforce.simulated import SimulatedWorkforce as Simulated
 

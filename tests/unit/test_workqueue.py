@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-from labelpilot.workqueue import WorkQueue
+from labelpilot.controller.workqueue import WorkQueue
 
 TAG: contextvars.ContextVar[str] = contextvars.ContextVar("tag")
 

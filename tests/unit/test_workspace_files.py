@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from engine_fixtures import config_for, digits
 
-from labelpilot import cli, storage
+from labelpilot import cli
+from labelpilot.api.steps import StepFailed
+from labelpilot.engine import storage
 from labelpilot.worker.cli import run_step
-from labelpilot.worker.common import StepFailed
 
 
 @pytest.fixture(scope="module")

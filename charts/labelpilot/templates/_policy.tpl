@@ -18,7 +18,7 @@ policy.yaml (configmap-policy.yaml); admission-policy.yaml turns it into CEL.
 {{/*
 An allow-list as two CEL list literals (JSON is CEL here): {"names": "[...]", "prefixes":
 "[...]"}. Entries ending in * are prefixes. With "urls", an entry without * also allows the
-URL with a trailing slash and the paths below it (labelpilot.policy.Patterns.of_urls).
+URL with a trailing slash and the paths below it (labelpilot.controller.policy.Patterns.of_urls).
 */}}
 {{- define "labelpilot.celPatterns" -}}
 {{- $names := list -}}

@@ -11,7 +11,7 @@ from labelpilot.api import kube, paths
 from labelpilot.api.base import ApiModel
 from labelpilot.api.cel import immutable, rule, validations
 from labelpilot.api.kube import DNS_SUBDOMAIN_PATTERN, IMAGE_PATTERN
-from labelpilot.config import MAX_LABEL_LENGTH, MAX_LABELS, MAX_SEGMENTATION_LABELS
+from labelpilot.api.run_config import MAX_LABEL_LENGTH, MAX_LABELS, MAX_SEGMENTATION_LABELS
 
 URI_MAX = 2048
 NAME_MAX = 253

@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field
 
 from labelpilot.api.base import ApiModel
 from labelpilot.api.spec import ThresholdMode
-from labelpilot.steps import Step
+from labelpilot.api.steps import Step
 
 HISTORY_MAX = 50
 REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"

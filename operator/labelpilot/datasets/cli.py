@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     prepare.add_argument("--label-attribute-name", default="label")
     prepare.add_argument("--ref-root", default=None,
                          help="the folder's path as the step Jobs see it (default: --out)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, extra="worker")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@
   `{"source": "..."}` for text;
 - `labels.txt`: one label per line (for segmentation: without the background);
 - `ground-truth.manifest`: the same objects with their true labels in the output manifest's
-  format (labelpilot.formats), under the label attribute `label` (`label-ref` for masks);
+  format (labelpilot.engine.formats), under the label attribute `label` (`label-ref` for masks);
   masks as palette PNGs under `masks/`;
 - `dataset.json`: name, task type, label attribute, counts, seed, source package.
 
@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labelpilot import formats, storage
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.datasets import sources
 from labelpilot.datasets.synthetic import paste_digits
+from labelpilot.engine import formats, storage
 
 LABEL_ATTRIBUTE = "label"
 GROUND_TRUTH_JOB = "ground-truth"

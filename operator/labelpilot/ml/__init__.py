@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 from labelpilot.ml.inputs import ObjectAccess, ObjectReadError, load_input, load_inputs
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 
 FORMAT_VERSION = 1
 META_FILE = "model.json"

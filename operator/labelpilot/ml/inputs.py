@@ -1,7 +1,7 @@
 """Reading data objects named by Ground Truth manifest records into model inputs.
 
 Every read is bounded: at most the limit plus one byte is read, an image's size is checked
-from its header before it is decoded, and with the job's data roots (labelpilot.dataroots)
+from its header before it is decoded, and with the job's data roots (labelpilot.engine.confinement)
 only objects under them are opened. What cannot be read is an ObjectReadError whose
 `failure` is the object's failure reason.
 """
@@ -16,18 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelpilot import reasons
-from labelpilot.config import (
+from labelpilot.api.data_roots import OutsideDataRoots
+from labelpilot.api.run_config import (
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_MAX_TEXT_BYTES,
     TaskType,
 )
-from labelpilot.dataroots import DataRoots, OutsideDataRoots
-from labelpilot.objectread import TOO_LARGE, UNREADABLE, Refused, read_bounded
+from labelpilot.engine import reasons
+from labelpilot.engine.bounded_read import TOO_LARGE, UNREADABLE, Refused, read_bounded
+from labelpilot.engine.confinement import DataRoots
 
 if TYPE_CHECKING:
-    from labelpilot.config import RunConfig
+    from labelpilot.api.run_config import RunConfig
 
 OUTSIDE = "ObjectOutsideDataRoots"
 

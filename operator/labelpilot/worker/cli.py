@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="human: report Waiting after this long instead of waiting on")
     parser.add_argument("--termination-log",
                         help=f"where to write the summary (else ${TERMINATION_LOG_ENV})")
-    parser.set_defaults(func=main)
+    parser.set_defaults(func=main, extra="worker")
 
 
 def run_step(step: str, config: Any, iteration: int | None = None,
@@ -32,8 +32,8 @@ def run_step(step: str, config: Any, iteration: int | None = None,
              max_wait: float | None = None) -> dict[str, Any]:
     """Runs one step in-process; raises StepFailed for job-failing rules (a bad ground
     truth among them: InvalidGroundTruth)."""
-    from labelpilot.formats import GroundTruthError
-    from labelpilot.worker.common import StepFailed
+    from labelpilot.api.steps import StepFailed
+    from labelpilot.engine.formats import GroundTruthError
 
     try:
         return _run_step(step, config, iteration, shard_index, shard_count, max_wait)
@@ -77,8 +77,9 @@ def emit(summary: dict[str, Any], termination_log: str | None) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from labelpilot.config import RunConfig
-    from labelpilot.worker.common import FAILED_EXIT_CODE, StepFailed, failure_summary
+    from labelpilot.api.run_config import RunConfig
+    from labelpilot.api.steps import FAILED_EXIT_CODE, StepFailed
+    from labelpilot.worker.common import failure_summary
 
     log = args.termination_log or os.environ.get(TERMINATION_LOG_ENV)
     try:

@@ -9,26 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from labelpilot import formats, storage
-from labelpilot.config import RunConfig
-from labelpilot.labels import ObjectMismatch
-from labelpilot.workspace import Workspace
+from labelpilot.api.run_config import RunConfig
+from labelpilot.api.steps import StepFailed
+from labelpilot.engine import formats, storage
+from labelpilot.engine.labels import ObjectMismatch
+from labelpilot.engine.workspace import Workspace
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-FAILED_EXIT_CODE = 3
 MIN_OBJECTS = 1250
+# More failed objects than this share of the input manifest (prepare) or of iteration 0's
+# batch (human) fail the job.
+MAX_FAILED_FRACTION = 0.10
 MAX_SUMMARY_BYTES = 4000
-
-
-class StepFailed(Exception):
-    """A rule of the seed fails the whole job: exit code 3, no retry."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message
 
 
 def step(run: Callable[P, R]) -> Callable[P, R]:

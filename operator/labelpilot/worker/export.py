@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelpilot import binding, formats, storage
-from labelpilot.config import TaskType
-from labelpilot.formats import LabelMeta
-from labelpilot.labels import HUMAN, LabelState, label_from_json
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import formats, storage
+from labelpilot.engine.formats import LabelMeta
+from labelpilot.engine.labels import HUMAN, LabelState, label_from_json
+from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import Context, step
 
 
@@ -76,7 +77,7 @@ def history(ctx: Context) -> list[dict[str, Any]]:
 @step
 def run(ctx: Context) -> dict[str, Any]:
     cfg, ws = ctx.config, ctx.ws
-    binding.check(ctx)
+    workspace_binding.check(ctx)
     objects = ctx.objects()
     state = LabelState.load(ws, objects=objects)
     storage.write_jsonl(ws.output_manifest, [output_line(ctx, o, state) for o in objects])

@@ -24,14 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import binding, formats, storage
-from labelpilot.config import TaskType
-from labelpilot.labels import HUMAN, LabelState, label_to_json, object_id
-from labelpilot.worker.common import Context, StepFailed, step
+from labelpilot.api.run_config import TaskType
+from labelpilot.api.steps import StepFailed
+from labelpilot.engine import formats, storage
+from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
+from labelpilot.worker import workspace_binding
+from labelpilot.worker.common import MAX_FAILED_FRACTION, Context, step
 from labelpilot.workforce import Answer, BatchStatus, TaskItem, consolidate, provider_for
 from labelpilot.workforce.dawid_skene import dawid_skene
 
-MAX_FAILED_FRACTION = 0.10
 POLL_SECONDS = 1.0
 
 
@@ -57,13 +58,13 @@ def _human_left(ctx: Context, state: LabelState) -> int:
 def _predictions(ctx: Context, iteration: int, batch: list[int]
                  ) -> dict[int, tuple[Any, float]]:
     """The model's labels of iteration - 1 for `batch`, with their confidence."""
-    from labelpilot.worker.threshold import load_predictions
+    from labelpilot.engine.predictions import load_predictions
 
     cfg = ctx.config
     if iteration == 0 or not cfg.auto_labeling or not storage.listdir(
             ctx.ws.inference(iteration - 1)):
         return {}
-    p = load_predictions(ctx, iteration - 1)
+    p = load_predictions(ctx.ws, iteration - 1)
     out: dict[int, tuple[Any, float]] = {}
     for i in batch:
         k = p.position.get(i)
@@ -176,7 +177,7 @@ def _pre_annotations(rows: list[dict[str, Any]]) -> dict[str, int]:
 @step
 def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str, Any]:
     cfg, ws = ctx.config, ctx.ws
-    binding.check(ctx)
+    workspace_binding.check(ctx)
     if storage.exists(ws.human_response(iteration)):
         rows = storage.read_jsonl(ws.human_response(iteration))
     else:

@@ -1,23 +1,22 @@
 """`infer`: predict, with iteration i's model, the validation objects and the unlabeled pool.
 
 Shard I of K takes every K-th object of the sorted list (an Indexed Job's pods split it).
-Each shard is one .npz file: the object indices, the image sizes, and the predictions
-(ragged boxes and masks are stored flat with their lengths / shapes). An object that cannot
-be read is listed with its reason; the threshold step marks it failed.
+Each shard is one .npz file (labelpilot.engine.predictions): the object indices, the image
+sizes, and the predictions. An object that cannot be read is listed with its reason; the
+threshold step marks it failed.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from typing import Any
 
-import numpy as np
-
-from labelpilot import binding, storage
-from labelpilot.labels import LabelState
+from labelpilot.engine import storage
+from labelpilot.engine.labels import LabelState
+from labelpilot.engine.predictions import pack
+from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import Context, step
-from labelpilot.worker.train import local_model_dir
+from labelpilot.worker.model_folder import local_model_dir
 
 
 def objects_to_predict(state: LabelState) -> list[int]:
@@ -33,41 +32,13 @@ def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
     return index, count
 
 
-def pack(predictions: Any, indices: list[int], sizes: list[tuple[int, ...]],
-         failed: dict[int, str]) -> bytes:
-    arrays: dict[str, np.ndarray] = {
-        "indices": np.asarray(indices, dtype=np.int64),
-        "sizes": np.asarray(sizes, dtype=np.int64).reshape(-1, 3),
-        "failedIndices": np.asarray(list(failed), dtype=np.int64),
-        "failedReasons": np.asarray(list(failed.values()), dtype=np.str_),
-    }
-    if predictions is not None:
-        if predictions.probs is not None:
-            arrays["probs"] = np.asarray(predictions.probs, dtype=np.float32)
-        if predictions.image_confidence is not None:
-            arrays["confidence"] = np.asarray(predictions.image_confidence, dtype=np.float32)
-        if predictions.embeddings is not None and len(predictions.embeddings) == len(indices):
-            arrays["embeddings"] = np.asarray(predictions.embeddings, dtype=np.float32)
-        if predictions.boxes is not None:
-            arrays["boxCounts"] = np.asarray([len(b) for b in predictions.boxes], np.int64)
-            arrays["boxes"] = (np.concatenate(predictions.boxes).astype(np.float32)
-                               if predictions.boxes else np.zeros((0, 6), np.float32))
-        if predictions.masks is not None:
-            arrays["maskShapes"] = np.asarray([m.shape for m in predictions.masks], np.int64)
-            arrays["masks"] = (np.concatenate([m.ravel() for m in predictions.masks])
-                               if predictions.masks else np.zeros(0, np.uint8)).astype(np.uint8)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
-
-
 @step
 def run(ctx: Context, iteration: int, shard_index: int | None = None,
         shard_count: int | None = None) -> dict[str, Any]:
     from labelpilot.ml import ObjectAccess, ObjectReadError, load_input, load_model
 
     cfg, ws = ctx.config, ctx.ws
-    binding.check(ctx)
+    workspace_binding.check(ctx)
     shard, count = shard_args(shard_index, shard_count)
     target = ws.inference_shard(iteration, shard, count)
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import binding, formats, storage
-from labelpilot.config import ValidationPolicy
-from labelpilot.labels import LabelState
-from labelpilot.threshold import bound_sized_validation
-from labelpilot.worker.common import MIN_OBJECTS, Context, StepFailed, step
-from labelpilot.worker.human import MAX_FAILED_FRACTION
+from labelpilot.api.run_config import ValidationPolicy
+from labelpilot.api.steps import StepFailed
+from labelpilot.engine import formats, storage
+from labelpilot.engine.labels import LabelState
+from labelpilot.engine.threshold_search import bound_sized_validation
+from labelpilot.worker import workspace_binding
+from labelpilot.worker.common import MAX_FAILED_FRACTION, MIN_OBJECTS, Context, step
 
 
 def seed_rule_validation_size(n: int) -> int:
@@ -70,7 +71,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "DatasetTooSmall",
             f"{len(valid)} valid objects; automated labeling needs at least {MIN_OBJECTS} "
             "(set allowSmallDataset / --allow-small-dataset for demos)")
-    binding.bind(ctx)  # before the workspace is read or written
+    workspace_binding.bind(ctx)  # before the workspace is read or written
     rng = np.random.default_rng([cfg.seed, 1])
     order = [valid[i] for i in rng.permutation(len(valid))]
     n_val = seed_rule_validation_size(len(valid))

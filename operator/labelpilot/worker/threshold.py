@@ -2,94 +2,36 @@
 objects that meet them, stopping conditions, and the next human batch.
 
 delta for iteration i is bounds.spend_delta(1 - confidence_level, i) (see
-labelpilot.threshold). In guaranteed mode, validation objects that an earlier iteration's
-thresholds accepted are retired from the validation set, as their pool counterparts were
-machine-labeled and left the pool: the validation set keeps resembling what remains.
+labelpilot.engine.threshold_search). In guaranteed mode, validation objects that an earlier
+iteration's thresholds accepted are retired from the validation set, as their pool
+counterparts were machine-labeled and left the pool: the validation set keeps resembling
+what remains.
 Files: machine-labels.jsonl and selection.json first, then thresholds.json, the commit
 mark: once it exists the step returns what it recorded.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from labelpilot import binding, bounds, formats, selection, storage
-from labelpilot.config import TaskType, ThresholdMode
-from labelpilot.formats import Boxes
-from labelpilot.labels import MACHINE, LabelState, label_from_json, label_to_json, object_id
-from labelpilot.quality import boxes_mean_iou, mask_mean_iou
-from labelpilot.threshold import (
+from labelpilot.api.run_config import TaskType, ThresholdMode
+from labelpilot.engine import bounds, formats, selection, storage
+from labelpilot.engine.formats import Boxes
+from labelpilot.engine.labels import MACHINE, LabelState, label_from_json, label_to_json, object_id
+from labelpilot.engine.predictions import ObjectPredictions, load_predictions
+from labelpilot.engine.quality import boxes_mean_iou, mask_mean_iou
+from labelpilot.engine.threshold_search import (
     ThresholdResult,
     accept_by_class,
     classification_thresholds,
     quality_thresholds,
 )
+from labelpilot.engine.workspace import Workspace
+from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import Context, step, timestamp_of
-from labelpilot.workspace import Workspace
-
-_SHARD = re.compile(r"^shard-(\d+)-of-(\d+)\.npz$")
-
-
-@dataclass
-class ObjectPredictions:
-    """Predictions of one iteration, by object index."""
-
-    position: dict[int, int] = field(default_factory=dict)
-    size: list[tuple[int, int, int]] = field(default_factory=list)
-    probs: list[np.ndarray] = field(default_factory=list)
-    confidence: list[float] = field(default_factory=list)
-    embeddings: list[np.ndarray] = field(default_factory=list)
-    boxes: list[np.ndarray] = field(default_factory=list)
-    masks: list[np.ndarray] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
-
-
-def load_predictions(ctx: Context, iteration: int) -> ObjectPredictions:
-    folder = ctx.ws.inference(iteration)
-    groups: dict[int, set[int]] = {}
-    for name in storage.listdir(folder):
-        match = _SHARD.match(name)
-        if match:
-            groups.setdefault(int(match.group(2)), set()).add(int(match.group(1)))
-    complete = sorted(k for k, found in groups.items() if found == set(range(k)))
-    if not complete:
-        raise RuntimeError(f"inference of iteration {iteration} is incomplete: {groups}")
-    count = complete[0]
-    out = ObjectPredictions()
-    for shard in range(count):
-        # NpzFile reads (and decompresses) an array on every item access: read each once,
-        # or the loop below is quadratic and keeps one whole copy per object alive.
-        with np.load(io.BytesIO(storage.read_bytes(
-                ctx.ws.inference_shard(iteration, shard, count)))) as npz:
-            data = {name: npz[name] for name in npz.files}
-        out.failed.update(zip(data["failedIndices"].tolist(), data["failedReasons"].tolist(),
-                              strict=True))
-        n = len(data["indices"])
-        box_start = np.concatenate([[0], np.cumsum(data["boxCounts"])]) \
-            if "boxCounts" in data else None
-        mask_start = np.concatenate([[0], np.cumsum(np.prod(data["maskShapes"], axis=1))]) \
-            if "maskShapes" in data else None
-        for j in range(n):
-            out.position[int(data["indices"][j])] = len(out.size)
-            out.size.append(tuple(int(v) for v in data["sizes"][j]))
-            if "probs" in data:
-                out.probs.append(data["probs"][j])
-            if "confidence" in data:
-                out.confidence.append(float(data["confidence"][j]))
-            if "embeddings" in data:
-                out.embeddings.append(data["embeddings"][j])
-            if box_start is not None:
-                out.boxes.append(data["boxes"][box_start[j]:box_start[j + 1]])
-            if mask_start is not None:
-                shape = tuple(data["maskShapes"][j])
-                out.masks.append(data["masks"][mask_start[j]:mask_start[j + 1]].reshape(shape))
-    return out
 
 
 def _confidence(task: TaskType, p: ObjectPredictions, pos: list[int]) -> np.ndarray:
@@ -191,13 +133,13 @@ def _select(ctx: Context, iteration: int, p: ObjectPredictions, candidates: list
 @step
 def run(ctx: Context, iteration: int) -> dict[str, Any]:
     cfg, ws = ctx.config, ctx.ws
-    binding.check(ctx)
+    workspace_binding.check(ctx)
     if storage.exists(ws.thresholds(iteration)):
         return storage.read_json(ws.thresholds(iteration))["summary"]
     objects = {o.index: o for o in ctx.objects()}
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
                             objects=ctx.objects())
-    p = load_predictions(ctx, iteration)
+    p = load_predictions(ctx.ws, iteration)
     guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
     retired = retired_validation(ws, iteration) if guaranteed else set()
     val = [i for i in state.validation_indices() if i in p.position and i not in retired]

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import binding, storage
-from labelpilot.config import TaskType
-from labelpilot.labels import LabelState, label_from_json
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import storage
+from labelpilot.engine.labels import LabelState, label_from_json
+from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import Context, step
+from labelpilot.worker.model_folder import local_model_dir
 
 
 def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
@@ -49,22 +51,12 @@ def save_model(model: Any, uri: str) -> None:
         storage.copy_tree(tmp, uri)
 
 
-def local_model_dir(uri: str, keep: list[Any]) -> str:
-    """A local folder holding the model at `uri` (downloaded for object stores)."""
-    if storage.is_local(uri):
-        return str(storage.local_path(uri))
-    tmp = tempfile.TemporaryDirectory()
-    keep.append(tmp)
-    storage.copy_tree(uri, tmp.name)
-    return tmp.name
-
-
 @step
 def run(ctx: Context, iteration: int) -> dict[str, Any]:
     from labelpilot.ml import build_model
 
     cfg, ws = ctx.config, ctx.ws
-    binding.check(ctx)
+    workspace_binding.check(ctx)
     if storage.exists(ws.training_summary(iteration)):
         done = storage.read_json(ws.training_summary(iteration))
         return {"step": "train", "iteration": iteration, "status": "Succeeded",

@@ -7,13 +7,8 @@ workspace, so a rerun of the step finds the same batch instead of paying for it 
 
 from __future__ import annotations
 
-from labelpilot.config import RunConfig
-from labelpilot.workforce.base import (
-    Answer,
-    BatchStatus,
-    TaskItem,
-    WorkforceProvider,
-)
+from labelpilot.api.run_config import RunConfig
+from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
 from labelpilot.workforce.consolidation import consolidate
 
 __all__ = ["Answer", "BatchStatus", "TaskItem", "WorkforceProvider", "consolidate",

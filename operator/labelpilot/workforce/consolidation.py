@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot.config import TaskType
-from labelpilot.formats import Boxes
-from labelpilot.quality import box_iou_matrix
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine.formats import Boxes
+from labelpilot.engine.quality import box_iou_matrix
 
 
 def _vote(values: list[int]) -> tuple[int, float]:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot import config as cfg
-from labelpilot.config import TaskType
-from labelpilot.formats import Boxes, GroundTruth
+from labelpilot.api import run_config as cfg
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine.formats import Boxes, GroundTruth
 from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
 
 

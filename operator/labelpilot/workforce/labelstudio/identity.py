@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from labelpilot.config import RunConfig
+from labelpilot.api.run_config import RunConfig
 
 META_KEY = "labelpilot"
 STAND_IN_PREFIX = "run-"

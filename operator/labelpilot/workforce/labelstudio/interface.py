@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from labelpilot.config import TaskType
+from labelpilot.api.run_config import TaskType
 
 CONTROL = "label"
 IMAGE = "image"

@@ -22,9 +22,9 @@ from urllib.parse import quote
 
 from PIL import Image
 
-from labelpilot import storage
-from labelpilot.config import LabelStudioWorkforce, ObjectUrls, TaskType
-from labelpilot.formats import SOURCE_REF
+from labelpilot.api.run_config import LabelStudioWorkforce, ObjectUrls, TaskType
+from labelpilot.engine import storage
+from labelpilot.engine.formats import SOURCE_REF
 from labelpilot.ml.inputs import ObjectAccess, ObjectReadError, load_input, object_bytes
 from labelpilot.workforce.labelstudio.interface import IMAGE, TEXT
 

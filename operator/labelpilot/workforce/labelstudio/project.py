@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelpilot import config as cfg
-from labelpilot.config import TaskType
-from labelpilot.worker.common import StepFailed
+from labelpilot.api import run_config as cfg
+from labelpilot.api.run_config import TaskType
+from labelpilot.api.steps import StepFailed
 from labelpilot.workforce.labelstudio.client import Client
 from labelpilot.workforce.labelstudio.identity import JobIdentity
 from labelpilot.workforce.labelstudio.interface import labeling_config

@@ -24,23 +24,18 @@ import os
 import time
 from typing import Any
 
-from labelpilot import config as cfg
-from labelpilot import storage
-from labelpilot.config import RunConfig, TaskType
-from labelpilot.dataroots import DataRoots
+from labelpilot.api import run_config as cfg
+from labelpilot.api.run_config import RunConfig, TaskType
+from labelpilot.api.steps import StepFailed
+from labelpilot.engine import storage
+from labelpilot.engine.confinement import DataRoots
 from labelpilot.ml.inputs import ObjectAccess
-from labelpilot.worker.common import StepFailed
 from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
 from labelpilot.workforce.labelstudio.client import Client, LabelStudioError, UnsafeUrl
 from labelpilot.workforce.labelstudio.identity import META_KEY, JobIdentity
 from labelpilot.workforce.labelstudio.media import MediaError, task_data
 from labelpilot.workforce.labelstudio.project import MODEL_VERSION, open_project
-from labelpilot.workforce.labelstudio.results import (
-    ResultError,
-    from_result,
-    same_label,
-    to_result,
-)
+from labelpilot.workforce.labelstudio.results import ResultError, from_result, same_label, to_result
 
 IMPORT_CHUNK = 100
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot.config import TaskType
-from labelpilot.formats import Boxes
-from labelpilot.quality import boxes_mean_iou, mask_mean_iou
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine.formats import Boxes
+from labelpilot.engine.quality import boxes_mean_iou, mask_mean_iou
 from labelpilot.workforce import polygons
 from labelpilot.workforce.labelstudio.interface import CONTROL, object_name, result_type
 

@@ -1,0 +1,72 @@
+"""`labelpilot operator`: run the kopf operator against the current kubeconfig or in-cluster."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+
+from labelpilot.controller.policy import Policy
+from labelpilot.controller.profiles import Catalog, ProfileError
+from labelpilot.controller.settings import ENV_PREFIX
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("operator", help="run the LabelingJob operator")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", default=[],
+                       help="watch this namespace (repeatable)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true",
+                       help="watch every namespace (the default without --namespace)")
+    parser.add_argument("--image", help="worker image for step Jobs")
+    parser.add_argument("--profiles", help="instance profiles YAML (Helm's ConfigMap)")
+    parser.add_argument("--policy", help="what LabelingJobs may use (Helm's ConfigMap; "
+                                         "docs/security.md); default: the safe defaults")
+    parser.add_argument("--metrics-port", type=int, default=8080, help="0 turns metrics off")
+    parser.add_argument("--liveness", default="http://0.0.0.0:8081/healthz",
+                        help="kopf liveness endpoint ('' turns it off)")
+    parser.add_argument("--resync-seconds", type=float, default=30.0)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:  # a bad file stops the operator at once, with the file's fault, not a traceback
+        Catalog.from_file(args.profiles)
+        Policy.from_file(args.policy)
+    except ProfileError as error:
+        print(f"labelpilot operator: {error}", file=sys.stderr)
+        return 2
+    for key, value in (("IMAGE", args.image), ("PROFILES_FILE", args.profiles),
+                       ("POLICY_FILE", args.policy),
+                       ("METRICS_PORT", str(args.metrics_port)),
+                       ("RESYNC_SECONDS", str(args.resync_seconds))):
+        if value:
+            os.environ[ENV_PREFIX + key] = value
+    if args.namespace and not any(set(n) & set("*?[!") for n in args.namespace):
+        # Exact namespace names need no namespace scanning (nor RBAC on namespaces);
+        # glob patterns do.
+        os.environ[ENV_PREFIX + "SCANNING"] = "off"
+    # The operator's own lines (Jobs created, decisions timed) at INFO; kopf's stay at
+    # WARNING, as its per-handler INFO lines would cost CPU with many jobs.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    own = logging.getLogger("labelpilot")
+    own.addHandler(handler)
+    own.setLevel(logging.INFO)
+    own.propagate = False
+    import kopf
+
+    import labelpilot.controller  # noqa: F401  (registers the handlers)
+
+    kopf.run(
+        # kopf would name itself after the user's passwd entry, which an image run under an
+        # arbitrary uid (uid 65532, OpenShift's random uids) does not have.
+        identity=f"labelpilot@{socket.gethostname()}",
+        standalone=True,
+        namespaces=args.namespace,
+        clusterwide=not args.namespace,
+        liveness_endpoint=args.liveness or None,
+    )
+    return 0

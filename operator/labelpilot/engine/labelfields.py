@@ -1,0 +1,127 @@
+"""Checks of the label fields of a Ground Truth record, as JSON gives them: any value.
+
+Each check returns the field's value in the engine's terms or raises LabelFieldError naming
+the field. A class id is an integer (an integral float too, as JSON writers give), never a
+bool, and with the job's label count within its labels.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from labelpilot.engine import reasons
+
+_HEX = re.compile(r"#?[0-9a-fA-F]{6}")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_MASK_CLASSES = 256  # a mask pixel is one byte
+MAX_CLASS_ID = 1 << 24  # when the labels are not known: ids a float32 holds exactly
+
+
+class LabelFieldError(ValueError):
+    """A label field that does not hold what its task type needs."""
+
+
+def _show(value: Any) -> str:
+    return reasons.shorten(repr(value), 80)
+
+
+def integer(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LabelFieldError(f"{field} must be an integer, got {_show(value)}")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise LabelFieldError(f"{field} must be an integer, got {_show(value)}")
+    return int(value)
+
+
+def class_id(value: Any, field: str, n_labels: int | None) -> int:
+    """A class id: >= 0, and below `n_labels` when the labels are known."""
+    cid = integer(value, field)
+    if n_labels is not None and not 0 <= cid < n_labels:
+        raise LabelFieldError(f"{field} is class id {_show(cid)}, outside the {n_labels} "
+                              f"labels (0 to {n_labels - 1})")
+    if not 0 <= cid < MAX_CLASS_ID:
+        raise LabelFieldError(f"{field} is class id {_show(cid)}; class ids are 0 to "
+                              f"{MAX_CLASS_ID - 1}")
+    return cid
+
+
+def number(value: Any, field: str) -> float:
+    """A finite number that fits a float32."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LabelFieldError(f"{field} must be a number, got {_show(value)}")
+    if isinstance(value, int) and abs(value) > _FLOAT32_MAX:
+        raise LabelFieldError(f"{field} is out of range")
+    if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
+        raise LabelFieldError(f"{field} must be a finite number, got {_show(value)}")
+    return float(value)
+
+
+def mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise LabelFieldError(f"{field} must be a JSON object, got {_show(value)}")
+    return value
+
+
+def listed(value: Any, field: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise LabelFieldError(f"{field} must be a JSON list, got {_show(value)}")
+    return value
+
+
+def image_size(value: Any, field: str) -> tuple[int, int, int]:
+    """(width, height, depth) of `image_size[0]`: positive integers, depth 3 by default."""
+    sizes = listed(value, field)
+    if not sizes:
+        raise LabelFieldError(f"{field} is empty")
+    size = mapping(sizes[0], f"{field}[0]")
+    out = []
+    for name, default in (("width", None), ("height", None), ("depth", 3)):
+        if name not in size and default is not None:
+            out.append(default)
+            continue
+        if name not in size:
+            raise LabelFieldError(f"{field}[0] has no {name!r}")
+        n = integer(size[name], f"{field}[0].{name}")
+        if n < 1:
+            raise LabelFieldError(f"{field}[0].{name} must be positive, got {n}")
+        out.append(n)
+    return out[0], out[1], out[2]
+
+
+def box_rows(value: Any, field: str, n_labels: int | None) -> np.ndarray:
+    """(k, 5) float32 [class_id, left, top, width, height] of the `annotations` list."""
+    rows = []
+    for i, item in enumerate(listed(value, field)):
+        box = mapping(item, f"{field}[{i}]")
+        for name in ("class_id", "left", "top", "width", "height"):
+            if name not in box:
+                raise LabelFieldError(f"{field}[{i}] has no {name!r}")
+        row = [float(class_id(box["class_id"], f"{field}[{i}].class_id", n_labels))]
+        row += [number(box[name], f"{field}[{i}].{name}")
+                for name in ("left", "top", "width", "height")]
+        if row[3] < 0 or row[4] < 0:
+            raise LabelFieldError(f"{field}[{i}] has a negative width or height")
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 5)
+
+
+def color_map(value: Any, field: str) -> dict[str, dict[str, str]]:
+    """An `internal-color-map`: class ids "0".."255" to entries with a `#rrggbb` colour."""
+    colors = mapping(value, field)
+    out: dict[str, dict[str, str]] = {}
+    for key, entry in colors.items():
+        if not (isinstance(key, str) and key.isdecimal() and key.isascii()
+                and int(key) < MAX_MASK_CLASSES):
+            raise LabelFieldError(f"{field} key {_show(key)} must be a class id 0 to "
+                                  f"{MAX_MASK_CLASSES - 1}")
+        color = mapping(entry, f"{field}[{key!r}]").get("hex-color")
+        if not (isinstance(color, str) and _HEX.fullmatch(color)):
+            raise LabelFieldError(f"{field}[{key!r}].hex-color must be #rrggbb, got "
+                                  f"{_show(color)}")
+        out[str(int(key))] = {"hex-color": color}
+    return out

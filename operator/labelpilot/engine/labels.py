@@ -1,0 +1,178 @@
+"""Labels as the workspace stores them (JSON), and the per-object label state of a job.
+
+A label row is `{"index", "object", "label", "confidence", "iteration", "source",
+"created"}` or `{"index", "object", "failure", ...}`; `label` is a class id
+(classification), `{"width", "height", "depth", "boxes": [[class, left, top, width,
+height], ...], "boxConfidences": [...]}` (boxes) or `{"mask": URI}` (masks). `index` is the
+object's line in the input manifest and `object` its identity (`object_id`): a row read
+back with the objects at hand must name the object at its index, or the step fails
+(ObjectMismatch) instead of putting the label on another object. The state of a job is
+never stored: it is derived from the files each step writes atomically (human responses
+and machine labels per iteration), so a crashed step rerun later can neither duplicate nor
+lose a label. The first label an object gets wins; failures are final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labelpilot.api.run_config import TaskType
+from labelpilot.engine import formats, storage
+from labelpilot.engine.formats import Boxes, DataObject
+from labelpilot.engine.workspace import Workspace
+
+HUMAN = "human"
+MACHINE = "machine"
+
+
+class ObjectMismatch(ValueError):
+    """A stored label row names another object than the input manifest holds at its index."""
+
+
+def object_id(obj: DataObject) -> str:
+    """A short digest of what the object is: its source-ref, else its inline source, else
+    its whole record."""
+    if obj.source_ref is not None:
+        what = f"source-ref\n{obj.source_ref}"
+    elif obj.source is not None:
+        what = f"source\n{obj.source}"
+    else:
+        what = f"record\n{storage.dumps(obj.record)}"
+    return hashlib.sha256(what.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def check_row(row: Mapping[str, Any], objects: Mapping[int, DataObject], uri: str) -> None:
+    """Raises ObjectMismatch unless `row` (read from `uri`) names the object at its index."""
+    index = int(row["index"])
+    obj = objects.get(index)
+    if obj is None:
+        raise ObjectMismatch(f"{uri}: a label row is for index {index}, but the input "
+                             f"manifest holds only {len(objects)} objects")
+    expected = object_id(obj)
+    recorded = row.get("object")
+    if recorded is None:
+        raise ObjectMismatch(f"{uri}: the label row at index {index} does not record which "
+                             "object it labels (written by an older LabelPilot)")
+    if recorded != expected:
+        ref = f" ({obj.source_ref[:200]!r})" if obj.source_ref is not None else ""
+        raise ObjectMismatch(
+            f"{uri}: the label row at index {index} was recorded for object {recorded}, but "
+            f"the object at index {index} of the input manifest is {expected}{ref}: the "
+            "label is not moved onto another object")
+
+
+def label_to_json(task_type: TaskType, label: Any, *, mask_uri: str | None = None,
+                  box_confidences: list[float] | None = None) -> Any:
+    task_type = TaskType(task_type)
+    if task_type.is_classification:
+        return int(label)
+    if task_type is TaskType.OBJECT_DETECTION:
+        out: dict[str, Any] = {
+            "width": int(label.width), "height": int(label.height), "depth": int(label.depth),
+            "boxes": [[round(float(v), 3) for v in row] for row in label.boxes.tolist()],
+        }
+        if box_confidences is not None:
+            out["boxConfidences"] = [round(float(c), 6) for c in box_confidences]
+        return out
+    if mask_uri is None:
+        raise ValueError("a mask label is stored by the URI of its PNG")
+    return {"mask": mask_uri}
+
+
+def label_from_json(task_type: TaskType, value: Any, labels: list[str]) -> Any:
+    """The in-memory label (int, Boxes, HxW uint8 mask)."""
+    task_type = TaskType(task_type)
+    if task_type.is_classification:
+        return int(value)
+    if task_type is TaskType.OBJECT_DETECTION:
+        return Boxes(value["width"], value["height"], value["depth"],
+                     np.asarray(value["boxes"], dtype=np.float32).reshape(-1, 5))
+    return formats.read_mask_png(value["mask"], formats.color_map(labels))
+
+
+@dataclass
+class LabelState:
+    """Per object: failure reason, or a label row; plus the split made by `prepare`."""
+
+    total: int
+    validation: set[int]
+    failed: dict[int, str] = field(default_factory=dict)
+    labeled: dict[int, dict[str, Any]] = field(default_factory=dict)
+    human_sent: int = 0  # objects sent to humans, failed ones included
+    failed_created: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def human(self) -> dict[int, dict[str, Any]]:
+        return {i: r for i, r in self.labeled.items() if r["source"] == HUMAN}
+
+    @property
+    def machine(self) -> dict[int, dict[str, Any]]:
+        return {i: r for i, r in self.labeled.items() if r["source"] == MACHINE}
+
+    def unlabeled(self) -> list[int]:
+        return [i for i in range(self.total) if i not in self.failed and i not in self.labeled]
+
+    def training_indices(self) -> list[int]:
+        return sorted(i for i in self.human if i not in self.validation)
+
+    def validation_indices(self) -> list[int]:
+        return sorted(i for i in self.human if i in self.validation)
+
+    def counters(self) -> dict[str, int]:
+        human = sum(1 for r in self.labeled.values() if r["source"] == HUMAN)
+        machine = len(self.labeled) - human
+        return {
+            "totalLabeled": human + machine, "humanLabeled": human, "machineLabeled": machine,
+            "failedNonRetryableError": len(self.failed),
+            "unlabeled": self.total - len(self.failed) - human - machine,
+        }
+
+    def _add(self, row: dict[str, Any]) -> None:
+        index = int(row["index"])
+        if index in self.failed or index in self.labeled:
+            return
+        if "failure" in row:
+            self.failed[index] = row["failure"]
+            if "created" in row:
+                self.failed_created[index] = row["created"]
+        else:
+            self.labeled[index] = row
+
+    @classmethod
+    def load(cls, ws: Workspace, *, human_upto: int | None = None,
+             machine_upto: int | None = None,
+             objects: Sequence[DataObject] | None = None) -> LabelState:
+        """The state after human steps <= human_upto and threshold steps <= machine_upto
+        (None: all that completed). Requires a completed `prepare`. With the input
+        manifest's `objects`, every row read must name the object at its index
+        (ObjectMismatch otherwise)."""
+        plan = storage.read_json(ws.prepare_plan)
+        state = cls(total=int(plan["objects"]), validation=set(plan["validation"]))
+        for index, reason in plan["failed"].items():
+            state.failed[int(index)] = reason
+            if "created" in plan:
+                state.failed_created[int(index)] = plan["created"]
+        by_index = None if objects is None else {o.index: o for o in objects}
+
+        def read(uri: str) -> list[dict[str, Any]]:
+            rows = storage.read_jsonl(uri)
+            if by_index is not None:
+                for row in rows:
+                    check_row(row, by_index, uri)
+            return rows
+
+        for i in ws.iterations():
+            if (human_upto is None or i <= human_upto) and storage.exists(ws.human_response(i)):
+                rows = read(ws.human_response(i))
+                state.human_sent += len(rows)
+                for row in rows:
+                    state._add(row)
+            if (machine_upto is None or i <= machine_upto) and storage.exists(ws.thresholds(i)):
+                for row in read(ws.machine_labels(i)):
+                    state._add(row)
+        return state
