@@ -13,10 +13,10 @@ INSTALL := PIP_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS) $(BIN)/pip install -q
 COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 -q \
 	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 
-.PHONY: setup venv binaries datasets labelstudio engine images test unit lint demo bench manifests crd \
+.PHONY: setup venv binaries datasets labelstudio engine host-packages images test unit lint demo bench manifests crd \
 	clean-cluster lock
 
-setup: venv binaries datasets labelstudio engine
+setup: venv binaries datasets labelstudio engine host-packages
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ labelstudio:
 
 engine:
 	bash hack/docker-engine.sh
+
+host-packages:
+	bash hack/host-packages.sh
 
 images: engine
 	bash hack/build-images.sh
