@@ -143,11 +143,14 @@ def test_installs_take_the_locked_versions(image):
 @pytest.mark.parametrize("image", IMAGES)
 def test_the_dependency_layer_depends_on_the_lock_alone(image):
     """The multi-GB dependency stage copies only what decides the dependencies, so an edit
-    of the code or the README reuses it (a README edit once rebuilt 6 GB per image)."""
+    of the code reuses it, and no stage takes the README (an edit of it once rebuilt 6 GB
+    per image, and a new image id makes kind load the whole image into every node)."""
     _, stages = parse(REPO / "images" / image / "Dockerfile")
     (deps,) = [s for s in stages if s.name == "deps"]
     sources = sorted(word for c in deps.get("COPY") for word in c.split()[:-1])
     assert sources == ["pyproject.toml", "requirements/constraints.txt"], sources
+    copied = [c for stage in stages for c in stage.get("COPY")]
+    assert not [c for c in copied if "README" in c], "a README edit would change the image"
 
 
 def test_workers_take_their_torch_build_from_a_build_argument():
