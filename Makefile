@@ -28,6 +28,7 @@ venv: $(STAMP)
 
 binaries:
 	bash hack/build-binaries.sh
+	bash hack/build-kstatus.sh
 
 datasets: venv
 	$(BIN)/labelpilot datasets fetch

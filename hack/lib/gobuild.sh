@@ -73,3 +73,14 @@ go_install() {
   mv "$gobin/$(basename "${package%@*}")" "$out/$name"
   rm -rf "$gobin"
 }
+
+# build_module OUT NAME DIR: the main package of the module in DIR, at the versions its own
+# go.mod and go.sum pin (-mod=readonly: a go.sum that misses something fails the build).
+build_module() {
+  local out=$1 name=$2 dir=$3
+  [[ -x "$out/$name" ]] && return 0
+  echo "building $name ($dir)"
+  mkdir -p "$out"
+  (cd "$dir" && go build -mod=readonly -trimpath -ldflags "$LDFLAGS_BASE" -o "$out/$name.tmp" .)
+  mv "$out/$name.tmp" "$out/$name"
+}

@@ -24,6 +24,7 @@ import pytest
 from kubernetes import client
 
 from devcluster.logs import pod_log
+from tests import kstatus
 from tests.chart.helm import CHART, REPO, binary_dir
 from tests.cluster.kubeutil import wait_for
 from tests.cluster.operator_fixtures import (
@@ -242,6 +243,8 @@ def test_install_manifest_without_jobs_create_reports_forbidden(
                                               "denied", {"spec": {"suspend": True}})
         stopped = wait_phase(custom, INSTALL_NAMESPACE, "denied", ("Stopped",), timeout=120)
         capture("stopped", stopped)
+        assert condition(stopped, "Ready")["status"] == "True"
+        assert kstatus.status(stopped) == "Current"
 
         # Permission back, job resumed: the operator gets on with it by itself.
         run("kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(manifest),

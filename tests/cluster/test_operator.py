@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from tests import kstatus
 from tests.cluster.kubeutil import wait_for
 from tests.cluster.operator_fixtures import (
     GROUP,
@@ -195,6 +196,7 @@ def test_suspend_stops_and_resume_completes(env: dict[str, Any]) -> None:
                                                  patch)
     stopped = wait_phase(env["custom"], env["ns"], "pause", ("Stopped",), timeout=120)
     assert not any(j.status.active for j in _jobs(env, "pause"))
+    assert kstatus.status(stopped) == "Current"  # a GitOps tool's wait ends
     iteration = stopped["status"]["iteration"]
     env["custom"].patch_namespaced_custom_object(GROUP, VERSION, env["ns"], PLURAL, "pause",
                                                  {"spec": {"suspend": False}})

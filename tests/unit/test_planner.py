@@ -677,7 +677,7 @@ def test_suspend_deletes_the_running_job_then_stops(spec_dict):
     stopped = plan(suspended, going.status, [], NOW)
     assert stopped.status.phase is Phase.STOPPED and stopped.actions == ()
     assert (stopped.status.current_step, stopped.status.iteration) == (Step.TRAIN, 1)
-    assert condition(stopped.status, ConditionType.READY) == ("False", "Suspended")
+    assert condition(stopped.status, ConditionType.READY) == ("True", "Suspended")
     assert condition(stopped.status, ConditionType.RECONCILING) == ("False", "Suspended")
     assert condition(stopped.status, ConditionType.STALLED)[0] == "False"
     assert [e.reason for e in stopped.events] == ["Stopped"]

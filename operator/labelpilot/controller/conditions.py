@@ -30,14 +30,19 @@ def reason_word(text: str | None, default: str) -> str:
 
 
 def desired(phase: Phase, outcome: Outcome) -> dict[ConditionType, tuple[ConditionStatus, str]]:
-    """Each condition's status and reason in `phase` (the message is the outcome's)."""
+    """Each condition's status and reason in `phase` (the message is the outcome's).
+
+    kstatus (what Flux and other GitOps tools judge a resource with) reads Reconciling=True
+    as InProgress, then Stalled=True as Failed, then Ready=False as InProgress: a job at
+    rest as its spec asks, Completed or Stopped by `spec.suspend`, is Ready, or a tool that
+    waits for it never stops waiting."""
     r = outcome.reason
     table: dict[Phase, tuple[ConditionStatus, ...]] = {
         #                     Ready Reconciling Stalled Succeeded Failed
         Phase.INITIALIZING: (F, T, F, F, F),
         Phase.IN_PROGRESS: (F, T, F, F, F),
         Phase.STOPPING: (F, T, F, F, F),
-        Phase.STOPPED: (F, F, F, F, F),
+        Phase.STOPPED: (T, F, F, F, F),
         Phase.COMPLETED: (T, F, F, T, F),
         Phase.FAILED: (F, F, T, F, T),
     }
