@@ -65,7 +65,7 @@ def test_each_step_is_idempotent(data, tmp_path, capsys):
     assert run_worker(capsys, config, tmp_path, "export")[0] == 0
     assert snapshot(out) == before
     state = LabelState.load(ws)
-    counters = state.counters()
+    counters = state.counters().to_k8s()
     assert counters == export["labelCounters"]
     assert sum(counters[k] for k in ("humanLabeled", "machineLabeled",
                                      "failedNonRetryableError", "unlabeled")) == 260
@@ -118,7 +118,7 @@ def test_malformed_and_unreadable_objects_become_failed_objects(data, tmp_path):
     config = config_for(data, tmp_path / "job", input_manifest_uri=str(manifest),
                         data_roots=[str(Path(data["inputManifest"]).parent), str(tmp_path)])
     summary = run_step("prepare", config)
-    assert summary["labelCounters"]["failedNonRetryableError"] == 3
+    assert summary.label_counters.failed_non_retryable_error == 3
     plan = storage.read_json(Workspace(str(tmp_path / "job")).prepare_plan)
     assert plan["failed"]["3"].startswith("MalformedLine")
     assert plan["failed"]["5"].startswith("UnreadableObject")
@@ -194,7 +194,7 @@ def test_threshold_retires_the_validation_objects_earlier_thresholds_accepted(tm
     validation = set(LabelState.load(ws).validation_indices())
     confident = write_scripted_inference(data, ws, 0)
     first = run_step("threshold", config, 0)
-    assert first["next"] == "human" and first["machineLabeledThisIteration"] > 0
+    assert first.next == "human" and first.machine_labeled_this_iteration > 0
     search = storage.read_json(ws.thresholds(0))["search"]
     assert search["validationRetired"] == 0
     assert set(search["validationAcceptedIndices"]) == validation & confident

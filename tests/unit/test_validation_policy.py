@@ -31,7 +31,7 @@ def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tm
     assert len(plan["iteration0"]) == 2 * expected
 
     # every object labeled, the validation set by humans, the counters consistent
-    counters = summary["labelCounters"]
+    counters = summary.label_counters.to_k8s()
     assert counters["unlabeled"] == 0 and counters["failedNonRetryableError"] == 0
     assert counters["humanLabeled"] + counters["machineLabeled"] == 1500
     assert counters["machineLabeled"] > 0

@@ -16,10 +16,10 @@ import kopf
 from kubernetes import client, config
 
 from labelpilot.api.crd import GROUP, PLURAL, VERSION
+from labelpilot.api.job_labels import LABEL_STEP
 from labelpilot.api.status import Phase
 from labelpilot.controller import prometheus_metrics
 from labelpilot.controller.child_job_cache import ChildJobs
-from labelpilot.controller.job_labels import LABEL_STEP
 from labelpilot.controller.planner import Event
 from labelpilot.controller.reconciler import Apis, Reconciler, decisive, owner_of
 from labelpilot.controller.resync import Resync

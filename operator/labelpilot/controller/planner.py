@@ -43,14 +43,13 @@ from labelpilot.api.status import (
     Phase,
     Thresholds,
 )
-from labelpilot.api.step_summary import StepSummary
-from labelpilot.api.steps import Step
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import OUTPUT_MANIFEST, Step, StopReason
 from labelpilot.controller.conditions import Outcome, merge, reason_word
 from labelpilot.controller.observed import JobState, ObservedJob
 from labelpilot.controller.redact import redact, safe_text
 from labelpilot.controller.run_config_from_spec import TASK_TYPES
 
-OUTPUT_MANIFEST = "manifests/output/output.manifest"
 JOB_REJECTED = "JobRejected"  # the API server refused a step Job as invalid (HTTP 422)
 INVALID_PROFILE = "InvalidProfile"
 NOT_ALLOWED = "NotAllowed"  # the cluster's LabelPilot policy refuses something the spec names
@@ -294,7 +293,7 @@ def _advance(p: _Plan, observed: list[ObservedJob]) -> None:
         if job.state is JobState.FAILED:
             _job_failed(p, job, where)
             return
-        if job.summary is not None and job.summary.waiting:
+        if job.summary is not None and job.summary.status is StepStatus.WAITING:
             _waiting(p, job, observed, where)
             return
         try:
@@ -401,23 +400,23 @@ def _successor(spec: LabelingJobSpec, step: Step, iteration: int | None,
             return Step.TRAIN, i
         raise StepError("SummaryMissing", "the step succeeded without a summary saying what "
                                           "comes next")
-    choices: dict[Step, dict[str, tuple[Step, int | None]]] = {
-        Step.PREPARE: {"human": (Step.HUMAN, 0), "export": (Step.EXPORT, None)},
-        Step.HUMAN: {"train": (Step.TRAIN, i), "human": (Step.HUMAN, i + 1),
-                     "export": (Step.EXPORT, None)},
-        Step.THRESHOLD: {"human": (Step.HUMAN, i + 1), "train": (Step.TRAIN, i + 1),
-                         "export": (Step.EXPORT, None)},
+    choices: dict[Step, dict[Step, tuple[Step, int | None]]] = {
+        Step.PREPARE: {Step.HUMAN: (Step.HUMAN, 0), Step.EXPORT: (Step.EXPORT, None)},
+        Step.HUMAN: {Step.TRAIN: (Step.TRAIN, i), Step.HUMAN: (Step.HUMAN, i + 1),
+                     Step.EXPORT: (Step.EXPORT, None)},
+        Step.THRESHOLD: {Step.HUMAN: (Step.HUMAN, i + 1), Step.TRAIN: (Step.TRAIN, i + 1),
+                         Step.EXPORT: (Step.EXPORT, None)},
     }
     options = choices[step]
     if wanted not in options:
-        raise StepError("InvalidSummary", f"next step {safe_text(repr(wanted), 80)} cannot "
+        raise StepError("InvalidSummary", f"next step {safe_text(repr(str(wanted)), 80)} cannot "
                                           f"follow {step} "
                                           f"(expected one of {', '.join(options)})")
     return options[wanted]
 
 
 def _stopping_condition(spec: LabelingJobSpec, counters: LabelCounters,
-                        following: Step) -> str | None:
+                        following: Step) -> StopReason | None:
     """The steps enforce the stopping conditions; the planner checks them too, so that one
     lowered mid-run takes effect at once. The human budget stops only more human labeling
     (the iteration's training and auto-labeling still run); the labeled share stops all."""
@@ -426,11 +425,11 @@ def _stopping_condition(spec: LabelingJobSpec, counters: LabelCounters,
     conditions = spec.stopping_conditions
     limit = conditions.max_human_labeled_object_count
     if following is Step.HUMAN and limit is not None and counters.human_labeled >= limit:
-        return "MaxHumanLabeled"
+        return StopReason.MAX_HUMAN_LABELED
     size = counters.total_labeled + counters.unlabeled + counters.failed_non_retryable_error
     share = conditions.max_percentage_of_input_dataset_labeled
     if size and share < 100 and counters.total_labeled * 100 >= share * size:
-        return "MaxPercentageLabeled"
+        return StopReason.MAX_PERCENTAGE_LABELED
     return None
 
 

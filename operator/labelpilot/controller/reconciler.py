@@ -16,6 +16,7 @@ from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
 from labelpilot.api.crd import GROUP, KIND, PLURAL, VERSION
+from labelpilot.api.job_labels import LABEL_STEP
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.status import LabelingJobStatus
 from labelpilot.controller import prometheus_metrics
@@ -276,7 +277,7 @@ class Reconciler:
             if error.status != 409:  # already there: an earlier reconcile made it
                 raise
             return
-        prometheus_metrics.JOBS_CREATED.labels(job["metadata"]["labels"]["labelpilot.dev/step"]).inc()
+        prometheus_metrics.JOBS_CREATED.labels(job["metadata"]["labels"][LABEL_STEP]).inc()
         created = time.monotonic()
         with self._guard:
             ending = self._endings.pop((namespace, owner), None) if owner else None

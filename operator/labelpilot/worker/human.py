@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from labelpilot.api.run_config import TaskType
-from labelpilot.api.steps import StepFailed
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step, StepFailed, StopReason
 from labelpilot.engine import formats, storage
 from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
 from labelpilot.worker import workspace_binding
@@ -158,24 +159,24 @@ def _collect(ctx: Context, iteration: int, batch: list[int], max_wait: float | N
 
 
 def _waiting(ctx: Context, iteration: int, batch: int, progress: tuple[int, int] | None
-             ) -> dict[str, Any]:
+             ) -> StepSummary:
     done, sent = progress or (0, batch)
-    return {"step": "human", "iteration": iteration, "status": "Waiting",
-            "message": f"{done} of {sent} objects answered", "answered": done,
-            "humanBatch": batch, "seconds": ctx.seconds()}
+    return StepSummary(step=Step.HUMAN, iteration=iteration, status=StepStatus.WAITING,
+                       message=f"{done} of {sent} objects answered", answered=done,
+                       human_batch=batch, seconds=ctx.seconds())
 
 
-def _pre_annotations(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """How many objects were shown the model's label, and how many of those people changed."""
+def _pre_annotations(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """How many objects were shown the model's label, and how many of those people changed;
+    None when none was shown one."""
     shown = [r for r in rows if "edited" in r]
     if not shown:
-        return {}
-    return {"preAnnotated": len(shown),
-            "preAnnotationsEdited": sum(r["edited"] > 0 for r in shown)}
+        return None
+    return len(shown), sum(r["edited"] > 0 for r in shown)
 
 
 @step
-def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str, Any]:
+def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSummary:
     cfg, ws = ctx.config, ctx.ws
     workspace_binding.check(ctx)
     if storage.exists(ws.human_response(iteration)):
@@ -188,10 +189,13 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
             rows, withdraw = _collect(ctx, iteration, batch, max_wait) if batch else ([], None)
         except StillWaiting as waiting:
             return _waiting(ctx, iteration, len(batch), waiting.progress)
-        storage.write_json(ws.human_summary(iteration), {
-            "iteration": iteration, "objects": len(rows),
-            "failed": sum("failure" in r for r in rows), "seconds": ctx.seconds(),
-            **_pre_annotations(rows)})
+        record: dict[str, Any] = {"iteration": iteration, "objects": len(rows),
+                                  "failed": sum("failure" in r for r in rows),
+                                  "seconds": ctx.seconds()}
+        shown = _pre_annotations(rows)
+        if shown is not None:
+            record["preAnnotated"], record["preAnnotationsEdited"] = shown
+        storage.write_json(ws.human_summary(iteration), record)
         storage.write_jsonl(ws.human_response(iteration), rows)
         if withdraw is not None:
             withdraw()
@@ -203,25 +207,26 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
                          f"{next(r['failure'] for r in rows if 'failure' in r)}")
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
                             objects=ctx.objects())
-    summary: dict[str, Any] = {
-        "step": "human", "iteration": iteration, "status": "Succeeded",
-        "labelCounters": state.counters(), "humanBatch": len(rows), "failed": failed,
-        "seconds": ctx.seconds()}
-    summary.update(_pre_annotations(rows))
+    summary = StepSummary(step=Step.HUMAN, iteration=iteration, status=StepStatus.SUCCEEDED,
+                          label_counters=state.counters(), human_batch=len(rows),
+                          failed=failed, seconds=ctx.seconds())
+    shown = _pre_annotations(rows)
+    if shown is not None:
+        summary.pre_annotated, summary.pre_annotations_edited = shown
     if cfg.auto_labeling and not state.unlabeled():
-        summary["next"], summary["stopReason"] = "export", "AllLabeled"
+        summary.next, summary.stop_reason = Step.EXPORT, StopReason.ALL_LABELED
     elif cfg.auto_labeling:
-        summary["next"] = "train"
+        summary.next = Step.TRAIN
     else:
         more = state.unlabeled() and _human_left(ctx, state) > 0 and rows
-        summary["next"] = "human" if more else "export"
-        summary["stopReason"] = None if more else _stop_reason(ctx, state)
+        summary.next = Step.HUMAN if more else Step.EXPORT
+        summary.stop_reason = None if more else _stop_reason(ctx, state)
     return summary
 
 
-def _stop_reason(ctx: Context, state: LabelState) -> str:
+def _stop_reason(ctx: Context, state: LabelState) -> StopReason:
     if not state.unlabeled():
-        return "AllLabeled"
+        return StopReason.ALL_LABELED
     if _human_left(ctx, state) <= 0:
-        return "MaxHumanLabeled"
-    return "NoProgress"
+        return StopReason.MAX_HUMAN_LABELED
+    return StopReason.NO_PROGRESS

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from labelpilot.api.run_config import ValidationPolicy
-from labelpilot.api.steps import StepFailed
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step, StepFailed
 from labelpilot.engine import formats, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.threshold_search import bound_sized_validation
@@ -53,7 +54,7 @@ def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
 
 
 @step
-def run(ctx: Context) -> dict[str, Any]:
+def run(ctx: Context) -> StepSummary:
     cfg = ctx.config
     try:
         objects = ctx.objects()
@@ -94,9 +95,10 @@ def run(ctx: Context) -> dict[str, Any]:
             "created": _previous_created(ctx) or formats.now_iso()}
     storage.write_json(ctx.ws.prepare_plan, plan)
     state = LabelState.load(ctx.ws, human_upto=-1, machine_upto=-1)
-    return {"step": "prepare", "iteration": None, "status": "Succeeded", "next": "human",
-            "labelCounters": state.counters(), "validationSize": len(validation),
-            "humanBatch": len(batch0), "failedReasons": _reason_counts(failed)}
+    return StepSummary(step=Step.PREPARE, iteration=None, status=StepStatus.SUCCEEDED,
+                       next=Step.HUMAN, label_counters=state.counters(),
+                       validation_size=len(validation), human_batch=len(batch0),
+                       failed_reasons=_reason_counts(failed))
 
 
 def _too_many_failed(failed: dict[int, str], total: int) -> None:

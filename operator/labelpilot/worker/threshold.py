@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from labelpilot.api.run_config import TaskType, ThresholdMode
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step, StopReason
 from labelpilot.engine import bounds, formats, selection, storage
 from labelpilot.engine.formats import Boxes
 from labelpilot.engine.labels import MACHINE, LabelState, label_from_json, label_to_json, object_id
@@ -131,11 +133,11 @@ def _select(ctx: Context, iteration: int, p: ObjectPredictions, candidates: list
 
 
 @step
-def run(ctx: Context, iteration: int) -> dict[str, Any]:
+def run(ctx: Context, iteration: int) -> StepSummary:
     cfg, ws = ctx.config, ctx.ws
     workspace_binding.check(ctx)
     if storage.exists(ws.thresholds(iteration)):
-        return storage.read_json(ws.thresholds(iteration))["summary"]
+        return StepSummary.model_validate(storage.read_json(ws.thresholds(iteration))["summary"])
     objects = {o.index: o for o in ctx.objects()}
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
                             objects=ctx.objects())
@@ -173,14 +175,14 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
                max(0, cap - labeled_after))
     stop = None
     if not remaining:
-        stop = "AllLabeled"
+        stop = StopReason.ALL_LABELED
     elif labeled_after >= cap:
-        stop = "MaxPercentageLabeled"
+        stop = StopReason.MAX_PERCENTAGE_LABELED
     elif human_left <= 0:
-        stop = "MaxHumanLabeled"
+        stop = StopReason.MAX_HUMAN_LABELED
     selected = [] if stop else _select(ctx, iteration, p, remaining, size)
     if stop is None and not selected:
-        stop = "NoProgress"
+        stop = StopReason.NO_PROGRESS
     storage.write_jsonl(ws.machine_labels(iteration), rows)
     storage.write_json(ws.selection(iteration), {"selected": selected})
 
@@ -189,14 +191,13 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
                        human_sent=state.human_sent)
     for row in rows:
         after._add(row)
-    summary = {
-        "step": "threshold", "iteration": iteration, "status": "Succeeded",
-        "next": "export" if stop else "human", "stopReason": stop,
-        "labelCounters": after.counters(),
-        "accuracyBound": None if result.bound is None else round(result.bound, 6),
-        "machineLabeledThisIteration": len(accepted), "humanBatch": len(selected),
-        "seconds": ctx.seconds(),
-    }
+    summary = StepSummary(
+        step=Step.THRESHOLD, iteration=iteration, status=StepStatus.SUCCEEDED,
+        next=Step.EXPORT if stop else Step.HUMAN, stop_reason=stop,
+        label_counters=after.counters(),
+        accuracy_bound=None if result.bound is None else round(result.bound, 6),
+        machine_labeled_this_iteration=len(accepted), human_batch=len(selected),
+        seconds=ctx.seconds())
     details = result.summary()
     if guaranteed:
         details["validationRetired"] = len(retired)
@@ -204,5 +205,6 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
     details.update({"validationObjects": len(val), "poolObjects": len(pool),
                     "mode": str(ThresholdMode(cfg.threshold_mode)),
                     "target": cfg.target, "labels": cfg.labels})
-    storage.write_json(ws.thresholds(iteration), {"summary": summary, "search": details})
+    storage.write_json(ws.thresholds(iteration), {"summary": summary.to_dict(),
+                                                  "search": details})
     return summary
