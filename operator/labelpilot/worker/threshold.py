@@ -83,7 +83,7 @@ def _search(ctx: Context, state: LabelState, p: ObjectPredictions, val: list[int
     for i, k in zip(val, vpos, strict=True):
         truth = label_from_json(task, state.labeled[i]["label"], cfg.labels)
         if task is TaskType.OBJECT_DETECTION:
-            quality.append(boxes_mean_iou(p.boxes[k][:, :5], truth.boxes))
+            quality.append(boxes_mean_iou(p.boxes[k], truth.boxes))
         else:
             quality.append(mask_mean_iou(p.masks[k], truth))
     return quality_thresholds(_confidence(task, p, vpos), np.asarray(quality),
