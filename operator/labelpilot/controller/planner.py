@@ -45,6 +45,7 @@ from labelpilot.api.status import (
 )
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import OUTPUT_MANIFEST, Step, StopReason
+from labelpilot.api.stopping import human_budget_left, share_reached
 from labelpilot.controller.conditions import Outcome, merge, reason_word
 from labelpilot.controller.observed import JobState, ObservedJob
 from labelpilot.controller.redact import redact, safe_text
@@ -423,12 +424,12 @@ def _stopping_condition(spec: LabelingJobSpec, counters: LabelCounters,
     if following is Step.EXPORT:
         return None
     conditions = spec.stopping_conditions
-    limit = conditions.max_human_labeled_object_count
-    if following is Step.HUMAN and limit is not None and counters.human_labeled >= limit:
+    if following is Step.HUMAN and human_budget_left(
+            conditions.max_human_labeled_object_count, counters.human_labeled) <= 0:
         return StopReason.MAX_HUMAN_LABELED
     size = counters.total_labeled + counters.unlabeled + counters.failed_non_retryable_error
-    share = conditions.max_percentage_of_input_dataset_labeled
-    if size and share < 100 and counters.total_labeled * 100 >= share * size:
+    if share_reached(counters.total_labeled, size,
+                     conditions.max_percentage_of_input_dataset_labeled):
         return StopReason.MAX_PERCENTAGE_LABELED
     return None
 

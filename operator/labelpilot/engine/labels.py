@@ -132,6 +132,15 @@ class LabelState:
             failed_non_retryable_error=len(self.failed),
             unlabeled=self.total - len(self.failed) - human - machine)
 
+    def with_rows(self, rows: list[dict[str, Any]]) -> LabelState:
+        """The state once `rows` are added too (this one stays as it is)."""
+        after = LabelState(total=self.total, validation=set(self.validation),
+                           failed=dict(self.failed), labeled=dict(self.labeled),
+                           human_sent=self.human_sent, failed_created=dict(self.failed_created))
+        for row in rows:
+            after._add(row)
+        return after
+
     def _add(self, row: dict[str, Any]) -> None:
         index = int(row["index"])
         if index in self.failed or index in self.labeled:

@@ -27,6 +27,7 @@ import numpy as np
 from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StepFailed, StopReason
+from labelpilot.api.stopping import human_budget_left, stop_reason
 from labelpilot.engine import formats, storage
 from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
 from labelpilot.worker import workspace_binding
@@ -46,14 +47,10 @@ def batch_for(ctx: Context, iteration: int, state: LabelState) -> list[int]:
             raise RuntimeError(f"threshold({iteration - 1}) has not selected a batch yet")
         return list(storage.read_json(ctx.ws.selection(iteration - 1))["selected"])
     unlabeled = state.unlabeled()
-    size = min(cfg.max_concurrent_task_count, len(unlabeled), _human_left(ctx, state))
+    size = min(cfg.max_concurrent_task_count, len(unlabeled),
+               human_budget_left(cfg.max_human_labeled, state.human_sent))
     rng = np.random.default_rng([cfg.seed, 2, iteration])
     return sorted(rng.choice(unlabeled, size=size, replace=False).tolist()) if size else []
-
-
-def _human_left(ctx: Context, state: LabelState) -> int:
-    limit = ctx.config.max_human_labeled
-    return 10**12 if limit is None else max(0, limit - state.human_sent)
 
 
 def _predictions(ctx: Context, iteration: int, batch: list[int]
@@ -218,15 +215,16 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSumm
     elif cfg.auto_labeling:
         summary.next = Step.TRAIN
     else:
-        more = state.unlabeled() and _human_left(ctx, state) > 0 and rows
-        summary.next = Step.HUMAN if more else Step.EXPORT
-        summary.stop_reason = None if more else _stop_reason(ctx, state)
+        summary.stop_reason = _stop_without_auto_labeling(ctx, state, bool(rows))
+        summary.next = Step.EXPORT if summary.stop_reason else Step.HUMAN
     return summary
 
 
-def _stop_reason(ctx: Context, state: LabelState) -> StopReason:
-    if not state.unlabeled():
-        return StopReason.ALL_LABELED
-    if _human_left(ctx, state) <= 0:
-        return StopReason.MAX_HUMAN_LABELED
-    return StopReason.NO_PROGRESS
+def _stop_without_auto_labeling(ctx: Context, state: LabelState,
+                                answered: bool) -> StopReason | None:
+    """The loop is human steps alone: it stops when every object is labeled, the budget
+    is spent, or a batch brought nothing."""
+    stop = stop_reason(unlabeled=len(state.unlabeled()), labeled=len(state.labeled), cap=None,
+                       human_left=human_budget_left(ctx.config.max_human_labeled,
+                                                    state.human_sent))
+    return stop or (None if answered else StopReason.NO_PROGRESS)

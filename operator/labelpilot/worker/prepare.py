@@ -1,10 +1,11 @@
 """`prepare`: validate the input manifest, find failed objects, split validation and batch 0.
 
-Validation size (the seed's rule): 20% of the valid objects under 5,000, 10% from 5,000.
-With the `bound-sized` policy: as many as the first iteration's bound needs
-(threshold.bound_sized_validation), never more than the seed's rule. Iteration 0 sends the
-validation objects plus as many random training objects (at most max_concurrent_task_count)
-to humans. The split is a seeded permutation: a rerun gives the same plan.
+Validation size (Ground Truth's rule, the `seed` policy): 20% of the valid objects under
+5,000, 10% from 5,000. With the `bound-sized` policy: as many as the first iteration's bound
+needs (labelpilot.engine.threshold_search.bound_sized_validation), never more than Ground
+Truth's rule. Iteration 0 sends the validation objects plus as many random training objects
+(at most max_concurrent_task_count) to humans. The split is a seeded permutation: a rerun
+gives the same plan.
 
 Failed objects: malformed lines, and objects that cannot be read, lie outside the job's data
 roots or exceed its size limits (labelpilot.ml.inputs). More than 10% of them fail the job
