@@ -132,7 +132,7 @@ def test_skipped_slow_and_expired_tasks_fail_their_objects(label_studio, tmp_pat
     choice = people.truth_result(TaskType.IMAGE_CLASSIFICATION, 0, data["labels"])
     people.submit(label_studio, slow["id"], choice, lead_time=600)
     people.submit(label_studio, answered["id"], choice)
-    with pytest.raises(StepFailed) as failed:  # most of iteration 0 failed: the seed's rule
+    with pytest.raises(StepFailed) as failed:  # most of iteration 0 failed: Ground Truth's 10% rule
         run_step("human", config, 0, max_wait=10)
     assert failed.value.reason == "TooManyFailedObjects"
     rows = {r["index"]: r for r in

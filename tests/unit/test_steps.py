@@ -138,13 +138,13 @@ def test_too_many_failed_objects_in_iteration_0(data, tmp_path):
         run_step("human", config, 0)
 
 
-def test_split_follows_the_seed_rule_and_seed():
-    from labelpilot.worker.prepare import seed_rule_validation_size
+def test_split_follows_ground_truths_rule_and_the_seed():
+    from labelpilot.worker.prepare import ground_truth_validation_size
 
-    assert seed_rule_validation_size(1250) == 250
-    assert seed_rule_validation_size(4999) == 1000
-    assert seed_rule_validation_size(10_000) == 1000
-    assert np.isclose(seed_rule_validation_size(5000), 500)
+    assert ground_truth_validation_size(1250) == 250
+    assert ground_truth_validation_size(4999) == 1000
+    assert ground_truth_validation_size(10_000) == 1000
+    assert np.isclose(ground_truth_validation_size(5000), 500)
 
 
 def test_passing_applies_per_class_and_single_thresholds():

@@ -44,7 +44,7 @@ class ObservedJob:
 
     @property
     def rule_failure(self) -> bool:
-        """A seed rule failed the whole job (exit code 3, podFailurePolicy FailJob)."""
+        """A rule failed the whole job (exit code 3, podFailurePolicy FailJob)."""
         return self.state is JobState.FAILED and (
             self.exit_code == FAILED_EXIT_CODE or self.failure_reason == "PodFailurePolicy"
             or (self.summary is not None and self.summary.status is StepStatus.FAILED))

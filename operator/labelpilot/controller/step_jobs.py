@@ -5,7 +5,7 @@
   cut and a hash of it keeps names apart. The name never depends on the spec, so the
   same step always maps onto the same Job and creating it twice cannot duplicate it.
 - Owned by the LabelingJob (controller, blockOwnerDeletion): deleted with it.
-- `podFailurePolicy`: exit code 3 (a seed rule failed) fails the Job at once; a disrupted
+- `podFailurePolicy`: exit code 3 (a rule failed the whole job) fails the Job at once; a disrupted
   Pod (preemption, node drain) is retried without counting; any other crash is retried up
   to `backoffLimit`. No TTL: finished Jobs stay as the record of the run.
 - Restricted Pod Security: non-root, no privilege escalation, all capabilities dropped,

@@ -29,7 +29,7 @@ from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, MIN_OBJECTS, Context, step
 
 
-def seed_rule_validation_size(n: int) -> int:
+def ground_truth_validation_size(n: int) -> int:
     return round(n * (0.2 if n < 5000 else 0.1))
 
 
@@ -76,10 +76,10 @@ def run(ctx: Context) -> StepSummary:
     workspace_binding.bind(ctx)  # before the workspace is read or written
     rng = np.random.default_rng([cfg.seed, 1])
     order = [valid[i] for i in rng.permutation(len(valid))]
-    n_val = seed_rule_validation_size(len(valid))
+    n_val = ground_truth_validation_size(len(valid))
     if cfg.validation_policy is ValidationPolicy.BOUND_SIZED:
         n_val = bound_sized_validation(len(valid), target=cfg.target, delta=ctx.delta,
-                                       seed_rule_size=n_val,
+                                       ground_truth_size=n_val,
                                        bounded_loss=not cfg.task_type.is_classification)
     n_train = min(cfg.max_concurrent_task_count, n_val) if cfg.auto_labeling else 0
     if not cfg.auto_labeling:
