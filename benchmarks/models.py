@@ -1,9 +1,9 @@
 """The models alone: quality against labels and fit time, and how well confidence ranks.
 
 For each model: fit on N random labeled objects of a data set, predict a held-out set,
-report accuracy (or mean IoU per image, the seed's measures), the quality of the 50%, 70%
-and 90% most confident predictions (what a threshold keeps), and the fit time. The numbers
-in docs/ml.md come from this script.
+report accuracy (or mean IoU per image: Ground Truth's measures, labelpilot.engine.quality),
+the quality of the 50%, 70% and 90% most confident predictions (what a threshold keeps), and
+the fit time. The numbers in docs/ml.md come from this script.
 
 Run: `.venv/bin/python -m benchmarks.models [--only cnn text-minilm text-scratch boxes
 masks efficientnet] [--labels N] [--threads T] [--device cuda]`. Needs the npm packages
@@ -20,8 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.engine.quality import boxes_mean_iou, mask_mean_iou
 from labelpilot.ml import build_model
-from labelpilot.ml.metrics import image_box_iou, image_mask_iou
 
 DIGITS = [str(d) for d in range(10)]
 TEST = 2000
@@ -86,7 +86,7 @@ def detection(labels: int, options: dict) -> dict:
     model = build_model(TaskType.OBJECT_DETECTION, DIGITS, seed=0, options=options)
     metrics = model.fit([c.image[:, :, None] for c in train], [c.boxes for c in train])
     predictions = model.predict([c.image[:, :, None] for c in test])
-    iou = np.asarray([image_box_iou(p, c.boxes)
+    iou = np.asarray([boxes_mean_iou(p, c.boxes)
                       for p, c in zip(predictions.boxes, test, strict=True)])
     return {"fit": metrics, **_ranked(iou, predictions.confidence)}
 
@@ -97,7 +97,7 @@ def segmentation(labels: int, options: dict) -> dict:
     model = build_model(TaskType.SEMANTIC_SEGMENTATION, DIGITS, seed=0, options=options)
     metrics = model.fit([c.image[:, :, None] for c in train], [c.mask for c in train])
     predictions = model.predict([c.image[:, :, None] for c in test])
-    iou = np.asarray([image_mask_iou(p, c.mask)
+    iou = np.asarray([mask_mean_iou(p, c.mask)
                       for p, c in zip(predictions.masks, test, strict=True)])
     return {"fit": metrics, **_ranked(iou, predictions.confidence)}
 

@@ -29,6 +29,7 @@ from kubernetes import client, config, watch
 from benchmarks.common import git_revision, machine, write_section
 from devcluster import cluster
 from devcluster.layout import ClusterLayout
+from labelpilot.api.job_labels import LABEL_JOB, LABEL_STEP
 from labelpilot.datasets.prepare import prepare
 
 PORT = 19443
@@ -60,7 +61,7 @@ class JobClock(threading.Thread):
             name = job.metadata.name
             now = time.monotonic()
             self.created.setdefault(name, now)
-            self.owner[name] = job.metadata.labels.get("labelpilot.dev/job", "")
+            self.owner[name] = job.metadata.labels.get(LABEL_JOB, "")
             done = any(c.type in ("Complete", "Failed") and c.status == "True"
                        for c in (job.status.conditions or []))
             if done:
@@ -69,7 +70,7 @@ class JobClock(threading.Thread):
     def watch_pods(self, core: client.CoreV1Api) -> None:
         """Records when each step Job's first pod is seen running (or already ended)."""
         stream = watch.Watch().stream(core.list_namespaced_pod, NAMESPACE,
-                                      label_selector="labelpilot.dev/step",
+                                      label_selector=LABEL_STEP,
                                       timeout_seconds=3600)
         for event in stream:
             if self.stop.is_set():

@@ -1,9 +1,10 @@
 """Machine labels per human label: Ground Truth's method against LabelPilot's guarantee.
 
-Ground Truth's method is the `groundtruth` threshold mode with the seed's validation policy
-(20% / 10% of the data, a point estimate); LabelPilot's is the guaranteed mode with
-bound-sized validation. Both on the engine benchmark's data sets, several seeds, the jobs
-kept under `--work/runs/per-human-label` and reused unless `--fresh`.
+Ground Truth's method is the `groundtruth` threshold mode with its validation rule, the
+`seed` validation policy (20% / 10% of the data, a point estimate); LabelPilot's is the
+guaranteed mode with bound-sized validation. Both on the engine benchmark's data sets,
+several seeds, the jobs kept under `--work/runs/per-human-label` and reused unless
+`--fresh`.
 
 Run: `.venv/bin/python -m benchmarks.per_human_label [--seeds 5] [--work DIR]`.
 """

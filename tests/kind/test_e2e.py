@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labelpilot.api.job_labels import LABEL_STEP
 from labelpilot.api.run_config import TaskType
 from labelpilot.engine import formats
 from tests.containers.docker import engine
@@ -83,7 +84,7 @@ def check_run(data_dir: Path, install: str) -> None:
              for n in json.loads((data_dir / "nodes.json").read_text())["items"]}
     steps: dict[str, list[dict[str, str]]] = {}
     for pod in json.loads((data_dir / f"{install}-pods.json").read_text())["items"]:
-        steps.setdefault(pod["metadata"]["labels"]["labelpilot.dev/step"], []).append(
+        steps.setdefault(pod["metadata"]["labels"][LABEL_STEP], []).append(
             nodes[pod["spec"]["nodeName"]])
         (container,) = pod["spec"]["containers"]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True

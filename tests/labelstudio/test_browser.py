@@ -180,7 +180,7 @@ def test_a_person_answers_in_label_studio_and_labelpilot_collects_it(label_studi
         "max_concurrent_task_count": 1})
     run_step("prepare", config)
     waiting = run_step("human", config, 0, max_wait=0)
-    assert waiting["status"] == "Waiting" and waiting["humanBatch"] == 1
+    assert waiting.status == "Waiting" and waiting.human_batch == 1
 
     handle = storage.read_json(Workspace(config.output_uri).human_request(0))["handle"]
     assert len(handle["tasks"]) == 1
@@ -217,8 +217,8 @@ def test_a_person_answers_in_label_studio_and_labelpilot_collects_it(label_studi
             if not a.get("was_cancelled")])
 
     done = run_step("human", config, 0, max_wait=30)
-    assert done["status"] == "Succeeded", done
-    assert done["failed"] == 0 and done["humanBatch"] == 1
+    assert done.status == "Succeeded", done
+    assert done.failed == 0 and done.human_batch == 1
     rows = storage.read_jsonl(Workspace(config.output_uri).human_response(0))
     assert [(row["index"], row["label"]) for row in rows] == [(index, true_class)]
     annotations = label_studio.call("GET", f"/api/tasks/{task_id}/annotations/")

@@ -125,7 +125,7 @@ def test_a_project_set_up_for_other_labels_or_overlap_is_left_as_it_is(label_stu
 
     first = config("digits")
     run_step("prepare", first)
-    assert run_step("human", first, 0, max_wait=0)["status"] == "Waiting"
+    assert run_step("human", first, 0, max_wait=0).status == "Waiting"
     digits = labeling_config(TaskType.IMAGE_CLASSIFICATION, data["labels"])
     assert settings()["label_config"] == digits  # the empty project took the job's config
     before = {t["id"] for t in people.tasks(label_studio, project)}
@@ -153,5 +153,5 @@ def test_a_project_set_up_for_other_labels_or_overlap_is_left_as_it_is(label_stu
 
     alike = config("alike")  # same labels, same overlap: shares the project
     run_step("prepare", alike)
-    assert run_step("human", alike, 0, max_wait=0)["status"] == "Waiting"
+    assert run_step("human", alike, 0, max_wait=0).status == "Waiting"
     assert len(people.tasks(label_studio, project)) == 2 * len(before)

@@ -44,14 +44,14 @@ def test_a_batch_goes_out_and_the_answers_come_back(label_studio, tmp_path, task
     config = job(label_studio, data, tmp_path / "out", auto_labeling=False)
     run_step("prepare", config)
     waiting = run_step("human", config, 0, max_wait=0)
-    assert waiting["status"] == "Waiting" and waiting["answered"] == 0
+    assert waiting.status == "Waiting" and waiting.answered == 0
 
     handle = sent(config, 0)
     project = people.project_by_title(label_studio, config.workforce.label_studio.project_title)
     assert handle["projectId"] == project["id"]
     assert 'name="label"' in project["label_config"]
     # a rerun of the step (a restarted Job) finds the recorded batch: no second task
-    assert run_step("human", config, 0, max_wait=0)["status"] == "Waiting"
+    assert run_step("human", config, 0, max_wait=0).status == "Waiting"
     tasks = people.tasks(label_studio, project["id"])
     assert sorted(t["id"] for t in tasks) == sorted(handle["tasks"].values())
 
@@ -62,8 +62,8 @@ def test_a_batch_goes_out_and_the_answers_come_back(label_studio, tmp_path, task
         people.submit(label_studio, task["id"],
                       people.truth_result(task_type, truth.get(names[index]), data["labels"]))
     done = run_step("human", config, 0, max_wait=10)
-    assert done["status"] == "Succeeded" and done["failed"] == 0
-    assert done["humanBatch"] == len(tasks) > 0
+    assert done.status == "Succeeded" and done.failed == 0
+    assert done.human_batch == len(tasks) > 0
 
     ws = Workspace(config.output_uri)
     rows = storage.read_jsonl(ws.human_response(0))
@@ -83,7 +83,7 @@ def test_a_batch_goes_out_and_the_answers_come_back(label_studio, tmp_path, task
     meta = metadata_key(task_type, data["labelAttributeName"])
     human = [ln for ln in lines if ln.get(meta, {}).get("human-annotated") == "yes"]
     assert len(lines) == 30 and len(human) == len(rows)
-    assert summary["labelCounters"]["humanLabeled"] == len(rows)
+    assert summary.label_counters.human_labeled == len(rows)
     for path in Path(config.output_uri).rglob("*"):  # the token stays in the environment
         assert not path.is_file() or label_studio.token.encode() not in path.read_bytes()
 
@@ -93,7 +93,7 @@ def test_three_people_per_object_the_majority_wins(label_studio, tmp_path):
     config = job(label_studio, data, tmp_path / "out", auto_labeling=False,
                  workforce={"workers_per_object": 3})
     run_step("prepare", config)
-    assert run_step("human", config, 0, max_wait=0)["status"] == "Waiting"
+    assert run_step("human", config, 0, max_wait=0).status == "Waiting"
     project = people.project_by_title(label_studio, config.workforce.label_studio.project_title)
     assert project["maximum_annotations"] == 3
     suffix = uuid.uuid4().hex[:6]
@@ -109,7 +109,7 @@ def test_three_people_per_object_the_majority_wins(label_studio, tmp_path):
         for user, label in zip(users, (right, right, wrong), strict=True):
             people.submit(label_studio, task["id"], people.truth_result(
                 TaskType.IMAGE_CLASSIFICATION, label, data["labels"]), user=user)
-    assert run_step("human", config, 0, max_wait=10)["status"] == "Succeeded"
+    assert run_step("human", config, 0, max_wait=10).status == "Succeeded"
     rows = storage.read_jsonl(Workspace(config.output_uri).human_response(0))
     assert len(rows) == len(tasks)
     for row in rows:
@@ -124,7 +124,7 @@ def test_skipped_slow_and_expired_tasks_fail_their_objects(label_studio, tmp_pat
                  workforce={"task_time_limit_seconds": 60,
                             "task_availability_lifetime_seconds": 3})
     run_step("prepare", config)
-    assert run_step("human", config, 0, max_wait=0)["status"] == "Waiting"
+    assert run_step("human", config, 0, max_wait=0).status == "Waiting"
     project = people.project_by_title(label_studio, config.workforce.label_studio.project_title)
     tasks = sorted(people.tasks(label_studio, project["id"]), key=lambda t: t["id"])
     skipped, slow, answered = tasks[0], tasks[1], tasks[2]
@@ -132,7 +132,7 @@ def test_skipped_slow_and_expired_tasks_fail_their_objects(label_studio, tmp_pat
     choice = people.truth_result(TaskType.IMAGE_CLASSIFICATION, 0, data["labels"])
     people.submit(label_studio, slow["id"], choice, lead_time=600)
     people.submit(label_studio, answered["id"], choice)
-    with pytest.raises(StepFailed) as failed:  # most of iteration 0 failed: the seed's rule
+    with pytest.raises(StepFailed) as failed:  # most of iteration 0 failed: Ground Truth's 10% rule
         run_step("human", config, 0, max_wait=10)
     assert failed.value.reason == "TooManyFailedObjects"
     rows = {r["index"]: r for r in
@@ -154,7 +154,7 @@ def test_the_models_predictions_are_pre_annotations(label_studio, tmp_path):
     config = job(label_studio, data, tmp_path / "out", target_accuracy=0.999,
                  max_concurrent_task_count=30)
     run_step("prepare", config)
-    assert run_step("human", config, 0, max_wait=0)["status"] == "Waiting"
+    assert run_step("human", config, 0, max_wait=0).status == "Waiting"
     project = people.project_by_title(label_studio, config.workforce.label_studio.project_title)
     truth = GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
                         data["labelAttributeName"])
@@ -165,15 +165,15 @@ def test_the_models_predictions_are_pre_annotations(label_studio, tmp_path):
         label = truth.get(names[task["meta"]["labelpilot"]["index"]])
         people.submit(label_studio, task["id"],
                       people.truth_result(TaskType.IMAGE_CLASSIFICATION, label, data["labels"]))
-    assert run_step("human", config, 0, max_wait=10)["status"] == "Succeeded"
+    assert run_step("human", config, 0, max_wait=10).status == "Succeeded"
     for step in ("train", "infer", "threshold"):
         summary = run_step(step, config, 0)
-    assert summary["next"] == "human" and summary["humanBatch"] > 0
+    assert summary.next == "human" and summary.human_batch > 0
 
-    assert run_step("human", config, 1, max_wait=0)["status"] == "Waiting"
+    assert run_step("human", config, 1, max_wait=0).status == "Waiting"
     batch = [t for t in people.tasks(label_studio, project["id"]) if t["id"] not in
              {f["id"] for f in first}]
-    assert len(batch) == summary["humanBatch"]
+    assert len(batch) == summary.human_batch
     edited = 0
     for k, task in enumerate(sorted(batch, key=lambda t: t["id"])):
         assert len(task["predictions"]) == 1
@@ -187,8 +187,8 @@ def test_the_models_predictions_are_pre_annotations(label_studio, tmp_path):
             TaskType.IMAGE_CLASSIFICATION, other, labels))
         edited += 1
     done = run_step("human", config, 1, max_wait=10)
-    assert done["status"] == "Succeeded"
-    assert done["preAnnotated"] == len(batch)
-    assert done["preAnnotationsEdited"] == edited
+    assert done.status == "Succeeded"
+    assert done.pre_annotated == len(batch)
+    assert done.pre_annotations_edited == edited
     recorded = storage.read_json(Workspace(config.output_uri).human_summary(1))
     assert (recorded["preAnnotated"], recorded["preAnnotationsEdited"]) == (len(batch), edited)

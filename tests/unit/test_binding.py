@@ -130,9 +130,9 @@ def test_the_same_job_resumes_its_workspace(data, manifest, tmp_path):
     config = labeled_workspace(data, manifest, out, job_uid="u-1", job_namespace="team-a")
     bound = (out / "binding.json").read_bytes()
     again = RunConfig.model_validate_json(config.to_json())  # as the next Job reads it
-    assert run_step("prepare", again)["status"] == "Succeeded"
-    assert run_step("human", again, 0)["status"] == "Succeeded"
-    assert run_step("export", again)["status"] == "Succeeded"
+    assert run_step("prepare", again).status == "Succeeded"
+    assert run_step("human", again, 0).status == "Succeeded"
+    assert run_step("export", again).status == "Succeeded"
     assert (out / "binding.json").read_bytes() == bound
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from labelpilot.api.run_config import LabelStudioWorkforce, TaskType
+from labelpilot.api.run_config import LabelStudioWorkforceConfig, TaskType
 from labelpilot.engine.confinement import DataRoots
 from labelpilot.ml.inputs import ObjectAccess, ObjectLimits
 from labelpilot.workforce.labelstudio.media import MediaError, task_data
 
-SETTINGS = LabelStudioWorkforce(url="http://127.0.0.1:8080", project_title="p")
+SETTINGS = LabelStudioWorkforceConfig(url="http://127.0.0.1:8080", project_title="p")
 
 
 @pytest.fixture()

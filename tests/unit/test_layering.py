@@ -14,7 +14,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from labelpilot.worker import STEPS
+from labelpilot.api.steps import Step
 
 PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "labelpilot"
 # What each layer may import besides itself.
@@ -84,7 +84,7 @@ def layer(module: str) -> str:
 
 
 def violations(edges: list[Edge]) -> list[str]:
-    steps = {f"labelpilot.worker.{step}" for step in STEPS}
+    steps = {f"labelpilot.worker.{step}" for step in Step}
     found = []
     for edge in edges:
         own, other = layer(edge.module), layer(edge.imported)

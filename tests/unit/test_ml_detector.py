@@ -3,8 +3,8 @@ import pytest
 from ml_synthetic import FAST, squares
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.engine.quality import boxes_mean_iou
 from labelpilot.ml import build_model, load_model
-from labelpilot.ml.metrics import image_box_iou
 
 LABELS = ["filled", "hollow"]
 OPTIONS = {**FAST, "epochs": 25, "lr": 1e-2}
@@ -24,7 +24,7 @@ def test_detects_squares(trained):
     predictions = model.predict(x)
     assert len(predictions.boxes) == 40
     assert all(b.shape[1] == 6 for b in predictions.boxes)
-    ious = np.array([image_box_iou(p, t) for p, t in zip(predictions.boxes, boxes, strict=True)])
+    ious = np.array([boxes_mean_iou(p, t) for p, t in zip(predictions.boxes, boxes, strict=True)])
     assert ious.mean() > 0.4, ious.mean()
     conf = predictions.image_confidence
     assert conf.shape == (40,) and ((conf >= 0) & (conf <= 1)).all()
@@ -67,15 +67,15 @@ def test_warm_start(trained, tmp_path):
     )
     assert warm.fit(x, boxes, init_from=str(tmp_path / "init"))["warmStart"]
     xt, bt, _ = squares(20, seed=4)
-    ious = [image_box_iou(p, t) for p, t in zip(warm.predict(xt).boxes, bt, strict=True)]
+    ious = [boxes_mean_iou(p, t) for p, t in zip(warm.predict(xt).boxes, bt, strict=True)]
     assert np.mean(ious) > 0.4
 
 
 def test_box_iou_metric():
     truth = np.array([[0, 10, 10, 10, 10], [1, 30, 30, 5, 5]], np.float32)
-    assert image_box_iou(np.c_[truth, np.ones(2)], truth) == pytest.approx(1.0)
-    assert image_box_iou(np.zeros((0, 6)), truth) == 0.0
-    assert image_box_iou(np.zeros((0, 6)), np.zeros((0, 5))) == 1.0
+    assert boxes_mean_iou(np.c_[truth, np.ones(2)], truth) == pytest.approx(1.0)
+    assert boxes_mean_iou(np.zeros((0, 6)), truth) == 0.0
+    assert boxes_mean_iou(np.zeros((0, 6)), np.zeros((0, 5))) == 1.0
     shifted = truth.copy()
     shifted[0, 1] += 5  # half overlap: IoU 1/3 for class 0, 1 for class 1
-    assert image_box_iou(shifted, truth) == pytest.approx((1 / 3 + 1) / 2)
+    assert boxes_mean_iou(shifted, truth) == pytest.approx((1 / 3 + 1) / 2)

@@ -3,8 +3,8 @@ import pytest
 from ml_synthetic import FAST, squares
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.engine.quality import mask_mean_iou
 from labelpilot.ml import build_model, load_model
-from labelpilot.ml.metrics import image_mask_iou
 
 LABELS = ["filled", "hollow"]
 
@@ -23,7 +23,7 @@ def test_segments_squares(trained):
     x, _, masks = squares(40, seed=1)
     predictions = trained.predict(x)
     assert all(m.shape == (32, 32) and m.dtype == np.uint8 for m in predictions.masks)
-    ious = np.array([image_mask_iou(p, t) for p, t in zip(predictions.masks, masks, strict=True)])
+    ious = np.array([mask_mean_iou(p, t) for p, t in zip(predictions.masks, masks, strict=True)])
     assert ious.mean() > 0.5, ious.mean()
     conf = predictions.image_confidence
     assert conf.shape == (40,) and ((conf >= 0) & (conf <= 1)).all()
@@ -56,7 +56,7 @@ def test_round_trip_determinism_and_warm_start(trained, tmp_path):
     assert warm.fit(x, masks, init_from=str(tmp_path / "m"))["warmStart"]
     xt, _, mt = squares(20, seed=4)
     assert (
-        np.mean([image_mask_iou(p, t) for p, t in zip(warm.predict(xt).masks, mt, strict=True)])
+        np.mean([mask_mean_iou(p, t) for p, t in zip(warm.predict(xt).masks, mt, strict=True)])
         > 0.5
     )
 
@@ -71,6 +71,6 @@ def test_rejects_out_of_range_masks():
 def test_mask_iou_metric():
     truth = np.zeros((8, 8), np.uint8)
     truth[:4, :4] = 1
-    assert image_mask_iou(truth, truth) == 1.0
-    assert image_mask_iou(np.zeros_like(truth), np.zeros_like(truth)) == 1.0
-    assert image_mask_iou(np.zeros_like(truth), truth) == 0.0
+    assert mask_mean_iou(truth, truth) == 1.0
+    assert mask_mean_iou(np.zeros_like(truth), np.zeros_like(truth)) == 1.0
+    assert mask_mean_iou(np.zeros_like(truth), truth) == 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import os
 
 import kopf
 
@@ -15,7 +14,6 @@ def test_operator_names_itself_without_the_passwd_database(monkeypatch):
         raise KeyError("getpwuid(): uid not found: 65532")
 
     started = {}
-    monkeypatch.setattr(os, "environ", os.environ.copy())  # the command sets its settings there
     monkeypatch.setattr(getpass, "getuser", no_passwd_entry)
     monkeypatch.setattr(kopf, "run", lambda **kwargs: started.update(kwargs))
     for key in ("USER", "LOGNAME", "LNAME", "USERNAME"):

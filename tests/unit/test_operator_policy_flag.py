@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import kopf
 
 from labelpilot import cli
+from labelpilot.controller.handlers import SETTINGS
 from labelpilot.controller.policy import Policy
 from labelpilot.controller.settings import OperatorSettings
 
@@ -15,12 +14,10 @@ def test_the_policy_file_reaches_the_job_settings(monkeypatch, tmp_path):
     path = tmp_path / "policy.yaml"
     path.write_text("images: [registry.example.com/ml/*]\nvolumeClaims: [data]\n")
     started = {}
-    monkeypatch.setattr(os, "environ", os.environ.copy())
     monkeypatch.setattr(kopf, "run", lambda **kwargs: started.update(kwargs))
     assert cli.main(["operator", "-n", "team-a", "--metrics-port", "0",
                      "--policy", str(path)]) == 0
-    assert started
-    settings = OperatorSettings.from_env()
+    settings = started["memo"][SETTINGS]
     assert settings.job.policy == Policy.from_file(path)
     assert settings.job.policy.volume_claims.allows("data")
 
@@ -33,7 +30,6 @@ def test_a_bad_policy_file_stops_the_operator_naming_the_field(monkeypatch, tmp_
     path = tmp_path / "policy.yaml"
     path.write_text("volumeClaims: data-claim\n")
     started = {}
-    monkeypatch.setattr(os, "environ", os.environ.copy())
     monkeypatch.setattr(kopf, "run", lambda **kwargs: started.update(kwargs))
     assert cli.main(["operator", "--policy", str(path)]) == 2
     assert not started

@@ -7,11 +7,13 @@ import json
 from typing import Any
 from unittest import mock
 
+import kopf
 from kubernetes.client.rest import ApiException
 from prometheus_client import REGISTRY
 
 from labelpilot.controller.child_job_cache import ChildJobs
 from labelpilot.controller.reconciler import Apis, Reconciler
+from labelpilot.controller.settings import OperatorSettings
 from labelpilot.controller.step_jobs import JobSettings
 
 
@@ -70,7 +72,7 @@ def test_a_job_being_deleted_loses_its_series(spec_dict):
     assert set(_series("metrics-deleting", "digits").values()) == {None}
 
 
-def test_the_delete_event_drops_the_series_and_queues_a_last_look(spec_dict, monkeypatch):
+def test_the_delete_event_drops_the_series_and_queues_a_last_look(spec_dict):
     from labelpilot.controller import handlers
     from labelpilot.controller.resync import Resync
 
@@ -78,15 +80,62 @@ def test_the_delete_event_drops_the_series_and_queues_a_last_look(spec_dict, mon
     reconciler.reconcile("metrics-event", "digits")
     assert _series("metrics-event", "digits")["human"] == 0.0
     queued: list[Any] = []
-    monkeypatch.setitem(handlers._state, "reconciler", reconciler)
-    monkeypatch.setitem(handlers._state, "resync", Resync(queued.append, 60))
-    monkeypatch.setitem(handlers._state, "queue", mock.Mock(add=queued.append))
+    resync = Resync(queued.append, 60)
+    memo = kopf.Memo({handlers.OPERATOR: handlers.Operator(
+        OperatorSettings(), reconciler, mock.Mock(add=queued.append), resync)})
     for event in ("ADDED", "MODIFIED", None):
         asyncio.run(handlers.labeling_job_seen(name="digits", namespace="metrics-event",
-                                                 type=event, status={"phase": "InProgress"}))
+                                                 type=event, status={"phase": "InProgress"},
+                                                 memo=memo))
     assert _series("metrics-event", "digits")["human"] == 0.0 and queued == []
     asyncio.run(handlers.labeling_job_seen(name="digits", namespace="metrics-event",
-                                             type="DELETED", status={}))
+                                             type="DELETED", status={}, memo=memo))
     assert set(_series("metrics-event", "digits").values()) == {None}
     assert queued == [("metrics-event", "digits")]
-    assert handlers.resync().tracked() == set()
+    assert resync.tracked() == set()
+
+
+def _finished_prepare(reconciler: Reconciler) -> None:
+    reconciler.apis.batch.list_namespaced_job.return_value = _Response({
+        "metadata": {"resourceVersion": "2"}, "items": [{
+            "metadata": {"name": "digits-prepare", "uid": "j1",
+                         "labels": {"labelpilot.dev/job": "digits",
+                                    "labelpilot.dev/step": "prepare"},
+                         "ownerReferences": [{"kind": "LabelingJob", "name": "digits",
+                                              "uid": "u1", "controller": True}]},
+            "spec": {"completions": 1},
+            "status": {"startTime": "2025-03-01T12:00:00Z",
+                       "completionTime": "2025-03-01T12:00:30Z",
+                       "conditions": [{"type": "Complete", "status": "True"}]}}]})
+    reconciler.apis.core.list_namespaced_pod.return_value = _Response({"items": []})
+
+
+def _prepare_timings() -> float:
+    return REGISTRY.get_sample_value("labelpilot_step_duration_seconds_count",
+                                     {"step": "prepare"}) or 0.0
+
+
+def test_same_named_jobs_in_two_namespaces_each_have_their_steps_timed(spec_dict):
+    first, _ = _reconciler(spec_dict(), "timings-a")
+    _finished_prepare(first)
+    second = Reconciler(first.apis, JobSettings(), lambda b, e: None, ChildJobs())
+    before = _prepare_timings()
+    first.reconcile("timings-a", "digits")
+    first.reconcile("timings-a", "digits")  # the same Job is timed once
+    assert _prepare_timings() == before + 1
+    first.reconcile("timings-b", "digits")
+    assert _prepare_timings() == before + 2
+    second.reconcile("timings-a", "digits")  # a new operator process times it again
+    assert _prepare_timings() == before + 3
+
+
+def test_a_forgotten_job_leaves_no_step_timings_behind(spec_dict):
+    reconciler, _ = _reconciler(spec_dict(), "timings-gone")
+    _finished_prepare(reconciler)
+    before = _prepare_timings()
+    reconciler.reconcile("timings-gone", "digits")
+    assert _prepare_timings() == before + 1
+    reconciler.forget("timings-gone", "digits")
+    # a LabelingJob of that name created again: its step Jobs are timed afresh
+    reconciler.reconcile("timings-gone", "digits")
+    assert _prepare_timings() == before + 2

@@ -65,7 +65,7 @@ def test_each_step_is_idempotent(data, tmp_path, capsys):
     assert run_worker(capsys, config, tmp_path, "export")[0] == 0
     assert snapshot(out) == before
     state = LabelState.load(ws)
-    counters = state.counters()
+    counters = state.counters().to_k8s()
     assert counters == export["labelCounters"]
     assert sum(counters[k] for k in ("humanLabeled", "machineLabeled",
                                      "failedNonRetryableError", "unlabeled")) == 260
@@ -118,7 +118,7 @@ def test_malformed_and_unreadable_objects_become_failed_objects(data, tmp_path):
     config = config_for(data, tmp_path / "job", input_manifest_uri=str(manifest),
                         data_roots=[str(Path(data["inputManifest"]).parent), str(tmp_path)])
     summary = run_step("prepare", config)
-    assert summary["labelCounters"]["failedNonRetryableError"] == 3
+    assert summary.label_counters.failed_non_retryable_error == 3
     plan = storage.read_json(Workspace(str(tmp_path / "job")).prepare_plan)
     assert plan["failed"]["3"].startswith("MalformedLine")
     assert plan["failed"]["5"].startswith("UnreadableObject")
@@ -138,13 +138,13 @@ def test_too_many_failed_objects_in_iteration_0(data, tmp_path):
         run_step("human", config, 0)
 
 
-def test_split_follows_the_seed_rule_and_seed():
-    from labelpilot.worker.prepare import seed_rule_validation_size
+def test_split_follows_ground_truths_rule_and_the_seed():
+    from labelpilot.worker.prepare import ground_truth_validation_size
 
-    assert seed_rule_validation_size(1250) == 250
-    assert seed_rule_validation_size(4999) == 1000
-    assert seed_rule_validation_size(10_000) == 1000
-    assert np.isclose(seed_rule_validation_size(5000), 500)
+    assert ground_truth_validation_size(1250) == 250
+    assert ground_truth_validation_size(4999) == 1000
+    assert ground_truth_validation_size(10_000) == 1000
+    assert np.isclose(ground_truth_validation_size(5000), 500)
 
 
 def test_passing_applies_per_class_and_single_thresholds():
@@ -194,7 +194,7 @@ def test_threshold_retires_the_validation_objects_earlier_thresholds_accepted(tm
     validation = set(LabelState.load(ws).validation_indices())
     confident = write_scripted_inference(data, ws, 0)
     first = run_step("threshold", config, 0)
-    assert first["next"] == "human" and first["machineLabeledThisIteration"] > 0
+    assert first.next == "human" and first.machine_labeled_this_iteration > 0
     search = storage.read_json(ws.thresholds(0))["search"]
     assert search["validationRetired"] == 0
     assert set(search["validationAcceptedIndices"]) == validation & confident

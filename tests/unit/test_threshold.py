@@ -167,10 +167,10 @@ def test_no_validation_or_empty_pool_labels_nothing():
     assert r.accepted.shape == (0,)
 
 
-def test_bound_sized_validation_is_smaller_than_seed_rule():
-    size = bound_sized_validation(10_000, target=0.95, delta=0.05, seed_rule_size=1000)
+def test_bound_sized_validation_is_smaller_than_ground_truths_rule():
+    size = bound_sized_validation(10_000, target=0.95, delta=0.05, ground_truth_size=1000)
     assert 100 < size < 1000
-    assert bound_sized_validation(300, target=0.95, delta=0.05, seed_rule_size=60) == 60
+    assert bound_sized_validation(300, target=0.95, delta=0.05, ground_truth_size=60) == 60
 
 
 def test_selection_prefers_uncertain_and_diverse():
@@ -270,13 +270,13 @@ def test_two_paths_keep_the_larger_and_say_which():
 
 
 def test_bound_sized_validation_for_iou_uses_the_bounded_loss_test():
-    binomial = bound_sized_validation(3000, target=0.6, delta=0.05, seed_rule_size=600)
-    size = bound_sized_validation(3000, target=0.6, delta=0.05, seed_rule_size=600,
+    binomial = bound_sized_validation(3000, target=0.6, delta=0.05, ground_truth_size=600)
+    size = bound_sized_validation(3000, target=0.6, delta=0.05, ground_truth_size=600,
                                   bounded_loss=True)
     assert binomial < size <= 600
     accepted = int(size * 0.7)
     level = bounds.spend_delta(0.05, 0) / MAX_WALKS
     assert bounds.hoeffding_bentkus_pvalue(0.2, accepted, 0.4) <= level * 1.5
     assert bounds.hoeffding_bentkus_pvalue(0.2, accepted // 2, 0.4) > level
-    assert bound_sized_validation(3000, target=0.7, delta=0.05, seed_rule_size=80,
+    assert bound_sized_validation(3000, target=0.7, delta=0.05, ground_truth_size=80,
                                   bounded_loss=True) == 80

@@ -10,7 +10,7 @@ from labelpilot.engine.labels import HUMAN, LabelState
 from labelpilot.engine.threshold_search import bound_sized_validation
 from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.in_process import run_job
-from labelpilot.worker.prepare import seed_rule_validation_size
+from labelpilot.worker.prepare import ground_truth_validation_size
 
 
 def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tmp_path):
@@ -21,17 +21,18 @@ def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tm
     summary = run_job(config, progress=False)
     ws = Workspace(str(out))
 
-    # the split: as many validation objects as the first bound needs, fewer than the seed's
+    # the split: as many validation objects as the first bound needs, fewer than Ground Truth's
     plan = storage.read_json(ws.prepare_plan)
-    seed_rule = seed_rule_validation_size(1500)
-    expected = bound_sized_validation(1500, target=0.9, delta=0.05, seed_rule_size=seed_rule)
+    ground_truth = ground_truth_validation_size(1500)
+    expected = bound_sized_validation(1500, target=0.9, delta=0.05,
+                                      ground_truth_size=ground_truth)
     assert plan["validationPolicy"] == "bound-sized"
-    assert len(plan["validation"]) == expected < seed_rule
+    assert len(plan["validation"]) == expected < ground_truth
     # iteration 0 sends the validation set plus as many training objects to humans
     assert len(plan["iteration0"]) == 2 * expected
 
     # every object labeled, the validation set by humans, the counters consistent
-    counters = summary["labelCounters"]
+    counters = summary.label_counters.to_k8s()
     assert counters["unlabeled"] == 0 and counters["failedNonRetryableError"] == 0
     assert counters["humanLabeled"] + counters["machineLabeled"] == 1500
     assert counters["machineLabeled"] > 0

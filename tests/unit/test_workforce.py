@@ -2,11 +2,11 @@ import json
 
 import numpy as np
 
-from labelpilot.api.run_config import SimulatedWorkforce, TaskType
+from labelpilot.api.run_config import SimulatedWorkforceConfig, TaskType
 from labelpilot.engine import formats
 from labelpilot.engine.formats import Boxes, LabelMeta
 from labelpilot.workforce import BatchStatus, TaskItem, consolidate
-from labelpilot.workforce.simulated import SimulatedWorkforce as Simulated
+from labelpilot.workforce.simulated import SimulatedWorkforce
 
 LABELS = ["a", "b", "c"]
 META = LabelMeta(1.0, True, "gt", creation_date="2024-01-01T00:00:00.000000")
@@ -25,9 +25,9 @@ def items(n):
 
 
 def test_simulated_answers_errors_failures_and_is_deterministic(tmp_path):
-    settings = SimulatedWorkforce(ground_truth_uri=truth_file(tmp_path), error_rate=0.2,
+    settings = SimulatedWorkforceConfig(ground_truth_uri=truth_file(tmp_path), error_rate=0.2,
                                   failure_rate=0.1)
-    provider = Simulated(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS, seed=3)
+    provider = SimulatedWorkforce(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS, seed=3)
     handle = provider.submit("job-i0", items(400), 1)
     assert provider.poll(handle) is BatchStatus.COMPLETED
     answers = provider.collect(handle, items(400))
@@ -43,15 +43,15 @@ def test_simulated_answers_errors_failures_and_is_deterministic(tmp_path):
 
 
 def test_latency_keeps_a_batch_in_progress(tmp_path):
-    settings = SimulatedWorkforce(ground_truth_uri=truth_file(tmp_path, 3),
+    settings = SimulatedWorkforceConfig(ground_truth_uri=truth_file(tmp_path, 3),
                                   latency_seconds=60)
-    provider = Simulated(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS)
+    provider = SimulatedWorkforce(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS)
     assert provider.poll(provider.submit("b", items(3), 1)) is BatchStatus.IN_PROGRESS
 
 
 def test_majority_vote_fixes_single_errors(tmp_path):
-    settings = SimulatedWorkforce(ground_truth_uri=truth_file(tmp_path), error_rate=0.2)
-    provider = Simulated(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS)
+    settings = SimulatedWorkforceConfig(ground_truth_uri=truth_file(tmp_path), error_rate=0.2)
+    provider = SimulatedWorkforce(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS)
     handle = provider.submit("b", items(400), 5)
     voted = [consolidate(TaskType.TEXT_CLASSIFICATION, a.labels)
              for a in provider.collect(handle, items(400))]

@@ -38,7 +38,7 @@ SYSTEM_MESSAGE = (f"mountPath must not be {SCRATCH} (the steps' scratch space), 
 
 def uri_on_claim_rule(part: str, field: str) -> str:
     """The CEL rule, on the spec, that `<part>.<field>` lies under the claim's mount path."""
-    mount = "(has(self.storage.mountPath) ? self.storage.mountPath : '/data')"
+    mount = f"(has(self.storage.mountPath) ? self.storage.mountPath : '{DEFAULT_MOUNT_PATH}')"
     uri = f"self.{part}.{field}"
     return (f"!has(self.storage) || !has(self.storage.volumeClaimName) || !has(self.{part}) || "
             f"({uri}.matches('{_cel(REMOTE_SCHEME)}') && !{uri}.startsWith('{FILE_SCHEME}')) || "

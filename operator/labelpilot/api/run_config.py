@@ -65,7 +65,7 @@ class ValidationPolicy(StrEnum):
     BOUND_SIZED = "bound-sized"  # only as many validation labels as the bound needs
 
 
-class SimulatedWorkforce(BaseModel):
+class SimulatedWorkforceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ground_truth_uri: str
@@ -82,7 +82,7 @@ class ObjectUrls(StrEnum):
     PRESIGNED = "presigned"  # a presigned URL of the object store (s3://, gs://, ...)
 
 
-class LabelStudioWorkforce(BaseModel):
+class LabelStudioWorkforceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(pattern=r"^https?://")
@@ -94,7 +94,7 @@ class LabelStudioWorkforce(BaseModel):
     presign_seconds: int = Field(7 * 24 * 3600, ge=60)
 
     @model_validator(mode="after")
-    def _one_project(self) -> LabelStudioWorkforce:
+    def _one_project(self) -> LabelStudioWorkforceConfig:
         if (self.project_id is None) == (self.project_title is None):
             raise ValueError("labelStudio: set exactly one of project id and project title")
         return self
@@ -103,8 +103,8 @@ class LabelStudioWorkforce(BaseModel):
 class WorkforceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    simulated: SimulatedWorkforce | None = None
-    label_studio: LabelStudioWorkforce | None = None
+    simulated: SimulatedWorkforceConfig | None = None
+    label_studio: LabelStudioWorkforceConfig | None = None
     workers_per_object: int = Field(1, ge=1, le=9)
     # Ground Truth's TaskTimeLimitInSeconds: an answer that took a worker longer is void.
     task_time_limit_seconds: int = Field(300, ge=1)

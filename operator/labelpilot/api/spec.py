@@ -82,7 +82,8 @@ class StorageSpec(ApiModel):
         description="A PersistentVolumeClaim mounted into every step at mountPath; the "
                     "job's URIs are then used as they are, inside the pod.")
     mount_path: str = Field(
-        "/data", min_length=2, max_length=1024, pattern=paths.MOUNT_PATH_PATTERN,
+        paths.DEFAULT_MOUNT_PATH, min_length=2, max_length=1024,
+        pattern=paths.MOUNT_PATH_PATTERN,
         description="Where the claim is mounted: an absolute path without a trailing "
                     "slash, neither /tmp nor in the image's system folders ("
                     + ", ".join(paths.SYSTEM_FOLDERS) + ").",

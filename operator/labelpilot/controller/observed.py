@@ -7,9 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from labelpilot.api.step_summary import StepSummary, parse_summary
+from labelpilot.api.job_labels import LABEL_ITERATION, LABEL_POLL, LABEL_STEP
+from labelpilot.api.step_summary import StepStatus, StepSummary, parse_summary
 from labelpilot.api.steps import FAILED_EXIT_CODE, Step
-from labelpilot.controller.job_labels import CONTAINER, LABEL_ITERATION, LABEL_POLL, LABEL_STEP
+from labelpilot.controller.step_jobs import CONTAINER
 
 Obj = dict[str, Any]
 
@@ -43,10 +44,10 @@ class ObservedJob:
 
     @property
     def rule_failure(self) -> bool:
-        """A seed rule failed the whole job (exit code 3, podFailurePolicy FailJob)."""
+        """A rule failed the whole job (exit code 3, podFailurePolicy FailJob)."""
         return self.state is JobState.FAILED and (
             self.exit_code == FAILED_EXIT_CODE or self.failure_reason == "PodFailurePolicy"
-            or (self.summary is not None and self.summary.failed))
+            or (self.summary is not None and self.summary.status is StepStatus.FAILED))
 
     @property
     def logs_hint(self) -> str:

@@ -43,14 +43,14 @@ from labelpilot.api.status import (
     Phase,
     Thresholds,
 )
-from labelpilot.api.step_summary import StepSummary
-from labelpilot.api.steps import Step
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import OUTPUT_MANIFEST, Step, StopReason
+from labelpilot.api.stopping import human_budget_left, share_reached
 from labelpilot.controller.conditions import Outcome, merge, reason_word
 from labelpilot.controller.observed import JobState, ObservedJob
 from labelpilot.controller.redact import redact, safe_text
 from labelpilot.controller.run_config_from_spec import TASK_TYPES
 
-OUTPUT_MANIFEST = "manifests/output/output.manifest"
 JOB_REJECTED = "JobRejected"  # the API server refused a step Job as invalid (HTTP 422)
 INVALID_PROFILE = "InvalidProfile"
 NOT_ALLOWED = "NotAllowed"  # the cluster's LabelPilot policy refuses something the spec names
@@ -110,7 +110,7 @@ class StepError(Exception):
 
 
 @dataclass
-class _Plan:
+class _Draft:
     spec: LabelingJobSpec
     status: LabelingJobStatus
     now: datetime
@@ -130,7 +130,7 @@ def plan(spec: LabelingJobSpec, status: LabelingJobStatus | None,
     `status` is the resource's current status (None or empty for a new one), `observed`
     its child Jobs, `now` the time to stamp, `generation` its `metadata.generation`.
     """
-    return _step(spec, status, now, generation, lambda p: _advance(p, observed))
+    return _step(spec, status, now, generation, lambda draft: _advance(draft, observed))
 
 
 def failed(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime,
@@ -138,26 +138,26 @@ def failed(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetim
     """Fails the job for a reason found outside the planner (e.g. an unknown profile, or a
     step Job the API server rejected: reasons in SPEC_FAILURES are retried on a spec edit)."""
     return _step(spec, status, now, generation,
-                 lambda p: _fail(p, reason_word(reason, "Failed"), message))
+                 lambda draft: _fail(draft, reason_word(reason, "Failed"), message))
 
 
 def _step(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime,
-          generation: int | None, act: Callable[[_Plan], None]) -> Decision:
+          generation: int | None, act: Callable[[_Draft], None]) -> Decision:
     """Acknowledges the generation, leaves a final status as it is, else applies `act`."""
     old = status or LabelingJobStatus()
-    p = _Plan(spec, old.model_copy(deep=True), _second(now))
+    draft = _Draft(spec, old.model_copy(deep=True), _second(now))
     if generation is not None:
-        p.status.observed_generation = generation
+        draft.status.observed_generation = generation
     retry = _spec_fixed(old, generation)
     if old.terminal and not retry:
-        p.outcome = _terminal_outcome(old)
+        draft.outcome = _terminal_outcome(old)
     else:
         if old.phase is None:
-            _initialize(p)
+            _initialize(draft)
         elif retry:
-            _reopen(p)
-        act(p)
-    return _decide(p, old, retry)
+            _reopen(draft)
+        act(draft)
+    return _decide(draft, old, retry)
 
 
 def _spec_fixed(old: LabelingJobStatus, generation: int | None) -> bool:
@@ -168,10 +168,10 @@ def _spec_fixed(old: LabelingJobStatus, generation: int | None) -> bool:
             and old.observed_generation is not None and generation > old.observed_generation)
 
 
-def _reopen(p: _Plan) -> None:
+def _reopen(draft: _Draft) -> None:
     """Back to the current step, whose Job never got created."""
-    p.status.phase = _running_phase(p.status.current_step or Step.PREPARE)
-    p.status.completion_time = None
+    draft.status.phase = _running_phase(draft.status.current_step or Step.PREPARE)
+    draft.status.completion_time = None
 
 
 def _second(now: datetime) -> datetime:
@@ -179,34 +179,34 @@ def _second(now: datetime) -> datetime:
     return (now if now.tzinfo else now.replace(tzinfo=UTC)).replace(microsecond=0)
 
 
-def _decide(p: _Plan, old: LabelingJobStatus, retried: bool = False) -> Decision:
-    phase = _phase(p)
-    p.outcome = Outcome(p.outcome.reason, redact(p.outcome.message))
+def _decide(draft: _Draft, old: LabelingJobStatus, retried: bool = False) -> Decision:
+    phase = _phase(draft)
+    draft.outcome = Outcome(draft.outcome.reason, redact(draft.outcome.message))
     if phase is not old.phase or (retried and phase is Phase.FAILED):
-        _phase_event(p, old.phase, phase)
-    p.status.conditions = merge(old.conditions, phase, p.outcome, p.now,
-                                p.status.observed_generation)
-    return Decision(p.status, tuple(p.actions), tuple(p.events))
+        _phase_event(draft, old.phase, phase)
+    draft.status.conditions = merge(old.conditions, phase, draft.outcome, draft.now,
+                                draft.status.observed_generation)
+    return Decision(draft.status, tuple(draft.actions), tuple(draft.events))
 
 
-def _phase_event(p: _Plan, before: Phase | None, after: Phase) -> None:
-    message = p.outcome.message
+def _phase_event(draft: _Draft, before: Phase | None, after: Phase) -> None:
+    message = draft.outcome.message
     if after is Phase.FAILED:
-        p.event(p.outcome.reason, message, warning=True)
+        draft.event(draft.outcome.reason, message, warning=True)
     elif after is Phase.COMPLETED:
-        p.event("Completed", f"{p.outcome.reason}: {message}")
+        draft.event("Completed", f"{draft.outcome.reason}: {message}")
     elif before in (Phase.STOPPED, Phase.STOPPING) and after in (
             Phase.INITIALIZING, Phase.IN_PROGRESS):
-        p.event("Resumed", message)
+        draft.event("Resumed", message)
     elif before is Phase.FAILED:
-        p.event("Retrying", f"the spec changed: {message}")
+        draft.event("Retrying", f"the spec changed: {message}")
     else:
-        p.event(str(after), message)
+        draft.event(str(after), message)
 
 
-def _phase(p: _Plan) -> Phase:
-    assert p.status.phase is not None
-    return p.status.phase
+def _phase(draft: _Draft) -> Phase:
+    assert draft.status.phase is not None
+    return draft.status.phase
 
 
 def _terminal_outcome(status: LabelingJobStatus) -> Outcome:
@@ -217,50 +217,52 @@ def _terminal_outcome(status: LabelingJobStatus) -> Outcome:
     return Outcome(condition.reason, OLD_LOG_TAIL.sub(r"\1", condition.message))
 
 
-def _initialize(p: _Plan) -> None:
-    s = p.status
-    s.phase = Phase.INITIALIZING
-    s.iteration = 0
-    s.current_step = Step.PREPARE
-    s.start_time = p.now
-    auto = p.spec.auto_labeling
+def _initialize(draft: _Draft) -> None:
+    status = draft.status
+    status.phase = Phase.INITIALIZING
+    status.iteration = 0
+    status.current_step = Step.PREPARE
+    status.start_time = draft.now
+    auto = draft.spec.auto_labeling
     if auto.enabled:
-        s.thresholds = Thresholds(
+        status.thresholds = Thresholds(
             mode=auto.threshold_mode,
-            target=auto.target_accuracy or TASK_TYPES[p.spec.task_type].default_target,
+            target=auto.target_accuracy or TASK_TYPES[draft.spec.task_type].default_target,
             confidence_level=auto.confidence_level,
         )
 
 
 def _find(observed: list[ObservedJob], step: Step, iteration: int | None) -> ObservedJob | None:
     """The step's Job: its latest polling round, one not being deleted first."""
-    matches = [j for j in observed
-               if j.step is step and (j.iteration if step.iterative else None) == iteration]
-    matches.sort(key=lambda j: (j.deleting, -j.poll, j.name))
+    matches = [job for job in observed
+               if job.step is step and (job.iteration if step.iterative else None) == iteration]
+    matches.sort(key=lambda job: (job.deleting, -job.poll, job.name))
     return matches[0] if matches else None
 
 
-def _waiting(p: _Plan, job: ObservedJob, observed: list[ObservedJob], where: str) -> None:
+def _waiting(draft: _Draft, job: ObservedJob, observed: list[ObservedJob], where: str) -> None:
     """A human Job ended with the workforce still at work: after the poll interval, the
     next round's Job (which finds the batch recorded in the workspace, so it never sends
     it twice); the previous rounds' Jobs go."""
-    s = p.status
-    s.phase = Phase.IN_PROGRESS
+    status = draft.status
+    status.phase = Phase.IN_PROGRESS
     said = safe_text(job.summary.message) if job.summary and job.summary.message else "waiting"
-    interval = p.spec.human_task_config.poll_interval_seconds
-    ended = job.completion_time or p.now
-    if p.spec.suspend:
-        s.phase = Phase.STOPPED
-        p.outcome = Outcome("Suspended", f"suspended while humans work on {where} ({said}); "
-                                         "spec.suspend: false resumes")
+    interval = draft.spec.human_task_config.poll_interval_seconds
+    ended = job.completion_time or draft.now
+    if draft.spec.suspend:
+        status.phase = Phase.STOPPED
+        draft.outcome = Outcome("Suspended", f"suspended while humans work on {where} "
+                                             f"({said}); spec.suspend: false resumes")
         return
-    if (p.now - ended).total_seconds() < interval:
-        p.outcome = Outcome("WaitingForHumans", f"{where}: {said}")
+    if (draft.now - ended).total_seconds() < interval:
+        draft.outcome = Outcome("WaitingForHumans", f"{where}: {said}")
         return
-    p.actions.append(CreateJob(Step.HUMAN, job.iteration, job.poll + 1))
-    p.actions.extend(DeleteJob(j.name) for j in observed if j.step is Step.HUMAN
-                     and j.iteration == job.iteration and j.poll < job.poll and not j.deleting)
-    p.outcome = Outcome("WaitingForHumans", f"{where}: {said}; checking again")
+    draft.actions.append(CreateJob(Step.HUMAN, job.iteration, job.poll + 1))
+    draft.actions.extend(
+        DeleteJob(other.name) for other in observed
+        if other.step is Step.HUMAN and other.iteration == job.iteration
+        and other.poll < job.poll and not other.deleting)
+    draft.outcome = Outcome("WaitingForHumans", f"{where}: {said}; checking again")
 
 
 def _running_phase(step: Step) -> Phase:
@@ -271,36 +273,36 @@ def _describe(step: Step, iteration: int | None) -> str:
     return f"{step} (iteration {iteration})" if step.iterative else str(step)
 
 
-def _advance(p: _Plan, observed: list[ObservedJob]) -> None:
-    s = p.status
+def _advance(draft: _Draft, observed: list[ObservedJob]) -> None:
+    status = draft.status
     for _ in range(len(observed) + 2):  # each pass consumes one finished Job
-        step = s.current_step or Step.PREPARE
-        iteration = s.iteration if step.iterative else None
+        step = status.current_step or Step.PREPARE
+        iteration = status.iteration if step.iterative else None
         where = _describe(step, iteration)
         job = _find(observed, step, iteration)
         if job is None or (job.deleting and job.state is not JobState.SUCCEEDED
                            and not job.rule_failure):
-            _no_job_yet(p, step, iteration, job)
+            _no_job_yet(draft, step, iteration, job)
             return
         if job.state is JobState.ACTIVE:
-            if p.spec.suspend:
-                s.phase = Phase.STOPPING
-                p.actions.append(DeleteJob(job.name))
-                p.outcome = Outcome("Stopping", f"suspended: deleting {job.name} ({where})")
+            if draft.spec.suspend:
+                status.phase = Phase.STOPPING
+                draft.actions.append(DeleteJob(job.name))
+                draft.outcome = Outcome("Stopping", f"suspended: deleting {job.name} ({where})")
             else:
-                s.phase = _running_phase(step)
-                p.outcome = Outcome("StepRunning", f"{where} running: job {job.name}")
+                status.phase = _running_phase(step)
+                draft.outcome = Outcome("StepRunning", f"{where} running: job {job.name}")
             return
         if job.state is JobState.FAILED:
-            _job_failed(p, job, where)
+            _job_failed(draft, job, where)
             return
-        if job.summary is not None and job.summary.waiting:
-            _waiting(p, job, observed, where)
+        if job.summary is not None and job.summary.status is StepStatus.WAITING:
+            _waiting(draft, job, observed, where)
             return
         try:
-            done = _job_succeeded(p, job, step, iteration)
+            done = _job_succeeded(draft, job, step, iteration)
         except StepError as error:
-            _fail(p, error.reason, f"{where}: {error.message}; logs: {job.logs_hint}")
+            _fail(draft, error.reason, f"{where}: {error.message}; logs: {job.logs_hint}")
             return
         if done:
             return
@@ -308,35 +310,35 @@ def _advance(p: _Plan, observed: list[ObservedJob]) -> None:
     raise RuntimeError("planner did not settle")
 
 
-def _no_job_yet(p: _Plan, step: Step, iteration: int | None,
+def _no_job_yet(draft: _Draft, step: Step, iteration: int | None,
                 leaving: ObservedJob | None) -> None:
-    s = p.status
+    status = draft.status
     where = _describe(step, iteration)
-    if p.spec.suspend:
+    if draft.spec.suspend:
         if leaving is not None:
-            s.phase = Phase.STOPPING
-            p.outcome = Outcome("Stopping", f"suspended: waiting for {leaving.name} to go")
+            status.phase = Phase.STOPPING
+            draft.outcome = Outcome("Stopping", f"suspended: waiting for {leaving.name} to go")
         else:
-            s.phase = Phase.STOPPED
-            p.outcome = Outcome("Suspended", f"suspended before {where}; "
-                                             "spec.suspend: false resumes")
+            status.phase = Phase.STOPPED
+            draft.outcome = Outcome("Suspended", f"suspended before {where}; "
+                                                 "spec.suspend: false resumes")
         return
-    s.phase = _running_phase(step)
+    status.phase = _running_phase(step)
     if leaving is not None:
-        p.outcome = Outcome("WaitingForDeletion",
+        draft.outcome = Outcome("WaitingForDeletion",
                             f"{where}: waiting for {leaving.name} to be deleted")
         return
-    p.actions.append(CreateJob(step, iteration))
-    p.outcome = Outcome("StepStarting", f"{where} starting")
+    draft.actions.append(CreateJob(step, iteration))
+    draft.outcome = Outcome("StepStarting", f"{where} starting")
 
 
-def _job_failed(p: _Plan, job: ObservedJob, where: str) -> None:
+def _job_failed(draft: _Draft, job: ObservedJob, where: str) -> None:
     summary = job.summary
     said = safe_text(summary.message) if summary and summary.message else None
     if job.rule_failure:
         reason = reason_word(summary.reason if summary else None, "StepRuleFailed")
         message = said or safe_text(job.failure_message or "the step refused to continue")
-        _fail(p, reason, f"{where}: {message}")
+        _fail(draft, reason, f"{where}: {message}")
         return
     details = [f"{job.failure_reason or 'Failed'}: "
                + safe_text(job.failure_message or "the Job failed")]
@@ -348,107 +350,108 @@ def _job_failed(p: _Plan, job: ObservedJob, where: str) -> None:
         details.append(f"the step said: {said}")
     elif job.exit_code is not None:
         details.append("it left no step summary (its output stays in the pod's log)")
-    _fail(p, "StepFailed",
+    _fail(draft, "StepFailed",
           f"{where} failed: " + "; ".join(details) + f"; logs: {job.pod_logs_hint}")
 
 
-def _fail(p: _Plan, reason: str, message: str) -> None:
-    p.status.phase = Phase.FAILED
-    p.status.completion_time = p.now
-    p.outcome = Outcome(reason, message)
-    p.actions.clear()
+def _fail(draft: _Draft, reason: str, message: str) -> None:
+    draft.status.phase = Phase.FAILED
+    draft.status.completion_time = draft.now
+    draft.outcome = Outcome(reason, message)
+    draft.actions.clear()
 
 
-def _job_succeeded(p: _Plan, job: ObservedJob, step: Step, iteration: int | None) -> bool:
+def _job_succeeded(draft: _Draft, job: ObservedJob, step: Step, iteration: int | None) -> bool:
     """Takes a finished step into the status; True when the job is now Completed."""
-    s = p.status
+    status = draft.status
     summary = job.summary
     if summary is not None and summary.label_counters is not None:
-        s.label_counters = summary.label_counters.model_copy()
-    _record(p, job, step, iteration, summary)
-    p.event("StepSucceeded", f"{_describe(step, iteration)} succeeded"
+        status.label_counters = summary.label_counters.model_copy()
+    _record(draft, job, step, iteration, summary)
+    draft.event("StepSucceeded", f"{_describe(step, iteration)} succeeded"
             + (f" in {summary.seconds:.1f} s" if summary and summary.seconds else ""))
     if step is Step.EXPORT:
-        _complete(p, summary)
+        _complete(draft, summary)
         return True
-    following = _successor(p.spec, step, iteration, summary)
+    following = _successor(draft.spec, step, iteration, summary)
     if step in (Step.PREPARE, Step.HUMAN, Step.THRESHOLD):
-        stop = _stopping_condition(p.spec, s.label_counters, following[0])
+        stop = _stopping_condition(draft.spec, status.label_counters, following[0])
         if stop is not None:
-            s.stop_reason = stop
+            status.stop_reason = stop
             following = (Step.EXPORT, None)
-    if following[0] is Step.EXPORT and s.stop_reason is None and summary is not None:
-        s.stop_reason = summary.stop_reason
-    s.current_step, next_iteration = following
+    if following[0] is Step.EXPORT and status.stop_reason is None and summary is not None:
+        status.stop_reason = summary.stop_reason
+    status.current_step, next_iteration = following
     if next_iteration is not None:
-        s.iteration = next_iteration
+        status.iteration = next_iteration
     return False
 
 
 def _successor(spec: LabelingJobSpec, step: Step, iteration: int | None,
                summary: StepSummary | None) -> tuple[Step, int | None]:
     """The step after `step` from the summary's `next` (docs/step-contract.md)."""
-    i = iteration or 0
+    current = iteration or 0
     wanted = summary.next if summary is not None else None
     if step is Step.TRAIN:
-        return Step.INFER, i
+        return Step.INFER, current
     if step is Step.INFER:
-        return Step.THRESHOLD, i
+        return Step.THRESHOLD, current
     if wanted is None:
         if step is Step.PREPARE:
             return Step.HUMAN, 0
         if step is Step.HUMAN and spec.auto_labeling.enabled:
-            return Step.TRAIN, i
+            return Step.TRAIN, current
         raise StepError("SummaryMissing", "the step succeeded without a summary saying what "
                                           "comes next")
-    choices: dict[Step, dict[str, tuple[Step, int | None]]] = {
-        Step.PREPARE: {"human": (Step.HUMAN, 0), "export": (Step.EXPORT, None)},
-        Step.HUMAN: {"train": (Step.TRAIN, i), "human": (Step.HUMAN, i + 1),
-                     "export": (Step.EXPORT, None)},
-        Step.THRESHOLD: {"human": (Step.HUMAN, i + 1), "train": (Step.TRAIN, i + 1),
-                         "export": (Step.EXPORT, None)},
+    choices: dict[Step, dict[Step, tuple[Step, int | None]]] = {
+        Step.PREPARE: {Step.HUMAN: (Step.HUMAN, 0), Step.EXPORT: (Step.EXPORT, None)},
+        Step.HUMAN: {Step.TRAIN: (Step.TRAIN, current),
+                     Step.HUMAN: (Step.HUMAN, current + 1), Step.EXPORT: (Step.EXPORT, None)},
+        Step.THRESHOLD: {Step.HUMAN: (Step.HUMAN, current + 1),
+                         Step.TRAIN: (Step.TRAIN, current + 1),
+                         Step.EXPORT: (Step.EXPORT, None)},
     }
     options = choices[step]
     if wanted not in options:
-        raise StepError("InvalidSummary", f"next step {safe_text(repr(wanted), 80)} cannot "
+        raise StepError("InvalidSummary", f"next step {safe_text(repr(str(wanted)), 80)} cannot "
                                           f"follow {step} "
                                           f"(expected one of {', '.join(options)})")
     return options[wanted]
 
 
 def _stopping_condition(spec: LabelingJobSpec, counters: LabelCounters,
-                        following: Step) -> str | None:
+                        following: Step) -> StopReason | None:
     """The steps enforce the stopping conditions; the planner checks them too, so that one
     lowered mid-run takes effect at once. The human budget stops only more human labeling
     (the iteration's training and auto-labeling still run); the labeled share stops all."""
     if following is Step.EXPORT:
         return None
     conditions = spec.stopping_conditions
-    limit = conditions.max_human_labeled_object_count
-    if following is Step.HUMAN and limit is not None and counters.human_labeled >= limit:
-        return "MaxHumanLabeled"
+    if following is Step.HUMAN and human_budget_left(
+            conditions.max_human_labeled_object_count, counters.human_labeled) <= 0:
+        return StopReason.MAX_HUMAN_LABELED
     size = counters.total_labeled + counters.unlabeled + counters.failed_non_retryable_error
-    share = conditions.max_percentage_of_input_dataset_labeled
-    if size and share < 100 and counters.total_labeled * 100 >= share * size:
-        return "MaxPercentageLabeled"
+    if share_reached(counters.total_labeled, size,
+                     conditions.max_percentage_of_input_dataset_labeled):
+        return StopReason.MAX_PERCENTAGE_LABELED
     return None
 
 
-def _record(p: _Plan, job: ObservedJob, step: Step, iteration: int | None,
+def _record(draft: _Draft, job: ObservedJob, step: Step, iteration: int | None,
             summary: StepSummary | None) -> None:
-    s = p.status
+    status = draft.status
     seconds = summary.seconds if summary and summary.seconds is not None else (
         (job.completion_time - job.start_time).total_seconds()
         if job.completion_time and job.start_time else None)
     if step is Step.THRESHOLD and summary is not None:
         if summary.accuracy_bound is not None:
-            s.accuracy_bound = summary.accuracy_bound
-        if s.thresholds is not None:
-            s.thresholds.accuracy_bound = summary.accuracy_bound
-            s.thresholds.threshold = summary.threshold
+            status.accuracy_bound = summary.accuracy_bound
+        if status.thresholds is not None:
+            status.thresholds.accuracy_bound = summary.accuracy_bound
+            status.thresholds.threshold = summary.threshold
     if iteration is None:
         return
-    records = {r.iteration: r for r in s.history}
+    records = {entry.iteration: entry for entry in status.history}
     record = records.get(iteration) or IterationRecord(iteration=iteration)
     if seconds is not None:
         record.step_seconds[str(step)] = round(seconds, 3)
@@ -459,26 +462,27 @@ def _record(p: _Plan, job: ObservedJob, step: Step, iteration: int | None,
             record.machine_labeled = summary.machine_labeled_this_iteration
             record.accuracy_bound = summary.accuracy_bound
             record.threshold = summary.threshold
-    if step is Step.THRESHOLD or (step is Step.HUMAN and not p.spec.auto_labeling.enabled):
-        record.label_counters = s.label_counters.model_copy()
-        record.completion_time = p.now
+    if step is Step.THRESHOLD or (step is Step.HUMAN and not draft.spec.auto_labeling.enabled):
+        record.label_counters = status.label_counters.model_copy()
+        record.completion_time = draft.now
     records[iteration] = record
-    s.history = [records[i] for i in sorted(records)][-HISTORY_MAX:]
+    status.history = [records[number] for number in sorted(records)][-HISTORY_MAX:]
 
 
-def _complete(p: _Plan, summary: StepSummary | None) -> None:
-    s = p.status
-    s.phase = Phase.COMPLETED
-    s.completion_time = p.now
+def _complete(draft: _Draft, summary: StepSummary | None) -> None:
+    status = draft.status
+    status.phase = Phase.COMPLETED
+    status.completion_time = draft.now
     if summary is not None:
-        s.output_manifest_uri = summary.output_manifest_uri
-        s.final_model_ref = summary.final_model_ref
-        s.stop_reason = s.stop_reason or summary.stop_reason
-    if not s.output_manifest_uri:
-        s.output_manifest_uri = p.spec.output.uri.rstrip("/") + "/" + OUTPUT_MANIFEST
-    c = s.label_counters
-    reason = reason_word(s.stop_reason, "Completed")
-    message = (f"{c.total_labeled} objects labeled ({c.human_labeled} by humans, "
-               f"{c.machine_labeled} by machine), {c.unlabeled} unlabeled, "
-               f"{c.failed_non_retryable_error} failed; output: {s.output_manifest_uri}")
-    p.outcome = Outcome(reason, message)
+        status.output_manifest_uri = summary.output_manifest_uri
+        status.final_model_ref = summary.final_model_ref
+        status.stop_reason = status.stop_reason or summary.stop_reason
+    if not status.output_manifest_uri:
+        status.output_manifest_uri = draft.spec.output.uri.rstrip("/") + "/" + OUTPUT_MANIFEST
+    counters = status.label_counters
+    reason = reason_word(status.stop_reason, "Completed")
+    message = (f"{counters.total_labeled} objects labeled ({counters.human_labeled} by "
+               f"humans, {counters.machine_labeled} by machine), {counters.unlabeled} "
+               f"unlabeled, {counters.failed_non_retryable_error} failed; output: "
+               f"{status.output_manifest_uri}")
+    draft.outcome = Outcome(reason, message)

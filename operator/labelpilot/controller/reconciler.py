@@ -16,6 +16,7 @@ from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
 from labelpilot.api.crd import GROUP, KIND, PLURAL, VERSION
+from labelpilot.api.job_labels import LABEL_STEP
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.status import LabelingJobStatus
 from labelpilot.controller import prometheus_metrics
@@ -77,7 +78,8 @@ class Reconciler:
         self._guard = threading.Lock()
         self._running: set[tuple[str, str]] = set()
         self._again: set[tuple[str, str]] = set()
-        self._timed_jobs: set[str] = set()
+        # (namespace, LabelingJob) -> its step Jobs whose duration was observed
+        self._timed: dict[tuple[str, str], set[str]] = {}
         # (namespace, LabelingJob) -> (step Job, monotonic time its ending was first seen)
         self._endings: dict[tuple[str, str], tuple[str, float]] = {}
         self._ended: dict[tuple[str, str], None] = {}  # step Jobs whose ending was timed
@@ -185,6 +187,7 @@ class Reconciler:
             self.children.forget((namespace, name))
         with self._guard:
             self._endings.pop((namespace, name), None)
+            self._timed.pop((namespace, name), None)
 
     def _reconcile(self, namespace: str, name: str) -> Decision | None:
         body = self._read(namespace, name)
@@ -232,7 +235,7 @@ class Reconciler:
                 raise
             self._stall(body, decision.status if decision else status, error, now)
             raise Forbidden(str(error)) from error
-        self._time_steps(observed)
+        self._time_steps(namespace, name, observed)
         new_status = decision.status_body()
         if new_status != old_status:
             self.apis.custom.patch_namespaced_custom_object_status(
@@ -276,7 +279,7 @@ class Reconciler:
             if error.status != 409:  # already there: an earlier reconcile made it
                 raise
             return
-        prometheus_metrics.JOBS_CREATED.labels(job["metadata"]["labels"]["labelpilot.dev/step"]).inc()
+        prometheus_metrics.JOBS_CREATED.labels(job["metadata"]["labels"][LABEL_STEP]).inc()
         created = time.monotonic()
         with self._guard:
             ending = self._endings.pop((namespace, owner), None) if owner else None
@@ -297,12 +300,16 @@ class Reconciler:
             if error.status != 404:
                 raise
 
-    def _time_steps(self, observed: list[ObservedJob]) -> None:
-        for job in observed:
-            if job.completion_time and job.start_time and job.name not in self._timed_jobs:
-                self._timed_jobs.add(job.name)
-                seconds = (job.completion_time - job.start_time).total_seconds()
-                prometheus_metrics.STEP_SECONDS.labels(str(job.step)).observe(seconds)
+    def _time_steps(self, namespace: str, name: str, observed: list[ObservedJob]) -> None:
+        """Observes each finished step Job's duration once."""
+        finished = {job.name: (job.step, (job.completion_time - job.start_time).total_seconds())
+                    for job in observed if job.completion_time and job.start_time}
+        with self._guard:
+            timed = self._timed.setdefault((namespace, name), set())
+            new = [finished[job] for job in finished.keys() - timed]
+            timed.update(finished)
+        for step, seconds in new:
+            prometheus_metrics.STEP_SECONDS.labels(str(step)).observe(seconds)
 
     def _post(self, body: Obj, event: Event) -> None:
         try:

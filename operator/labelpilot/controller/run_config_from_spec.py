@@ -69,13 +69,13 @@ def to_run_config(name: str, namespace: str, spec: LabelingJobSpec, uid: str | N
         output_uri=spec.output.uri,
         data_roots=data_roots(spec),
         workforce=run_config.WorkforceConfig(
-            simulated=None if simulated is None else run_config.SimulatedWorkforce(
+            simulated=None if simulated is None else run_config.SimulatedWorkforceConfig(
                 ground_truth_uri=simulated.ground_truth_manifest_uri,
                 error_rate=simulated.error_rate,
                 failure_rate=simulated.failure_rate,
                 latency_seconds=simulated.latency_seconds,
             ),
-            label_studio=None if studio is None else run_config.LabelStudioWorkforce(
+            label_studio=None if studio is None else run_config.LabelStudioWorkforceConfig(
                 url=studio.url,
                 project_id=studio.project.id,
                 project_title=studio.project.title,

@@ -5,7 +5,7 @@
   cut and a hash of it keeps names apart. The name never depends on the spec, so the
   same step always maps onto the same Job and creating it twice cannot duplicate it.
 - Owned by the LabelingJob (controller, blockOwnerDeletion): deleted with it.
-- `podFailurePolicy`: exit code 3 (a seed rule failed) fails the Job at once; a disrupted
+- `podFailurePolicy`: exit code 3 (a rule failed the whole job) fails the Job at once; a disrupted
   Pod (preemption, node drain) is retried without counting; any other crash is retried up
   to `backoffLimit`. No TTL: finished Jobs stay as the record of the run.
 - Restricted Pod Security: non-root, no privilege escalation, all capabilities dropped,
@@ -22,16 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelpilot.api.crd import API_VERSION, KIND
+from labelpilot.api.job_labels import LABEL_ITERATION, LABEL_JOB, LABEL_POLL, LABEL_STEP
 from labelpilot.api.run_config import CONFIG_ENV, LABEL_STUDIO_TOKEN_ENV
 from labelpilot.api.spec import LabelingJobSpec, StepResources
-from labelpilot.api.steps import FAILED_EXIT_CODE, Step
-from labelpilot.controller.job_labels import (
-    CONTAINER,
-    LABEL_ITERATION,
-    LABEL_JOB,
-    LABEL_POLL,
-    LABEL_STEP,
-    TERMINATION_LOG,
+from labelpilot.api.steps import (
+    FAILED_EXIT_CODE,
+    TERMINATION_LOG_ENV,
+    TERMINATION_LOG_PATH,
+    Step,
 )
 from labelpilot.controller.policy import Policy
 from labelpilot.controller.profiles import Catalog, Placement, Role
@@ -41,7 +39,7 @@ Obj = dict[str, Any]
 NAME_MAX = 57
 LABEL_VALUE_MAX = 63
 DEFAULT_IMAGE = "labelpilot/worker:0.1.0"
-TERMINATION_ENV = "LABELPILOT_TERMINATION_LOG"
+CONTAINER = "worker"
 DATA_VOLUME = "data"
 # The root filesystem is read-only; HOME, MPLCONFIGDIR and every library's scratch files
 # live in this emptyDir.
@@ -161,7 +159,7 @@ def _container(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step:
     command, args = command_and_args(spec, step, iteration)
     env = [
         {"name": CONFIG_ENV, "value": to_run_config(name, namespace, spec, uid).to_json()},
-        {"name": TERMINATION_ENV, "value": TERMINATION_LOG},
+        {"name": TERMINATION_LOG_ENV, "value": TERMINATION_LOG_PATH},
         {"name": "HOME", "value": SCRATCH_PATH},  # an arbitrary non-root uid has no home
         {"name": "PYTHONUNBUFFERED", "value": "1"},
         *({"name": k, "value": v} for k, v in settings.extra_env),
@@ -182,7 +180,7 @@ def _container(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step:
         "env": env,
         "resources": {"requests": dict(where.requests), "limits": dict(where.limits)},
         "volumeMounts": mounts,
-        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePath": TERMINATION_LOG_PATH,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {
             "allowPrivilegeEscalation": False,

@@ -42,10 +42,10 @@ def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
         "machineQuality": float(np.mean(scores["machine"])) if scores["machine"] else None,
         "humanLabeled": len(scores["human"]),
         "humanQuality": float(np.mean(scores["human"])) if scores["human"] else None,
-        "machineFraction": counters["machineLabeled"] / max(1, state.total),
+        "machineFraction": counters.machine_labeled / max(1, state.total),
         "machineQualityPerIteration": {str(i): float(np.mean(v))
                                        for i, v in sorted(per_iteration.items())},
-        "labelCounters": counters,
+        "labelCounters": counters.to_k8s(),
     }
     result["meetsTarget"] = (result["machineQuality"] is None
                              or result["machineQuality"] >= config.target)

@@ -461,14 +461,6 @@ def decode_metadata(task_type: TaskType, attr: str, record: Mapping[str, Any]) -
     return dict(record.get(metadata_key(task_type, attr)) or {})
 
 
-def class_index_from_metadata(
-    labels: Sequence[str], task_type: TaskType, attr: str, record: Mapping[str, Any]
-) -> int | None:
-    """The label index by `class-name` when present (robust to another label order)."""
-    name = decode_metadata(task_type, attr, record).get("class-name")
-    return labels.index(name) if name in labels else None
-
-
 class GroundTruthError(FormatError):
     """The ground-truth manifest cannot be read, or holds a bad label for an object; the
     message names the manifest, the object and the field."""

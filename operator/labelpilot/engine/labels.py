@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.api.status import LabelCounters
 from labelpilot.engine import formats, storage
 from labelpilot.engine.formats import Boxes, DataObject
 from labelpilot.engine.workspace import Workspace
@@ -123,14 +124,22 @@ class LabelState:
     def validation_indices(self) -> list[int]:
         return sorted(i for i in self.human if i in self.validation)
 
-    def counters(self) -> dict[str, int]:
+    def counters(self) -> LabelCounters:
         human = sum(1 for r in self.labeled.values() if r["source"] == HUMAN)
         machine = len(self.labeled) - human
-        return {
-            "totalLabeled": human + machine, "humanLabeled": human, "machineLabeled": machine,
-            "failedNonRetryableError": len(self.failed),
-            "unlabeled": self.total - len(self.failed) - human - machine,
-        }
+        return LabelCounters(
+            total_labeled=human + machine, human_labeled=human, machine_labeled=machine,
+            failed_non_retryable_error=len(self.failed),
+            unlabeled=self.total - len(self.failed) - human - machine)
+
+    def with_rows(self, rows: list[dict[str, Any]]) -> LabelState:
+        """The state once `rows` are added too (this one stays as it is)."""
+        after = LabelState(total=self.total, validation=set(self.validation),
+                           failed=dict(self.failed), labeled=dict(self.labeled),
+                           human_sent=self.human_sent, failed_created=dict(self.failed_created))
+        for row in rows:
+            after._add(row)
+        return after
 
     def _add(self, row: dict[str, Any]) -> None:
         index = int(row["index"])

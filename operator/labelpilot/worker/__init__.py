@@ -1,4 +1,3 @@
 """The step entry points of docs/step-contract.md: prepare, human, train, infer, threshold,
-export. Each runs in-process (`labelpilot run`) or in a Job (`labelpilot worker <step>`)."""
-
-STEPS = ("prepare", "human", "train", "infer", "threshold", "export")
+export (`labelpilot.api.steps.Step`). Each runs in-process (`labelpilot run`) or in a Job
+(`labelpilot worker <step>`)."""

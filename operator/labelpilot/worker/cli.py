@@ -6,16 +6,17 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labelpilot.worker import STEPS
+from labelpilot.api.steps import FAILED_EXIT_CODE, TERMINATION_LOG_ENV, Step, StepFailed
 
-TERMINATION_LOG_ENV = "LABELPILOT_TERMINATION_LOG"
+if TYPE_CHECKING:
+    from labelpilot.api.step_summary import StepSummary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("worker", help="run one step of a labeling job")
-    parser.add_argument("step", choices=STEPS)
+    parser.add_argument("step", choices=[str(s) for s in Step])
     parser.add_argument("--config", help="RunConfig JSON file (else $LABELPILOT_CONFIG)")
     parser.add_argument("--iteration", type=int)
     parser.add_argument("--shard-index", type=int)
@@ -27,45 +28,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=main, extra="worker")
 
 
-def run_step(step: str, config: Any, iteration: int | None = None,
+def run_step(step: Step | str, config: Any, iteration: int | None = None,
              shard_index: int | None = None, shard_count: int | None = None,
-             max_wait: float | None = None) -> dict[str, Any]:
+             max_wait: float | None = None) -> StepSummary:
     """Runs one step in-process; raises StepFailed for job-failing rules (a bad ground
     truth among them: InvalidGroundTruth)."""
-    from labelpilot.api.steps import StepFailed
     from labelpilot.engine.formats import GroundTruthError
 
     try:
-        return _run_step(step, config, iteration, shard_index, shard_count, max_wait)
+        return _run_step(Step(step), config, iteration, shard_index, shard_count, max_wait)
     except GroundTruthError as error:
         raise StepFailed("InvalidGroundTruth", str(error)) from error
 
 
-def _run_step(step: str, config: Any, iteration: int | None, shard_index: int | None,
-              shard_count: int | None, max_wait: float | None) -> dict[str, Any]:
+def _run_step(step: Step, config: Any, iteration: int | None, shard_index: int | None,
+              shard_count: int | None, max_wait: float | None) -> StepSummary:
     from labelpilot.worker import export, human, infer, prepare, threshold, train
     from labelpilot.worker.common import Context
 
     ctx = Context(config)
-    if step == "prepare":
+    if step is Step.PREPARE:
         return prepare.run(ctx)
-    if step == "export":
+    if step is Step.EXPORT:
         return export.run(ctx)
     if iteration is None or iteration < 0:
         raise ValueError(f"{step} needs --iteration N (N >= 0)")
-    if step == "human":
+    if step is Step.HUMAN:
         return human.run(ctx, iteration, max_wait)
-    if step == "train":
+    if step is Step.TRAIN:
         return train.run(ctx, iteration)
-    if step == "infer":
+    if step is Step.INFER:
         return infer.run(ctx, iteration, shard_index, shard_count)
     return threshold.run(ctx, iteration)
 
 
-def emit(summary: dict[str, Any], termination_log: str | None) -> None:
-    from labelpilot.worker.common import compact
-
-    text = compact(summary)
+def emit(summary: StepSummary, termination_log: str | None) -> None:
+    text = summary.to_json()
     print(text, flush=True)
     if termination_log:
         try:
@@ -78,26 +76,25 @@ def emit(summary: dict[str, Any], termination_log: str | None) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from labelpilot.api.run_config import RunConfig
-    from labelpilot.api.steps import FAILED_EXIT_CODE, StepFailed
-    from labelpilot.worker.common import failure_summary
+    from labelpilot.api.step_summary import StepSummary
 
+    step = Step(args.step)
     log = args.termination_log or os.environ.get(TERMINATION_LOG_ENV)
     try:
         config = RunConfig.load(args.config)
     except (OSError, ValueError) as error:
-        emit(failure_summary(args.step, args.iteration,
-                             StepFailed("InvalidConfig", str(error))), log)
+        emit(StepSummary.failure(step, args.iteration, StepFailed("InvalidConfig", str(error))),
+             log)
         return FAILED_EXIT_CODE
     try:
-        summary = run_step(args.step, config, args.iteration, args.shard_index,
+        summary = run_step(step, config, args.iteration, args.shard_index,
                            args.shard_count, args.max_wait_seconds)
     except StepFailed as error:
-        emit(failure_summary(args.step, args.iteration, error), log)
+        emit(StepSummary.failure(step, args.iteration, error), log)
         return FAILED_EXIT_CODE
     except Exception as error:  # a crash: the Job retries; say what happened
         traceback.print_exc()
-        emit({"step": args.step, "iteration": args.iteration, "status": "Error",
-              "message": f"{type(error).__name__}: {error}"[:2000]}, log)
+        emit(StepSummary.crash(step, args.iteration, error), log)
         return 1
     emit(summary, log)
     return 0

@@ -1,9 +1,8 @@
-"""What every step shares: the summary, the job-failing error, the context."""
+"""What every step shares: the context, the job-failing errors, the limits on failed objects."""
 
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ MIN_OBJECTS = 1250
 # More failed objects than this share of the input manifest (prepare) or of iteration 0's
 # batch (human) fail the job.
 MAX_FAILED_FRACTION = 0.10
-MAX_SUMMARY_BYTES = 4000
 
 
 def step(run: Callable[P, R]) -> Callable[P, R]:
@@ -71,22 +69,6 @@ class Context:
 
     def model_options(self) -> dict[str, Any]:
         return dict(self.config.model_options)
-
-
-def compact(summary: dict[str, Any]) -> str:
-    """The summary as compact JSON, cut to the contract's 4 KB by dropping big fields."""
-    text = json.dumps(summary, separators=(",", ":"), sort_keys=False)
-    for key in ("thresholds", "metrics", "details"):
-        if len(text.encode()) <= MAX_SUMMARY_BYTES:
-            break
-        summary.pop(key, None)
-        text = json.dumps(summary, separators=(",", ":"))
-    return text
-
-
-def failure_summary(step: str, iteration: int | None, error: StepFailed) -> dict[str, Any]:
-    return {"step": step, "iteration": iteration, "status": "Failed", "reason": error.reason,
-            "message": error.message[:2000]}
 
 
 def timestamp_of(rows: list[dict[str, Any]]) -> dict[int, str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step, StopReason
 from labelpilot.engine import formats, storage
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.labels import HUMAN, LabelState, label_from_json
@@ -75,7 +77,7 @@ def history(ctx: Context) -> list[dict[str, Any]]:
 
 
 @step
-def run(ctx: Context) -> dict[str, Any]:
+def run(ctx: Context) -> StepSummary:
     cfg, ws = ctx.config, ctx.ws
     workspace_binding.check(ctx)
     objects = ctx.objects()
@@ -88,16 +90,16 @@ def run(ctx: Context) -> dict[str, Any]:
         storage.copy_tree(ws.model(trained[-1]), ws.final_model)
         final_model = ws.final_model
     its = history(ctx)
-    stop = next((e["threshold"]["stopReason"] for e in reversed(its)
+    stop = next((StopReason(e["threshold"]["stopReason"]) for e in reversed(its)
                  if e.get("threshold", {}).get("stopReason")), None)
     counters = state.counters()
-    if stop is None and not counters["unlabeled"]:
-        stop = "AllLabeled"
+    if stop is None and not counters.unlabeled:
+        stop = StopReason.ALL_LABELED
     report = {
         "jobName": cfg.job_name, "taskType": str(cfg.task_type),
         "labelAttributeName": cfg.label_attribute_name, "target": cfg.target,
         "confidenceLevel": cfg.confidence_level, "thresholdMode": str(cfg.threshold_mode),
-        "validationPolicy": str(cfg.validation_policy), "labelCounters": counters,
+        "validationPolicy": str(cfg.validation_policy), "labelCounters": counters.to_k8s(),
         "objects": state.total, "validationSize": len(state.validation),
         "humanObjectsSent": state.human_sent, "stopReason": stop, "iterations": its,
         "outputManifestUri": ws.output_manifest, "finalModelRef": final_model,
@@ -108,6 +110,6 @@ def run(ctx: Context) -> dict[str, Any]:
         },
     }
     storage.write_json(ws.report, report, indent=2)
-    return {"step": "export", "iteration": None, "status": "Succeeded", "next": None,
-            "labelCounters": counters, "outputManifestUri": ws.output_manifest,
-            "finalModelRef": final_model, "stopReason": stop, "seconds": ctx.seconds()}
+    return StepSummary(step=Step.EXPORT, iteration=None, status=StepStatus.SUCCEEDED, next=None,
+                       label_counters=counters, output_manifest_uri=ws.output_manifest,
+                       final_model_ref=final_model, stop_reason=stop, seconds=ctx.seconds())

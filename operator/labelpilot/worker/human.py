@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from labelpilot.api.run_config import TaskType
-from labelpilot.api.steps import StepFailed
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step, StepFailed, StopReason
+from labelpilot.api.stopping import human_budget_left, stop_reason
 from labelpilot.engine import formats, storage
 from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
 from labelpilot.worker import workspace_binding
@@ -45,14 +47,10 @@ def batch_for(ctx: Context, iteration: int, state: LabelState) -> list[int]:
             raise RuntimeError(f"threshold({iteration - 1}) has not selected a batch yet")
         return list(storage.read_json(ctx.ws.selection(iteration - 1))["selected"])
     unlabeled = state.unlabeled()
-    size = min(cfg.max_concurrent_task_count, len(unlabeled), _human_left(ctx, state))
+    size = min(cfg.max_concurrent_task_count, len(unlabeled),
+               human_budget_left(cfg.max_human_labeled, state.human_sent))
     rng = np.random.default_rng([cfg.seed, 2, iteration])
     return sorted(rng.choice(unlabeled, size=size, replace=False).tolist()) if size else []
-
-
-def _human_left(ctx: Context, state: LabelState) -> int:
-    limit = ctx.config.max_human_labeled
-    return 10**12 if limit is None else max(0, limit - state.human_sent)
 
 
 def _predictions(ctx: Context, iteration: int, batch: list[int]
@@ -158,24 +156,24 @@ def _collect(ctx: Context, iteration: int, batch: list[int], max_wait: float | N
 
 
 def _waiting(ctx: Context, iteration: int, batch: int, progress: tuple[int, int] | None
-             ) -> dict[str, Any]:
+             ) -> StepSummary:
     done, sent = progress or (0, batch)
-    return {"step": "human", "iteration": iteration, "status": "Waiting",
-            "message": f"{done} of {sent} objects answered", "answered": done,
-            "humanBatch": batch, "seconds": ctx.seconds()}
+    return StepSummary(step=Step.HUMAN, iteration=iteration, status=StepStatus.WAITING,
+                       message=f"{done} of {sent} objects answered", answered=done,
+                       human_batch=batch, seconds=ctx.seconds())
 
 
-def _pre_annotations(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """How many objects were shown the model's label, and how many of those people changed."""
+def _pre_annotations(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """How many objects were shown the model's label, and how many of those people changed;
+    None when none was shown one."""
     shown = [r for r in rows if "edited" in r]
     if not shown:
-        return {}
-    return {"preAnnotated": len(shown),
-            "preAnnotationsEdited": sum(r["edited"] > 0 for r in shown)}
+        return None
+    return len(shown), sum(r["edited"] > 0 for r in shown)
 
 
 @step
-def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str, Any]:
+def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSummary:
     cfg, ws = ctx.config, ctx.ws
     workspace_binding.check(ctx)
     if storage.exists(ws.human_response(iteration)):
@@ -188,10 +186,13 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
             rows, withdraw = _collect(ctx, iteration, batch, max_wait) if batch else ([], None)
         except StillWaiting as waiting:
             return _waiting(ctx, iteration, len(batch), waiting.progress)
-        storage.write_json(ws.human_summary(iteration), {
-            "iteration": iteration, "objects": len(rows),
-            "failed": sum("failure" in r for r in rows), "seconds": ctx.seconds(),
-            **_pre_annotations(rows)})
+        record: dict[str, Any] = {"iteration": iteration, "objects": len(rows),
+                                  "failed": sum("failure" in r for r in rows),
+                                  "seconds": ctx.seconds()}
+        shown = _pre_annotations(rows)
+        if shown is not None:
+            record["preAnnotated"], record["preAnnotationsEdited"] = shown
+        storage.write_json(ws.human_summary(iteration), record)
         storage.write_jsonl(ws.human_response(iteration), rows)
         if withdraw is not None:
             withdraw()
@@ -203,25 +204,27 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> dict[str
                          f"{next(r['failure'] for r in rows if 'failure' in r)}")
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
                             objects=ctx.objects())
-    summary: dict[str, Any] = {
-        "step": "human", "iteration": iteration, "status": "Succeeded",
-        "labelCounters": state.counters(), "humanBatch": len(rows), "failed": failed,
-        "seconds": ctx.seconds()}
-    summary.update(_pre_annotations(rows))
+    summary = StepSummary(step=Step.HUMAN, iteration=iteration, status=StepStatus.SUCCEEDED,
+                          label_counters=state.counters(), human_batch=len(rows),
+                          failed=failed, seconds=ctx.seconds())
+    shown = _pre_annotations(rows)
+    if shown is not None:
+        summary.pre_annotated, summary.pre_annotations_edited = shown
     if cfg.auto_labeling and not state.unlabeled():
-        summary["next"], summary["stopReason"] = "export", "AllLabeled"
+        summary.next, summary.stop_reason = Step.EXPORT, StopReason.ALL_LABELED
     elif cfg.auto_labeling:
-        summary["next"] = "train"
+        summary.next = Step.TRAIN
     else:
-        more = state.unlabeled() and _human_left(ctx, state) > 0 and rows
-        summary["next"] = "human" if more else "export"
-        summary["stopReason"] = None if more else _stop_reason(ctx, state)
+        summary.stop_reason = _stop_without_auto_labeling(ctx, state, bool(rows))
+        summary.next = Step.EXPORT if summary.stop_reason else Step.HUMAN
     return summary
 
 
-def _stop_reason(ctx: Context, state: LabelState) -> str:
-    if not state.unlabeled():
-        return "AllLabeled"
-    if _human_left(ctx, state) <= 0:
-        return "MaxHumanLabeled"
-    return "NoProgress"
+def _stop_without_auto_labeling(ctx: Context, state: LabelState,
+                                answered: bool) -> StopReason | None:
+    """The loop is human steps alone: it stops when every object is labeled, the budget
+    is spent, or a batch brought nothing."""
+    stop = stop_reason(unlabeled=len(state.unlabeled()), labeled=len(state.labeled), cap=None,
+                       human_left=human_budget_left(ctx.config.max_human_labeled,
+                                                    state.human_sent))
+    return stop or (None if answered else StopReason.NO_PROGRESS)

@@ -10,6 +10,8 @@ import time
 from typing import Any
 
 from labelpilot.api.run_config import TaskType, ThresholdMode, ValidationPolicy
+from labelpilot.api.step_summary import StepSummary
+from labelpilot.api.steps import FAILED_EXIT_CODE, Step, StepFailed
 from labelpilot.engine import reasons
 
 
@@ -169,60 +171,63 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True
-            ) -> dict[str, Any]:
+            ) -> StepSummary:
     """Runs prepare, the iterations and export; returns export's summary.
-    Raises StepFailed when a rule of the seed fails the job."""
+    Raises StepFailed when a rule fails the job."""
     from labelpilot.worker.cli import run_step
 
     started = time.perf_counter()
 
-    def say(summary: dict[str, Any]) -> None:
-        if not progress:
-            return
-        c = summary.get("labelCounters") or {}
-        parts = [f"[{time.perf_counter() - started:7.1f}s] {summary['step']:<9}"]
-        if summary.get("iteration") is not None:
-            parts.append(f"iteration {summary['iteration']}")
-        if c:
-            parts.append(f"human {c['humanLabeled']} machine {c['machineLabeled']} "
-                         f"failed {c['failedNonRetryableError']} unlabeled {c['unlabeled']}")
-        if summary.get("accuracyBound") is not None:
-            parts.append(f"bound {summary['accuracyBound']:.4f}")
-        if summary.get("stopReason"):
-            parts.append(f"stop {summary['stopReason']}")
-        print("  ".join(parts), file=sys.stderr, flush=True)
+    def say(summary: StepSummary) -> None:
+        if progress:
+            print(_progress_line(time.perf_counter() - started, summary), file=sys.stderr,
+                  flush=True)
 
-    say(run_step("prepare", config))
+    say(run_step(Step.PREPARE, config))
     for i in range(max_iterations):
-        human = run_step("human", config, i)
+        human = run_step(Step.HUMAN, config, i)
         say(human)
-        if human["next"] == "export":
+        if human.next is Step.EXPORT:
             break
         if not config.auto_labeling:
             continue
-        say(run_step("train", config, i))
-        run_step("infer", config, i, 0, 1)
-        th = run_step("threshold", config, i)
+        say(run_step(Step.TRAIN, config, i))
+        run_step(Step.INFER, config, i, 0, 1)
+        th = run_step(Step.THRESHOLD, config, i)
         say(th)
-        if th["next"] == "export":
+        if th.next is Step.EXPORT:
             break
-    summary = run_step("export", config)
+    summary = run_step(Step.EXPORT, config)
     say(summary)
     return summary
 
 
+def _progress_line(elapsed: float, summary: StepSummary) -> str:
+    parts = [f"[{elapsed:7.1f}s] {summary.step:<9}"]
+    if summary.iteration is not None:
+        parts.append(f"iteration {summary.iteration}")
+    counters = summary.label_counters
+    if counters is not None:
+        parts.append(f"human {counters.human_labeled} machine {counters.machine_labeled} "
+                     f"failed {counters.failed_non_retryable_error} "
+                     f"unlabeled {counters.unlabeled}")
+    if summary.accuracy_bound is not None:
+        parts.append(f"bound {summary.accuracy_bound:.4f}")
+    if summary.stop_reason:
+        parts.append(f"stop {summary.stop_reason}")
+    return "  ".join(parts)
+
+
 def main(args: argparse.Namespace) -> int:
-    from labelpilot.api.steps import FAILED_EXIT_CODE, StepFailed
     from labelpilot.engine.evaluate import evaluate
     from labelpilot.engine.formats import GroundTruthError
     from labelpilot.worker.cli import emit
-    from labelpilot.worker.common import failure_summary
 
     config = build_config(args)
     try:
         summary = run_job(config, max_iterations=args.max_iterations, progress=not args.quiet)
     except StepFailed as error:
-        emit(failure_summary("run", None, error), None)
+        emit(StepSummary.failure("run", None, error), None)
         print(_one_line(f"labelpilot run: {error.reason}: {error.message}"), file=sys.stderr)
         return FAILED_EXIT_CODE
     if not args.ground_truth:  # real people: nothing to score against
@@ -239,6 +244,7 @@ def main(args: argparse.Namespace) -> int:
               f"({result['machineFraction']:.1%}), measured {result['metric']} "
               f"{'n/a' if quality is None else f'{quality:.4f}'} (target {config.target})",
               file=sys.stderr)
-    emit({**summary, "evaluation": {k: result[k] for k in (
-        "metric", "machineQuality", "machineFraction", "meetsTarget")}}, None)
+    summary.evaluation = {k: result[k] for k in (
+        "metric", "machineQuality", "machineFraction", "meetsTarget")}
+    emit(summary, None)
     return 0

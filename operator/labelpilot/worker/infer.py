@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step
 from labelpilot.engine import storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.predictions import pack
@@ -34,7 +36,7 @@ def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
 
 @step
 def run(ctx: Context, iteration: int, shard_index: int | None = None,
-        shard_count: int | None = None) -> dict[str, Any]:
+        shard_count: int | None = None) -> StepSummary:
     from labelpilot.ml import ObjectAccess, ObjectReadError, load_input, load_model
 
     cfg, ws = ctx.config, ctx.ws
@@ -65,6 +67,6 @@ def run(ctx: Context, iteration: int, shard_index: int | None = None,
         model = load_model(local_model_dir(ws.model(iteration), keep), options=options)
         predictions = model.predict(inputs) if inputs else None
         storage.write_bytes(target, pack(predictions, indices, sizes, failed))
-    return {"step": "infer", "iteration": iteration, "status": "Succeeded", "next": "threshold",
-            "shard": shard, "shardCount": count, "objects": len(mine),
-            "seconds": ctx.seconds()}
+    return StepSummary(step=Step.INFER, iteration=iteration, status=StepStatus.SUCCEEDED,
+                       next=Step.THRESHOLD, shard=shard, shard_count=count,
+                       objects=len(mine), seconds=ctx.seconds())

@@ -1,10 +1,11 @@
 """`prepare`: validate the input manifest, find failed objects, split validation and batch 0.
 
-Validation size (the seed's rule): 20% of the valid objects under 5,000, 10% from 5,000.
-With the `bound-sized` policy: as many as the first iteration's bound needs
-(threshold.bound_sized_validation), never more than the seed's rule. Iteration 0 sends the
-validation objects plus as many random training objects (at most max_concurrent_task_count)
-to humans. The split is a seeded permutation: a rerun gives the same plan.
+Validation size (Ground Truth's rule, the `seed` policy): 20% of the valid objects under
+5,000, 10% from 5,000. With the `bound-sized` policy: as many as the first iteration's bound
+needs (labelpilot.engine.threshold_search.bound_sized_validation), never more than Ground
+Truth's rule. Iteration 0 sends the validation objects plus as many random training objects
+(at most max_concurrent_task_count) to humans. The split is a seeded permutation: a rerun
+gives the same plan.
 
 Failed objects: malformed lines, and objects that cannot be read, lie outside the job's data
 roots or exceed its size limits (labelpilot.ml.inputs). More than 10% of them fail the job
@@ -19,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from labelpilot.api.run_config import ValidationPolicy
-from labelpilot.api.steps import StepFailed
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step, StepFailed
 from labelpilot.engine import formats, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.threshold_search import bound_sized_validation
@@ -27,7 +29,7 @@ from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, MIN_OBJECTS, Context, step
 
 
-def seed_rule_validation_size(n: int) -> int:
+def ground_truth_validation_size(n: int) -> int:
     return round(n * (0.2 if n < 5000 else 0.1))
 
 
@@ -53,7 +55,7 @@ def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
 
 
 @step
-def run(ctx: Context) -> dict[str, Any]:
+def run(ctx: Context) -> StepSummary:
     cfg = ctx.config
     try:
         objects = ctx.objects()
@@ -74,10 +76,10 @@ def run(ctx: Context) -> dict[str, Any]:
     workspace_binding.bind(ctx)  # before the workspace is read or written
     rng = np.random.default_rng([cfg.seed, 1])
     order = [valid[i] for i in rng.permutation(len(valid))]
-    n_val = seed_rule_validation_size(len(valid))
+    n_val = ground_truth_validation_size(len(valid))
     if cfg.validation_policy is ValidationPolicy.BOUND_SIZED:
         n_val = bound_sized_validation(len(valid), target=cfg.target, delta=ctx.delta,
-                                       seed_rule_size=n_val,
+                                       ground_truth_size=n_val,
                                        bounded_loss=not cfg.task_type.is_classification)
     n_train = min(cfg.max_concurrent_task_count, n_val) if cfg.auto_labeling else 0
     if not cfg.auto_labeling:
@@ -94,9 +96,10 @@ def run(ctx: Context) -> dict[str, Any]:
             "created": _previous_created(ctx) or formats.now_iso()}
     storage.write_json(ctx.ws.prepare_plan, plan)
     state = LabelState.load(ctx.ws, human_upto=-1, machine_upto=-1)
-    return {"step": "prepare", "iteration": None, "status": "Succeeded", "next": "human",
-            "labelCounters": state.counters(), "validationSize": len(validation),
-            "humanBatch": len(batch0), "failedReasons": _reason_counts(failed)}
+    return StepSummary(step=Step.PREPARE, iteration=None, status=StepStatus.SUCCEEDED,
+                       next=Step.HUMAN, label_counters=state.counters(),
+                       validation_size=len(validation), human_batch=len(batch0),
+                       failed_reasons=_reason_counts(failed))
 
 
 def _too_many_failed(failed: dict[int, str], total: int) -> None:

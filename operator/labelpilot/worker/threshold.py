@@ -12,12 +12,15 @@ mark: once it exists the step returns what it recorded.
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from labelpilot.api.run_config import TaskType, ThresholdMode
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step, StopReason
+from labelpilot.api.stopping import human_budget_left, labeled_cap, stop_reason
 from labelpilot.engine import bounds, formats, selection, storage
 from labelpilot.engine.formats import Boxes
 from labelpilot.engine.labels import MACHINE, LabelState, label_from_json, label_to_json, object_id
@@ -64,12 +67,33 @@ def retired_validation(ws: Workspace, iteration: int) -> set[int]:
     return retired
 
 
-def _search(ctx: Context, state: LabelState, p: ObjectPredictions, val: list[int],
-            pool: list[int], delta: float) -> ThresholdResult:
+@dataclass(frozen=True)
+class _Split:
+    """What one iteration's search works on: the objects that have predictions."""
+
+    state: LabelState
+    predictions: ObjectPredictions
+    validation: list[int]  # human-labeled validation objects, retired ones left out
+    pool: list[int]  # unlabeled objects
+    retired: set[int]
+
+
+def _split(ctx: Context, iteration: int, guaranteed: bool) -> _Split:
+    state = LabelState.load(ctx.ws, human_upto=iteration, machine_upto=iteration - 1,
+                            objects=ctx.objects())
+    p = load_predictions(ctx.ws, iteration)
+    retired = retired_validation(ctx.ws, iteration) if guaranteed else set()
+    return _Split(state, p,
+                  [i for i in state.validation_indices() if i in p.position and i not in retired],
+                  [i for i in state.unlabeled() if i in p.position], retired)
+
+
+def _search(ctx: Context, split: _Split, delta: float) -> ThresholdResult:
     cfg = ctx.config
     task = cfg.task_type
+    p, val, state = split.predictions, split.validation, split.state
     vpos = [p.position[i] for i in val]
-    ppos = [p.position[i] for i in pool]
+    ppos = [p.position[i] for i in split.pool]
     if task.is_classification:
         c = len(cfg.labels)
         val_probs = np.asarray([p.probs[k] for k in vpos]).reshape(-1, c)
@@ -81,12 +105,21 @@ def _search(ctx: Context, state: LabelState, p: ObjectPredictions, val: list[int
     for i, k in zip(val, vpos, strict=True):
         truth = label_from_json(task, state.labeled[i]["label"], cfg.labels)
         if task is TaskType.OBJECT_DETECTION:
-            quality.append(boxes_mean_iou(p.boxes[k][:, :5], truth.boxes))
+            quality.append(boxes_mean_iou(p.boxes[k], truth.boxes))
         else:
             quality.append(mask_mean_iou(p.masks[k], truth))
     return quality_thresholds(_confidence(task, p, vpos), np.asarray(quality),
                               _confidence(task, p, ppos), target=cfg.target, delta=delta,
                               mode=cfg.threshold_mode)
+
+
+def _within(task: TaskType, p: ObjectPredictions, accepted: list[int], room: int) -> list[int]:
+    """At most `room` of the accepted objects (MaxPercentageLabeled never labels beyond its
+    cap): the most confident."""
+    if len(accepted) <= room:
+        return accepted
+    conf = _confidence(task, p, [p.position[i] for i in accepted])
+    return sorted(accepted[j] for j in np.argsort(-conf, kind="stable")[:room])
 
 
 def _machine_row(ctx: Context, iteration: int, index: int, p: ObjectPredictions,
@@ -130,30 +163,12 @@ def _select(ctx: Context, iteration: int, p: ObjectPredictions, candidates: list
     return sorted(known[j] for j in picked)
 
 
-@step
-def run(ctx: Context, iteration: int) -> dict[str, Any]:
-    cfg, ws = ctx.config, ctx.ws
-    workspace_binding.check(ctx)
-    if storage.exists(ws.thresholds(iteration)):
-        return storage.read_json(ws.thresholds(iteration))["summary"]
+def _rows(ctx: Context, iteration: int, p: ObjectPredictions,
+          accepted: list[int]) -> list[dict[str, Any]]:
+    """The iteration's machine labels: the objects inference could not read (failed), then
+    the accepted ones."""
+    ws = ctx.ws
     objects = {o.index: o for o in ctx.objects()}
-    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
-                            objects=ctx.objects())
-    p = load_predictions(ctx.ws, iteration)
-    guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
-    retired = retired_validation(ws, iteration) if guaranteed else set()
-    val = [i for i in state.validation_indices() if i in p.position and i not in retired]
-    pool = [i for i in state.unlabeled() if i in p.position]
-    delta = bounds.spend_delta(ctx.delta, iteration)
-    result = _search(ctx, state, p, val, pool, delta)
-    accepted = [i for i, ok in zip(pool, result.accepted, strict=True) if ok]
-
-    # MaxPercentageLabeled: never label beyond the cap; the most confident go first.
-    cap = math.floor(state.total * cfg.max_percentage_labeled / 100.0)
-    room = max(0, cap - len(state.labeled))
-    if len(accepted) > room:
-        conf = _confidence(cfg.task_type, p, [p.position[i] for i in accepted])
-        accepted = sorted(accepted[j] for j in np.argsort(-conf, kind="stable")[:room])
     # a rerun after a crash before the commit mark keeps the first run's creation dates
     previous = (timestamp_of(storage.read_jsonl(ws.machine_labels(iteration)))
                 if storage.exists(ws.machine_labels(iteration)) else {})
@@ -161,48 +176,66 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
     rows = [{"index": i, "object": object_id(objects[i]), "iteration": iteration,
              "source": MACHINE, "failure": reason, "created": created}
             for i, reason in sorted(p.failed.items())]
-    rows += [_machine_row(ctx, iteration, i, p, created, object_id(objects[i]))
-             for i in accepted]
+    return rows + [_machine_row(ctx, iteration, i, p, created, object_id(objects[i]))
+                   for i in accepted]
 
-    labeled_after = len(state.labeled) + len(accepted)
-    accepted_set = set(accepted)
-    remaining = [i for i in pool if i not in accepted_set]
-    human_left = (10**12 if cfg.max_human_labeled is None
-                  else max(0, cfg.max_human_labeled - state.human_sent))
-    size = min(cfg.max_concurrent_task_count, human_left, len(remaining),
-               max(0, cap - labeled_after))
-    stop = None
-    if not remaining:
-        stop = "AllLabeled"
-    elif labeled_after >= cap:
-        stop = "MaxPercentageLabeled"
-    elif human_left <= 0:
-        stop = "MaxHumanLabeled"
-    selected = [] if stop else _select(ctx, iteration, p, remaining, size)
-    if stop is None and not selected:
-        stop = "NoProgress"
-    storage.write_jsonl(ws.machine_labels(iteration), rows)
-    storage.write_json(ws.selection(iteration), {"selected": selected})
 
-    after = LabelState(total=state.total, validation=state.validation,
-                       failed=dict(state.failed), labeled=dict(state.labeled),
-                       human_sent=state.human_sent)
-    for row in rows:
-        after._add(row)
-    summary = {
-        "step": "threshold", "iteration": iteration, "status": "Succeeded",
-        "next": "export" if stop else "human", "stopReason": stop,
-        "labelCounters": after.counters(),
-        "accuracyBound": None if result.bound is None else round(result.bound, 6),
-        "machineLabeledThisIteration": len(accepted), "humanBatch": len(selected),
-        "seconds": ctx.seconds(),
-    }
+def _next_batch(ctx: Context, iteration: int, split: _Split, remaining: list[int],
+                labeled: int, cap: int) -> tuple[StopReason | None, list[int]]:
+    """Why the loop stops, or the objects people label next."""
+    cfg = ctx.config
+    human_left = human_budget_left(cfg.max_human_labeled, split.state.human_sent)
+    stop = stop_reason(unlabeled=len(remaining), labeled=labeled, cap=cap,
+                       human_left=human_left)
+    if stop is not None:
+        return stop, []
+    size = min(cfg.max_concurrent_task_count, human_left, len(remaining), cap - labeled)
+    selected = _select(ctx, iteration, split.predictions, remaining, size)
+    return (None, selected) if selected else (StopReason.NO_PROGRESS, [])
+
+
+def _details(ctx: Context, split: _Split, result: ThresholdResult,
+             guaranteed: bool) -> dict[str, Any]:
+    """The search as thresholds.json records it."""
+    cfg = ctx.config
     details = result.summary()
     if guaranteed:
-        details["validationRetired"] = len(retired)
-        details["validationAcceptedIndices"] = passing(cfg.task_type, p, val, result.thresholds)
-    details.update({"validationObjects": len(val), "poolObjects": len(pool),
+        details["validationRetired"] = len(split.retired)
+        details["validationAcceptedIndices"] = passing(cfg.task_type, split.predictions,
+                                                       split.validation, result.thresholds)
+    details.update({"validationObjects": len(split.validation), "poolObjects": len(split.pool),
                     "mode": str(ThresholdMode(cfg.threshold_mode)),
                     "target": cfg.target, "labels": cfg.labels})
-    storage.write_json(ws.thresholds(iteration), {"summary": summary, "search": details})
+    return details
+
+
+@step
+def run(ctx: Context, iteration: int) -> StepSummary:
+    cfg, ws = ctx.config, ctx.ws
+    workspace_binding.check(ctx)
+    if storage.exists(ws.thresholds(iteration)):
+        return StepSummary.model_validate(storage.read_json(ws.thresholds(iteration))["summary"])
+    guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
+    split = _split(ctx, iteration, guaranteed)
+    result = _search(ctx, split, bounds.spend_delta(ctx.delta, iteration))
+    cap = labeled_cap(split.state.total, cfg.max_percentage_labeled)
+    accepted = _within(cfg.task_type, split.predictions,
+                       [i for i, ok in zip(split.pool, result.accepted, strict=True) if ok],
+                       max(0, cap - len(split.state.labeled)))
+    rows = _rows(ctx, iteration, split.predictions, accepted)
+    taken = set(accepted)
+    remaining = [i for i in split.pool if i not in taken]
+    stop, selected = _next_batch(ctx, iteration, split, remaining,
+                                 len(split.state.labeled) + len(accepted), cap)
+    storage.write_jsonl(ws.machine_labels(iteration), rows)
+    storage.write_json(ws.selection(iteration), {"selected": selected})
+    summary = StepSummary(
+        step=Step.THRESHOLD, iteration=iteration, status=StepStatus.SUCCEEDED,
+        next=Step.EXPORT if stop else Step.HUMAN, stop_reason=stop,
+        label_counters=split.state.with_rows(rows).counters(),
+        accuracy_bound=None if result.bound is None else round(result.bound, 6),
+        machine_labeled_this_iteration=len(accepted), human_batch=len(selected),
+        seconds=ctx.seconds())
+    storage.write_json(ws.thresholds(iteration), {
+        "summary": summary.to_dict(), "search": _details(ctx, split, result, guaranteed)})
     return summary

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.api.step_summary import StepStatus, StepSummary
+from labelpilot.api.steps import Step
 from labelpilot.engine import storage
 from labelpilot.engine.labels import LabelState, label_from_json
 from labelpilot.worker import workspace_binding
@@ -52,15 +54,14 @@ def save_model(model: Any, uri: str) -> None:
 
 
 @step
-def run(ctx: Context, iteration: int) -> dict[str, Any]:
+def run(ctx: Context, iteration: int) -> StepSummary:
     from labelpilot.ml import build_model
 
     cfg, ws = ctx.config, ctx.ws
     workspace_binding.check(ctx)
     if storage.exists(ws.training_summary(iteration)):
         done = storage.read_json(ws.training_summary(iteration))
-        return {"step": "train", "iteration": iteration, "status": "Succeeded",
-                "next": "infer", "trainSize": done["trainSize"], "seconds": ctx.seconds()}
+        return _summary(ctx, iteration, done["trainSize"])
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
                             objects=ctx.objects())
     train = state.training_indices()
@@ -81,5 +82,9 @@ def run(ctx: Context, iteration: int) -> dict[str, Any]:
     storage.write_json(ws.training_summary(iteration), {
         "iteration": iteration, "trainSize": len(train), "warmStart": init_from is not None,
         "metrics": metrics, "seconds": ctx.seconds()})
-    return {"step": "train", "iteration": iteration, "status": "Succeeded", "next": "infer",
-            "trainSize": len(train), "seconds": ctx.seconds()}
+    return _summary(ctx, iteration, len(train))
+
+
+def _summary(ctx: Context, iteration: int, train_size: int) -> StepSummary:
+    return StepSummary(step=Step.TRAIN, iteration=iteration, status=StepStatus.SUCCEEDED,
+                       next=Step.INFER, train_size=train_size, seconds=ctx.seconds())

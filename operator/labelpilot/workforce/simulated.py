@@ -24,7 +24,7 @@ from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforcePr
 class SimulatedWorkforce(WorkforceProvider):
     name = "simulated"
 
-    def __init__(self, settings: cfg.SimulatedWorkforce, task_type: TaskType, attr: str,
+    def __init__(self, settings: cfg.SimulatedWorkforceConfig, task_type: TaskType, attr: str,
                  labels: list[str], *, seed: int = 0) -> None:
         self.settings = settings
         self.task_type = TaskType(task_type)

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from PIL import Image
 
-from labelpilot.api.run_config import LabelStudioWorkforce, ObjectUrls, TaskType
+from labelpilot.api.run_config import LabelStudioWorkforceConfig, ObjectUrls, TaskType
 from labelpilot.engine import storage
 from labelpilot.engine.formats import SOURCE_REF
 from labelpilot.ml.inputs import ObjectAccess, ObjectReadError, load_input, object_bytes
@@ -72,7 +72,7 @@ def _presigned(uri: str, seconds: int) -> str:
 
 
 def task_data(task_type: TaskType, record: dict[str, Any], base: str | None,
-              settings: LabelStudioWorkforce, access: ObjectAccess) -> Shown:
+              settings: LabelStudioWorkforceConfig, access: ObjectAccess) -> Shown:
     """The task's `data` for one input-manifest record, read only under the job's data
     roots and within its size limits (what annotators see is what the job may read);
     raises MediaError."""

@@ -33,7 +33,7 @@ def _named(project: dict[str, Any]) -> str:
     return f"{project['id']} ({project.get('title')!r})"
 
 
-def _find_or_create(client: Client, settings: cfg.LabelStudioWorkforce, job: JobIdentity,
+def _find_or_create(client: Client, settings: cfg.LabelStudioWorkforceConfig, job: JobIdentity,
                     wanted: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """The project, and whether it was created just now (with `wanted`)."""
     if settings.project_id is not None:
@@ -46,7 +46,7 @@ def _find_or_create(client: Client, settings: cfg.LabelStudioWorkforce, job: Job
                                   "description": f"Human tasks of LabelPilot job {job}"}), True
 
 
-def open_project(client: Client, settings: cfg.LabelStudioWorkforce, job: JobIdentity,
+def open_project(client: Client, settings: cfg.LabelStudioWorkforceConfig, job: JobIdentity,
                  task_type: TaskType, labels: list[str], workers_per_object: int) -> int:
     """The id of the project the job's tasks go to; raises StepFailed when the project is
     set up for something else."""
