@@ -17,7 +17,7 @@ from labelpilot.controller.settings import (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("operator", help="run the LabelingJob operator")
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("-n", "--namespace", action="append", default=[],
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     kopf.run(
         # kopf would name itself after the user's passwd entry, which an image run under an
         # arbitrary uid (uid 65532, OpenShift's random uids) does not have.
-        identity=f"labelpilot@{socket.gethostname()}",
+        identity=f"labelpilot@{socket.gethostname()}",  # type: ignore[arg-type]  # kopf's NewType
         standalone=True,
         namespaces=args.namespace,
         clusterwide=not args.namespace,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -59,7 +59,7 @@ class Apis:
 
 
 def _json(response: Any) -> Obj:
-    return json.loads(response.data)
+    return cast(Obj, json.loads(response.data))
 
 
 class Reconciler:
@@ -270,8 +270,8 @@ class Reconciler:
     def _create(self, namespace: str, job: Obj) -> None:
         owner = owner_of(job)
         try:
-            response = self.apis.batch.create_namespaced_job(namespace, job,
-                                                             _preload_content=False)
+            response = self.apis.batch.create_namespaced_job(
+                namespace, job, _preload_content=False)  # type: ignore[arg-type]  # a dict is sent as it is
             if self.children is not None and owner:
                 # The next reconcile must see it even before the watch delivers it.
                 self.children.seen((namespace, owner), _json(response))
@@ -295,7 +295,7 @@ class Reconciler:
     def _delete(self, namespace: str, job_name: str) -> None:
         try:
             self.apis.batch.delete_namespaced_job(
-                job_name, namespace, body={"propagationPolicy": "Foreground"})
+                job_name, namespace, body=client.V1DeleteOptions(propagation_policy="Foreground"))
         except ApiException as error:
             if error.status != 404:
                 raise

@@ -157,7 +157,7 @@ def placement(spec: LabelingJobSpec, step: Step, settings: JobSettings) -> Place
 def _container(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: Step,
                iteration: int | None, settings: JobSettings, where: Placement) -> Obj:
     command, args = command_and_args(spec, step, iteration)
-    env = [
+    env: list[Obj] = [
         {"name": CONFIG_ENV, "value": to_run_config(name, namespace, spec, uid).to_json()},
         {"name": TERMINATION_LOG_ENV, "value": TERMINATION_LOG_PATH},
         {"name": "HOME", "value": SCRATCH_PATH},  # an arbitrary non-root uid has no home

@@ -8,7 +8,7 @@ import json
 NAMES = ("mnist", "spamassassin", "digits", "mnist-boxes", "mnist-masks")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "datasets", help="fetch and prepare the data sets (MNIST, SpamAssassin, digits, ...)"
     )

@@ -30,6 +30,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -219,7 +220,7 @@ def prepare(
             relative = f"objects/{example.key}.png"
             storage.write_bytes(str(out / relative), _png(example.image))
             record = {formats.SOURCE_REF: str(visible / relative)}
-        label = example.label
+        label: Any = example.label
         if spec.task_type is TaskType.SEMANTIC_SEGMENTATION:
             relative = f"masks/{example.key}.png"
             formats.write_mask_png(str(out / relative), np.asarray(label), colors)

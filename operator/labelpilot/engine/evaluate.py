@@ -35,7 +35,7 @@ def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
         if source == "machine":
             per_iteration.setdefault(int(row["iteration"]), []).append(q)
     counters = state.counters()
-    result = {
+    result: dict[str, Any] = {
         "metric": "accuracy" if config.task_type.is_classification else "meanIoU",
         "target": config.target,
         "machineLabeled": len(scores["machine"]),

@@ -22,7 +22,7 @@ def pack(predictions: Any, indices: list[int], sizes: list[tuple[int, ...]],
          failed: dict[int, str]) -> bytes:
     """One shard: the objects' indices and image sizes, their predictions (ragged boxes and
     masks flat, with their lengths and shapes) and the objects that could not be read."""
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "indices": np.asarray(indices, dtype=np.int64),
         "sizes": np.asarray(sizes, dtype=np.int64).reshape(-1, 3),
         "failedIndices": np.asarray(list(failed), dtype=np.int64),
@@ -93,7 +93,8 @@ def load_predictions(ws: Workspace, iteration: int) -> ObjectPredictions:
             if "maskShapes" in data else None
         for j in range(n):
             out.position[int(data["indices"][j])] = len(out.size)
-            out.size.append(tuple(int(v) for v in data["sizes"][j]))
+            height, width, depth = (int(v) for v in data["sizes"][j])
+            out.size.append((height, width, depth))
             if "probs" in data:
                 out.probs.append(data["probs"][j])
             if "confidence" in data:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("report", help="plot a job's report.json as a PNG")
     p.add_argument("workspace", help="the job's output folder (holding report.json)")
     p.add_argument("--out", help="PNG path (default: <workspace>/report.png)")

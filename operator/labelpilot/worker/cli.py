@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from labelpilot.api.step_summary import StepSummary
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("worker", help="run one step of a labeling job")
     parser.add_argument("step", choices=[str(s) for s in Step])
     parser.add_argument("--config", help="RunConfig JSON file (else $LABELPILOT_CONFIG)")

@@ -15,7 +15,7 @@ from labelpilot.api.steps import FAILED_EXIT_CODE, Step, StepFailed
 from labelpilot.engine import reasons
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("run", help="run a whole labeling job in-process")
     p.add_argument("--task-type", required=True, choices=[str(t) for t in TaskType])
     p.add_argument("--input-manifest", required=True)
@@ -151,7 +151,7 @@ def build_config(args: argparse.Namespace) -> Any:
               ("max_image_bytes", "max_image_pixels", "max_text_bytes")
               if getattr(args, name) is not None}
     try:
-        return RunConfig(
+        return RunConfig.model_validate(dict(
             job_name=args.job_name, job_uid=args.job_uid, task_type=args.task_type,
             label_attribute_name=args.label_attribute_name, labels=labels,
             input_manifest_uri=args.input_manifest, output_uri=args.output,
@@ -165,7 +165,7 @@ def build_config(args: argparse.Namespace) -> Any:
             max_percentage_labeled=args.max_percentage_labeled,
             allow_small_dataset=args.allow_small_dataset,
             initial_model_ref=args.initial_model_ref, model_options=model_options,
-            seed=args.seed)
+            seed=args.seed))
     except ValidationError as error:
         raise SystemExit(_flag_errors(error)) from error
 

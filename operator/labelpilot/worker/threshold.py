@@ -152,6 +152,7 @@ def _select(ctx: Context, iteration: int, p: ObjectPredictions, candidates: list
     known = [i for i in candidates if i in p.position]
     if not known or size <= 0:
         return []
+    features: np.ndarray | None
     if task.is_classification:
         probs = np.asarray([p.probs[k] for k in pos])
         uncertainty = 1.0 - selection.margins(probs)

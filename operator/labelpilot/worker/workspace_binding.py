@@ -89,6 +89,8 @@ def bind(ctx: Context) -> None:
                 raise _unbound(ws)
             storage.write_new(ws.binding, mine.to_bytes())
             stored = _stored(ws)  # another job may have bound it first
+    if stored is None:
+        raise _unbound(ws)
     if stored != mine:
         raise _mismatch(ws, stored, mine)
 
