@@ -45,13 +45,15 @@ class Operator:
     resync: Resync
 
     @classmethod
-    def start(cls, settings: OperatorSettings, reconciler: Reconciler | None = None
-              ) -> Operator:
+    def start(cls, settings: OperatorSettings, reconciler: Reconciler | None = None) -> Operator:
         """The operator of `settings`, its resyncs running (a reconciler talking to the
         cluster of the kubeconfig, or in-cluster, unless one is given)."""
         reconciler = reconciler or Reconciler(
-            Apis.from_client(_api_client(settings.workers)), settings.job, _post_event,
-            ChildJobs(relist_seconds=settings.relist_seconds))
+            Apis.from_client(_api_client(settings.workers)),
+            settings.job,
+            _post_event,
+            ChildJobs(relist_seconds=settings.relist_seconds),
+        )
 
         def reconcile(key: Hashable) -> None:
             namespace, name = cast(tuple[str, str], key)
@@ -102,13 +104,16 @@ def _post_event(body: dict[str, Any], event: Event) -> None:
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
-              **_: Any) -> None:
+def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
     # Keep kopf's bookkeeping in annotations: the CRD's status schema is ours alone.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix="kopf.labelpilot.dev")
+        prefix="kopf.labelpilot.dev"
+    )
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="kopf.labelpilot.dev", key="last-handled-configuration")
+        prefix="kopf.labelpilot.dev", key="last-handled-configuration"
+    )
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     try:
@@ -131,14 +136,19 @@ def stop_queue(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL)
-async def labeling_job_changed(name: str, namespace: str | None, memo: kopf.Memo,
-                               **_: Any) -> None:
+async def labeling_job_changed(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
     operator(memo).queue.add(key(namespace, name))
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def labeling_job_seen(name: str, namespace: str | None, type: str | None,
-                            status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
+async def labeling_job_seen(
+    name: str,
+    namespace: str | None,
+    type: str | None,
+    status: kopf.Status,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
     running, labeling_job = operator(memo), key(namespace, name)
     active = type != "DELETED" and status.get("phase") not in ENDED_PHASES
     running.resync.track(labeling_job, active)
@@ -149,8 +159,9 @@ async def labeling_job_seen(name: str, namespace: str | None, type: str | None,
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_STEP: kopf.PRESENT})
-async def step_job_event(body: kopf.Body, name: str, namespace: str | None, type: str | None,
-                         memo: kopf.Memo, **_: Any) -> None:
+async def step_job_event(
+    body: kopf.Body, name: str, namespace: str | None, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
     job = dict(body)
     owner = owner_of(job)
     if not owner:

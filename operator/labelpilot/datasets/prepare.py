@@ -186,7 +186,8 @@ def prepare(
     *,
     limit: int | None = None,
     seed: int = 0,
-    label_attribute: str = LABEL_ATTRIBUTE, ref_root: str | None = None,
+    label_attribute: str = LABEL_ATTRIBUTE,
+    ref_root: str | None = None,
 ) -> dict:
     """Writes the data set `name` into folder `out` (replacing what a previous run left).
 

@@ -63,8 +63,10 @@ def box_rows(boxes: object, name: str = "boxes") -> np.ndarray:
         return np.zeros((0, BOX_COLUMNS))
     array = np.atleast_2d(array)
     if array.ndim != 2 or array.shape[1] < BOX_COLUMNS:
-        raise ValueError(f"{name}: expected rows of [class, left, top, width, height], "
-                         f"got an array of shape {shape}")
+        raise ValueError(
+            f"{name}: expected rows of [class, left, top, width, height], "
+            f"got an array of shape {shape}"
+        )
     return array[:, :BOX_COLUMNS]
 
 
