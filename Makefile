@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
+PYTHON_TREES := operator tests benchmarks devcluster
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Every pip install of the project, its build backend's included, takes the locked versions.
 INSTALL := PIP_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS) $(BIN)/pip install -q
@@ -45,15 +46,18 @@ host-packages:
 images: engine
 	bash hack/build-images.sh
 
-test: setup
-	$(BIN)/ruff check operator tests benchmarks devcluster
+test: setup lint
 	$(BIN)/pytest
 
 unit: venv
 	$(BIN)/pytest tests/unit
 
+# Style, format and types (mypy: strict for labelpilot.api and labelpilot.controller;
+# pyproject.toml's [tool.mypy] says what else it checks and how).
 lint: venv
-	$(BIN)/ruff check operator tests benchmarks devcluster
+	$(BIN)/ruff check $(PYTHON_TREES)
+	$(BIN)/ruff format --check $(PYTHON_TREES)
+	$(BIN)/mypy
 
 demo: setup
 	bash hack/demo.sh

@@ -29,30 +29,36 @@ E2E_PHASE = re.compile(r"^== \[\s*(\d+)s\] (.*)$")
 
 
 def docker_host() -> str:
-    out = subprocess.run(["bash", str(REPO / "hack/docker-engine.sh")], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["bash", str(REPO / "hack/docker-engine.sh")], check=True, capture_output=True, text=True
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
 def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
 
 
-def timed(command: list[str], cwd: Path = REPO, env: dict[str, str] | None = None
-          ) -> tuple[float, str]:
+def timed(
+    command: list[str], cwd: Path = REPO, env: dict[str, str] | None = None
+) -> tuple[float, str]:
     start = time.monotonic()
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     if result.returncode:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}"
-                         f"{result.stderr[-3000:]}")
+        raise SystemExit(
+            f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
     return time.monotonic() - start, result.stdout
 
 
 def remove_images_built_here() -> None:
-    names = [n for n in docker("images", "--format", "{{.Repository}}:{{.Tag}}").split()
-             if BUILT_HERE.match(n)]
+    names = [
+        n
+        for n in docker("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+        if BUILT_HERE.match(n)
+    ]
     if names:
         docker("rmi", "-f", *names)
     docker("image", "prune", "-f")
@@ -66,8 +72,13 @@ def code_change_rebuild() -> float:
     """Rebuilds the images from a copy of the repository with one source file changed."""
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "repo"
-        shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
-            ".venv*", ".git", "demo-output", "__pycache__", "*.egg-info"))
+        shutil.copytree(
+            REPO,
+            copy,
+            ignore=shutil.ignore_patterns(
+                ".venv*", ".git", "demo-output", "__pycache__", "*.egg-info"
+            ),
+        )
         with (copy / "operator/labelpilot/api/steps.py").open("a") as f:
             f.write("\n# a change of the code\n")
         seconds, _ = timed(["bash", "hack/build-images.sh", "bench"], cwd=copy)
@@ -86,36 +97,61 @@ def kind_jobs(kubeconfig: Path, image: str, count: int) -> dict[str, float]:
 
     batch = client.BatchV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
     return {
-        "true": statistics.median(job_to_complete(batch, f"trivial-{i}", image)
-                                  for i in range(count)),
+        "true": statistics.median(
+            job_to_complete(batch, f"trivial-{i}", image) for i in range(count)
+        ),
         " ".join(STEP_COMMAND): statistics.median(
-            job_to_complete(batch, f"step-{i}", image, STEP_COMMAND) for i in range(count)),
+            job_to_complete(batch, f"step-{i}", image, STEP_COMMAND) for i in range(count)
+        ),
     }
 
 
-def e2e_phases(objects: int) -> tuple[float, list[tuple[int, str]], dict[str, float],
-                                      dict[str, float]]:
+def e2e_phases(
+    objects: int,
+) -> tuple[float, list[tuple[int, str]], dict[str, float], dict[str, float]]:
     """The whole run, the second at which each phase began, each node's containerd
     store in MB at the end, and Job start times on the cluster (kind_jobs)."""
     cluster = "labelpilot-bench"
-    kind = Path(subprocess.run(["bash", str(REPO / "hack/kind/build-binaries.sh"),
-                                "--print-dir"], check=True, capture_output=True,
-                               text=True).stdout.strip()) / "kind"
+    kind = (
+        Path(
+            subprocess.run(
+                ["bash", str(REPO / "hack/kind/build-binaries.sh"), "--print-dir"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
+        / "kind"
+    )
     try:
         with tempfile.TemporaryDirectory() as data:
-            env = {"E2E_DATA_DIR": data, "KEEP_CLUSTER": "1", "E2E_OBJECTS": str(objects),
-                   "KIND_CLUSTER": cluster, "IMAGE_TAG": "bench"}
+            env = {
+                "E2E_DATA_DIR": data,
+                "KEEP_CLUSTER": "1",
+                "E2E_OBJECTS": str(objects),
+                "KIND_CLUSTER": cluster,
+                "IMAGE_TAG": "bench",
+            }
             seconds, out = timed(["bash", "hack/kind-e2e.sh"], env=env)
             jobs = kind_jobs(Path(data) / "kubeconfig", "labelpilot/worker:bench", 10)
-        nodes = docker("ps", "--filter", f"label=io.x-k8s.kind.cluster={cluster}",
-                       "--format", "{{.Names}}").split()
-        disk = {node: float(docker("exec", node, "du", "-sx", "--block-size=1M",
-                                   "/var/lib/containerd").split()[0]) for node in nodes}
+        nodes = docker(
+            "ps", "--filter", f"label=io.x-k8s.kind.cluster={cluster}", "--format", "{{.Names}}"
+        ).split()
+        disk = {
+            node: float(
+                docker("exec", node, "du", "-sx", "--block-size=1M", "/var/lib/containerd").split()[
+                    0
+                ]
+            )
+            for node in nodes
+        }
     finally:
-        subprocess.run([str(kind), "delete", "cluster", "--name", cluster],
-                       capture_output=True)
-    phases = [(int(m.group(1)), m.group(2).replace(data, "$E2E_DATA_DIR"))
-              for m in map(E2E_PHASE.match, out.splitlines()) if m]
+        subprocess.run([str(kind), "delete", "cluster", "--name", cluster], capture_output=True)
+    phases = [
+        (int(m.group(1)), m.group(2).replace(data, "$E2E_DATA_DIR"))
+        for m in map(E2E_PHASE.match, out.splitlines())
+        if m
+    ]
     return seconds, phases, disk, jobs
 
 
@@ -132,26 +168,31 @@ def main() -> int:
     rows.append(("Python base image (`hack/base-image.sh`)", seconds))
     seconds, _ = timed(["bash", "hack/build-images.sh", "bench"])
     rows.append(("the three images (`hack/build-images.sh`)", seconds))
-    sizes = {image: size_mb(f"labelpilot/{image}:bench")
-             for image in ("operator", "worker", "worker-gpu")}
-    rows.append(("the three images again after a change of one source file",
-                 code_change_rebuild()))
+    sizes = {
+        image: size_mb(f"labelpilot/{image}:bench")
+        for image in ("operator", "worker", "worker-gpu")
+    }
+    rows.append(("the three images again after a change of one source file", code_change_rebuild()))
     seconds, _ = timed(["bash", "hack/kind/node-image.sh"])
     rows.append(("kind node image (`hack/kind/node-image.sh`), Go builds cached", seconds))
     total, phases, disk, jobs = e2e_phases(args.objects)
     kind = "cold" if args.cold else "warm"
     table = "\n".join(f"| {what} | {s:.0f} |" for what, s in rows)
     ends = [start for start, _ in phases[1:]] + [total]
-    phase_rows = "\n".join(f"| {what} | {start} | {max(0, end - start):.0f} |"
-                           for (start, what), end in zip(phases, ends, strict=True))
+    phase_rows = "\n".join(
+        f"| {what} | {start} | {max(0, end - start):.0f} |"
+        for (start, what), end in zip(phases, ends, strict=True)
+    )
     images = "\n".join(f"| labelpilot/{image} | {mb:,.0f} |" for image, mb in sizes.items())
     job_rows = "\n".join(f"| `{command}` | {seconds:.2f} |" for command, seconds in jobs.items())
     stores = "\n".join(f"| {node} | {mb:,.0f} |" for node, mb in sorted(disk.items()))
-    write_section(f"containers-{kind}", f"""## Real containers and kind ({kind})
+    write_section(
+        f"containers-{kind}",
+        f"""## Real containers and kind ({kind})
 
 Machine: {machine()}; revision {git_revision()}; Docker 20.10 (Debian's docker.io), no
 registry (bases and node image built here, torch from PyPI: its CPU index is unreachable).
-Command: `.venv/bin/python -m benchmarks.containers{' --cold' if args.cold else ''}`
+Command: `.venv/bin/python -m benchmarks.containers{" --cold" if args.cold else ""}`
 
 | build | seconds |
 |---|---|
@@ -180,7 +221,8 @@ creation to Complete, median of 10; the dev cluster's section times the same com
 | command | seconds |
 |---|---|
 {job_rows}
-""")
+""",
+    )
     return 0
 
 

@@ -23,24 +23,44 @@ PORT = 18443
 STEP_COMMAND = ("labelpilot", "worker", "--help")
 
 
-RESTRICTED = {"runAsNonRoot": True, "runAsUser": 65532, "allowPrivilegeEscalation": False,
-              "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
-              "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED = {
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 def trivial_job(name: str, image: str = "none", command: tuple[str, ...] = ("true",)) -> dict:
     return {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-        "spec": {"backoffLimit": 0, "template": {"spec": {
-            "restartPolicy": "Never",
-            "containers": [{"name": "main", "image": image, "command": list(command),
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": image,
+                            "command": list(command),
                             "imagePullPolicy": "IfNotPresent",
-                            "securityContext": RESTRICTED}]}}},
+                            "securityContext": RESTRICTED,
+                        }
+                    ],
+                }
+            },
+        },
     }
 
 
-def job_to_complete(batch: client.BatchV1Api, name: str, image: str = "none",
-                    command: tuple[str, ...] = ("true",)) -> float:
+def job_to_complete(
+    batch: client.BatchV1Api, name: str, image: str = "none", command: tuple[str, ...] = ("true",)
+) -> float:
     started = time.monotonic()
     batch.create_namespaced_job("default", trivial_job(name, image, command))
     while True:
@@ -63,8 +83,9 @@ def main() -> None:
             api = config.new_client_from_config(config_file=str(layout.admin_kubeconfig))
             batch = client.BatchV1Api(api)
             times = [job_to_complete(batch, f"trivial-{i}") for i in range(args.jobs)]
-            steps = [job_to_complete(batch, f"step-{i}", command=STEP_COMMAND)
-                     for i in range(args.jobs)]
+            steps = [
+                job_to_complete(batch, f"step-{i}", command=STEP_COMMAND) for i in range(args.jobs)
+            ]
         finally:
             cluster.down(layout)
     step = " ".join(STEP_COMMAND)

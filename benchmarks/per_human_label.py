@@ -19,45 +19,70 @@ from pathlib import Path
 from benchmarks.common import git_revision, machine, write_section
 from benchmarks.engine import DATASETS, RunResult, cached_run, prepare
 
-METHODS = {"Ground Truth's method (groundtruth, seed validation)": ("groundtruth", "seed"),
-           "LabelPilot (guaranteed, bound-sized validation)": ("guaranteed", "bound-sized")}
+METHODS = {
+    "Ground Truth's method (groundtruth, seed validation)": ("groundtruth", "seed"),
+    "LabelPilot (guaranteed, bound-sized validation)": ("guaranteed", "bound-sized"),
+}
 NAMES = ("mnist", "spamassassin")
-COLUMNS = ("dataset", "method", "machine labels per human label, median (min-max)",
-           "machine-labeled, median", "human labels, median",
-           "accuracy of machine labels, median (min)", "seeds below 0.95")
+COLUMNS = (
+    "dataset",
+    "method",
+    "machine labels per human label, median (min-max)",
+    "machine-labeled, median",
+    "human labels, median",
+    "accuracy of machine labels, median (min)",
+    "seeds below 0.95",
+)
 HEADER = "| " + " | ".join(COLUMNS) + " |\n" + "|---" * len(COLUMNS) + "|"
 
 
 def _row(name: str, method: str, runs: list[RunResult]) -> str:
     per_label = [r.machine_labeled / max(1, r.human_labeled) for r in runs]
     accuracy = [r.machine_quality or 0.0 for r in runs]
-    return (f"| {name} | {method} | {statistics.median(per_label):.2f} "
-            f"({min(per_label):.2f}-{max(per_label):.2f}) | "
-            f"{statistics.median(r.machine_labeled for r in runs):.0f} | "
-            f"{statistics.median(r.human_labeled for r in runs):.0f} | "
-            f"{statistics.median(accuracy):.2%} ({min(accuracy):.2%}) | "
-            f"{sum(a < DATASETS[name].target for a in accuracy)} of {len(runs)} |")
+    return (
+        f"| {name} | {method} | {statistics.median(per_label):.2f} "
+        f"({min(per_label):.2f}-{max(per_label):.2f}) | "
+        f"{statistics.median(r.machine_labeled for r in runs):.0f} | "
+        f"{statistics.median(r.human_labeled for r in runs):.0f} | "
+        f"{statistics.median(accuracy):.2%} ({min(accuracy):.2%}) | "
+        f"{sum(a < DATASETS[name].target for a in accuracy)} of {len(runs)} |"
+    )
 
 
 def run(work: Path, seeds: int, fresh: bool) -> str:
-    jobs = [(name, method, seed) for name in NAMES for method in METHODS
-            for seed in range(seeds)]
+    jobs = [(name, method, seed) for name in NAMES for method in METHODS for seed in range(seeds)]
 
     def one(job: tuple[str, str, int]) -> RunResult:
         name, method, seed = job
         mode, policy = METHODS[method]
-        result = cached_run(DATASETS[name], prepare(name, work, None), work, mode=mode,
-                            policy=policy, seed=seed, model_options={}, threads=1,
-                            tag="per-human-label", fresh=fresh)
+        result = cached_run(
+            DATASETS[name],
+            prepare(name, work, None),
+            work,
+            mode=mode,
+            policy=policy,
+            seed=seed,
+            model_options={},
+            threads=1,
+            tag="per-human-label",
+            fresh=fresh,
+        )
         assert result is not None
         return result
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(one, jobs))
-    rows = [_row(name, method, [r for (n, m, _), r in zip(jobs, results, strict=True)
-                                if (n, m) == (name, method)])
-            for name in NAMES for method in METHODS]
-    return f"""## Machine labels per human label: Ground Truth's method and LabelPilot
+    rows = [
+        _row(
+            name,
+            method,
+            [r for (n, m, _), r in zip(jobs, results, strict=True) if (n, m) == (name, method)],
+        )
+        for name in NAMES
+        for method in METHODS
+    ]
+    return (
+        f"""## Machine labels per human label: Ground Truth's method and LabelPilot
 
 Machine: {machine()}; revision {git_revision()}.
 Command: `.venv/bin/python -m benchmarks.per_human_label --seeds {seeds}`
@@ -67,7 +92,10 @@ Seeds 0-{seeds - 1} per row, every job run to its end (every object labeled), 1 
 (validation included); accuracy of machine labels measured against the ground truth.
 
 {HEADER}
-""" + "\n".join(rows) + "\n"
+"""
+        + "\n".join(rows)
+        + "\n"
+    )
 
 
 def main() -> None:

@@ -10,8 +10,12 @@ from pathlib import Path
 
 import yaml
 
-QUIET_USERS = ["system:kube-controller-manager", "system:kube-scheduler",
-               "labelpilot:node-agent", "system:apiserver"]
+QUIET_USERS = [
+    "system:kube-controller-manager",
+    "system:kube-scheduler",
+    "labelpilot:node-agent",
+    "system:apiserver",
+]
 QUIET_GROUPS = ["system:serviceaccounts:kube-system", "system:nodes"]
 
 
@@ -23,8 +27,17 @@ def write_audit_policy(path: Path) -> None:
         "rules": [
             {"level": "None", "users": QUIET_USERS},
             {"level": "None", "userGroups": QUIET_GROUPS},
-            {"level": "None", "nonResourceURLs": ["/healthz*", "/readyz*", "/livez*",
-                                                  "/version", "/openapi*", "/api*"]},
+            {
+                "level": "None",
+                "nonResourceURLs": [
+                    "/healthz*",
+                    "/readyz*",
+                    "/livez*",
+                    "/version",
+                    "/openapi*",
+                    "/api*",
+                ],
+            },
             {"level": "Metadata"},
         ],
     }

@@ -32,8 +32,9 @@ def bin_dir(build: bool = False) -> Path:
             raise BinariesMissing(f"set {BIN_ENV}: no build script at {script}")
         if build:
             subprocess.run(["bash", str(script)], check=True)
-        out = subprocess.run(["bash", str(script), "--print-dir"], check=True,
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            ["bash", str(script), "--print-dir"], check=True, capture_output=True, text=True
+        )
         directory = Path(out.stdout.strip())
     missing = [b for b in REQUIRED if not (directory / b).is_file()]
     if missing:

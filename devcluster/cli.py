@@ -11,12 +11,21 @@ from pathlib import Path
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m devcluster",
-        description="a local Kubernetes control plane with simulated GPU/CPU nodes")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="where the cluster keeps its state "
-                             "(default $LABELPILOT_DEV_CLUSTER_DIR or ~/.local/state/...)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="kube-apiserver port; the next four are used too (default 16443)")
+        description="a local Kubernetes control plane with simulated GPU/CPU nodes",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where the cluster keeps its state "
+        "(default $LABELPILOT_DEV_CLUSTER_DIR or ~/.local/state/...)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="kube-apiserver port; the next four are used too (default 16443)",
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = actions.add_parser("up", help="start the cluster (idempotent)")
     up.add_argument("--build", action="store_true", help="build missing binaries first")

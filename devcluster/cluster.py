@@ -53,11 +53,13 @@ def up(layout: ClusterLayout, *, build: bool = False) -> float:
             return _component_ready(layout, component)
 
         if not cp.wait_until(ready, START_TIMEOUT):
-            raise cp.ComponentFailed(component.name, log,
-                                     f"not healthy after {START_TIMEOUT:.0f}s")
+            raise cp.ComponentFailed(component.name, log, f"not healthy after {START_TIMEOUT:.0f}s")
     if not cp.wait_until(lambda: _nodes_schedulable(layout), START_TIMEOUT):
-        raise cp.ComponentFailed("kube-controller-manager", layout.log("kube-controller-manager"),
-                                 "nodes still carry the not-ready taint")
+        raise cp.ComponentFailed(
+            "kube-controller-manager",
+            layout.log("kube-controller-manager"),
+            "nodes still carry the not-ready taint",
+        )
     return time.monotonic() - started
 
 
@@ -70,14 +72,21 @@ def _nodes_schedulable(layout: ClusterLayout) -> bool:
         nodes = client.CoreV1Api(api).list_node().items
     return bool(nodes) and not any(
         taint.key.startswith("node.kubernetes.io/")
-        for node in nodes for taint in (node.spec.taints or []))
+        for node in nodes
+        for taint in (node.spec.taints or [])
+    )
 
 
 def down(layout: ClusterLayout) -> list[str]:
     """Stops every process the cluster started, the node agent (and its pods) first."""
     stopped = []
-    for name in ("node-agent", "kube-scheduler", "kube-controller-manager",
-                 "kube-apiserver", "etcd"):
+    for name in (
+        "node-agent",
+        "kube-scheduler",
+        "kube-controller-manager",
+        "kube-apiserver",
+        "etcd",
+    ):
         pid = cp.read_pid(layout, name)
         if pid is not None:
             cp.stop_pid(pid)

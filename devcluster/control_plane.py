@@ -39,88 +39,112 @@ class Component:
 
 def components(layout: ClusterLayout, bins: Path) -> list[Component]:
     pki = layout.pki
-    etcd = Component("etcd", [
-        str(bins / "etcd"),
-        "--name=labelpilot-dev",
-        f"--data-dir={layout.etcd_data}",
-        f"--listen-client-urls=https://127.0.0.1:{layout.etcd_port}",
-        f"--advertise-client-urls=https://127.0.0.1:{layout.etcd_port}",
-        f"--listen-peer-urls=http://127.0.0.1:{layout.etcd_peer_port}",
-        f"--initial-advertise-peer-urls=http://127.0.0.1:{layout.etcd_peer_port}",
-        f"--initial-cluster=labelpilot-dev=http://127.0.0.1:{layout.etcd_peer_port}",
-        f"--cert-file={pki / 'etcd.crt'}",
-        f"--key-file={pki / 'etcd.key'}",
-        f"--trusted-ca-file={pki / 'ca.crt'}",
-        "--client-cert-auth=true",
-        "--quota-backend-bytes=2147483648",
-        "--log-level=warn",
-    ], None)
-    apiserver = Component("kube-apiserver", [
-        str(bins / "kube-apiserver"),
-        f"--etcd-servers=https://127.0.0.1:{layout.etcd_port}",
-        f"--etcd-cafile={pki / 'ca.crt'}",
-        f"--etcd-certfile={pki / 'etcd.crt'}",
-        f"--etcd-keyfile={pki / 'etcd.key'}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        f"--secure-port={layout.apiserver_port}",
+    etcd = Component(
+        "etcd",
+        [
+            str(bins / "etcd"),
+            "--name=labelpilot-dev",
+            f"--data-dir={layout.etcd_data}",
+            f"--listen-client-urls=https://127.0.0.1:{layout.etcd_port}",
+            f"--advertise-client-urls=https://127.0.0.1:{layout.etcd_port}",
+            f"--listen-peer-urls=http://127.0.0.1:{layout.etcd_peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{layout.etcd_peer_port}",
+            f"--initial-cluster=labelpilot-dev=http://127.0.0.1:{layout.etcd_peer_port}",
+            f"--cert-file={pki / 'etcd.crt'}",
+            f"--key-file={pki / 'etcd.key'}",
+            f"--trusted-ca-file={pki / 'ca.crt'}",
+            "--client-cert-auth=true",
+            "--quota-backend-bytes=2147483648",
+            "--log-level=warn",
+        ],
+        None,
+    )
+    apiserver = Component(
+        "kube-apiserver",
+        [
+            str(bins / "kube-apiserver"),
+            f"--etcd-servers=https://127.0.0.1:{layout.etcd_port}",
+            f"--etcd-cafile={pki / 'ca.crt'}",
+            f"--etcd-certfile={pki / 'etcd.crt'}",
+            f"--etcd-keyfile={pki / 'etcd.key'}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={layout.apiserver_port}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction,ServiceAccount",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--endpoint-reconciler-type=none",
+            f"--audit-policy-file={layout.audit_policy}",
+            f"--audit-log-path={layout.log('audit')}",
+            "--audit-log-maxsize=200",
+            "--audit-log-maxbackup=1",
+            "--profiling=false",
+            "--v=0",
+        ],
+        f"{layout.server}/readyz",
+    )
+    kubeconfig = layout.kubeconfig
+    serving = [
         f"--tls-cert-file={pki / 'apiserver.crt'}",
         f"--tls-private-key-file={pki / 'apiserver.key'}",
-        f"--client-ca-file={pki / 'ca.crt'}",
-        f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
-        f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
-        "--authorization-mode=Node,RBAC",
-        "--enable-admission-plugins=NodeRestriction,ServiceAccount",
-        f"--service-account-key-file={pki / 'sa.pub'}",
-        f"--service-account-signing-key-file={pki / 'sa.key'}",
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
-        "--endpoint-reconciler-type=none",
-        f"--audit-policy-file={layout.audit_policy}",
-        f"--audit-log-path={layout.log('audit')}",
-        "--audit-log-maxsize=200",
-        "--audit-log-maxbackup=1",
-        "--profiling=false",
-        "--v=0",
-    ], f"{layout.server}/readyz")
-    kubeconfig = layout.kubeconfig
-    serving = [f"--tls-cert-file={pki / 'apiserver.crt'}",
-               f"--tls-private-key-file={pki / 'apiserver.key'}"]
-    controller_manager = Component("kube-controller-manager", [
-        str(bins / "kube-controller-manager"),
-        f"--kubeconfig={kubeconfig('controller-manager')}",
-        f"--authentication-kubeconfig={kubeconfig('controller-manager')}",
-        f"--authorization-kubeconfig={kubeconfig('controller-manager')}",
-        "--bind-address=127.0.0.1",
-        f"--secure-port={layout.controller_manager_port}",
-        *serving,
-        "--leader-elect=false",
-        "--use-service-account-credentials=true",
-        f"--service-account-private-key-file={pki / 'sa.key'}",
-        f"--root-ca-file={pki / 'ca.crt'}",
-        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
-        f"--cluster-signing-key-file={pki / 'ca.key'}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
-        "--allocate-node-cidrs=false",
-        "--concurrent-job-syncs=10",
-        "--profiling=false",
-    ], f"https://127.0.0.1:{layout.controller_manager_port}/healthz")
-    scheduler = Component("kube-scheduler", [
-        str(bins / "kube-scheduler"),
-        f"--kubeconfig={kubeconfig('scheduler')}",
-        f"--authentication-kubeconfig={kubeconfig('scheduler')}",
-        f"--authorization-kubeconfig={kubeconfig('scheduler')}",
-        "--bind-address=127.0.0.1",
-        f"--secure-port={layout.scheduler_port}",
-        *serving,
-        "--leader-elect=false",
-        "--profiling=false",
-    ], f"https://127.0.0.1:{layout.scheduler_port}/healthz")
-    agent = Component("node-agent", [
-        sys.executable, "-m", "devcluster.agent",
-        f"--state-dir={layout.state_dir}",
-        f"--port={layout.apiserver_port}",
-    ], None)
+    ]
+    controller_manager = Component(
+        "kube-controller-manager",
+        [
+            str(bins / "kube-controller-manager"),
+            f"--kubeconfig={kubeconfig('controller-manager')}",
+            f"--authentication-kubeconfig={kubeconfig('controller-manager')}",
+            f"--authorization-kubeconfig={kubeconfig('controller-manager')}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={layout.controller_manager_port}",
+            *serving,
+            "--leader-elect=false",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki / 'ca.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--allocate-node-cidrs=false",
+            "--concurrent-job-syncs=10",
+            "--profiling=false",
+        ],
+        f"https://127.0.0.1:{layout.controller_manager_port}/healthz",
+    )
+    scheduler = Component(
+        "kube-scheduler",
+        [
+            str(bins / "kube-scheduler"),
+            f"--kubeconfig={kubeconfig('scheduler')}",
+            f"--authentication-kubeconfig={kubeconfig('scheduler')}",
+            f"--authorization-kubeconfig={kubeconfig('scheduler')}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={layout.scheduler_port}",
+            *serving,
+            "--leader-elect=false",
+            "--profiling=false",
+        ],
+        f"https://127.0.0.1:{layout.scheduler_port}/healthz",
+    )
+    agent = Component(
+        "node-agent",
+        [
+            sys.executable,
+            "-m",
+            "devcluster.agent",
+            f"--state-dir={layout.state_dir}",
+            f"--port={layout.apiserver_port}",
+        ],
+        None,
+    )
     return [etcd, apiserver, controller_manager, scheduler, agent]
 
 
@@ -153,10 +177,16 @@ def start(layout: ClusterLayout, component: Component) -> int:
     env = dict(os.environ)
     # The node agent and the podexec it starts import this package from the checkout.
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(repo_root()), *filter(None, [os.environ.get("PYTHONPATH")])])
+        [str(repo_root()), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     process = subprocess.Popen(
-        component.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, env=env, close_fds=True,
+        component.argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+        close_fds=True,
     )
     log.close()
     layout.pidfile(component.name).write_text(f"{process.pid}\n")
@@ -192,4 +222,3 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
             os.kill(pid, sig)
         if wait_until(lambda: not process_alive(pid), timeout, 0.1):
             return
-

@@ -16,10 +16,12 @@ def write_kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path) -
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT, "cluster": {"server": server,
-                                                   "certificate-authority": str(ca)}}],
-        "users": [{"name": CONTEXT, "user": {"client-certificate": str(cert),
-                                             "client-key": str(key)}}],
+        "clusters": [
+            {"name": CONTEXT, "cluster": {"server": server, "certificate-authority": str(ca)}}
+        ],
+        "users": [
+            {"name": CONTEXT, "user": {"client-certificate": str(cert), "client-key": str(key)}}
+        ],
         "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT}}],
         "current-context": CONTEXT,
     }

@@ -66,8 +66,10 @@ class NodeSet(BaseModel):
         return cls.model_validate({"instance_classes": merged, "nodes": data.get("nodes", [])})
 
     def node_objects(self, kubelet_version: str) -> list[dict[str, Any]]:
-        return [node_object(n, self.instance_classes[n.instance_type], kubelet_version)
-                for n in self.nodes]
+        return [
+            node_object(n, self.instance_classes[n.instance_type], kubelet_version)
+            for n in self.nodes
+        ]
 
 
 def node_object(spec: NodeSpec, cls: InstanceClass, kubelet_version: str) -> dict[str, Any]:
@@ -86,12 +88,14 @@ def node_object(spec: NodeSpec, cls: InstanceClass, kubelet_version: str) -> dic
     }
     taints = []
     if cls.gpus:
-        labels.update({
-            "nvidia.com/gpu.present": "true",
-            "nvidia.com/gpu.product": cls.gpu_product,
-            "nvidia.com/gpu.memory": str(cls.gpu_memory_mib),
-            "nvidia.com/gpu.count": str(cls.gpus),
-        })
+        labels.update(
+            {
+                "nvidia.com/gpu.present": "true",
+                "nvidia.com/gpu.product": cls.gpu_product,
+                "nvidia.com/gpu.memory": str(cls.gpu_memory_mib),
+                "nvidia.com/gpu.count": str(cls.gpus),
+            }
+        )
         capacity["nvidia.com/gpu"] = str(cls.gpus)
         taints.append(dict(GPU_TAINT))
     labels.update(spec.labels)

@@ -107,9 +107,15 @@ def ensure_pki(pki_dir: Path) -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -119,11 +125,17 @@ def ensure_pki(pki_dir: Path) -> None:
     _write_key(pki_dir / "ca.key", ca_key)
 
     server_names = (
-        "127.0.0.1", SERVICE_IP, "localhost", "kubernetes", "kubernetes.default",
-        "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+        "127.0.0.1",
+        SERVICE_IP,
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
     )
-    cert, key = _issue(ca_cert, ca_key, _name("kube-apiserver"), server_names=server_names,
-                       client=False)
+    cert, key = _issue(
+        ca_cert, ca_key, _name("kube-apiserver"), server_names=server_names, client=False
+    )
     _write_cert(pki_dir / "apiserver.crt", cert)
     _write_key(pki_dir / "apiserver.key", key)
     cert, key = _issue(ca_cert, ca_key, _name("etcd"), server_names=("127.0.0.1", "localhost"))

@@ -14,9 +14,19 @@ def _training(**fields: Any) -> dict[str, Any]:
 
 
 def _studio(**fields: Any) -> dict[str, Any]:
-    return {"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
-        "url": "http://ls:8080", "apiTokenSecretName": "ls-token",
-        "project": {"title": "digits"}, **fields}}}}
+    return {
+        "humanTaskConfig": {
+            "workforce": {
+                "simulated": None,
+                "labelStudio": {
+                    "url": "http://ls:8080",
+                    "apiTokenSecretName": "ls-token",
+                    "project": {"title": "digits"},
+                    **fields,
+                },
+            }
+        }
+    }
 
 
 # What the Job API (or the worker image) would refuse, refused by the CRD already.
@@ -43,8 +53,14 @@ JOB_API_INVALID: list[tuple[dict[str, Any], str]] = [
     (_training(tolerations=[{"operator": "Equal", "value": "v"}]), "tolerations"),
     (_training(tolerations=[{"key": "k", "value": "v" * 64}]), "value"),
     (_training(tolerations=[{"key": "k", "value": "a b"}]), "value"),
-    (_training(tolerations=[{"key": "k", "operator": "Exists", "effect": "NoSchedule",
-                             "tolerationSeconds": 60}]), "tolerations"),
+    (
+        _training(
+            tolerations=[
+                {"key": "k", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 60}
+            ]
+        ),
+        "tolerations",
+    ),
     (_training(activeDeadlineSeconds=0), "activeDeadlineSeconds"),
     ({"worker": {"image": "worker:1 --privileged"}}, "image"),
     ({"autoLabeling": {"algorithm": {"trainingImage": " me/train:1"}}}, "trainingImage"),
@@ -65,22 +81,33 @@ JOB_API_INVALID: list[tuple[dict[str, Any], str]] = [
 ]
 
 JOB_API_VALID: list[dict[str, Any]] = [
-    {"input": {"manifestUri": "s3://bucket/in.manifest"}, "output": {"uri": "/data/out"},
-     "storage": {"credentialsSecretName": "s3"}},
-    {"input": {"manifestUri": "/data"}, "output": {"uri": "file:///data/a/../b"},
-     "storage": None},
-    {"storage": {"mountPath": "/mnt/lp"}, "input": {"manifestUri": "file:///mnt/lp/in"},
-     "output": {"uri": "/mnt/lp/out"}},
-    {"storage": {"mountPath": "/tmp/pytest-0/data"},
-     "input": {"manifestUri": "file:///tmp/pytest-0/data/in"},
-     "output": {"uri": "/tmp/pytest-0/data/out"}},
+    {
+        "input": {"manifestUri": "s3://bucket/in.manifest"},
+        "output": {"uri": "/data/out"},
+        "storage": {"credentialsSecretName": "s3"},
+    },
+    {"input": {"manifestUri": "/data"}, "output": {"uri": "file:///data/a/../b"}, "storage": None},
+    {
+        "storage": {"mountPath": "/mnt/lp"},
+        "input": {"manifestUri": "file:///mnt/lp/in"},
+        "output": {"uri": "/mnt/lp/out"},
+    },
+    {
+        "storage": {"mountPath": "/tmp/pytest-0/data"},
+        "input": {"manifestUri": "file:///tmp/pytest-0/data/in"},
+        "output": {"uri": "/tmp/pytest-0/data/out"},
+    },
     {"taskType": "SemanticSegmentation", "labels": [f"c{i}" for i in range(255)]},
     {"labels": [f"c{i}" for i in range(MAX_LABELS)]},
-    _training(nodeSelector={"example.com/pool": "a" * 63, "plain": ""},
-              requests={"cpu": "+1.5", "memory": "1e3", "example.com/fpga": 2},
-              limits={"nvidia.com/gpu": "999999999999999", "ephemeral-storage": "10Gi"},
-              tolerations=[{"operator": "Exists"},
-                           {"key": "k", "effect": "NoExecute", "tolerationSeconds": 5}],
-              activeDeadlineSeconds=3600),
+    _training(
+        nodeSelector={"example.com/pool": "a" * 63, "plain": ""},
+        requests={"cpu": "+1.5", "memory": "1e3", "example.com/fpga": 2},
+        limits={"nvidia.com/gpu": "999999999999999", "ephemeral-storage": "10Gi"},
+        tolerations=[
+            {"operator": "Exists"},
+            {"key": "k", "effect": "NoExecute", "tolerationSeconds": 5},
+        ],
+        activeDeadlineSeconds=3600,
+    ),
     _studio(apiTokenSecretKey="api.token_1-x"),
 ]

@@ -17,16 +17,18 @@ SCRIPT = REPO / "hack" / "build-kstatus.sh"
 def binary() -> Path:
     built = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=900)
     assert built.returncode == 0, f"{SCRIPT} failed:\n{built.stdout}{built.stderr}"
-    path = subprocess.run(["bash", str(SCRIPT), "--print-path"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    path = subprocess.run(
+        ["bash", str(SCRIPT), "--print-path"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     return Path(path)
 
 
 def read(objects: list[dict[str, Any]]) -> list[dict[str, str]]:
     """kstatus' result for each object, in order: {"name", "status", "message", ...}."""
     stream = "".join(json.dumps(obj) + "\n" for obj in objects)
-    result = subprocess.run([str(binary())], input=stream, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [str(binary())], input=stream, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 

@@ -17,8 +17,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=Path, default=None, help="node set YAML")
     parser.add_argument("--kubelet-version", default="v1.37.2")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
+    )
     main_loop(ClusterLayout(args.state_dir, args.port), args.nodes, args.kubelet_version)
 
 

@@ -48,11 +48,18 @@ class NodeAgent:
         self._recover()
         self.cgroups = PodCgroups.create(self.layout.state_dir)
         nodes = sorted(self.node_names)
-        Periodic("heartbeat", heartbeat.HEARTBEAT_SECONDS,
-                 lambda: heartbeat.beat(self.kube, nodes), self.stop).start()
-        Periodic("provisioner", provisioner.POLL_SECONDS,
-                 lambda: provisioner.provision_once(self.kube, self.layout.volumes),
-                 self.stop).start()
+        Periodic(
+            "heartbeat",
+            heartbeat.HEARTBEAT_SECONDS,
+            lambda: heartbeat.beat(self.kube, nodes),
+            self.stop,
+        ).start()
+        Periodic(
+            "provisioner",
+            provisioner.POLL_SECONDS,
+            lambda: provisioner.provision_once(self.kube, self.layout.volumes),
+            self.stop,
+        ).start()
         (self.layout.state_dir / "agent-ready").write_text(now() + "\n")
         log.info("node agent ready: %s", ", ".join(sorted(self.node_names)))
         watcher = threading.Thread(target=self._watch_forever, name="pod-watch", daemon=True)
@@ -85,9 +92,16 @@ class NodeAgent:
             running = pod["status"].get("phase") == "Running"
             if pod["spec"].get("restartPolicy") == "Never" and running:
                 self.kube.core.patch_namespaced_pod_status(
-                    pod["metadata"]["name"], pod["metadata"]["namespace"],
-                    {"status": {"phase": "Failed", "reason": "NodeAgentRestarted",
-                                "message": "the node agent restarted while the pod ran"}})
+                    pod["metadata"]["name"],
+                    pod["metadata"]["namespace"],
+                    {
+                        "status": {
+                            "phase": "Failed",
+                            "reason": "NodeAgentRestarted",
+                            "message": "the node agent restarted while the pod ran",
+                        }
+                    },
+                )
 
     def _watch_forever(self) -> None:
         while not self.stop.is_set():
@@ -97,8 +111,11 @@ class NodeAgent:
                     self._handle("ADDED", pod)
                 version = listing["metadata"]["resourceVersion"]
                 stream = watch.Watch().stream(
-                    self.kube.core.list_pod_for_all_namespaces, resource_version=version,
-                    timeout_seconds=300, allow_watch_bookmarks=True)
+                    self.kube.core.list_pod_for_all_namespaces,
+                    resource_version=version,
+                    timeout_seconds=300,
+                    allow_watch_bookmarks=True,
+                )
                 for event in stream:
                     if self.stop.is_set():
                         return
@@ -130,8 +147,9 @@ class NodeAgent:
                 finalize_deletion(self.kube, pod, self.layout.pods / pod_key(pod))
             return
         if runner is None and (pod.get("status") or {}).get("phase") not in TERMINAL:
-            runner = PodRunner(self.kube, pod, self.layout.pods, self.layout.apiserver_port,
-                               self.cgroups)
+            runner = PodRunner(
+                self.kube, pod, self.layout.pods, self.layout.apiserver_port, self.cgroups
+            )
             self.runners[uid] = runner
             runner.start()
 

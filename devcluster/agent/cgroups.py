@@ -77,8 +77,7 @@ class PodCgroups:
     def create(cls, state_dir: Path, root: Path = CGROUP_ROOT) -> PodCgroups | None:
         name = "labelpilot-pods-" + hashlib.sha256(str(state_dir).encode()).hexdigest()[:10]
         unified = (root / "cgroup.controllers").exists()
-        wanted = {"unified": root / name} if unified else {c: root / c / name
-                                                            for c in CONTROLLERS}
+        wanted = {"unified": root / name} if unified else {c: root / c / name for c in CONTROLLERS}
         bases: dict[str, Path] = {}
         for controller, base in wanted.items():
             try:

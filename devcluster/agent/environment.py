@@ -10,8 +10,17 @@ from pathlib import Path
 
 from devcluster.agent.kube import Kube, Obj
 
-PASSTHROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-               "HF_HUB_OFFLINE", "LABELPILOT_CACHE", "LABELPILOT_BIN_DIR")
+PASSTHROUGH = (
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "HF_HUB_OFFLINE",
+    "LABELPILOT_CACHE",
+    "LABELPILOT_BIN_DIR",
+)
 _BRACKETED = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
 _REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 
@@ -67,8 +76,11 @@ class EnvResolver:
     def _object(self, kind: str, name: str) -> Obj | None:
         key = (kind, name)
         if key not in self._cache:
-            method = (self.kube.core.read_namespaced_secret if kind == "secret"
-                      else self.kube.core.read_namespaced_config_map)
+            method = (
+                self.kube.core.read_namespaced_secret
+                if kind == "secret"
+                else self.kube.core.read_namespaced_config_map
+            )
             self._cache[key] = self.kube.read(method, name, self.namespace)
         return self._cache[key]
 
@@ -131,6 +143,7 @@ class EnvResolver:
 
 def expand(value: str, env: dict[str, str]) -> str:
     """Kubernetes' $(VAR) expansion: known names are replaced, $$ escapes a dollar."""
+
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"

@@ -23,15 +23,32 @@ def _now() -> str:
 
 def ready_conditions() -> list[Obj]:
     stamp = _now()
-    healthy = [("MemoryPressure", "KubeletHasSufficientMemory"),
-               ("DiskPressure", "KubeletHasNoDiskPressure"),
-               ("PIDPressure", "KubeletHasSufficientPID")]
-    conditions = [{"type": kind, "status": "False", "reason": reason,
-                   "lastHeartbeatTime": stamp, "lastTransitionTime": stamp,
-                   "message": "simulated node"} for kind, reason in healthy]
-    conditions.append({"type": "Ready", "status": "True", "reason": "KubeletReady",
-                       "lastHeartbeatTime": stamp, "lastTransitionTime": stamp,
-                       "message": "labelpilot node agent is posting ready status"})
+    healthy = [
+        ("MemoryPressure", "KubeletHasSufficientMemory"),
+        ("DiskPressure", "KubeletHasNoDiskPressure"),
+        ("PIDPressure", "KubeletHasSufficientPID"),
+    ]
+    conditions = [
+        {
+            "type": kind,
+            "status": "False",
+            "reason": reason,
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+            "message": "simulated node",
+        }
+        for kind, reason in healthy
+    ]
+    conditions.append(
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+            "message": "labelpilot node agent is posting ready status",
+        }
+    )
     return conditions
 
 
@@ -43,8 +60,13 @@ def register(kube: Kube, node: Obj) -> None:
     if existing is None:
         kube.core.create_node(node)
     else:
-        kube.core.patch_node(name, {"metadata": {"labels": node["metadata"]["labels"]},
-                                    "spec": {"taints": node["spec"].get("taints") or None}})
+        kube.core.patch_node(
+            name,
+            {
+                "metadata": {"labels": node["metadata"]["labels"]},
+                "spec": {"taints": node["spec"].get("taints") or None},
+            },
+        )
     kube.core.patch_node_status(name, {"status": node["status"]})
 
 
@@ -53,12 +75,14 @@ def renew_lease(kube: Kube, node_name: str) -> None:
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
         "metadata": {"name": node_name, "namespace": LEASE_NAMESPACE},
-        "spec": {"holderIdentity": node_name, "leaseDurationSeconds": LEASE_SECONDS,
-                 "renewTime": _micro_now()},
+        "spec": {
+            "holderIdentity": node_name,
+            "leaseDurationSeconds": LEASE_SECONDS,
+            "renewTime": _micro_now(),
+        },
     }
     try:
-        kube.coordination.patch_namespaced_lease(node_name, LEASE_NAMESPACE,
-                                                 {"spec": body["spec"]})
+        kube.coordination.patch_namespaced_lease(node_name, LEASE_NAMESPACE, {"spec": body["spec"]})
     except ApiException as error:
         if not not_found(error):
             raise
@@ -69,4 +93,3 @@ def beat(kube: Kube, node_names: list[str]) -> None:
     for name in node_names:
         renew_lease(kube, name)
         kube.core.patch_node_status(name, {"status": {"conditions": ready_conditions()}})
-

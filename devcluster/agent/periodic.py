@@ -10,8 +10,9 @@ log = logging.getLogger("labelpilot.node-agent")
 
 
 class Periodic(threading.Thread):
-    def __init__(self, name: str, seconds: float, work: Callable[[], None],
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, name: str, seconds: float, work: Callable[[], None], stop: threading.Event
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self.seconds, self.work, self.stop = seconds, work, stop
 

@@ -62,8 +62,11 @@ def main(spec_path: str) -> int:
     # source (an emptyDir on /tmp, with the agent's state under /tmp) must not hide it.
     handles = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in spec["mounts"]]
     targets = [os.path.normpath(m["target"]) for m in spec["mounts"]]
-    hidden = [p for p in spec.get("preserve", [])
-              if any(p.startswith(t.rstrip("/") + "/") for t in targets)]
+    hidden = [
+        p
+        for p in spec.get("preserve", [])
+        if any(p.startswith(t.rstrip("/") + "/") for t in targets)
+    ]
     kept = [os.open(p, os.O_PATH | os.O_CLOEXEC) for p in hidden]
     for mount, handle in zip(spec["mounts"], handles, strict=True):
         bind(f"/proc/self/fd/{handle}", mount["target"], mount.get("readOnly", False))

@@ -19,15 +19,19 @@ POLL_SECONDS = 1.0
 def ensure_storage_class(kube: Kube) -> None:
     if kube.read(kube.storage.read_storage_class, STORAGE_CLASS) is not None:
         return
-    kube.storage.create_storage_class({
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {"name": STORAGE_CLASS, "annotations": {
-            "storageclass.kubernetes.io/is-default-class": "true"}},
-        "provisioner": PROVISIONER,
-        "reclaimPolicy": "Delete",
-        "volumeBindingMode": "Immediate",
-    })
+    kube.storage.create_storage_class(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": STORAGE_CLASS,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": PROVISIONER,
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "Immediate",
+        }
+    )
 
 
 def volume_for(claim: Obj, folder: Path) -> Obj:
@@ -36,8 +40,10 @@ def volume_for(claim: Obj, folder: Path) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": {"name": f"pvc-{meta['uid']}",
-                     "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER}},
+        "metadata": {
+            "name": f"pvc-{meta['uid']}",
+            "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
+        },
         "spec": {
             "capacity": {"storage": storage},
             "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
@@ -45,9 +51,13 @@ def volume_for(claim: Obj, folder: Path) -> Obj:
             "storageClassName": STORAGE_CLASS,
             "volumeMode": spec.get("volumeMode", "Filesystem"),
             "hostPath": {"path": str(folder), "type": "DirectoryOrCreate"},
-            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                         "namespace": meta["namespace"], "name": meta["name"],
-                         "uid": meta["uid"]},
+            "claimRef": {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "namespace": meta["namespace"],
+                "name": meta["name"],
+                "uid": meta["uid"],
+            },
         },
     }
 
@@ -74,4 +84,3 @@ def provision_once(kube: Kube, root: Path) -> None:
         if released and annotations.get("pv.kubernetes.io/provisioned-by") == PROVISIONER:
             kube.core.delete_persistent_volume(volume["metadata"]["name"])
             shutil.rmtree(volume["spec"]["hostPath"]["path"], ignore_errors=True)
-

@@ -41,8 +41,14 @@ def pod_key(pod: Obj) -> str:
 class PodRunner(threading.Thread):
     """One pod's life on a simulated node: volumes, processes, restarts, deletion."""
 
-    def __init__(self, kube: Kube, pod: Obj, pods_dir: Path, apiserver_port: int,
-                 cgroups: PodCgroups | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        pod: Obj,
+        pods_dir: Path,
+        apiserver_port: int,
+        cgroups: PodCgroups | None = None,
+    ) -> None:
         super().__init__(name=f"pod-{pod['metadata']['name']}", daemon=True)
         self.kube = kube
         self.cgroups = cgroups
@@ -57,10 +63,11 @@ class PodRunner(threading.Thread):
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         spec = pod["spec"]
         self.restart_policy = spec.get("restartPolicy", "Always")
-        self.init = [ContainerState(c["name"], c.get("image", ""), init=True)
-                     for c in spec.get("initContainers") or []]
-        self.main = [ContainerState(c["name"], c.get("image", ""))
-                     for c in spec["containers"]]
+        self.init = [
+            ContainerState(c["name"], c.get("image", ""), init=True)
+            for c in spec.get("initContainers") or []
+        ]
+        self.main = [ContainerState(c["name"], c.get("image", "")) for c in spec["containers"]]
         self.start_time = (pod.get("status") or {}).get("startTime") or now()
         self.phase = "Pending"
         self.pod_reason: str | None = None
@@ -99,8 +106,9 @@ class PodRunner(threading.Thread):
             volumes = VolumeBuilder(self.kube, self.pod, self.dir).build()
             resolver = EnvResolver(self.kube, self.pod)
             base = base_environment(self.pod, self.apiserver_port)
-            specs = {c["name"]: self._exec_spec(c, volumes, resolver, base)
-                     for c in self._containers()}
+            specs = {
+                c["name"]: self._exec_spec(c, volumes, resolver, base) for c in self._containers()
+            }
         except (VolumeError, EnvError, ApiException) as error:
             self._fail_to_start(str(error))
         else:
@@ -113,8 +121,12 @@ class PodRunner(threading.Thread):
                 self._report()
                 self._supervise(specs)
         if self.stop_requested.is_set():
-            log.info("pod %s/%s: stopping (grace %.0fs)", self.meta["namespace"],
-                     self.meta["name"], self.grace_seconds)
+            log.info(
+                "pod %s/%s: stopping (grace %.0fs)",
+                self.meta["namespace"],
+                self.meta["name"],
+                self.grace_seconds,
+            )
             self._kill_all(self.grace_seconds)
             if not self.node_shutdown:
                 finalize_deletion(self.kube, self.pod, self.dir)
@@ -126,14 +138,17 @@ class PodRunner(threading.Thread):
     def _container(self, name: str) -> Obj:
         return next(c for c in self._containers() if c["name"] == name)
 
-    def _exec_spec(self, container: Obj, volumes: dict[str, str], resolver: EnvResolver,
-                   base: dict[str, str]) -> Obj:
+    def _exec_spec(
+        self, container: Obj, volumes: dict[str, str], resolver: EnvResolver, base: dict[str, str]
+    ) -> Obj:
         env = resolver.container_env(container, base)
         argv = [expand(a, env) for a in (container.get("command") or [])]
         argv += [expand(a, env) for a in (container.get("args") or [])]
         if not argv:
-            raise VolumeError(f"container {container['name']}: no command; the simulated "
-                              "runtime cannot read an image's entrypoint, set `command`")
+            raise VolumeError(
+                f"container {container['name']}: no command; the simulated "
+                "runtime cannot read an image's entrypoint, set `command`"
+            )
         mounts = container_mounts(container, volumes)
         termination = self.dir / "termination" / container["name"]
         termination.parent.mkdir(exist_ok=True)
@@ -141,9 +156,15 @@ class PodRunner(threading.Thread):
         target = container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH
         mounts_spec = [m.as_spec() for m in mounts]
         mounts_spec.append({"source": str(termination), "target": target, "readOnly": False})
-        return {"argv": argv, "env": env, "mounts": mounts_spec, "preserve": RUNTIME_PATHS,
-                "workingDir": container.get("workingDir"), "terminationFile": str(termination),
-                "cgroups": [str(p) for p in self.cgroup_procs]}
+        return {
+            "argv": argv,
+            "env": env,
+            "mounts": mounts_spec,
+            "preserve": RUNTIME_PATHS,
+            "workingDir": container.get("workingDir"),
+            "terminationFile": str(termination),
+            "cgroups": [str(p) for p in self.cgroup_procs],
+        }
 
     def _fail_to_start(self, message: str) -> None:
         log.warning("pod %s/%s: %s", self.meta["namespace"], self.meta["name"], message)
@@ -223,7 +244,8 @@ class PodRunner(threading.Thread):
         if not (state.terminated and self._should_restart(state)):
             return False
         due = self._restart_at.setdefault(
-            state.name, time.monotonic() + self._backoff_seconds(state))
+            state.name, time.monotonic() + self._backoff_seconds(state)
+        )
         return time.monotonic() >= due
 
     def _should_restart(self, state: ContainerState) -> bool:
@@ -233,7 +255,7 @@ class PodRunner(threading.Thread):
 
     @staticmethod
     def _backoff_seconds(state: ContainerState) -> float:
-        return min(RESTART_BACKOFF_MAX, 0.5 * 2 ** state.restart_count)
+        return min(RESTART_BACKOFF_MAX, 0.5 * 2**state.restart_count)
 
     def _backoff(self, state: ContainerState) -> None:
         self.stop_requested.wait(self._backoff_seconds(state))
@@ -256,10 +278,22 @@ class PodRunner(threading.Thread):
         spec_file.chmod(0o600)
         log_file = (self.dir / "logs" / f"{state.name}.log").open("ab")
         process = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "--",
-             sys.executable, "-m", "devcluster.agent.podexec", str(spec_file)],
-            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True,
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                sys.executable,
+                "-m",
+                "devcluster.agent.podexec",
+                str(spec_file),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
         )
         log_file.close()
         (self.dir / f"{state.name}.pid").write_text(str(process.pid))
@@ -303,12 +337,19 @@ class PodRunner(threading.Thread):
     def _report(self) -> None:
         body = {
             "metadata": {"uid": self.meta["uid"]},
-            "status": pod_status(self.phase, self.start_time, self.init, self.main,
-                                 reason=self.pod_reason, message=self.pod_message),
+            "status": pod_status(
+                self.phase,
+                self.start_time,
+                self.init,
+                self.main,
+                reason=self.pod_reason,
+                message=self.pod_message,
+            ),
         }
         try:
-            self.kube.core.patch_namespaced_pod_status(self.meta["name"], self.meta["namespace"],
-                                                       body)
+            self.kube.core.patch_namespaced_pod_status(
+                self.meta["name"], self.meta["namespace"], body
+            )
         except ApiException as error:
             if not (not_found(error) or conflict(error)):
                 raise
@@ -319,8 +360,10 @@ def finalize_deletion(kube: Kube, pod: Obj, pod_dir: Path) -> None:
     meta = pod["metadata"]
     try:
         kube.core.delete_namespaced_pod(
-            meta["name"], meta["namespace"],
-            body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
+            meta["name"],
+            meta["namespace"],
+            body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+        )
     except ApiException as error:
         if not (not_found(error) or conflict(error)):
             raise
@@ -330,4 +373,3 @@ def finalize_deletion(kube: Kube, pod: Obj, pod_dir: Path) -> None:
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-

@@ -73,8 +73,12 @@ class ContainerState:
 
 
 def _condition(kind: str, ok: bool, reason: str | None = None) -> Obj:
-    condition: Obj = {"type": kind, "status": "True" if ok else "False",
-                      "lastProbeTime": None, "lastTransitionTime": now()}
+    condition: Obj = {
+        "type": kind,
+        "status": "True" if ok else "False",
+        "lastProbeTime": None,
+        "lastTransitionTime": now(),
+    }
     if reason:
         condition["reason"] = reason
     return condition
@@ -102,8 +106,11 @@ def pod_status(
         "startTime": start_time,
         "conditions": [
             _condition("PodReadyToStartContainers", not terminal),
-            _condition("Initialized", initialized or terminal,
-                       None if initialized or terminal else "ContainersNotInitialized"),
+            _condition(
+                "Initialized",
+                initialized or terminal,
+                None if initialized or terminal else "ContainersNotInitialized",
+            ),
             _condition("ContainersReady", ready, None if ready else not_ready_reason),
             _condition("Ready", ready, None if ready else not_ready_reason),
         ],

@@ -90,8 +90,9 @@ class VolumeBuilder:
             return str(folder)
         if "downwardAPI" in volume:
             source = volume["downwardAPI"]
-            self._write_files(folder, self._downward_files(source["items"],
-                                                           source.get("defaultMode")))
+            self._write_files(
+                folder, self._downward_files(source["items"], source.get("defaultMode"))
+            )
             return str(folder)
         kinds = sorted(k for k in volume if k != "name")
         raise VolumeError(f"volume {name}: unsupported type {kinds}")
@@ -116,8 +117,9 @@ class VolumeBuilder:
         return path
 
     def _claim(self, claim_name: str) -> str:
-        claim = self.kube.read(self.kube.core.read_namespaced_persistent_volume_claim,
-                               claim_name, self.namespace)
+        claim = self.kube.read(
+            self.kube.core.read_namespaced_persistent_volume_claim, claim_name, self.namespace
+        )
         if claim is None:
             raise VolumeError(f"persistentvolumeclaim {self.namespace}/{claim_name} not found")
         volume_name = claim["spec"].get("volumeName")
@@ -129,8 +131,10 @@ class VolumeBuilder:
         spec = volume["spec"]
         source = spec.get("hostPath") or spec.get("local")
         if source is None:
-            raise VolumeError(f"persistentvolume {volume_name}: only hostPath or local volumes "
-                              "can be mounted on a simulated node")
+            raise VolumeError(
+                f"persistentvolume {volume_name}: only hostPath or local volumes "
+                "can be mounted on a simulated node"
+            )
         os.makedirs(source["path"], exist_ok=True)
         return str(source["path"])
 
@@ -171,12 +175,17 @@ class VolumeBuilder:
             "spec": {
                 "audiences": [source["audience"]] if source.get("audience") else None,
                 "expirationSeconds": source.get("expirationSeconds", TOKEN_SECONDS_DEFAULT),
-                "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
-                                   "name": metadata["name"], "uid": metadata["uid"]},
+                "boundObjectRef": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": metadata["name"],
+                    "uid": metadata["uid"],
+                },
             }
         }
         response = self.kube.core.create_namespaced_service_account_token(
-            account, self.namespace, body)
+            account, self.namespace, body
+        )
         return str(response.status.token).encode()
 
     def _projected_files(self, projected: Obj) -> Files:

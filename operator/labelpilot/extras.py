@@ -13,8 +13,14 @@ import importlib.util
 WORKER = "worker"
 # An extra's libraries, by import name, with the distribution that provides each.
 MODULES: dict[str, dict[str, str]] = {
-    WORKER: {"numpy": "numpy", "scipy": "scipy", "fsspec": "fsspec", "PIL": "pillow",
-             "torch": "torch", "matplotlib": "matplotlib"},
+    WORKER: {
+        "numpy": "numpy",
+        "scipy": "scipy",
+        "fsspec": "fsspec",
+        "PIL": "pillow",
+        "torch": "torch",
+        "matplotlib": "matplotlib",
+    },
 }
 
 
@@ -22,10 +28,13 @@ def missing(extra: str | None) -> list[str]:
     """The distributions of `extra` that cannot be imported here (none for no extra)."""
     if extra is None:
         return []
-    return [dist for module, dist in MODULES[extra].items()
-            if importlib.util.find_spec(module) is None]
+    return [
+        dist for module, dist in MODULES[extra].items() if importlib.util.find_spec(module) is None
+    ]
 
 
 def message(command: str, extra: str, absent: list[str]) -> str:
-    return (f"labelpilot {command}: needs the {extra} extra (pip install "
-            f"'labelpilot[{extra}]'); missing: {', '.join(absent)}")
+    return (
+        f"labelpilot {command}: needs the {extra} extra (pip install "
+        f"'labelpilot[{extra}]'); missing: {', '.join(absent)}"
+    )

@@ -17,18 +17,24 @@ Obj = dict[str, Any]
 
 @cache
 def binary_dir() -> Path:
-    out = subprocess.run(["bash", str(REPO / "hack" / "build-binaries.sh"), "--print-dir"],
-                         check=True, capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        ["bash", str(REPO / "hack" / "build-binaries.sh"), "--print-dir"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return Path(out)
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(binary_dir() / "helm"), *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(binary_dir() / "helm"), *args], capture_output=True, text=True, timeout=120
+    )
 
 
-def template_text(*args: str, namespace: str = "labelpilot-system",
-                  release: str = "labelpilot") -> str:
+def template_text(
+    *args: str, namespace: str = "labelpilot-system", release: str = "labelpilot"
+) -> str:
     result = helm("template", release, str(CHART), "--namespace", namespace, *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -45,8 +51,9 @@ def render(*args: str, namespace: str = "labelpilot-system") -> list[Obj]:
 
 
 def one(docs: list[Obj], kind: str, name: str | None = None) -> Obj:
-    found = [d for d in docs if d["kind"] == kind
-             and (name is None or d["metadata"]["name"] == name)]
+    found = [
+        d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)
+    ]
     assert len(found) == 1, f"expected one {kind} {name or ''}, got {len(found)}"
     return found[0]
 

@@ -36,13 +36,16 @@ def test_the_fixtures_come_from_runs():
         assert obj["kind"] == "LabelingJob" and obj["status"]["conditions"], name
 
 
-@pytest.mark.parametrize("name, expected, words", [
-    ("in-progress", "Progressing", "InProgress"),
-    ("completed", "Healthy", "AllLabeled"),
-    ("failed", "Degraded", ""),
-    ("stalled-forbidden", "Degraded", "Forbidden"),
-    ("stopped", "Suspended", "Stopped"),
-])
+@pytest.mark.parametrize(
+    "name, expected, words",
+    [
+        ("in-progress", "Progressing", "InProgress"),
+        ("completed", "Healthy", "AllLabeled"),
+        ("failed", "Degraded", ""),
+        ("stalled-forbidden", "Degraded", "Forbidden"),
+        ("stopped", "Suspended", "Stopped"),
+    ],
+)
 def test_captured_statuses(name, expected, words):
     status, message = health(load(name))
     assert status == expected, message

@@ -23,8 +23,12 @@ RULES = {
 }
 
 
-CLUSTER_SCOPED = ("Namespace", "CustomResourceDefinition", "ValidatingAdmissionPolicy",
-                  "ValidatingAdmissionPolicyBinding")
+CLUSTER_SCOPED = (
+    "Namespace",
+    "CustomResourceDefinition",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+)
 
 
 def container(docs):
@@ -59,20 +63,32 @@ def test_chart_crds_are_byte_identical_to_the_top_level_ones():
     assert top == chart and top
     for name in top:
         assert (CHART / "crds" / name).read_bytes() == (REPO / "crds" / name).read_bytes(), (
-            f"charts/labelpilot/crds/{name} drifted from crds/{name}: run `make crd`")
+            f"charts/labelpilot/crds/{name} drifted from crds/{name}: run `make crd`"
+        )
     assert (REPO / "crds" / top[0]).read_text() == crd.render()
 
 
 def test_install_manifest_matches_the_chart():
-    rendered = subprocess.run(["bash", str(REPO / "hack" / "render-manifests.sh"), "-"],
-                              capture_output=True, text=True, check=True).stdout
+    rendered = subprocess.run(
+        ["bash", str(REPO / "hack" / "render-manifests.sh"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     committed = (REPO / "deploy" / "install.yaml").read_text()
     assert committed == rendered, "deploy/install.yaml drifted from the chart: `make manifests`"
     docs = [d for d in yaml.safe_load_all(committed) if d]
-    assert docs[0] == {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": "labelpilot-system", "labels": {
-            "app.kubernetes.io/part-of": "labelpilot",
-            "pod-security.kubernetes.io/enforce": "restricted"}}}
+    assert docs[0] == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": "labelpilot-system",
+            "labels": {
+                "app.kubernetes.io/part-of": "labelpilot",
+                "pod-security.kubernetes.io/enforce": "restricted",
+            },
+        },
+    }
     assert "CustomResourceDefinition" in kinds(docs)
     assert "ValidatingAdmissionPolicy" in kinds(docs)
     namespaced = [d for d in docs if d["kind"] not in CLUSTER_SCOPED]
@@ -80,9 +96,17 @@ def test_install_manifest_matches_the_chart():
 
 
 def test_default_objects():
-    assert kinds(render()) == ["ConfigMap", "ConfigMap", "Deployment", "Role", "RoleBinding",
-                               "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
-                               "ValidatingAdmissionPolicyBinding"]
+    assert kinds(render()) == [
+        "ConfigMap",
+        "ConfigMap",
+        "Deployment",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ]
 
 
 def test_deployment_is_one_recreated_restricted_replica():
@@ -95,9 +119,11 @@ def test_deployment_is_one_recreated_restricted_replica():
     assert pod["securityContext"]["runAsUser"] > 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     main = container(docs)
-    assert main["securityContext"] == {"allowPrivilegeEscalation": False,
-                                       "readOnlyRootFilesystem": True,
-                                       "capabilities": {"drop": ["ALL"]}}
+    assert main["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
     assert main["resources"]["requests"] and main["resources"]["limits"]
     mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -126,9 +152,16 @@ def test_command_is_a_valid_operator_invocation():
 
 def test_worker_image_and_digest():
     digest = "sha256:" + "ab" * 32
-    args = operator_args(render("--set", "worker.image.repository=registry.example/lp/worker",
-                                "--set", "worker.image.tag=1.2.3",
-                                "--set", f"worker.image.digest={digest}"))
+    args = operator_args(
+        render(
+            "--set",
+            "worker.image.repository=registry.example/lp/worker",
+            "--set",
+            "worker.image.tag=1.2.3",
+            "--set",
+            f"worker.image.digest={digest}",
+        )
+    )
     assert args.image == f"registry.example/lp/worker:1.2.3@{digest}"
 
 
@@ -156,8 +189,11 @@ def test_cluster_wide_rbac_option():
     expected[("apiextensions.k8s.io", "customresourcedefinitions")] = {"list", "watch"}
     assert rules_of(role) == expected
     binding = one(docs, "ClusterRoleBinding")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
-                                  "kind": "ClusterRole", "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
     args = operator_args(docs)
     assert args.all_namespaces and not args.namespace
 
@@ -183,8 +219,8 @@ def test_every_profile_field_can_be_overridden(tmp_path):
         "requests": {"cpu": "8", "memory": "60Gi", "nvidia.com/gpu": "1"},
         "limits": {"cpu": "16", "memory": "120Gi", "nvidia.com/gpu": "1"},
         "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"},
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists",
-                         "effect": "NoSchedule"}]}
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    }
     profiles["profiles"]["c5.xlarge"]["limits"]["memory"] = "12Gi"
     profiles["defaults"]["ImageClassification"]["training"] = "a100"
     path = tmp_path / "values.yaml"
@@ -193,7 +229,8 @@ def test_every_profile_field_can_be_overridden(tmp_path):
     config = one(docs, "ConfigMap", "labelpilot-profiles")
     catalog = Catalog.from_yaml(config["data"]["profiles.yaml"])
     assert catalog.profile("a100").node_selector == {
-        "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"}
+        "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"
+    }
     assert catalog.profile("c5.xlarge").limits["memory"] == "12Gi"
     assert catalog.defaults["ImageClassification"]["training"] == "a100"
     annotation = "checksum/profiles"
@@ -216,35 +253,43 @@ def test_metrics_service_and_optional_service_monitor():
 
 def test_optional_storage_claim_is_kept_on_uninstall():
     assert "PersistentVolumeClaim" not in kinds(render())
-    claim = one(render("--set", "storage.pvc.create=true", "--set", "storage.pvc.size=5Gi"),
-                "PersistentVolumeClaim")
+    claim = one(
+        render("--set", "storage.pvc.create=true", "--set", "storage.pvc.size=5Gi"),
+        "PersistentVolumeClaim",
+    )
     assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
     assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
 
 def test_argocd_health_check_configmap_carries_the_shipped_lua():
-    config = one(render("--set", "argocd.healthCheck.enabled=true"), "ConfigMap",
-                 "labelpilot-argocd-health")
+    config = one(
+        render("--set", "argocd.healthCheck.enabled=true"), "ConfigMap", "labelpilot-argocd-health"
+    )
     key = "resource.customizations.health.labelpilot.dev_LabelingJob"
     shipped = (REPO / "deploy" / "argocd" / "labelingjob-health.lua").read_text()
     assert config["data"][key] == shipped
     assert (CHART / "files" / "labelingjob-health.lua").read_text() == shipped
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("metrics.port=0", "at '/metrics/port': minimum: got 0, want 1"),
-    ("metrics.port=http", "at '/metrics/port': got string, want integer"),
-    ("rbac.clusterwide=true", "additional properties 'clusterwide' not allowed"),
-    ("image.pullPolicy=Sometimes", "at '/image/pullPolicy'"),
-    ("worker.image.digest=abc", "at '/worker/image/digest'"),
-    ("watchNamespaces={Team_A}", "at '/watchNamespaces/0'"),
-    ("operator.resyncSeconds=0", "at '/operator/resyncSeconds'"),
-    ("profiles.defaults.ImageClassification.training=7",
-     "at '/profiles/defaults/ImageClassification/training': got number, want string"),
-    ("profiles.profiles.small.limits.cpu=two", "at '/profiles/profiles/small/limits/cpu'"),
-    ("podSecurityContext.runAsNonRoot=false", "at '/podSecurityContext/runAsNonRoot'"),
-    ("storage.pvc.accessModes={ReadWriteSometimes}", "at '/storage/pvc/accessModes/0'"),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("metrics.port=0", "at '/metrics/port': minimum: got 0, want 1"),
+        ("metrics.port=http", "at '/metrics/port': got string, want integer"),
+        ("rbac.clusterwide=true", "additional properties 'clusterwide' not allowed"),
+        ("image.pullPolicy=Sometimes", "at '/image/pullPolicy'"),
+        ("worker.image.digest=abc", "at '/worker/image/digest'"),
+        ("watchNamespaces={Team_A}", "at '/watchNamespaces/0'"),
+        ("operator.resyncSeconds=0", "at '/operator/resyncSeconds'"),
+        (
+            "profiles.defaults.ImageClassification.training=7",
+            "at '/profiles/defaults/ImageClassification/training': got number, want string",
+        ),
+        ("profiles.profiles.small.limits.cpu=two", "at '/profiles/profiles/small/limits/cpu'"),
+        ("podSecurityContext.runAsNonRoot=false", "at '/podSecurityContext/runAsNonRoot'"),
+        ("storage.pvc.accessModes={ReadWriteSometimes}", "at '/storage/pvc/accessModes/0'"),
+    ],
+)
 def test_schema_refuses_wrong_values_naming_the_field(setting, message):
     result = helm("template", "labelpilot", str(CHART), "--set", setting)
     assert result.returncode != 0

@@ -31,8 +31,7 @@ def test_argocd_applications(tmp_path):
     for app in apps.values():
         assert app["kind"] == "Application"
         assert (REPO / app["spec"]["source"]["path"]).is_dir()
-    values_pass_the_schema(apps["labelpilot"]["spec"]["source"]["helm"]["valuesObject"],
-                           tmp_path)
+    values_pass_the_schema(apps["labelpilot"]["spec"]["source"]["helm"]["valuesObject"], tmp_path)
 
 
 def test_argocd_cm_patch_carries_the_health_check():
@@ -49,7 +48,9 @@ def test_flux_objects(tmp_path):
     (source,) = by_kind["GitRepository"]
     (release,) = by_kind["HelmRelease"]
     assert release["spec"]["chart"]["spec"]["sourceRef"] == {
-        "kind": "GitRepository", "name": source["metadata"]["name"]}
+        "kind": "GitRepository",
+        "name": source["metadata"]["name"],
+    }
     assert (REPO / release["spec"]["chart"]["spec"]["chart"] / "Chart.yaml").exists()
     values_pass_the_schema(release["spec"]["values"], tmp_path)
     kustomizations = {k["metadata"]["name"]: k for k in by_kind["Kustomization"]}

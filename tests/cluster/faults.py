@@ -30,11 +30,11 @@ CONTAINER = "worker"  # labelpilot.controller.job_labels.CONTAINER
 
 @dataclass(frozen=True)
 class StepFault:
-    job: str                    # the step's Job, e.g. "storm-i0-threshold"
-    step: str                   # its `labelpilot worker <step>`
-    watch: Path                 # the folder whose lookups hold the step still
-    ready: Callable[[], bool]   # the workspace is in the state to kill in
-    moment: str                 # that state, in words
+    job: str  # the step's Job, e.g. "storm-i0-threshold"
+    step: str  # its `labelpilot worker <step>`
+    watch: Path  # the folder whose lookups hold the step still
+    ready: Callable[[], bool]  # the workspace is in the state to kill in
+    moment: str  # that state, in words
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ class InjectedKill:
     pod_uid: str
 
 
-def _first_pod(core: client.CoreV1Api, namespace: str, job: str, pods: Path
-               ) -> tuple[client.V1Pod, int] | None:
+def _first_pod(
+    core: client.CoreV1Api, namespace: str, job: str, pods: Path
+) -> tuple[client.V1Pod, int] | None:
     selector = f"batch.kubernetes.io/job-name={job}"
     for pod in core.list_namespaced_pod(namespace, label_selector=selector).items:
         pid = podprocess.container_pid(pods, pod, CONTAINER)
@@ -58,9 +59,25 @@ def _strace(pid: int, watch: Path, log: Path) -> subprocess.Popen[bytes]:
     strace = shutil.which("strace")
     assert strace, "the fault tests need strace on the PATH (Debian: apt-get install strace)"
     return subprocess.Popen(
-        [strace, "-qq", "-f", "-o", str(log), "-p", str(pid), "-P", str(watch),
-         "-e", "trace=%file", "-e", "inject=%file:signal=STOP"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        [
+            strace,
+            "-qq",
+            "-f",
+            "-o",
+            str(log),
+            "-p",
+            str(pid),
+            "-P",
+            str(watch),
+            "-e",
+            "trace=%file",
+            "-e",
+            "inject=%file:signal=STOP",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _stops(log: Path, pid: int) -> int:
@@ -73,12 +90,19 @@ def _stops(log: Path, pid: int) -> int:
     return len(re.findall(rf"^{pid}\s+--- stopped by SIGSTOP ---$", text, re.M))
 
 
-def inject(fault: StepFault, core: client.CoreV1Api, namespace: str, pods: Path,
-           logs: Path, ended: Callable[[], str | None], timeout: float = 180
-           ) -> InjectedKill:
+def inject(
+    fault: StepFault,
+    core: client.CoreV1Api,
+    namespace: str,
+    pods: Path,
+    logs: Path,
+    ended: Callable[[], str | None],
+    timeout: float = 180,
+) -> InjectedKill:
     """Waits for the fault's step to start, kills it at the fault's moment, and checks
     that the kill left the workspace in that state (the step did not get further).
     `ended` says why the step will never start (its LabelingJob ended), else None."""
+
     def started() -> tuple[client.V1Pod, int] | None:
         why = ended()
         if why:
@@ -90,16 +114,19 @@ def inject(fault: StepFault, core: client.CoreV1Api, namespace: str, pods: Path,
     tracer = _strace(pid, fault.watch, log)
     released = 0
     try:
-        wait_for(lambda: podprocess.traced(pid) or not podprocess.alive(pid), 30,
-                 interval=0.01, what=f"strace to attach to {fault.job}'s process {pid}")
+        wait_for(
+            lambda: podprocess.traced(pid) or not podprocess.alive(pid),
+            30,
+            interval=0.01,
+            what=f"strace to attach to {fault.job}'s process {pid}",
+        )
 
         def at_moment() -> bool:
             nonlocal released
             if not podprocess.alive(pid):
                 raise AssertionError(f"{fault.job}: the step ended before {fault.moment}")
             stops = _stops(log, pid)  # read before the workspace: a stop holds it still
-            if podprocess.runs_worker_step(pid, pod.metadata.name, fault.step) \
-                    and fault.ready():
+            if podprocess.runs_worker_step(pid, pod.metadata.name, fault.step) and fault.ready():
                 return True
             if stops > released:
                 released = stops

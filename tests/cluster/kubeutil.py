@@ -9,8 +9,12 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.2,
-             what: str = "condition") -> T:
+def wait_for(
+    probe: Callable[[], T | None],
+    timeout: float = 60.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
@@ -21,18 +25,20 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, interval: flo
 
 
 def job_condition(job: Any) -> str | None:
-    for condition in (job.status.conditions or []):
+    for condition in job.status.conditions or []:
         if condition.type in ("Complete", "Failed") and condition.status == "True":
             return str(condition.type)
     return None
 
 
-def simple_job(name: str, script: str, *, backoff_limit: int = 0,
-               pod_spec: dict[str, Any] | None = None) -> dict[str, Any]:
+def simple_job(
+    name: str, script: str, *, backoff_limit: int = 0, pod_spec: dict[str, Any] | None = None
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
-        "containers": [{"name": "main", "image": "example.invalid/none:1",
-                        "command": ["sh", "-c", script]}],
+        "containers": [
+            {"name": "main", "image": "example.invalid/none:1", "command": ["sh", "-c", script]}
+        ],
     }
     spec.update(pod_spec or {})
     return {

@@ -37,9 +37,26 @@ class OperatorProcess:
         self.process = subprocess.Popen(
             # Only the tests' own namespaces (see tests/conftest.py): an operator installed
             # in-cluster by another test module owns the rest.
-            [sys.executable, "-m", "labelpilot.cli", "operator", "-n", "t-*", "--metrics-port", "0",
-             "--liveness", "", "--resync-seconds", "5", "--policy", str(POLICY)],
-            stdout=handle, stderr=subprocess.STDOUT, env=env)
+            [
+                sys.executable,
+                "-m",
+                "labelpilot.cli",
+                "operator",
+                "-n",
+                "t-*",
+                "--metrics-port",
+                "0",
+                "--liveness",
+                "",
+                "--resync-seconds",
+                "5",
+                "--policy",
+                str(POLICY),
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         handle.close()
 
     def kill(self) -> None:
@@ -68,15 +85,17 @@ def crd_installed(kube_api: client.ApiClient) -> None:
 
     def established() -> bool:
         crd = extensions.read_custom_resource_definition(body["metadata"]["name"])
-        return any(c.type == "Established" and c.status == "True"
-                   for c in crd.status.conditions or [])
+        return any(
+            c.type == "Established" and c.status == "True" for c in crd.status.conditions or []
+        )
 
     wait_for(established, what="the CRD to be established")
 
 
 @pytest.fixture(scope="session")
-def operator(dev_cluster: Any, crd_installed: None,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def operator(
+    dev_cluster: Any, crd_installed: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     process = OperatorProcess(dev_cluster.admin_kubeconfig, log)
     process.start()
@@ -96,25 +115,43 @@ class DataVolume:
 
 def bind_host_folder(core: client.CoreV1Api, namespace: str, path: Path) -> DataVolume:
     name = f"data-{namespace}"
-    core.create_persistent_volume({
-        "metadata": {"name": name},
-        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"],
-                 "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
-                 "hostPath": {"path": str(path), "type": "Directory"},
-                 "claimRef": {"namespace": namespace, "name": "data"}},
-    })
-    core.create_namespaced_persistent_volume_claim(namespace, {
-        "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": name,
-                 "resources": {"requests": {"storage": "10Gi"}}},
-    })
-    wait_for(lambda: core.read_namespaced_persistent_volume_claim("data", namespace)
-             .status.phase == "Bound", what="the data claim to bind")
+    core.create_persistent_volume(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "capacity": {"storage": "10Gi"},
+                "accessModes": ["ReadWriteMany"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "",
+                "hostPath": {"path": str(path), "type": "Directory"},
+                "claimRef": {"namespace": namespace, "name": "data"},
+            },
+        }
+    )
+    core.create_namespaced_persistent_volume_claim(
+        namespace,
+        {
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "volumeName": name,
+                "resources": {"requests": {"storage": "10Gi"}},
+            },
+        },
+    )
+    wait_for(
+        lambda: (
+            core.read_namespaced_persistent_volume_claim("data", namespace).status.phase == "Bound"
+        ),
+        what="the data claim to bind",
+    )
     return DataVolume("data", path)
 
 
-def labeling_job(name: str, data: Path, volume: DataVolume, class_names: list[str],
-                 **overrides: Any) -> dict[str, Any]:
+def labeling_job(
+    name: str, data: Path, volume: DataVolume, class_names: list[str], **overrides: Any
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "taskType": "ImageClassification",
         "labelAttributeName": "label",
@@ -122,12 +159,12 @@ def labeling_job(name: str, data: Path, volume: DataVolume, class_names: list[st
         "input": {"manifestUri": f"file://{data}/input.manifest"},
         "output": {"uri": f"file://{volume.path}/output/{name}"},
         "storage": {"volumeClaimName": volume.claim, "mountPath": str(volume.path)},
-        "autoLabeling": {"allowSmallDataset": True,
-                         "algorithm": {"options": {"epochs": "3"}}},
+        "autoLabeling": {"allowSmallDataset": True, "algorithm": {"options": {"epochs": "3"}}},
         "humanTaskConfig": {
             "maxConcurrentTaskCount": 100,
-            "workforce": {"simulated": {
-                "groundTruthManifestUri": f"file://{data}/ground-truth.manifest"}},
+            "workforce": {
+                "simulated": {"groundTruthManifestUri": f"file://{data}/ground-truth.manifest"}
+            },
         },
     }
     for key, value in overrides.items():
@@ -135,12 +172,21 @@ def labeling_job(name: str, data: Path, volume: DataVolume, class_names: list[st
             spec[key] = {**spec[key], **value}
         else:
             spec[key] = value
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "LabelingJob",
-            "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "LabelingJob",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
-def wait_phase(custom: client.CustomObjectsApi, namespace: str, name: str,
-               phases: tuple[str, ...], timeout: float = 600) -> dict[str, Any]:
+def wait_phase(
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    name: str,
+    phases: tuple[str, ...],
+    timeout: float = 600,
+) -> dict[str, Any]:
     def phase() -> dict[str, Any] | None:
         obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
         return obj if (obj.get("status") or {}).get("phase") in phases else None

@@ -60,6 +60,8 @@ def runs_worker_step(pid: int, pod: str, step: str) -> bool:
     """Whether `pid` is pod `pod`'s container running `labelpilot worker <step>` (the
     agent names the pod in the container's HOSTNAME)."""
     argv = command_line(pid)
-    ran = any(argv[i:i + 2] == ["worker", step] and argv[i - 1].endswith("labelpilot")
-              for i in range(1, len(argv)))
+    ran = any(
+        argv[i : i + 2] == ["worker", step] and argv[i - 1].endswith("labelpilot")
+        for i in range(1, len(argv))
+    )
     return ran and environment(pid).get("HOSTNAME") == pod

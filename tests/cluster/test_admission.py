@@ -49,10 +49,23 @@ BASE_SPEC: dict[str, Any] = {
     },
 }
 # The builder with a policy that refuses nothing: what is left to refuse is the Job API's.
-OPEN = JobSettings(policy=Policy.from_yaml(json.dumps({
-    "images": ["*"], "commands": True, "serviceAccounts": ["*"], "credentialsSecrets": ["*"],
-    "labelStudioTokenSecrets": ["*"], "labelStudioUrls": ["*"], "volumeClaims": ["*"],
-    "tolerationKeys": ["*"], "maxActiveDeadlineSeconds": 30 * 24 * 3600})))
+OPEN = JobSettings(
+    policy=Policy.from_yaml(
+        json.dumps(
+            {
+                "images": ["*"],
+                "commands": True,
+                "serviceAccounts": ["*"],
+                "credentialsSecrets": ["*"],
+                "labelStudioTokenSecrets": ["*"],
+                "labelStudioUrls": ["*"],
+                "volumeClaims": ["*"],
+                "tolerationKeys": ["*"],
+                "maxActiveDeadlineSeconds": 30 * 24 * 3600,
+            }
+        )
+    )
+)
 
 
 def merged(changes: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -69,17 +82,31 @@ def merged(changes: dict[str, Any], base: dict[str, Any] | None = None) -> dict[
 
 
 def body(spec: dict[str, Any], name: str = "job") -> dict[str, Any]:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "LabelingJob",
-            "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "LabelingJob",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
-def create(custom: client.CustomObjectsApi, namespace: str, spec: dict[str, Any],
-           dry_run: bool = True, name: str = "job") -> tuple[dict[str, Any] | None, str]:
+def create(
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    spec: dict[str, Any],
+    dry_run: bool = True,
+    name: str = "job",
+) -> tuple[dict[str, Any] | None, str]:
     """(the stored object, "") or (None, the API server's message)."""
     try:
         return custom.create_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, body(spec, name),
-            **({"dry_run": "All"} if dry_run else {})), ""
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            body(spec, name),
+            **({"dry_run": "All"} if dry_run else {}),
+        ), ""
     except client.ApiException as error:
         assert error.status in (400, 403, 422), error.body
         return None, str(json.loads(error.body)["message"])
@@ -90,8 +117,14 @@ class Admission:
 
     def __init__(self, api: client.ApiClient, namespace: str, *values: str) -> None:
         self.api = client.AdmissionregistrationV1Api(api)
-        docs = render("--show-only", "templates/admission-policy.yaml",
-                      "--set", f"watchNamespaces={{{namespace}}}", *values, namespace=namespace)
+        docs = render(
+            "--show-only",
+            "templates/admission-policy.yaml",
+            "--set",
+            f"watchNamespaces={{{namespace}}}",
+            *values,
+            namespace=namespace,
+        )
         (self.policy,) = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]
         (self.binding,) = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
 
@@ -99,13 +132,18 @@ class Admission:
         self.api.create_validating_admission_policy(self.policy)
         self.api.create_validating_admission_policy_binding(self.binding)
         probe = merged({"worker": {"image": "never.example/allowed:1"}})
-        wait_for(lambda: create(custom, namespace, probe, name="probe")[0] is None, timeout=60,
-                 what="the admission policy to take effect")
+        wait_for(
+            lambda: create(custom, namespace, probe, name="probe")[0] is None,
+            timeout=60,
+            what="the admission policy to take effect",
+        )
 
     def remove(self) -> None:
         name = self.policy["metadata"]["name"]
-        for delete in (self.api.delete_validating_admission_policy_binding,
-                       self.api.delete_validating_admission_policy):
+        for delete in (
+            self.api.delete_validating_admission_policy_binding,
+            self.api.delete_validating_admission_policy,
+        ):
             try:
                 delete(name)
             except client.ApiException as error:
@@ -115,21 +153,27 @@ class Admission:
 
 @pytest.fixture(scope="module")
 def apis(kube_api: client.ApiClient, crd_installed: None) -> dict[str, Any]:
-    return {"custom": client.CustomObjectsApi(kube_api), "core": client.CoreV1Api(kube_api),
-            "batch": client.BatchV1Api(kube_api), "api": kube_api}
+    return {
+        "custom": client.CustomObjectsApi(kube_api),
+        "core": client.CoreV1Api(kube_api),
+        "batch": client.BatchV1Api(kube_api),
+        "api": kube_api,
+    }
 
 
 @pytest.fixture(scope="module")
 def namespaces(apis: dict[str, Any]) -> Iterator[dict[str, str]]:
     """default: the chart's default policy; configured: CONFIGURED; open: no policy."""
     suffix = uuid.uuid4().hex[:6]
-    names = {kind: f"adm-{kind}-{suffix}" for kind in ("default", "configured", "open",
-                                                       "later")}
+    names = {kind: f"adm-{kind}-{suffix}" for kind in ("default", "configured", "open", "later")}
     for name in names.values():
         apis["core"].create_namespace({"metadata": {"name": name}})
-    installed = [Admission(apis["api"], names["default"]),
-                 Admission(apis["api"], names["configured"],
-                           "--set-json", f"policy.allow={json.dumps(CONFIGURED)}")]
+    installed = [
+        Admission(apis["api"], names["default"]),
+        Admission(
+            apis["api"], names["configured"], "--set-json", f"policy.allow={json.dumps(CONFIGURED)}"
+        ),
+    ]
     try:
         installed[0].install(apis["custom"], names["default"])
         installed[1].install(apis["custom"], names["configured"])
@@ -145,8 +189,9 @@ def _ids(cases: list[tuple[Any, ...]]) -> list[str]:
     return [c[0] for c in cases]
 
 
-@pytest.mark.parametrize("changes, field", [c[1:] for c in REFUSED_BY_DEFAULT],
-                         ids=_ids(REFUSED_BY_DEFAULT))
+@pytest.mark.parametrize(
+    "changes, field", [c[1:] for c in REFUSED_BY_DEFAULT], ids=_ids(REFUSED_BY_DEFAULT)
+)
 def test_the_default_policy_refuses_naming_the_field(apis, namespaces, changes, field):
     stored, message = create(apis["custom"], namespaces["default"], merged(changes))
     assert stored is None, f"admitted {changes}"
@@ -157,20 +202,25 @@ def test_the_default_policy_refuses_naming_the_field(apis, namespaces, changes, 
         build_job("job", "ns", "uid", spec, Step.TRAIN, 0, JobSettings())
 
 
-@pytest.mark.parametrize("changes", [c[1] for c in ALLOWED_BY_DEFAULT],
-                         ids=_ids(ALLOWED_BY_DEFAULT))
+@pytest.mark.parametrize(
+    "changes", [c[1] for c in ALLOWED_BY_DEFAULT], ids=_ids(ALLOWED_BY_DEFAULT)
+)
 def test_the_default_policy_admits_plain_jobs(apis, namespaces, changes):
     assert create(apis["custom"], namespaces["default"], merged(changes))[1] == ""
 
 
-@pytest.mark.parametrize("changes", [c[1] for c in REFUSED_BY_DEFAULT + ALLOWED_WHEN_CONFIGURED],
-                         ids=_ids(REFUSED_BY_DEFAULT + ALLOWED_WHEN_CONFIGURED))
+@pytest.mark.parametrize(
+    "changes",
+    [c[1] for c in REFUSED_BY_DEFAULT + ALLOWED_WHEN_CONFIGURED],
+    ids=_ids(REFUSED_BY_DEFAULT + ALLOWED_WHEN_CONFIGURED),
+)
 def test_what_the_admin_allowed_is_admitted(apis, namespaces, changes):
     assert create(apis["custom"], namespaces["configured"], merged(changes))[1] == ""
 
 
-@pytest.mark.parametrize("changes, field", [c[1:] for c in REFUSED_WHEN_CONFIGURED],
-                         ids=_ids(REFUSED_WHEN_CONFIGURED))
+@pytest.mark.parametrize(
+    "changes, field", [c[1:] for c in REFUSED_WHEN_CONFIGURED], ids=_ids(REFUSED_WHEN_CONFIGURED)
+)
 def test_near_misses_of_the_allow_list_are_refused(apis, namespaces, changes, field):
     stored, message = create(apis["custom"], namespaces["configured"], merged(changes))
     assert stored is None, f"admitted {changes}"
@@ -192,8 +242,9 @@ def test_the_policys_cel_type_checks_against_the_crd(apis, namespaces):
         return policy if done else None
 
     policy = wait_for(checked, timeout=60, what="the policy's type checking")
-    warnings = (policy.status.type_checking.expression_warnings or []
-                if policy.status.type_checking else [])
+    warnings = (
+        policy.status.type_checking.expression_warnings or [] if policy.status.type_checking else []
+    )
     assert warnings == [], warnings
 
 
@@ -207,11 +258,13 @@ def test_a_tighter_policy_refuses_spec_changes_but_never_the_operators_writes(ap
         admission.install(custom, namespace)
         patch = {"metadata": {"annotations": {"kopf.zalando.org/last-handled": "x"}}}
         custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "job", patch)
-        custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, "job",
-                                                     {"status": {"phase": "Initializing"}})
+        custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, "job", {"status": {"phase": "Initializing"}}
+        )
         with pytest.raises(client.ApiException) as refused:
-            custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "job",
-                                                  {"spec": {"suspend": True}})
+            custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, "job", {"spec": {"suspend": True}}
+            )
         assert "spec.worker.image:" in json.loads(refused.value.body)["message"]
     finally:
         admission.remove()
@@ -229,16 +282,25 @@ def assert_jobs_accepted(apis: dict[str, Any], namespace: str, stored: dict[str,
     spec = LabelingJobSpec.from_k8s(stored["spec"])
     for step in Step:
         try:
-            job = build_job("job", namespace, "8d5c4a34-1b1e-4bd3-9f4e-0d6c8c2f4f7a", spec, step,
-                            3 if step.iterative else None, OPEN)
+            job = build_job(
+                "job",
+                namespace,
+                "8d5c4a34-1b1e-4bd3-9f4e-0d6c8c2f4f7a",
+                spec,
+                step,
+                3 if step.iterative else None,
+                OPEN,
+            )
         except ProfileError as error:
             assert "unknown resource profile" in str(error), error
             continue
         try:
             apis["batch"].create_namespaced_job(namespace, job, dry_run="All")
         except client.ApiException as error:
-            raise AssertionError(f"the Job API refused the {step} Job of {stored['spec']}: "
-                                 f"{json.loads(error.body)['message']}") from None
+            raise AssertionError(
+                f"the Job API refused the {step} Job of {stored['spec']}: "
+                f"{json.loads(error.body)['message']}"
+            ) from None
 
 
 @pytest.mark.parametrize("changes", JOB_API_VALID)
@@ -255,16 +317,33 @@ def _maybe(values: list[Any]) -> st.SearchStrategy[Any]:
 # Values at the edges of what the Job API takes: most generated jobs are admitted, and every
 # admitted one must make step Jobs the Job API takes. A few jobs also get one change the CRD
 # must refuse (JOB_API_INVALID).
-QUANTITIES = ["1", "500m", "1.5", ".5", "5.", "1e3", "1E+2", "1e-3", "1Ei", "+1", "0", "64Gi",
-              "0.000000001n", 2, 0]
+QUANTITIES = [
+    "1",
+    "500m",
+    "1.5",
+    ".5",
+    "5.",
+    "1e3",
+    "1E+2",
+    "1e-3",
+    "1Ei",
+    "+1",
+    "0",
+    "64Gi",
+    "0.000000001n",
+    2,
+    0,
+]
 WHOLE = ["1", "+3", "0", "999999999999999", 4, 999999999999999]
-RESOURCES = st.dictionaries(st.sampled_from(["cpu", "memory", "ephemeral-storage"]),
-                            st.sampled_from(QUANTITIES), max_size=3)
-EXTENDED = st.dictionaries(st.sampled_from(["nvidia.com/gpu", "example.com/fpga",
-                                            "a." + "b" * 60 + "/" + "c" * 63]),
-                           st.sampled_from(WHOLE), max_size=2)
-LABEL_KEYS = ["pool", "example.com/pool", "Pool_1.a", "a/" + "b" * 63, "x" * 63,
-              "p" * 253 + "/n"]
+RESOURCES = st.dictionaries(
+    st.sampled_from(["cpu", "memory", "ephemeral-storage"]), st.sampled_from(QUANTITIES), max_size=3
+)
+EXTENDED = st.dictionaries(
+    st.sampled_from(["nvidia.com/gpu", "example.com/fpga", "a." + "b" * 60 + "/" + "c" * 63]),
+    st.sampled_from(WHOLE),
+    max_size=2,
+)
+LABEL_KEYS = ["pool", "example.com/pool", "Pool_1.a", "a/" + "b" * 63, "x" * 63, "p" * 253 + "/n"]
 LABEL_VALUES = ["", "a", "a" * 63, "A.b_c-1", "0"]
 
 
@@ -293,11 +372,14 @@ def tolerations(draw: st.DrawFn) -> dict[str, Any]:
 def step_resources(draw: st.DrawFn) -> dict[str, Any]:
     fields = {
         "profile": draw(_maybe(["p3.2xlarge", "small", "c5.xlarge", "nope"])),
-        "requests": draw(_maybe([{}])) if draw(st.booleans()) else {
-            **draw(RESOURCES), **draw(EXTENDED)},
+        "requests": draw(_maybe([{}]))
+        if draw(st.booleans())
+        else {**draw(RESOURCES), **draw(EXTENDED)},
         "limits": {**draw(RESOURCES), **draw(EXTENDED)} if draw(st.booleans()) else None,
-        "nodeSelector": draw(st.dictionaries(st.sampled_from(LABEL_KEYS),
-                                             st.sampled_from(LABEL_VALUES), max_size=2)) or None,
+        "nodeSelector": draw(
+            st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES), max_size=2)
+        )
+        or None,
         "tolerations": draw(st.lists(tolerations(), max_size=2)) or None,
         "activeDeadlineSeconds": draw(_maybe([1, 3600, 30 * 24 * 3600])),
     }
@@ -307,8 +389,11 @@ def step_resources(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
     spec = copy.deepcopy(BASE_SPEC)
-    spec["taskType"] = draw(st.sampled_from(["ImageClassification", "TextClassification",
-                                             "ObjectDetection", "SemanticSegmentation"]))
+    spec["taskType"] = draw(
+        st.sampled_from(
+            ["ImageClassification", "TextClassification", "ObjectDetection", "SemanticSegmentation"]
+        )
+    )
     most = 255 if spec["taskType"] == "SemanticSegmentation" else MAX_LABELS
     spec["labels"] = [f"c{i}" for i in range(draw(st.sampled_from([1, 3, most])))]
     mount = draw(st.sampled_from(["/data", "/mnt/x", "/srv/a.b", "/tmp/lp", "/var/lp"]))
@@ -319,29 +404,46 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     spec["input"]["manifestUri"] = draw(st.sampled_from(uris))
     spec["output"]["uri"] = draw(st.sampled_from(uris))
     spec["resources"] = {role: draw(step_resources()) for role in ("training", "other")}
-    spec["resources"]["inference"] = {**draw(step_resources()),
-                                      "parallelism": draw(st.sampled_from([1, 4, 100]))}
+    spec["resources"]["inference"] = {
+        **draw(step_resources()),
+        "parallelism": draw(st.sampled_from([1, 4, 100])),
+    }
     image = _maybe(["me/x:1", "x", "registry.example.com:5000/a/b@sha256:" + "0" * 64])
-    spec["worker"] = {k: v for k, v in (("image", draw(image)),
-                                        ("serviceAccountName", draw(_maybe(["steps"]))),
-                                        ("imagePullPolicy", draw(_maybe(["Never"]))))
-                      if v is not None}
-    algorithm = {"trainingImage": draw(image), "inferenceImage": draw(image),
-                 "trainingCommand": draw(_maybe([["python", "t.py"], ["a" * 4096]]))}
+    spec["worker"] = {
+        k: v
+        for k, v in (
+            ("image", draw(image)),
+            ("serviceAccountName", draw(_maybe(["steps"]))),
+            ("imagePullPolicy", draw(_maybe(["Never"]))),
+        )
+        if v is not None
+    }
+    algorithm = {
+        "trainingImage": draw(image),
+        "inferenceImage": draw(image),
+        "trainingCommand": draw(_maybe([["python", "t.py"], ["a" * 4096]])),
+    }
     spec["autoLabeling"] = {"algorithm": {k: v for k, v in algorithm.items() if v is not None}}
     if draw(st.booleans()):
-        spec["humanTaskConfig"]["workforce"] = {"labelStudio": {
-            "url": draw(st.sampled_from(["http://ls:8080", "https://ls.example/sub/"])),
-            "apiTokenSecretName": "ls-token",
-            "apiTokenSecretKey": draw(st.sampled_from(["token", "a.b_c-1", "_x"])),
-            "project": {"id": 1}}}
+        spec["humanTaskConfig"]["workforce"] = {
+            "labelStudio": {
+                "url": draw(st.sampled_from(["http://ls:8080", "https://ls.example/sub/"])),
+                "apiTokenSecretName": "ls-token",
+                "apiTokenSecretKey": draw(st.sampled_from(["token", "a.b_c-1", "_x"])),
+                "project": {"id": 1},
+            }
+        }
     if draw(st.integers(0, 4)) == 0:
         spec = merged(draw(st.sampled_from([c[0] for c in JOB_API_INVALID])), spec)
     return spec
 
 
-@settings(max_examples=80, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(spec=specs())
 def test_every_job_the_api_server_admits_is_handled_without_a_traceback(apis, namespaces, spec):
     stored, _ = create(apis["custom"], namespaces["open"], spec)

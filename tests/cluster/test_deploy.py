@@ -49,8 +49,13 @@ def free_port() -> int:
 
 
 def run(tool: str, *args: str, kubeconfig: Path, check: bool = True) -> str:
-    result = subprocess.run([str(binary_dir() / tool), *args], capture_output=True, text=True,
-                            timeout=300, env=dict(os.environ, KUBECONFIG=str(kubeconfig)))
+    result = subprocess.run(
+        [str(binary_dir() / tool), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, KUBECONFIG=str(kubeconfig)),
+    )
     if check:
         assert result.returncode == 0, f"{tool} {' '.join(args)}:\n{result.stderr}"
     return result.stdout + result.stderr
@@ -58,19 +63,22 @@ def run(tool: str, *args: str, kubeconfig: Path, check: bool = True) -> str:
 
 def capture(name: str, obj: dict[str, Any]) -> None:
     if CAPTURE:
-        keep = {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
-                "metadata": {k: obj["metadata"][k] for k in ("name", "generation")},
-                "spec": {"suspend": obj["spec"].get("suspend", False)},
-                "status": obj.get("status")}
+        keep = {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "metadata": {k: obj["metadata"][k] for k in ("name", "generation")},
+            "spec": {"suspend": obj["spec"].get("suspend", False)},
+            "status": obj.get("status"),
+        }
         Path(CAPTURE).mkdir(parents=True, exist_ok=True)
         (Path(CAPTURE) / f"{name}.json").write_text(json.dumps(keep, indent=2) + "\n")
 
 
 def operator_pod(core: client.CoreV1Api, namespace: str) -> client.V1Pod | None:
     pods = core.list_namespaced_pod(
-        namespace, label_selector="app.kubernetes.io/name=labelpilot").items
-    running = [p for p in pods if p.status.phase == "Running"
-               and not p.metadata.deletion_timestamp]
+        namespace, label_selector="app.kubernetes.io/name=labelpilot"
+    ).items
+    running = [p for p in pods if p.status.phase == "Running" and not p.metadata.deletion_timestamp]
     return running[0] if len(running) == 1 else None
 
 
@@ -87,13 +95,17 @@ def operator_log(layout: Any, core: client.CoreV1Api, namespace: str) -> str:
 def wait_operator(cluster: dict[str, Any], namespace: str) -> client.V1Pod:
     core = cluster["core"]
     try:
-        return wait_for(lambda: operator_pod(core, namespace), timeout=120,
-                        what=f"the operator pod in {namespace}")
+        return wait_for(
+            lambda: operator_pod(core, namespace),
+            timeout=120,
+            what=f"the operator pod in {namespace}",
+        )
     except AssertionError as error:
         pods = core.list_namespaced_pod(namespace).items
         states = [(p.metadata.name, p.status.phase, p.status.container_statuses) for p in pods]
-        raise AssertionError(f"{error}\n{states}\n"
-                             f"{operator_log(cluster['layout'], core, namespace)}") from None
+        raise AssertionError(
+            f"{error}\n{states}\n{operator_log(cluster['layout'], core, namespace)}"
+        ) from None
 
 
 def creators_of_jobs(layout: Any, namespace: str) -> set[str]:
@@ -101,9 +113,12 @@ def creators_of_jobs(layout: Any, namespace: str) -> set[str]:
     for line in layout.log("audit").read_text().splitlines():
         entry = json.loads(line)
         ref = entry.get("objectRef") or {}
-        if (entry.get("verb") == "create" and ref.get("resource") == "jobs"
-                and ref.get("namespace") == namespace
-                and (entry.get("responseStatus") or {}).get("code") == 201):
+        if (
+            entry.get("verb") == "create"
+            and ref.get("resource") == "jobs"
+            and ref.get("namespace") == namespace
+            and (entry.get("responseStatus") or {}).get("code") == 201
+        ):
             users.add(entry["user"]["username"])
     return users
 
@@ -114,10 +129,15 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cluster(dev_cluster: Any, kube_api: client.ApiClient) -> dict[str, Any]:
-    return {"layout": dev_cluster, "kubeconfig": dev_cluster.admin_kubeconfig,
-            "core": client.CoreV1Api(kube_api), "batch": client.BatchV1Api(kube_api),
-            "custom": client.CustomObjectsApi(kube_api), "rbac": client.RbacAuthorizationV1Api(
-                kube_api), "extensions": client.ApiextensionsV1Api(kube_api)}
+    return {
+        "layout": dev_cluster,
+        "kubeconfig": dev_cluster.admin_kubeconfig,
+        "core": client.CoreV1Api(kube_api),
+        "batch": client.BatchV1Api(kube_api),
+        "custom": client.CustomObjectsApi(kube_api),
+        "rbac": client.RbacAuthorizationV1Api(kube_api),
+        "extensions": client.ApiextensionsV1Api(kube_api),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +161,30 @@ def namespaces(cluster: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def test_helm_install_runs_a_job_to_completion_with_the_charts_rbac(
-        cluster: dict[str, Any], namespaces: tuple[str, str], digits: Path) -> None:
+    cluster: dict[str, Any], namespaces: tuple[str, str], digits: Path
+) -> None:
     system, team = namespaces
     kubeconfig, core = cluster["kubeconfig"], cluster["core"]
     volume = bind_host_folder(core, team, digits)
-    run("helm", "install", "lp", str(CHART), "--namespace", system,
-        "--set", f"watchNamespaces={{{team}}}", "--set", "operator.resyncSeconds=5",
-        "--set", f"metrics.port={free_port()}", "--set", f"livenessProbe.port={free_port()}",
-        "--set", f"policy.allow.volumeClaims={{{volume.claim}}}", kubeconfig=kubeconfig)
+    run(
+        "helm",
+        "install",
+        "lp",
+        str(CHART),
+        "--namespace",
+        system,
+        "--set",
+        f"watchNamespaces={{{team}}}",
+        "--set",
+        "operator.resyncSeconds=5",
+        "--set",
+        f"metrics.port={free_port()}",
+        "--set",
+        f"livenessProbe.port={free_port()}",
+        "--set",
+        f"policy.allow.volumeClaims={{{volume.claim}}}",
+        kubeconfig=kubeconfig,
+    )
     first = wait_operator(cluster, system)
     assert first.spec.service_account_name == "lp-labelpilot"
     assert any(v.projected for v in first.spec.volumes), "a projected service-account token"
@@ -157,19 +193,32 @@ def test_helm_install_runs_a_job_to_completion_with_the_charts_rbac(
     cluster["custom"].create_namespaced_custom_object(GROUP, VERSION, team, PLURAL, body)
 
     def in_progress() -> dict[str, Any] | None:
-        obj = cluster["custom"].get_namespaced_custom_object(GROUP, VERSION, team, PLURAL,
-                                                             "digits")
+        obj = cluster["custom"].get_namespaced_custom_object(GROUP, VERSION, team, PLURAL, "digits")
         return obj if (obj.get("status") or {}).get("phase") == "InProgress" else None
 
     try:
         running = wait_for(in_progress, timeout=300, interval=1.0, what="InProgress")
         capture("in-progress", running)
         # helm upgrade with changed values rolls the operator (Recreate) mid-job.
-        run("helm", "upgrade", "lp", str(CHART), "--namespace", system, "--reuse-values",
-            "--set", "operator.resyncSeconds=6", kubeconfig=kubeconfig)
-        second = wait_for(lambda: (p := operator_pod(core, system)) and
-                          p.metadata.name != first.metadata.name and p,
-                          timeout=120, what="the upgraded operator pod")
+        run(
+            "helm",
+            "upgrade",
+            "lp",
+            str(CHART),
+            "--namespace",
+            system,
+            "--reuse-values",
+            "--set",
+            "operator.resyncSeconds=6",
+            kubeconfig=kubeconfig,
+        )
+        second = wait_for(
+            lambda: (
+                (p := operator_pod(core, system)) and p.metadata.name != first.metadata.name and p
+            ),
+            timeout=120,
+            what="the upgraded operator pod",
+        )
         assert "--resync-seconds=6" in second.spec.containers[0].command
         final = wait_phase(cluster["custom"], team, "digits", ("Completed", "Failed"))
     except AssertionError as error:
@@ -183,12 +232,16 @@ def test_helm_install_runs_a_job_to_completion_with_the_charts_rbac(
     names = [j.metadata.name for j in steps.items]
     assert len(names) == len(set(names)) and "digits-export" in names
     assert creators_of_jobs(cluster["layout"], team) == {
-        f"system:serviceaccount:{system}:lp-labelpilot"}
+        f"system:serviceaccount:{system}:lp-labelpilot"
+    }
 
     # helm uninstall: the CRD and the user's LabelingJobs (and their Jobs) stay.
     run("helm", "uninstall", "lp", "--namespace", system, "--wait", kubeconfig=kubeconfig)
-    wait_for(lambda: not core.list_namespaced_pod(system).items, timeout=120,
-             what="the operator pod to go")
+    wait_for(
+        lambda: not core.list_namespaced_pod(system).items,
+        timeout=120,
+        what="the operator pod to go",
+    )
     cluster["extensions"].read_custom_resource_definition("labelingjobs.labelpilot.dev")
     kept = cluster["custom"].get_namespaced_custom_object(GROUP, VERSION, team, PLURAL, "digits")
     assert kept["status"]["phase"] == "Completed"
@@ -196,7 +249,8 @@ def test_helm_install_runs_a_job_to_completion_with_the_charts_rbac(
 
 
 def test_install_manifest_without_jobs_create_reports_forbidden(
-        cluster: dict[str, Any], tmp_path: Path) -> None:
+    cluster: dict[str, Any], tmp_path: Path
+) -> None:
     kubeconfig, core, custom = cluster["kubeconfig"], cluster["core"], cluster["custom"]
     manifest = REPO / "deploy" / "install.yaml"
     run("kubectl", "apply", "--server-side", "-f", str(manifest), kubeconfig=kubeconfig)
@@ -210,14 +264,14 @@ def test_install_manifest_without_jobs_create_reports_forbidden(
 
         # No storage claim, and an input manifest that is not there: once it may run, the
         # job fails in its prepare step (a quick, real Failed status).
-        body = labeling_job("denied", tmp_path / "missing", DataVolume("unused", tmp_path),
-                            LABELS)
+        body = labeling_job("denied", tmp_path / "missing", DataVolume("unused", tmp_path), LABELS)
         del body["spec"]["storage"]
         custom.create_namespaced_custom_object(GROUP, VERSION, INSTALL_NAMESPACE, PLURAL, body)
 
         def stalled() -> dict[str, Any] | None:
-            obj = custom.get_namespaced_custom_object(GROUP, VERSION, INSTALL_NAMESPACE,
-                                                      PLURAL, "denied")
+            obj = custom.get_namespaced_custom_object(
+                GROUP, VERSION, INSTALL_NAMESPACE, PLURAL, "denied"
+            )
             conditions = {c["type"]: c for c in (obj.get("status") or {}).get("conditions", [])}
             stall = conditions.get("Stalled")
             return obj if stall and stall["status"] == "True" else None
@@ -226,7 +280,8 @@ def test_install_manifest_without_jobs_create_reports_forbidden(
             obj = wait_for(stalled, timeout=120, interval=1.0, what="a Stalled condition")
         except AssertionError as error:
             raise AssertionError(
-                f"{error}\n{operator_log(cluster['layout'], core, INSTALL_NAMESPACE)}") from None
+                f"{error}\n{operator_log(cluster['layout'], core, INSTALL_NAMESPACE)}"
+            ) from None
         capture("stalled-forbidden", obj)
         stall = condition(obj, "Stalled")
         assert stall["reason"] == "Forbidden"
@@ -234,25 +289,36 @@ def test_install_manifest_without_jobs_create_reports_forbidden(
         assert condition(obj, "Ready")["status"] == "False"
         assert condition(obj, "Reconciling")["status"] == "False"
         events = core.list_namespaced_event(
-            INSTALL_NAMESPACE, field_selector="involvedObject.name=denied").items
+            INSTALL_NAMESPACE, field_selector="involvedObject.name=denied"
+        ).items
         assert any(e.reason == "Forbidden" and e.type == "Warning" for e in events)
         assert not cluster["batch"].list_namespaced_job(INSTALL_NAMESPACE).items
 
         # Suspended while stalled: no Job runs, so the job is Stopped at once.
-        custom.patch_namespaced_custom_object(GROUP, VERSION, INSTALL_NAMESPACE, PLURAL,
-                                              "denied", {"spec": {"suspend": True}})
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, INSTALL_NAMESPACE, PLURAL, "denied", {"spec": {"suspend": True}}
+        )
         stopped = wait_phase(custom, INSTALL_NAMESPACE, "denied", ("Stopped",), timeout=120)
         capture("stopped", stopped)
         assert condition(stopped, "Ready")["status"] == "True"
         assert kstatus.status(stopped) == "Current"
 
         # Permission back, job resumed: the operator gets on with it by itself.
-        run("kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(manifest),
-            kubeconfig=kubeconfig)
-        custom.patch_namespaced_custom_object(GROUP, VERSION, INSTALL_NAMESPACE, PLURAL,
-                                              "denied", {"spec": {"suspend": False}})
-        final = wait_phase(custom, INSTALL_NAMESPACE, "denied", ("Completed", "Failed"),
-                           timeout=300)
+        run(
+            "kubectl",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(manifest),
+            kubeconfig=kubeconfig,
+        )
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, INSTALL_NAMESPACE, PLURAL, "denied", {"spec": {"suspend": False}}
+        )
+        final = wait_phase(
+            custom, INSTALL_NAMESPACE, "denied", ("Completed", "Failed"), timeout=300
+        )
         capture("failed", final)
         assert final["status"]["phase"] == "Failed"
         assert condition(final, "Stalled")["reason"] != "Forbidden"

@@ -27,13 +27,19 @@ def _pods(core: client.CoreV1Api, namespace: str, job: str) -> list[client.V1Pod
 def _wait_job(batch: client.BatchV1Api, namespace: str, name: str, timeout: float = 60) -> str:
     return wait_for(
         lambda: job_condition(batch.read_namespaced_job(name, namespace)),
-        timeout, what=f"job {name} to finish")
+        timeout,
+        what=f"job {name} to finish",
+    )
 
 
 def _wait_service_account(core: client.CoreV1Api, namespace: str) -> None:
-    wait_for(lambda: any(sa.metadata.name == "default"
-                         for sa in core.list_namespaced_service_account(namespace).items),
-             what="the default service account")
+    wait_for(
+        lambda: any(
+            sa.metadata.name == "default"
+            for sa in core.list_namespaced_service_account(namespace).items
+        ),
+        what="the default service account",
+    )
 
 
 @pytest.fixture()
@@ -64,13 +70,17 @@ def test_nodes_mirror_instance_classes(kube_api: client.ApiClient) -> None:
 
 def test_gpu_job_runs_on_gpu_node_and_reports_termination_message(apis, namespace) -> None:
     core, batch = apis
-    job = simple_job("gpu", "echo '{\"step\": \"train\", \"ok\": true}' > /dev/termination-log",
-                     pod_spec={
-                         "nodeSelector": {"nvidia.com/gpu.present": "true"},
-                         "tolerations": [GPU_TOLERATION],
-                     })
+    job = simple_job(
+        "gpu",
+        'echo \'{"step": "train", "ok": true}\' > /dev/termination-log',
+        pod_spec={
+            "nodeSelector": {"nvidia.com/gpu.present": "true"},
+            "tolerations": [GPU_TOLERATION],
+        },
+    )
     job["spec"]["template"]["spec"]["containers"][0]["resources"] = {
-        "limits": {"nvidia.com/gpu": "1"}}
+        "limits": {"nvidia.com/gpu": "1"}
+    }
     batch.create_namespaced_job(namespace, job)
     assert _wait_job(batch, namespace, "gpu") == "Complete"
     (pod,) = _pods(core, namespace, "gpu")
@@ -83,8 +93,9 @@ def test_gpu_job_runs_on_gpu_node_and_reports_termination_message(apis, namespac
 
 def test_pod_without_toleration_never_lands_on_gpu_node(apis, namespace) -> None:
     core, batch = apis
-    pinned = simple_job("pinned", "true",
-                        pod_spec={"nodeSelector": {"nvidia.com/gpu.present": "true"}})
+    pinned = simple_job(
+        "pinned", "true", pod_spec={"nodeSelector": {"nvidia.com/gpu.present": "true"}}
+    )
     batch.create_namespaced_job(namespace, pinned)
     for index in range(4):
         batch.create_namespaced_job(namespace, simple_job(f"free-{index}", "true"))
@@ -98,7 +109,8 @@ def test_pod_without_toleration_never_lands_on_gpu_node(apis, namespace) -> None
         pods = _pods(core, namespace, "pinned")
         return bool(pods) and any(
             c.type == "PodScheduled" and c.reason == "Unschedulable"
-            for c in (pods[0].status.conditions or []))
+            for c in (pods[0].status.conditions or [])
+        )
 
     wait_for(unschedulable, what="the scheduler to refuse the untolerated pod")
     (pod,) = _pods(core, namespace, "pinned")
@@ -108,7 +120,8 @@ def test_pod_without_toleration_never_lands_on_gpu_node(apis, namespace) -> None
 def test_failing_pod_fails_job_after_backoff_limit(apis, namespace) -> None:
     core, batch = apis
     batch.create_namespaced_job(
-        namespace, simple_job("fails", "echo boom >&2; exit 7", backoff_limit=1))
+        namespace, simple_job("fails", "echo boom >&2; exit 7", backoff_limit=1)
+    )
     assert _wait_job(batch, namespace, "fails", timeout=90) == "Failed"
     pods = _pods(core, namespace, "fails")
     assert len(pods) == 2
@@ -120,12 +133,17 @@ def test_failing_pod_fails_job_after_backoff_limit(apis, namespace) -> None:
 
 def test_deleted_pod_process_is_gone(apis, namespace) -> None:
     core, _ = apis
-    core.create_namespaced_pod(namespace, {
-        "metadata": {"name": "sleeper"},
-        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 2,
-                 "containers": [{"name": "main", "image": "none",
-                                 "command": ["sleep", "600"]}]},
-    })
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "sleeper"},
+            "spec": {
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": 2,
+                "containers": [{"name": "main", "image": "none", "command": ["sleep", "600"]}],
+            },
+        },
+    )
 
     pid = wait_for(lambda: _running_pid(core, namespace, "sleeper"), what="the sleeper to run")
     assert Path(f"/proc/{pid}").exists()
@@ -139,7 +157,6 @@ def test_deleted_pod_process_is_gone(apis, namespace) -> None:
     assert not _alive(pid)
 
 
-
 def _cpu_group(pid: int) -> Path:
     """The cgroup directory holding `pid`'s CPU settings (v1 `cpu` line, else unified)."""
     lines = [line.split(":", 2) for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()]
@@ -151,14 +168,24 @@ def _cpu_group(pid: int) -> Path:
 
 def test_pod_cpu_requests_and_limits_shape_its_cpu_group(apis, namespace) -> None:
     core, _ = apis
-    pod = core.create_namespaced_pod(namespace, {
-        "metadata": {"name": "spinner"},
-        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                 "containers": [{"name": "main", "image": "none",
-                                 "command": [sys.executable, "-c", "while True: pass"],
-                                 "resources": {"requests": {"cpu": "100m"},
-                                               "limits": {"cpu": "200m"}}}]},
-    })
+    pod = core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "spinner"},
+            "spec": {
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": 0,
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "none",
+                        "command": [sys.executable, "-c", "while True: pass"],
+                        "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "200m"}},
+                    }
+                ],
+            },
+        },
+    )
     pid = wait_for(lambda: _running_pid(core, namespace, "spinner"), what="the spinner to run")
     group = _cpu_group(pid)
     assert group.name == pod.metadata.uid
@@ -181,14 +208,27 @@ def test_pod_cpu_requests_and_limits_shape_its_cpu_group(apis, namespace) -> Non
 
 def test_a_container_over_its_memory_limit_is_oom_killed(apis, namespace) -> None:
     core, _ = apis
-    core.create_namespaced_pod(namespace, {
-        "metadata": {"name": "hog"},
-        "spec": {"restartPolicy": "Never",
-                 "containers": [{"name": "main", "image": "none",
-                                 "command": [sys.executable, "-c",
-                                             "data = b'x' * (512 * 2**20); print(len(data))"],
-                                 "resources": {"limits": {"memory": "64Mi"}}}]},
-    })
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "hog"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "none",
+                        "command": [
+                            sys.executable,
+                            "-c",
+                            "data = b'x' * (512 * 2**20); print(len(data))",
+                        ],
+                        "resources": {"limits": {"memory": "64Mi"}},
+                    }
+                ],
+            },
+        },
+    )
 
     def terminated() -> client.V1ContainerStateTerminated | None:
         statuses = core.read_namespaced_pod("hog", namespace).status.container_statuses or []
@@ -205,6 +245,7 @@ def _running_pid(core: client.CoreV1Api, namespace: str, name: str) -> int | Non
         return int(statuses[0].container_id.rsplit("/", 1)[1])
     return None
 
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -213,7 +254,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-PROBE = textwrap.dedent('''
+PROBE = textwrap.dedent("""
     import json, os, ssl, urllib.request, urllib.error
     sa = "/var/run/secrets/kubernetes.io/serviceaccount"
     token = open(sa + "/token").read()
@@ -236,46 +277,81 @@ PROBE = textwrap.dedent('''
     }
     with open("/data/result.json", "w") as f:
         json.dump(result, f)
-''')
+""")
 
 
 def test_pod_sees_volumes_token_env_and_rbac(apis, namespace, kube_api) -> None:
     core, batch = apis
     rbac = client.RbacAuthorizationV1Api(kube_api)
-    core.create_namespaced_config_map(namespace, {
-        "metadata": {"name": "probe-config"}, "data": {"greeting": "hello", "key": "cfg"}})
-    core.create_namespaced_secret(namespace, {
-        "metadata": {"name": "probe-secret"},
-        "data": {"password": base64.b64encode(b"s3cret").decode()}})
+    core.create_namespaced_config_map(
+        namespace,
+        {"metadata": {"name": "probe-config"}, "data": {"greeting": "hello", "key": "cfg"}},
+    )
+    core.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "probe-secret"},
+            "data": {"password": base64.b64encode(b"s3cret").decode()},
+        },
+    )
     core.create_namespaced_service_account(namespace, {"metadata": {"name": "prober"}})
-    rbac.create_namespaced_role(namespace, {
-        "metadata": {"name": "read-configmaps"},
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]})
-    rbac.create_namespaced_role_binding(namespace, {
-        "metadata": {"name": "prober-reads"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                    "name": "read-configmaps"},
-        "subjects": [{"kind": "ServiceAccount", "name": "prober", "namespace": namespace}]})
-    core.create_namespaced_persistent_volume_claim(namespace, {
-        "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"],
-                 "resources": {"requests": {"storage": "1Gi"}}}})
-    job = simple_job("probe", "", pod_spec={
-        "serviceAccountName": "prober",
-        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
-                    {"name": "cfg", "configMap": {"name": "probe-config"}}],
-    })
+    rbac.create_namespaced_role(
+        namespace,
+        {
+            "metadata": {"name": "read-configmaps"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+        },
+    )
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": "prober-reads"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "read-configmaps",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "prober", "namespace": namespace}],
+        },
+    )
+    core.create_namespaced_persistent_volume_claim(
+        namespace,
+        {
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
+    job = simple_job(
+        "probe",
+        "",
+        pod_spec={
+            "serviceAccountName": "prober",
+            "volumes": [
+                {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+                {"name": "cfg", "configMap": {"name": "probe-config"}},
+            ],
+        },
+    )
     container = job["spec"]["template"]["spec"]["containers"][0]
     container["command"] = [sys.executable, "-c", PROBE]
-    container["volumeMounts"] = [{"name": "data", "mountPath": "/data"},
-                                 {"name": "cfg", "mountPath": "/etc/probe", "readOnly": True}]
+    container["volumeMounts"] = [
+        {"name": "data", "mountPath": "/data"},
+        {"name": "cfg", "mountPath": "/etc/probe", "readOnly": True},
+    ]
     container["env"] = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-        {"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "probe-secret",
-                                                          "key": "password"}}},
-        {"name": "CONFIG", "valueFrom": {"configMapKeyRef": {"name": "probe-config",
-                                                             "key": "key"}}},
+        {
+            "name": "SECRET",
+            "valueFrom": {"secretKeyRef": {"name": "probe-secret", "key": "password"}},
+        },
+        {
+            "name": "CONFIG",
+            "valueFrom": {"configMapKeyRef": {"name": "probe-config", "key": "key"}},
+        },
     ]
     batch.create_namespaced_job(namespace, job)
     assert _wait_job(batch, namespace, "probe") == "Complete"
@@ -287,8 +363,12 @@ def test_pod_sees_volumes_token_env_and_rbac(apis, namespace, kube_api) -> None:
     assert result["namespace"] == namespace
     assert result["allowed"] == 200
     assert result["denied"] == 403
-    assert result["env"] == {"POD_NAME": pod.metadata.name, "NODE": pod.spec.node_name,
-                             "SECRET": "s3cret", "CONFIG": "cfg"}
+    assert result["env"] == {
+        "POD_NAME": pod.metadata.name,
+        "NODE": pod.spec.node_name,
+        "SECRET": "s3cret",
+        "CONFIG": "cfg",
+    }
     assert result["config_file"] == "hello"
     assert not Path("/data/result.json").exists(), "the volume leaked onto the host path"
 
@@ -296,30 +376,51 @@ def test_pod_sees_volumes_token_env_and_rbac(apis, namespace, kube_api) -> None:
 def test_restart_policy_on_failure_restarts_until_success(apis, namespace) -> None:
     core, _ = apis
     script = "if [ -f /scratch/seen ]; then exit 0; fi; touch /scratch/seen; exit 1"
-    core.create_namespaced_pod(namespace, {
-        "metadata": {"name": "retry"},
-        "spec": {"restartPolicy": "OnFailure",
-                 "volumes": [{"name": "scratch", "emptyDir": {}}],
-                 "containers": [{"name": "main", "image": "none",
-                                 "command": ["sh", "-c", script],
-                                 "volumeMounts": [{"name": "scratch",
-                                                   "mountPath": "/scratch"}]}]},
-    })
-    pod = wait_for(lambda: (p := core.read_namespaced_pod("retry", namespace))
-                   .status.phase == "Succeeded" and p, what="the pod to succeed")
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "retry"},
+            "spec": {
+                "restartPolicy": "OnFailure",
+                "volumes": [{"name": "scratch", "emptyDir": {}}],
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "none",
+                        "command": ["sh", "-c", script],
+                        "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+                    }
+                ],
+            },
+        },
+    )
+    pod = wait_for(
+        lambda: (
+            (p := core.read_namespaced_pod("retry", namespace)).status.phase == "Succeeded" and p
+        ),
+        what="the pod to succeed",
+    )
     assert pod.status.container_statuses[0].restart_count == 1
 
 
 def test_active_deadline_fails_pod(apis, namespace) -> None:
     core, _ = apis
-    core.create_namespaced_pod(namespace, {
-        "metadata": {"name": "slow"},
-        "spec": {"restartPolicy": "Never", "activeDeadlineSeconds": 2,
-                 "containers": [{"name": "main", "image": "none",
-                                 "command": ["sleep", "300"]}]},
-    })
-    pod = wait_for(lambda: (p := core.read_namespaced_pod("slow", namespace))
-                   .status.phase == "Failed" and p, timeout=30, what="the deadline")
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "slow"},
+            "spec": {
+                "restartPolicy": "Never",
+                "activeDeadlineSeconds": 2,
+                "containers": [{"name": "main", "image": "none", "command": ["sleep", "300"]}],
+            },
+        },
+    )
+    pod = wait_for(
+        lambda: (p := core.read_namespaced_pod("slow", namespace)).status.phase == "Failed" and p,
+        timeout=30,
+        what="the deadline",
+    )
     assert pod.status.reason == "DeadlineExceeded"
 
 
@@ -328,11 +429,19 @@ def test_logs_command_prints_container_output(apis, namespace, dev_cluster) -> N
     batch.create_namespaced_job(namespace, simple_job("talk", "echo line-one; echo line-two"))
     assert _wait_job(batch, namespace, "talk") == "Complete"
     (pod,) = _pods(core, namespace, "talk")
-    env = dict(os.environ, LABELPILOT_DEV_CLUSTER_DIR=str(dev_cluster.state_dir),
-               LABELPILOT_DEV_CLUSTER_PORT=str(dev_cluster.apiserver_port))
+    env = dict(
+        os.environ,
+        LABELPILOT_DEV_CLUSTER_DIR=str(dev_cluster.state_dir),
+        LABELPILOT_DEV_CLUSTER_PORT=str(dev_cluster.apiserver_port),
+    )
     out = subprocess.run(
         [sys.executable, "-m", "devcluster", "logs", pod.metadata.name, "-n", namespace],
-        capture_output=True, text=True, env=env, check=True, cwd=REPO)
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=REPO,
+    )
     assert out.stdout.splitlines() == ["line-one", "line-two"]
 
 
@@ -357,17 +466,28 @@ def test_down_stops_every_process_and_leaves_no_mount(tmp_path: Path) -> None:
     layout = ClusterLayout(tmp_path / "second", TEST_PORT + 10)
     try:
         cluster.up(layout)
-        core = client.CoreV1Api(config.new_client_from_config(
-            config_file=str(layout.admin_kubeconfig)))
+        core = client.CoreV1Api(
+            config.new_client_from_config(config_file=str(layout.admin_kubeconfig))
+        )
         _wait_service_account(core, "default")
-        core.create_namespaced_pod("default", {
-            "metadata": {"name": "long"},
-            "spec": {"restartPolicy": "Never",
-                     "volumes": [{"name": "scratch", "emptyDir": {}}],
-                     "containers": [{"name": "main", "image": "none",
-                                     "command": ["sleep", "600"],
-                                     "volumeMounts": [{"name": "scratch",
-                                                       "mountPath": "/scratch"}]}]}})
+        core.create_namespaced_pod(
+            "default",
+            {
+                "metadata": {"name": "long"},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "volumes": [{"name": "scratch", "emptyDir": {}}],
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": "none",
+                            "command": ["sleep", "600"],
+                            "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+                        }
+                    ],
+                },
+            },
+        )
 
         def pod_pid() -> int | None:
             statuses = core.read_namespaced_pod("long", "default").status.container_statuses
@@ -396,15 +516,30 @@ def _mounts(pid: int | str) -> str:
 def test_volume_over_the_checkout_does_not_hide_the_runtime(apis, namespace) -> None:
     core, _ = apis
     checkout_parent = str(Path(__file__).resolve().parents[3])
-    core.create_namespaced_pod(namespace, {
-        "metadata": {"name": "shadow"},
-        "spec": {"restartPolicy": "Never",
-                 "volumes": [{"name": "scratch", "emptyDir": {}}],
-                 "containers": [{"name": "main", "image": "none",
-                                 "command": ["labelpilot", "--help"],
-                                 "volumeMounts": [{"name": "scratch",
-                                                   "mountPath": checkout_parent}]}]},
-    })
-    pod = wait_for(lambda: (p := core.read_namespaced_pod("shadow", namespace))
-                   .status.phase in ("Succeeded", "Failed") and p, what="the pod to end")
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "shadow"},
+            "spec": {
+                "restartPolicy": "Never",
+                "volumes": [{"name": "scratch", "emptyDir": {}}],
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "none",
+                        "command": ["labelpilot", "--help"],
+                        "volumeMounts": [{"name": "scratch", "mountPath": checkout_parent}],
+                    }
+                ],
+            },
+        },
+    )
+    pod = wait_for(
+        lambda: (
+            (p := core.read_namespaced_pod("shadow", namespace)).status.phase
+            in ("Succeeded", "Failed")
+            and p
+        ),
+        what="the pod to end",
+    )
     assert pod.status.phase == "Succeeded"

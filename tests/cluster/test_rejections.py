@@ -40,28 +40,51 @@ QUIET_SECONDS = 16
 def one_retry_at_most(kube_api: client.ApiClient, namespace: str) -> Iterator[None]:
     admission = client.AdmissionregistrationV1Api(kube_api)
     policy = f"one-retry-{namespace}"
-    admission.create_validating_admission_policy({
-        "metadata": {"name": policy},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [{
-                "apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE"],
-                "resources": ["jobs"]}]},
-            "validations": [{
-                "expression": "!has(object.spec.backoffLimit) || object.spec.backoffLimit <= 1",
-                "message": RULE}],
-        }})
-    admission.create_validating_admission_policy_binding({
-        "metadata": {"name": policy},
-        "spec": {"policyName": policy, "validationActions": ["Deny"],
-                 "matchResources": {"namespaceSelector": {"matchLabels": {
-                     "kubernetes.io/metadata.name": namespace}}}}})
+    admission.create_validating_admission_policy(
+        {
+            "metadata": {"name": policy},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["batch"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["jobs"],
+                        }
+                    ]
+                },
+                "validations": [
+                    {
+                        "expression": (
+                            "!has(object.spec.backoffLimit) || object.spec.backoffLimit <= 1"
+                        ),
+                        "message": RULE,
+                    }
+                ],
+            },
+        }
+    )
+    admission.create_validating_admission_policy_binding(
+        {
+            "metadata": {"name": policy},
+            "spec": {
+                "policyName": policy,
+                "validationActions": ["Deny"],
+                "matchResources": {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+                },
+            },
+        }
+    )
     batch = client.BatchV1Api(kube_api)
 
     def enforced() -> bool:
         try:
-            batch.create_namespaced_job(namespace, simple_job("probe", "true", backoff_limit=2),
-                                        dry_run="All")
+            batch.create_namespaced_job(
+                namespace, simple_job("probe", "true", backoff_limit=2), dry_run="All"
+            )
         except client.ApiException as error:
             return error.status == 422
         return False
@@ -80,27 +103,39 @@ def _job_creates(audit: Path, namespace: str) -> list[int]:
     for line in audit.read_text().splitlines():
         entry = json.loads(line)
         ref = entry.get("objectRef") or {}
-        if (entry.get("verb") == "create" and ref.get("resource") == "jobs"
-                and ref.get("namespace") == namespace
-                and entry.get("stage") == "ResponseComplete"
-                and "dryRun" not in entry.get("requestURI", "")):
+        if (
+            entry.get("verb") == "create"
+            and ref.get("resource") == "jobs"
+            and ref.get("namespace") == namespace
+            and entry.get("stage") == "ResponseComplete"
+            and "dryRun" not in entry.get("requestURI", "")
+        ):
             codes.append(int((entry.get("responseStatus") or {}).get("code") or 0))
     return codes
 
 
 def _events(core: client.CoreV1Api, namespace: str, name: str) -> list[client.CoreV1Event]:
-    return [e for e in core.list_namespaced_event(namespace).items
-            if e.involved_object.kind == "LabelingJob" and e.involved_object.name == name]
+    return [
+        e
+        for e in core.list_namespaced_event(namespace).items
+        if e.involved_object.kind == "LabelingJob" and e.involved_object.name == name
+    ]
 
 
 def _without_storage(name: str) -> dict[str, Any]:
     """A LabelingJob on object storage: nothing in it for the operator's policy to refuse."""
-    body = labeling_job(name, Path("/data"), DataVolume("data", Path("/data")), ["0", "1"],
-                        input={"manifestUri": "s3://labels/input.manifest"},
-                        output={"uri": f"s3://labels/output/{name}"})
+    body = labeling_job(
+        name,
+        Path("/data"),
+        DataVolume("data", Path("/data")),
+        ["0", "1"],
+        input={"manifestUri": "s3://labels/input.manifest"},
+        output={"uri": f"s3://labels/output/{name}"},
+    )
     del body["spec"]["storage"]
-    body["spec"]["humanTaskConfig"]["workforce"]["simulated"][
-        "groundTruthManifestUri"] = "s3://labels/ground-truth.manifest"
+    body["spec"]["humanTaskConfig"]["workforce"]["simulated"]["groundTruthManifestUri"] = (
+        "s3://labels/ground-truth.manifest"
+    )
     return body
 
 
@@ -109,33 +144,52 @@ def _failed(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_rejected_step_job_fails_the_labeling_job_until_the_spec_changes(
-        kube_api: client.ApiClient, namespace: str, operator: OperatorProcess,
-        dev_cluster: Any, one_retry_at_most: None) -> None:
+    kube_api: client.ApiClient,
+    namespace: str,
+    operator: OperatorProcess,
+    dev_cluster: Any,
+    one_retry_at_most: None,
+) -> None:
     custom, core = client.CustomObjectsApi(kube_api), client.CoreV1Api(kube_api)
     batch = client.BatchV1Api(kube_api)
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
-                                           _without_storage("refused"))
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, _without_storage("refused")
+    )
 
     final = wait_phase(custom, namespace, "refused", ("Failed", "Completed"), timeout=120)
     failed = _failed(final)
     assert failed["status"] == "True" and failed["reason"] == "JobRejected", failed
     assert RULE in failed["message"], failed["message"]
     assert job_name("refused", Step.PREPARE, None) in failed["message"]
-    warnings = wait_for(lambda: [e for e in _events(core, namespace, "refused")
-                                 if e.reason == "JobRejected"], timeout=30,
-                        what="the JobRejected Event")
+    warnings = wait_for(
+        lambda: [e for e in _events(core, namespace, "refused") if e.reason == "JobRejected"],
+        timeout=30,
+        what="the JobRejected Event",
+    )
     assert warnings[0].type == "Warning" and RULE in warnings[0].message
 
     time.sleep(QUIET_SECONDS)
     assert _job_creates(dev_cluster.log("audit"), namespace) == [422]
-    assert custom.get_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, "refused")["status"]["phase"] == "Failed"
+    assert (
+        custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "refused")["status"][
+            "phase"
+        ]
+        == "Failed"
+    )
 
-    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "refused", {
-        "spec": {"worker": {"backoffLimit": 1}}})
-    wait_for(lambda: batch.list_namespaced_job(
-        namespace, label_selector="labelpilot.dev/job=refused").items, timeout=60,
-        what="the step Job made from the fixed spec")
-    wait_for(lambda: [e for e in _events(core, namespace, "refused") if e.reason == "Retrying"],
-             timeout=30, what="the Retrying Event")
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "refused", {"spec": {"worker": {"backoffLimit": 1}}}
+    )
+    wait_for(
+        lambda: (
+            batch.list_namespaced_job(namespace, label_selector="labelpilot.dev/job=refused").items
+        ),
+        timeout=60,
+        what="the step Job made from the fixed spec",
+    )
+    wait_for(
+        lambda: [e for e in _events(core, namespace, "refused") if e.reason == "Retrying"],
+        timeout=30,
+        what="the Retrying Event",
+    )
     assert _job_creates(dev_cluster.log("audit"), namespace) == [422, 201]

@@ -17,14 +17,25 @@ FAST_MODEL = {"epochs": 6, "threads": 1, "device": "cpu"}
 
 def job(ls: LabelStudio, data: dict, out: Path, **changes: object) -> RunConfig:
     title = f"lp-{uuid.uuid4().hex[:10]}"
-    workforce = {"label_studio": {"url": ls.url, "project_title": title},
-                 **changes.pop("workforce", {})}  # type: ignore[dict-item]
-    return RunConfig.model_validate({
-        "job_name": "ls-job", "task_type": data["taskType"],
-        "label_attribute_name": data["labelAttributeName"], "labels": data["labels"],
-        "input_manifest_uri": data["inputManifest"], "output_uri": str(out),
-        "workforce": workforce, "allow_small_dataset": True,
-        "max_concurrent_task_count": 10, "model_options": FAST_MODEL, **changes})
+    workforce = {
+        "label_studio": {"url": ls.url, "project_title": title},
+        **changes.pop("workforce", {}),
+    }  # type: ignore[dict-item]
+    return RunConfig.model_validate(
+        {
+            "job_name": "ls-job",
+            "task_type": data["taskType"],
+            "label_attribute_name": data["labelAttributeName"],
+            "labels": data["labels"],
+            "input_manifest_uri": data["inputManifest"],
+            "output_uri": str(out),
+            "workforce": workforce,
+            "allow_small_dataset": True,
+            "max_concurrent_task_count": 10,
+            "model_options": FAST_MODEL,
+            **changes,
+        }
+    )
 
 
 def keys(config: RunConfig) -> dict[int, str]:

@@ -35,9 +35,13 @@ class LabelStudio:
     log: Path
 
     def call(self, method: str, path: str, **kwargs: object) -> object:
-        response = requests.request(method, self.url + path, timeout=60,
-                                    headers={"Authorization": f"Token {self.token}"},
-                                    **kwargs)  # type: ignore[arg-type]
+        response = requests.request(
+            method,
+            self.url + path,
+            timeout=60,
+            headers={"Authorization": f"Token {self.token}"},
+            **kwargs,
+        )  # type: ignore[arg-type]
         response.raise_for_status()
         return response.json() if response.content else None
 
@@ -55,18 +59,42 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
     files = tmp_path_factory.mktemp("label-studio-files")
     port = _free_port()
     log = data / "server.log"
-    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data),
-           "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
-           "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(files),
-           "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
-           "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "", "COLLECT_ANALYTICS": "false"}
+    env = {
+        **os.environ,
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+        "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(files),
+        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+        "SENTRY_DSN": "",
+        "FRONTEND_SENTRY_DSN": "",
+        "COLLECT_ANALYTICS": "false",
+    }
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [str(binary), "start", "--no-browser", "--port", str(port),
-             "--internal-host", "127.0.0.1", "--data-dir", str(data),
-             "--username", ADMIN, "--password", PASSWORD, "--user-token", TOKEN,
-             "--enable-legacy-api-token"],
-            cwd=data, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(binary),
+                "start",
+                "--no-browser",
+                "--port",
+                str(port),
+                "--internal-host",
+                "127.0.0.1",
+                "--data-dir",
+                str(data),
+                "--username",
+                ADMIN,
+                "--password",
+                PASSWORD,
+                "--user-token",
+                TOKEN,
+                "--enable-legacy-api-token",
+            ],
+            cwd=data,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_SECONDS
     try:

@@ -48,10 +48,22 @@ CHOICE_INPUTS = (By.CSS_SELECTOR, ".lsf-choices input.ant-radio-input")
 SUBMIT = (By.CSS_SELECTOR, 'button[data-testid="bottombar-submit-button"]')
 # Onboarding / "what's new" / tour pop-ups a fresh user may get: only buttons inside a
 # dialog are ever clicked, so the editor's own panels are never touched.
-DIALOGS = ('[role="dialog"], .ant-modal-wrap, .lsf-modal, .ls-modal, .react-joyride__tooltip,'
-           ' [data-test-id="tour"], [class*="whats-new"], [class*="WhatsNew"]')
-DISMISS_WORDS = ("skip", "close", "got it", "dismiss", "maybe later", "not now", "no thanks",
-                 "ok", "done", "continue")
+DIALOGS = (
+    '[role="dialog"], .ant-modal-wrap, .lsf-modal, .ls-modal, .react-joyride__tooltip,'
+    ' [data-test-id="tour"], [class*="whats-new"], [class*="WhatsNew"]'
+)
+DISMISS_WORDS = (
+    "skip",
+    "close",
+    "got it",
+    "dismiss",
+    "maybe later",
+    "not now",
+    "no thanks",
+    "ok",
+    "done",
+    "continue",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -63,8 +75,12 @@ def token(label_studio: LabelStudio, monkeypatch: pytest.MonkeyPatch) -> None:
 def browser() -> Iterator[WebDriver]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
@@ -90,9 +106,12 @@ def evidence(driver: WebDriver, name: str) -> Iterator[None]:
 
 
 def wait(driver: WebDriver, seconds: float = WAIT_SECONDS) -> WebDriverWait:
-    return WebDriverWait(driver, seconds, poll_frequency=POLL,
-                         ignored_exceptions=(NoSuchElementException,
-                                             StaleElementReferenceException))
+    return WebDriverWait(
+        driver,
+        seconds,
+        poll_frequency=POLL,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    )
 
 
 def dismiss_popups(driver: WebDriver) -> None:
@@ -102,10 +121,15 @@ def dismiss_popups(driver: WebDriver) -> None:
             if not dialog.is_displayed():
                 continue
             closers = dialog.find_elements(
-                By.CSS_SELECTOR, '.ant-modal-close, [aria-label="Close"], [aria-label="close"],'
-                                 ' [aria-label="Skip"], button[title="Close"]')
-            closers += [b for b in dialog.find_elements(By.TAG_NAME, "button")
-                        if b.text.strip().lower() in DISMISS_WORDS]
+                By.CSS_SELECTOR,
+                '.ant-modal-close, [aria-label="Close"], [aria-label="close"],'
+                ' [aria-label="Skip"], button[title="Close"]',
+            )
+            closers += [
+                b
+                for b in dialog.find_elements(By.TAG_NAME, "button")
+                if b.text.strip().lower() in DISMISS_WORDS
+            ]
             for closer in closers:
                 if closer.is_displayed() and closer.is_enabled():
                     closer.click()
@@ -130,7 +154,8 @@ def loaded_image(driver: WebDriver) -> WebElement | bool:
     dismiss_popups(driver)
     for image in driver.find_elements(*TASK_IMAGE):
         if driver.execute_script(
-                "return arguments[0].complete && arguments[0].naturalWidth > 0", image):
+            "return arguments[0].complete && arguments[0].naturalWidth > 0", image
+        ):
             return image
     return False
 
@@ -141,12 +166,14 @@ def choices_shown(labels: list[str]) -> Callable[[WebDriver], list[WebElement] |
         inputs = driver.find_elements(*CHOICE_INPUTS)
         names = [i.get_attribute("name") for i in inputs]
         return inputs if names == labels else False
+
     return shown
 
 
 def selected(driver: WebDriver) -> list[str | None]:
-    return [i.get_attribute("name") for i in driver.find_elements(*CHOICE_INPUTS)
-            if i.is_selected()]
+    return [
+        i.get_attribute("name") for i in driver.find_elements(*CHOICE_INPUTS) if i.is_selected()
+    ]
 
 
 def click(element: WebElement) -> bool:
@@ -161,34 +188,45 @@ def click(element: WebElement) -> bool:
 def choice_label(driver: WebDriver, value: str) -> WebElement:
     """The clickable label of one choice (what a person clicks: the radio and its text)."""
     return driver.find_element(
-        By.XPATH, "//div[contains(concat(' ', normalize-space(@class), ' '), ' lsf-choices ')]"
-                  f"//label[.//input[@type='radio' and @name='{value}']]")
+        By.XPATH,
+        "//div[contains(concat(' ', normalize-space(@class), ' '), ' lsf-choices ')]"
+        f"//label[.//input[@type='radio' and @name='{value}']]",
+    )
 
 
-def test_a_person_answers_in_label_studio_and_labelpilot_collects_it(label_studio, tmp_path,
-                                                                      browser):
+def test_a_person_answers_in_label_studio_and_labelpilot_collects_it(
+    label_studio, tmp_path, browser
+):
     data = prepare("digits", tmp_path / "data", limit=30, seed=4)
     labels = list(data["labels"])
     title = f"lp-browser-{uuid.uuid4().hex[:10]}"
-    config = RunConfig.model_validate({
-        "job_name": "ls-browser", "task_type": data["taskType"],
-        "label_attribute_name": data["labelAttributeName"], "labels": labels,
-        "input_manifest_uri": data["inputManifest"], "output_uri": str(tmp_path / "out"),
-        "workforce": {"label_studio": {"url": label_studio.url, "project_title": title}},
-        "allow_small_dataset": True, "auto_labeling": False,
-        # a batch of one object: the one this person answers
-        "max_concurrent_task_count": 1})
+    config = RunConfig.model_validate(
+        {
+            "job_name": "ls-browser",
+            "task_type": data["taskType"],
+            "label_attribute_name": data["labelAttributeName"],
+            "labels": labels,
+            "input_manifest_uri": data["inputManifest"],
+            "output_uri": str(tmp_path / "out"),
+            "workforce": {"label_studio": {"url": label_studio.url, "project_title": title}},
+            "allow_small_dataset": True,
+            "auto_labeling": False,
+            # a batch of one object: the one this person answers
+            "max_concurrent_task_count": 1,
+        }
+    )
     run_step("prepare", config)
     waiting = run_step("human", config, 0, max_wait=0)
     assert waiting.status == "Waiting" and waiting.human_batch == 1
 
     handle = storage.read_json(Workspace(config.output_uri).human_request(0))["handle"]
     assert len(handle["tasks"]) == 1
-    (index, task_id), = ((int(i), int(t)) for i, t in handle["tasks"].items())
+    ((index, task_id),) = ((int(i), int(t)) for i, t in handle["tasks"].items())
     project_id = int(handle["projectId"])
     names = {o.index: o.key or "" for o in read_manifest(config.input_manifest_uri)}
-    truth = GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
-                        data["labelAttributeName"])
+    truth = GroundTruth(
+        data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION, data["labelAttributeName"]
+    )
     true_class = int(truth.get(names[index]))
     answer = labels[true_class]
 
@@ -212,9 +250,13 @@ def test_a_person_answers_in_label_studio_and_labelpilot_collects_it(label_studi
         wait(browser).until(lambda d: selected(d) == [answer])
         wait(browser).until(lambda d: click(d.find_element(*SUBMIT)))
         # the editor saved it: the task has the person's annotation on the server
-        wait(browser).until(lambda d: [
-            a for a in label_studio.call("GET", f"/api/tasks/{task_id}/annotations/")
-            if not a.get("was_cancelled")])
+        wait(browser).until(
+            lambda d: [
+                a
+                for a in label_studio.call("GET", f"/api/tasks/{task_id}/annotations/")
+                if not a.get("was_cancelled")
+            ]
+        )
 
     done = run_step("human", config, 0, max_wait=30)
     assert done.status == "Succeeded", done
@@ -224,6 +266,5 @@ def test_a_person_answers_in_label_studio_and_labelpilot_collects_it(label_studi
     annotations = label_studio.call("GET", f"/api/tasks/{task_id}/annotations/")
     assert len(annotations) == 1  # one click, one annotation: the editor's, not a script's
     (result,) = annotations[0]["result"]
-    assert (result["from_name"], result["to_name"], result["type"]) == ("label", "image",
-                                                                      "choices")
+    assert (result["from_name"], result["to_name"], result["type"]) == ("label", "image", "choices")
     assert result["value"]["choices"] == [answer]

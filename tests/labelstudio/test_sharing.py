@@ -36,8 +36,10 @@ def provider(config: RunConfig) -> LabelStudioWorkforce:
 
 
 def items(config: RunConfig, count: int) -> list[TaskItem]:
-    return [TaskItem(o.index, o.key or "", o.record)
-            for o in read_manifest(config.input_manifest_uri)[:count]]
+    return [
+        TaskItem(o.index, o.key or "", o.record)
+        for o in read_manifest(config.input_manifest_uri)[:count]
+    ]
 
 
 def ids(handle: dict) -> set[int]:
@@ -49,10 +51,22 @@ def test_same_named_jobs_in_one_project_keep_to_their_own_tasks(label_studio, tm
     first = job(label_studio, data, tmp_path / "a", job_namespace="team-a", job_uid="uid-1")
     same_project = {"workforce": {"label_studio": first.workforce.label_studio.model_dump()}}
     others = {  # each named ls-job, each sending batch ls-job-i0 into the same project
-        "other namespace": job(label_studio, data, tmp_path / "b", job_namespace="team-b",
-                               job_uid="uid-2", **same_project),
-        "re-created": job(label_studio, data, tmp_path / "a", job_namespace="team-a",
-                          job_uid="uid-3", **same_project),
+        "other namespace": job(
+            label_studio,
+            data,
+            tmp_path / "b",
+            job_namespace="team-b",
+            job_uid="uid-2",
+            **same_project,
+        ),
+        "re-created": job(
+            label_studio,
+            data,
+            tmp_path / "a",
+            job_namespace="team-a",
+            job_uid="uid-3",
+            **same_project,
+        ),
         "labelpilot run": job(label_studio, data, tmp_path / "c", **same_project),
     }
     batch = items(first, 5)
@@ -68,30 +82,47 @@ def test_same_named_jobs_in_one_project_keep_to_their_own_tasks(label_studio, tm
     assert {tasks[i]["meta"]["labelpilot"]["uid"] for i in ids(sent_a)} == {"uid-1"}
     assert {tasks[i]["meta"]["labelpilot"]["namespace"] for i in ids(sent_a)} == {"team-a"}
 
-    truth = GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
-                        data["labelAttributeName"])
+    truth = GroundTruth(
+        data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION, data["labelAttributeName"]
+    )
     key = {item.index: item.key for item in batch}
     for index, task_id in sent_a["tasks"].items():
-        people.submit(label_studio, task_id, people.truth_result(
-            TaskType.IMAGE_CLASSIFICATION, truth.get(key[int(index)]), data["labels"]))
+        people.submit(
+            label_studio,
+            task_id,
+            people.truth_result(
+                TaskType.IMAGE_CLASSIFICATION, truth.get(key[int(index)]), data["labels"]
+            ),
+        )
     assert a.poll(sent_a) is BatchStatus.COMPLETED
     assert all(answer.labels for answer in a.collect(sent_a, batch))
     for why, config in others.items():
         other = provider(config)
         assert other.poll(handles[why]) is BatchStatus.IN_PROGRESS, why
         # the first job's handle (its workspace, say): its tasks are not this job's
-        assert all(answer.failure and answer.failure.startswith("TaskDeleted")
-                   for answer in other.collect(sent_a, batch)), why
+        assert all(
+            answer.failure and answer.failure.startswith("TaskDeleted")
+            for answer in other.collect(sent_a, batch)
+        ), why
 
     # a batch sent before tasks carried namespace and uid (its handle has no "job"): still
     # the job's by name, and only through that handle
-    legacy_task = {"data": {"image": "data:,"}, "meta": {"labelpilot": {
-        "job": "ls-job", "batch": BATCH, "index": batch[0].index}}}
-    imported = label_studio.call("POST", f"/api/projects/{project}/import",
-                                 params={"return_task_ids": "true"}, json=[legacy_task])
+    legacy_task = {
+        "data": {"image": "data:,"},
+        "meta": {"labelpilot": {"job": "ls-job", "batch": BATCH, "index": batch[0].index}},
+    }
+    imported = label_studio.call(
+        "POST",
+        f"/api/projects/{project}/import",
+        params={"return_task_ids": "true"},
+        json=[legacy_task],
+    )
     legacy_id = int(imported["task_ids"][0])  # type: ignore[index]
-    people.submit(label_studio, legacy_id, people.truth_result(
-        TaskType.IMAGE_CLASSIFICATION, truth.get(batch[0].key), data["labels"]))
+    people.submit(
+        label_studio,
+        legacy_id,
+        people.truth_result(TaskType.IMAGE_CLASSIFICATION, truth.get(batch[0].key), data["labels"]),
+    )
     legacy = {key: value for key, value in sent_a.items() if key != "job"}
     legacy["tasks"] = {str(batch[0].index): legacy_id}
     assert a.collect(legacy, batch[:1])[0].labels
@@ -99,26 +130,39 @@ def test_same_named_jobs_in_one_project_keep_to_their_own_tasks(label_studio, tm
 
     recreated = provider(others["re-created"])
     expired = {**handles["re-created"], "submittedAt": 0.0}
-    assert all(answer.failure.startswith("TaskAvailabilityLifetimeExceeded")
-               for answer in recreated.collect(expired, batch))
+    assert all(
+        answer.failure.startswith("TaskAvailabilityLifetimeExceeded")
+        for answer in recreated.collect(expired, batch)
+    )
     recreated.withdraw(expired)
     recreated.withdraw({**handles["other namespace"], "submittedAt": 0.0})  # not its own
     left = {t["id"] for t in people.tasks(label_studio, project)}
     assert left == ids(sent_a) | ids(handles["other namespace"]) | ids(
-        handles["labelpilot run"]) | {legacy_id}
+        handles["labelpilot run"]
+    ) | {legacy_id}
 
 
 def test_a_project_set_up_for_other_labels_or_overlap_is_left_as_it_is(label_studio, tmp_path):
-    empty = label_studio.call("POST", "/api/projects/", json={
-        "title": f"lp-{uuid.uuid4().hex[:10]}"})
+    empty = label_studio.call(
+        "POST", "/api/projects/", json={"title": f"lp-{uuid.uuid4().hex[:10]}"}
+    )
     project = int(empty["id"])  # type: ignore[index]
     data = prepare("digits", tmp_path / "data", limit=30, seed=6)
 
     def config(name: str, **changes: object) -> RunConfig:
         workforce = changes.pop("workforce", {})
-        return job(label_studio, data, tmp_path / name, job_name=name, auto_labeling=False,
-                   workforce={"label_studio": {"url": label_studio.url, "project_id": project},
-                              **workforce}, **changes)  # type: ignore[dict-item]
+        return job(
+            label_studio,
+            data,
+            tmp_path / name,
+            job_name=name,
+            auto_labeling=False,
+            workforce={
+                "label_studio": {"url": label_studio.url, "project_id": project},
+                **workforce,
+            },
+            **changes,
+        )  # type: ignore[dict-item]
 
     def settings() -> dict:
         return label_studio.call("GET", f"/api/projects/{project}/")  # type: ignore[return-value]

@@ -59,8 +59,11 @@ def test_a_batch_goes_out_and_the_answers_come_back(label_studio, tmp_path, task
     names = keys(config)
     for task in tasks:
         index = task["meta"]["labelpilot"]["index"]
-        people.submit(label_studio, task["id"],
-                      people.truth_result(task_type, truth.get(names[index]), data["labels"]))
+        people.submit(
+            label_studio,
+            task["id"],
+            people.truth_result(task_type, truth.get(names[index]), data["labels"]),
+        )
     done = run_step("human", config, 0, max_wait=10)
     assert done.status == "Succeeded" and done.failed == 0
     assert done.human_batch == len(tasks) > 0
@@ -90,25 +93,34 @@ def test_a_batch_goes_out_and_the_answers_come_back(label_studio, tmp_path, task
 
 def test_three_people_per_object_the_majority_wins(label_studio, tmp_path):
     data = prepare("digits", tmp_path / "data", limit=40, seed=2)
-    config = job(label_studio, data, tmp_path / "out", auto_labeling=False,
-                 workforce={"workers_per_object": 3})
+    config = job(
+        label_studio,
+        data,
+        tmp_path / "out",
+        auto_labeling=False,
+        workforce={"workers_per_object": 3},
+    )
     run_step("prepare", config)
     assert run_step("human", config, 0, max_wait=0).status == "Waiting"
     project = people.project_by_title(label_studio, config.workforce.label_studio.project_title)
     assert project["maximum_annotations"] == 3
     suffix = uuid.uuid4().hex[:6]
-    users = [people.create_user(label_studio, f"{who}-{suffix}")
-             for who in ("ada", "bo", "cy")]
-    truth = GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
-                        data["labelAttributeName"])
+    users = [people.create_user(label_studio, f"{who}-{suffix}") for who in ("ada", "bo", "cy")]
+    truth = GroundTruth(
+        data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION, data["labelAttributeName"]
+    )
     names = keys(config)
     tasks = people.tasks(label_studio, project["id"])
     for task in tasks:
         right = int(truth.get(names[task["meta"]["labelpilot"]["index"]]))
         wrong = (right + 1) % len(data["labels"])
         for user, label in zip(users, (right, right, wrong), strict=True):
-            people.submit(label_studio, task["id"], people.truth_result(
-                TaskType.IMAGE_CLASSIFICATION, label, data["labels"]), user=user)
+            people.submit(
+                label_studio,
+                task["id"],
+                people.truth_result(TaskType.IMAGE_CLASSIFICATION, label, data["labels"]),
+                user=user,
+            )
     assert run_step("human", config, 0, max_wait=10).status == "Succeeded"
     rows = storage.read_jsonl(Workspace(config.output_uri).human_response(0))
     assert len(rows) == len(tasks)
@@ -120,9 +132,13 @@ def test_three_people_per_object_the_majority_wins(label_studio, tmp_path):
 
 def test_skipped_slow_and_expired_tasks_fail_their_objects(label_studio, tmp_path):
     data = prepare("digits", tmp_path / "data", limit=30, seed=3)
-    config = job(label_studio, data, tmp_path / "out", auto_labeling=False,
-                 workforce={"task_time_limit_seconds": 60,
-                            "task_availability_lifetime_seconds": 3})
+    config = job(
+        label_studio,
+        data,
+        tmp_path / "out",
+        auto_labeling=False,
+        workforce={"task_time_limit_seconds": 60, "task_availability_lifetime_seconds": 3},
+    )
     run_step("prepare", config)
     assert run_step("human", config, 0, max_wait=0).status == "Waiting"
     project = people.project_by_title(label_studio, config.workforce.label_studio.project_title)
@@ -135,15 +151,17 @@ def test_skipped_slow_and_expired_tasks_fail_their_objects(label_studio, tmp_pat
     with pytest.raises(StepFailed) as failed:  # most of iteration 0 failed: Ground Truth's 10% rule
         run_step("human", config, 0, max_wait=10)
     assert failed.value.reason == "TooManyFailedObjects"
-    rows = {r["index"]: r for r in
-            storage.read_jsonl(Workspace(config.output_uri).human_response(0))}
+    rows = {
+        r["index"]: r for r in storage.read_jsonl(Workspace(config.output_uri).human_response(0))
+    }
     index = {t["id"]: t["meta"]["labelpilot"]["index"] for t in tasks}
     assert rows[index[skipped["id"]]]["failure"].startswith("Skipped")
     assert rows[index[slow["id"]]]["failure"].startswith("TaskTimeLimitExceeded")
     assert rows[index[answered["id"]]]["label"] == 0
     expired = [rows[index[t["id"]]] for t in tasks[3:]]
-    assert expired and all(r["failure"].startswith("TaskAvailabilityLifetimeExceeded")
-                           for r in expired)
+    assert expired and all(
+        r["failure"].startswith("TaskAvailabilityLifetimeExceeded") for r in expired
+    )
     # the expired tasks are taken back from the workers; the answered ones stay
     left = {t["id"] for t in people.tasks(label_studio, project["id"])}
     assert left == {skipped["id"], slow["id"], answered["id"]}
@@ -151,28 +169,36 @@ def test_skipped_slow_and_expired_tasks_fail_their_objects(label_studio, tmp_pat
 
 def test_the_models_predictions_are_pre_annotations(label_studio, tmp_path):
     data = prepare("digits", tmp_path / "data", limit=120, seed=4)
-    config = job(label_studio, data, tmp_path / "out", target_accuracy=0.999,
-                 max_concurrent_task_count=30)
+    config = job(
+        label_studio, data, tmp_path / "out", target_accuracy=0.999, max_concurrent_task_count=30
+    )
     run_step("prepare", config)
     assert run_step("human", config, 0, max_wait=0).status == "Waiting"
     project = people.project_by_title(label_studio, config.workforce.label_studio.project_title)
-    truth = GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
-                        data["labelAttributeName"])
+    truth = GroundTruth(
+        data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION, data["labelAttributeName"]
+    )
     names = keys(config)
     first = people.tasks(label_studio, project["id"])
     assert all(not t["predictions"] for t in first)  # iteration 0: no model yet
     for task in first:
         label = truth.get(names[task["meta"]["labelpilot"]["index"]])
-        people.submit(label_studio, task["id"],
-                      people.truth_result(TaskType.IMAGE_CLASSIFICATION, label, data["labels"]))
+        people.submit(
+            label_studio,
+            task["id"],
+            people.truth_result(TaskType.IMAGE_CLASSIFICATION, label, data["labels"]),
+        )
     assert run_step("human", config, 0, max_wait=10).status == "Succeeded"
     for step in ("train", "infer", "threshold"):
         summary = run_step(step, config, 0)
     assert summary.next == "human" and summary.human_batch > 0
 
     assert run_step("human", config, 1, max_wait=0).status == "Waiting"
-    batch = [t for t in people.tasks(label_studio, project["id"]) if t["id"] not in
-             {f["id"] for f in first}]
+    batch = [
+        t
+        for t in people.tasks(label_studio, project["id"])
+        if t["id"] not in {f["id"] for f in first}
+    ]
     assert len(batch) == summary.human_batch
     edited = 0
     for k, task in enumerate(sorted(batch, key=lambda t: t["id"])):
@@ -183,8 +209,11 @@ def test_the_models_predictions_are_pre_annotations(label_studio, tmp_path):
             continue
         labels = data["labels"]  # a person who disagrees with the model
         other = (labels.index(prediction[0]["value"]["choices"][0]) + 1) % len(labels)
-        people.submit(label_studio, task["id"], people.truth_result(
-            TaskType.IMAGE_CLASSIFICATION, other, labels))
+        people.submit(
+            label_studio,
+            task["id"],
+            people.truth_result(TaskType.IMAGE_CLASSIFICATION, other, labels),
+        )
         edited += 1
     done = run_step("human", config, 1, max_wait=10)
     assert done.status == "Succeeded"

@@ -38,6 +38,8 @@ def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture()
 def spec_dict() -> Callable[..., dict[str, Any]]:
     """`spec_dict(changes)`: the base spec (camelCase JSON) with `changes` deep-merged."""
+
     def make(changes: dict[str, Any] | None = None) -> dict[str, Any]:
         return _merge(BASE_SPEC, changes or {})
+
     return make

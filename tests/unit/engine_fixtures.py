@@ -21,11 +21,15 @@ def digits(folder: Path, limit: int) -> dict:
 
 def config_for(data: dict, out: Path, **changes) -> RunConfig:
     base = {
-        "job_name": "test-job", "task_type": data["taskType"],
-        "label_attribute_name": data["labelAttributeName"], "labels": data["labels"],
-        "input_manifest_uri": data["inputManifest"], "output_uri": str(out),
+        "job_name": "test-job",
+        "task_type": data["taskType"],
+        "label_attribute_name": data["labelAttributeName"],
+        "labels": data["labels"],
+        "input_manifest_uri": data["inputManifest"],
+        "output_uri": str(out),
         "workforce": {"simulated": {"ground_truth_uri": data["groundTruthManifest"]}},
-        "allow_small_dataset": True, "max_concurrent_task_count": 100,
+        "allow_small_dataset": True,
+        "max_concurrent_task_count": 100,
         "model_options": FAST_MODEL,
     }
     base.update(changes)
@@ -33,5 +37,6 @@ def config_for(data: dict, out: Path, **changes) -> RunConfig:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }

@@ -22,11 +22,19 @@ def image_set(folder: Path, n: int = 20) -> dict[str, Any]:
         path = folder / "objects" / f"{i:03d}.png"
         Image.fromarray(np.full((6, 6), i * 10 % 256, np.uint8)).save(path)
         lines.append({"source-ref": str(path)})
-        truth.append({"source-ref": str(path), "label": i % 2,
-                      "label-metadata": {"class-name": LABELS[i % 2]}})
+        truth.append(
+            {
+                "source-ref": str(path),
+                "label": i % 2,
+                "label-metadata": {"class-name": LABELS[i % 2]},
+            }
+        )
     write_lines(folder / "truth.manifest", [json.dumps(t) for t in truth])
-    return {"folder": folder, "lines": [json.dumps(line) for line in lines],
-            "truth": folder / "truth.manifest"}
+    return {
+        "folder": folder,
+        "lines": [json.dumps(line) for line in lines],
+        "truth": folder / "truth.manifest",
+    }
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -36,11 +44,15 @@ def write_lines(path: Path, lines: list[str]) -> Path:
 
 def config(manifest: Path, out: Path, truth: Path, **changes: Any) -> RunConfig:
     base: dict[str, Any] = {
-        "job_name": "inputs", "task_type": "image-classification",
-        "label_attribute_name": "label", "labels": LABELS,
-        "input_manifest_uri": str(manifest), "output_uri": str(out),
+        "job_name": "inputs",
+        "task_type": "image-classification",
+        "label_attribute_name": "label",
+        "labels": LABELS,
+        "input_manifest_uri": str(manifest),
+        "output_uri": str(out),
         "workforce": {"simulated": {"ground_truth_uri": str(truth)}},
-        "allow_small_dataset": True, "max_concurrent_task_count": 100,
+        "allow_small_dataset": True,
+        "max_concurrent_task_count": 100,
     }
     base.update(changes)
     return RunConfig.model_validate(base)

@@ -9,13 +9,16 @@ from devcluster.agent.cgroups import PodCgroups, PodResources, pod_resources, we
 
 
 def _pod(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"spec": {"containers": [{"name": f"c{i}", "resources": r}
-                                    for i, r in enumerate(resources)]}}
+    return {
+        "spec": {"containers": [{"name": f"c{i}", "resources": r} for i, r in enumerate(resources)]}
+    }
 
 
 def test_shares_follow_requests_and_caps_follow_limits() -> None:
-    pod = _pod({"requests": {"cpu": "500m"}, "limits": {"cpu": "2", "memory": "1Gi"}},
-               {"requests": {"cpu": "0.25"}, "limits": {"cpu": "250m", "memory": "512Mi"}})
+    pod = _pod(
+        {"requests": {"cpu": "500m"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+        {"requests": {"cpu": "0.25"}, "limits": {"cpu": "250m", "memory": "512Mi"}},
+    )
     assert pod_resources(pod) == PodResources(768, 225_000, 1536 * 2**20)
 
 
@@ -24,8 +27,10 @@ def test_best_effort_gets_two_shares_and_no_caps() -> None:
 
 
 def test_a_container_without_a_limit_leaves_the_pod_uncapped() -> None:
-    pod = _pod({"requests": {"cpu": "1"}, "limits": {"cpu": "1", "memory": "1Gi"}},
-               {"requests": {"cpu": "1"}})
+    pod = _pod(
+        {"requests": {"cpu": "1"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        {"requests": {"cpu": "1"}},
+    )
     assert pod_resources(pod) == PodResources(2048, None, None)
 
 

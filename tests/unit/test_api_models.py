@@ -17,8 +17,12 @@ def test_defaults_follow_ground_truth(spec_dict):
     assert spec.stopping_conditions.max_percentage_of_input_dataset_labeled == 100
     assert spec.resources.inference.parallelism == 1
     assert spec.suspend is False
-    assert LabelingJobSpec.from_k8s(spec_dict({"humanTaskConfig": {
-        "maxConcurrentTaskCount": None}})).human_task_config.max_concurrent_task_count == 1000
+    assert (
+        LabelingJobSpec.from_k8s(
+            spec_dict({"humanTaskConfig": {"maxConcurrentTaskCount": None}})
+        ).human_task_config.max_concurrent_task_count
+        == 1000
+    )
 
 
 def test_round_trip_keeps_camel_case(spec_dict):
@@ -26,64 +30,92 @@ def test_round_trip_keeps_camel_case(spec_dict):
     body = LabelingJobSpec.from_k8s(data).to_k8s()
     assert body["autoLabeling"]["targetAccuracy"] == 0.9
     assert body["humanTaskConfig"]["workforce"]["simulated"]["groundTruthManifestUri"] == (
-        "file:///data/gt.manifest")
+        "file:///data/gt.manifest"
+    )
     assert LabelingJobSpec.from_k8s(body) == LabelingJobSpec.from_k8s(data)
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"taskType": "VideoClassification"}, "taskType"),
-    ({"labels": []}, "labels"),
-    ({"labels": ["a", "a"]}, "duplicate"),
-    ({"labelAttributeName": "digit-metadata"}, "metadata"),
-    ({"labelAttributeName": "bad name"}, "labelAttributeName"),
-    ({"autoLabeling": {"targetAccuracy": 0}}, "targetAccuracy"),
-    ({"autoLabeling": {"targetAccuracy": 1.01}}, "targetAccuracy"),
-    ({"autoLabeling": {"confidenceLevel": 1}}, "confidenceLevel"),
-    ({"autoLabeling": {"thresholdMode": "Loose"}}, "thresholdMode"),
-    ({"humanTaskConfig": {"maxConcurrentTaskCount": 0}}, "maxConcurrentTaskCount"),
-    ({"humanTaskConfig": {"maxConcurrentTaskCount": 1001}}, "maxConcurrentTaskCount"),
-    ({"humanTaskConfig": {"workforce": {"simulated": None}}}, "provider"),
-    ({"stoppingConditions": {"maxHumanLabeledObjectCount": 0}}, "maxHumanLabeledObjectCount"),
-    ({"stoppingConditions": {"maxPercentageOfInputDatasetLabeled": 101}},
-     "maxPercentageOfInputDatasetLabeled"),
-    ({"storage": {"volumeClaimName": None}}, "storage"),
-    ({"resources": {"inference": {"parallelism": 0}}}, "parallelism"),
-    ({"resources": {"training": {"tolerations": [
-        {"key": "k", "operator": "Exists", "value": "v"}]}}}, "Exists"),
-    ({"unknownField": 1}, "unknownField"),
-    ({"input": None}, "input"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"taskType": "VideoClassification"}, "taskType"),
+        ({"labels": []}, "labels"),
+        ({"labels": ["a", "a"]}, "duplicate"),
+        ({"labelAttributeName": "digit-metadata"}, "metadata"),
+        ({"labelAttributeName": "bad name"}, "labelAttributeName"),
+        ({"autoLabeling": {"targetAccuracy": 0}}, "targetAccuracy"),
+        ({"autoLabeling": {"targetAccuracy": 1.01}}, "targetAccuracy"),
+        ({"autoLabeling": {"confidenceLevel": 1}}, "confidenceLevel"),
+        ({"autoLabeling": {"thresholdMode": "Loose"}}, "thresholdMode"),
+        ({"humanTaskConfig": {"maxConcurrentTaskCount": 0}}, "maxConcurrentTaskCount"),
+        ({"humanTaskConfig": {"maxConcurrentTaskCount": 1001}}, "maxConcurrentTaskCount"),
+        ({"humanTaskConfig": {"workforce": {"simulated": None}}}, "provider"),
+        ({"stoppingConditions": {"maxHumanLabeledObjectCount": 0}}, "maxHumanLabeledObjectCount"),
+        (
+            {"stoppingConditions": {"maxPercentageOfInputDatasetLabeled": 101}},
+            "maxPercentageOfInputDatasetLabeled",
+        ),
+        ({"storage": {"volumeClaimName": None}}, "storage"),
+        ({"resources": {"inference": {"parallelism": 0}}}, "parallelism"),
+        (
+            {
+                "resources": {
+                    "training": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}
+                }
+            },
+            "Exists",
+        ),
+        ({"unknownField": 1}, "unknownField"),
+        ({"input": None}, "input"),
+    ],
+)
 def test_invalid_specs_are_refused_naming_the_field(spec_dict, changes, field):
     with pytest.raises(ValidationError) as caught:
         LabelingJobSpec.from_k8s(spec_dict(changes))
     assert field in str(caught.value)
 
 
-@pytest.mark.parametrize("task_type, expected", [
-    ("ImageClassification", run_config.TaskType.IMAGE_CLASSIFICATION),
-    ("TextClassification", run_config.TaskType.TEXT_CLASSIFICATION),
-    ("ObjectDetection", run_config.TaskType.OBJECT_DETECTION),
-    ("SemanticSegmentation", run_config.TaskType.SEMANTIC_SEGMENTATION),
-])
+@pytest.mark.parametrize(
+    "task_type, expected",
+    [
+        ("ImageClassification", run_config.TaskType.IMAGE_CLASSIFICATION),
+        ("TextClassification", run_config.TaskType.TEXT_CLASSIFICATION),
+        ("ObjectDetection", run_config.TaskType.OBJECT_DETECTION),
+        ("SemanticSegmentation", run_config.TaskType.SEMANTIC_SEGMENTATION),
+    ],
+)
 def test_run_config_maps_task_types(spec_dict, task_type, expected):
     spec = LabelingJobSpec.from_k8s(spec_dict({"taskType": task_type}))
     assert to_run_config("j", "ns", spec).task_type is expected
 
 
 def test_run_config_carries_every_setting(spec_dict):
-    spec = LabelingJobSpec.from_k8s(spec_dict({
-        "autoLabeling": {"targetAccuracy": 0.9, "confidenceLevel": 0.99,
-                         "thresholdMode": "GroundTruth", "validationPolicy": "BoundSized",
-                         "initialModelRef": "file:///data/old/models/final",
-                         "allowSmallDataset": True},
-        "humanTaskConfig": {"maxConcurrentTaskCount": 250,
-                            "numberOfHumanWorkersPerDataObject": 3,
-                            "workforce": {"simulated": {"errorRate": 0.1, "failureRate": 0.02,
-                                                        "latencySeconds": 1.5}}},
-        "stoppingConditions": {"maxHumanLabeledObjectCount": 700,
-                               "maxPercentageOfInputDatasetLabeled": 80},
-        "seed": 7,
-    }))
+    spec = LabelingJobSpec.from_k8s(
+        spec_dict(
+            {
+                "autoLabeling": {
+                    "targetAccuracy": 0.9,
+                    "confidenceLevel": 0.99,
+                    "thresholdMode": "GroundTruth",
+                    "validationPolicy": "BoundSized",
+                    "initialModelRef": "file:///data/old/models/final",
+                    "allowSmallDataset": True,
+                },
+                "humanTaskConfig": {
+                    "maxConcurrentTaskCount": 250,
+                    "numberOfHumanWorkersPerDataObject": 3,
+                    "workforce": {
+                        "simulated": {"errorRate": 0.1, "failureRate": 0.02, "latencySeconds": 1.5}
+                    },
+                },
+                "stoppingConditions": {
+                    "maxHumanLabeledObjectCount": 700,
+                    "maxPercentageOfInputDatasetLabeled": 80,
+                },
+                "seed": 7,
+            }
+        )
+    )
     run = to_run_config("mnist", "team-a", spec)
     assert run.job_name == "mnist"
     assert run.labels == ["0", "1", "2"]
@@ -110,9 +142,18 @@ def test_run_config_carries_every_setting(spec_dict):
 
 
 def test_run_config_defaults(spec_dict):
-    run = to_run_config("j", "ns", LabelingJobSpec.from_k8s(spec_dict({
-        "taskType": "ObjectDetection", "autoLabeling": {"enabled": False,
-                                                        "initialModelRef": ""}})))
+    run = to_run_config(
+        "j",
+        "ns",
+        LabelingJobSpec.from_k8s(
+            spec_dict(
+                {
+                    "taskType": "ObjectDetection",
+                    "autoLabeling": {"enabled": False, "initialModelRef": ""},
+                }
+            )
+        ),
+    )
     assert run.auto_labeling is False
     assert run.target == 0.6
     assert run.initial_model_ref is None
@@ -120,9 +161,14 @@ def test_run_config_defaults(spec_dict):
 
 
 def test_status_reads_tolerantly_and_writes_camel_case():
-    status = LabelingJobStatus.from_k8s({"phase": "InProgress", "iteration": 2,
-                                         "labelCounters": {"humanLabeled": 5},
-                                         "kopf": {"progress": {}}})
+    status = LabelingJobStatus.from_k8s(
+        {
+            "phase": "InProgress",
+            "iteration": 2,
+            "labelCounters": {"humanLabeled": 5},
+            "kopf": {"progress": {}},
+        }
+    )
     assert status.phase is Phase.IN_PROGRESS
     assert status.label_counters.human_labeled == 5
     body = status.to_k8s()
@@ -133,4 +179,5 @@ def test_status_reads_tolerantly_and_writes_camel_case():
 
 def test_every_task_type_has_a_run_config_mapping():
     from labelpilot.controller.run_config_from_spec import TASK_TYPES
+
     assert set(TASK_TYPES) == set(TaskType)

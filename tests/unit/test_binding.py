@@ -50,14 +50,19 @@ def refused(step: str, config: RunConfig, iteration: int | None = None) -> StepF
 
 def test_prepare_binds_the_workspace_to_the_job_and_the_manifest(data, manifest, tmp_path):
     out = tmp_path / "job"
-    config = config_for(data, out, input_manifest_uri=str(manifest), job_namespace="team-a",
-                        job_uid="0b6c2a9e")
+    config = config_for(
+        data, out, input_manifest_uri=str(manifest), job_namespace="team-a", job_uid="0b6c2a9e"
+    )
     run_step("prepare", config)
     bound = json.loads((out / "binding.json").read_text())
     assert bound == {
         "job": {"name": "test-job", "namespace": "team-a", "uid": "0b6c2a9e"},
-        "manifest": {"uri": str(manifest), "objects": 260,
-                     "sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()}}
+        "manifest": {
+            "uri": str(manifest),
+            "objects": 260,
+            "sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+        },
+    }
 
 
 def test_a_line_inserted_at_the_top_of_the_manifest_is_refused(data, manifest, tmp_path):
@@ -66,8 +71,15 @@ def test_a_line_inserted_at_the_top_of_the_manifest_is_refused(data, manifest, t
     before = snapshot(out)
     lines = manifest.read_text().splitlines()
     manifest.write_text("\n".join([lines[-1], *lines]) + "\n")
-    for step, iteration in (("prepare", None), ("human", 0), ("human", 1), ("train", 0),
-                            ("infer", 0), ("threshold", 0), ("export", None)):
+    for step, iteration in (
+        ("prepare", None),
+        ("human", 0),
+        ("human", 1),
+        ("train", 0),
+        ("infer", 0),
+        ("threshold", 0),
+        ("export", None),
+    ):
         error = refused(step, config, iteration)
         assert error.reason == "WorkspaceMismatch", step
         assert "260 objects" in error.message and "261 objects" in error.message
@@ -75,17 +87,21 @@ def test_a_line_inserted_at_the_top_of_the_manifest_is_refused(data, manifest, t
     assert snapshot(out) == before
 
 
-@pytest.mark.parametrize("change", [
-    {"job_uid": "uid-of-another-job"},
-    {"job_name": "another-job"},
-    {"job_namespace": "team-b"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"job_uid": "uid-of-another-job"},
+        {"job_name": "another-job"},
+        {"job_namespace": "team-b"},
+    ],
+)
 def test_another_job_is_refused(data, manifest, tmp_path, change):
     out = tmp_path / "job"
     labeled_workspace(data, manifest, out, job_uid="uid-of-this-job")
     before = snapshot(out)
-    other = config_for(data, out, input_manifest_uri=str(manifest),
-                       **{"job_uid": "uid-of-this-job", **change})
+    other = config_for(
+        data, out, input_manifest_uri=str(manifest), **{"job_uid": "uid-of-this-job", **change}
+    )
     for step, iteration in (("prepare", None), ("human", 0), ("export", None)):
         error = refused(step, other, iteration)
         assert error.reason == "WorkspaceMismatch"
@@ -140,8 +156,9 @@ def test_the_worker_exits_3_with_the_reason(data, manifest, tmp_path, capsys):
     out = tmp_path / "job"
     labeled_workspace(data, manifest, out, job_uid="first")
     path = tmp_path / "config.json"
-    path.write_text(config_for(data, out, input_manifest_uri=str(manifest),
-                               job_uid="second").to_json())
+    path.write_text(
+        config_for(data, out, input_manifest_uri=str(manifest), job_uid="second").to_json()
+    )
     assert cli.main(["worker", "human", "--iteration", "0", "--config", str(path)]) == 3
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["status"] == "Failed" and summary["reason"] == "WorkspaceMismatch"
@@ -150,17 +167,23 @@ def test_the_worker_exits_3_with_the_reason(data, manifest, tmp_path, capsys):
 def scripted_inference(data, ws: Workspace, manifest: Path) -> None:
     """Iteration 0's inference as if by a model that is right, confidently, on every object
     but the first one to predict, which it could not read."""
-    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
-                                data["labelAttributeName"])
+    truth = formats.GroundTruth(
+        data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION, data["labelAttributeName"]
+    )
     keys = {o.index: o.key for o in formats.read_manifest(str(manifest))}
-    unreadable, *indices = objects_to_predict(LabelState.load(ws, human_upto=0,
-                                                              machine_upto=-1))
+    unreadable, *indices = objects_to_predict(LabelState.load(ws, human_upto=0, machine_upto=-1))
     probs = np.full((len(indices), len(data["labels"])), 0.001, np.float32)
     for row, i in enumerate(indices):
         probs[row, int(truth.get(keys[i]))] = 0.99
-    storage.write_bytes(ws.inference_shard(0, 0, 1), pack(
-        Predictions(probs=probs), indices, [(8, 8, 1)] * len(indices),
-        {unreadable: "UnreadableObject: gone"}))
+    storage.write_bytes(
+        ws.inference_shard(0, 0, 1),
+        pack(
+            Predictions(probs=probs),
+            indices,
+            [(8, 8, 1)] * len(indices),
+            {unreadable: "UnreadableObject: gone"},
+        ),
+    )
 
 
 def test_every_label_row_records_its_object(data, manifest, tmp_path):
@@ -202,8 +225,9 @@ def test_a_label_row_without_its_object_is_refused(data, manifest, tmp_path):
     config = labeled_workspace(data, manifest, out)
     ws = Workspace(str(out))
     rows = storage.read_jsonl(ws.human_response(0))
-    storage.write_jsonl(ws.human_response(0), [{k: v for k, v in r.items() if k != "object"}
-                                               for r in rows])
+    storage.write_jsonl(
+        ws.human_response(0), [{k: v for k, v in r.items() if k != "object"} for r in rows]
+    )
     error = refused("export", config)
     assert error.reason == "ObjectMismatch" and "does not record which object" in error.message
     assert not storage.exists(ws.output_manifest)

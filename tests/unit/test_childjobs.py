@@ -11,9 +11,10 @@ KEY = ("ns", "digits")
 
 def _job(uid: str, version: int, done: bool = False) -> dict[str, Any]:
     conditions = [{"type": "Complete", "status": "True"}] if done else []
-    return {"metadata": {"uid": uid, "name": f"digits-{uid}",
-                         "resourceVersion": str(version)},
-            "status": {"conditions": conditions}}
+    return {
+        "metadata": {"uid": uid, "name": f"digits-{uid}", "resourceVersion": str(version)},
+        "status": {"conditions": conditions},
+    }
 
 
 class Clock:

@@ -55,24 +55,34 @@ def cel_errors(schema: dict[str, Any], value: Any, old: Any = None, path: str = 
     if isinstance(value, dict):
         for name, child in (schema.get("properties") or {}).items():
             if name in value:
-                errors += cel_errors(child, value[name],
-                                     old.get(name) if isinstance(old, dict) else None,
-                                     f"{path}.{name}")
+                errors += cel_errors(
+                    child,
+                    value[name],
+                    old.get(name) if isinstance(old, dict) else None,
+                    f"{path}.{name}",
+                )
     if isinstance(value, list) and "items" in schema:
         for i, item in enumerate(value):
             errors += cel_errors(schema["items"], item, None, f"{path}[{i}]")
         if schema.get("x-kubernetes-list-type") == "set" and (
-                len({json.dumps(v) for v in value}) != len(value)):
+            len({json.dumps(v) for v in value}) != len(value)
+        ):
             errors.append(f"{path}: Duplicate value")
     return errors
 
 
 def schema_errors(spec: dict[str, Any], old_spec: dict[str, Any] | None = None) -> list[str]:
-    resource = {"apiVersion": crd.API_VERSION, "kind": crd.KIND,
-                "metadata": {"name": "j"}, "spec": spec}
+    resource = {
+        "apiVersion": crd.API_VERSION,
+        "kind": crd.KIND,
+        "metadata": {"name": "j"},
+        "spec": spec,
+    }
     schema = openapi()
-    errors = [".".join(str(p) for p in e.absolute_path) + ": " + e.message
-              for e in Draft4Validator(schema).iter_errors(resource)]
+    errors = [
+        ".".join(str(p) for p in e.absolute_path) + ": " + e.message
+        for e in Draft4Validator(schema).iter_errors(resource)
+    ]
     old = None if old_spec is None else {**resource, "spec": old_spec}
     return errors + cel_errors(schema, resource, old)
 
@@ -83,7 +93,8 @@ def test_committed_crds_match_the_generator():
         path = ROOT / relative
         assert path.exists(), f"{relative} is missing: run `labelpilot crd --out {relative}`"
         assert path.read_text() == text, (
-            f"{relative} drifted from labelpilot.api: run `labelpilot crd --out {relative}`")
+            f"{relative} drifted from labelpilot.api: run `labelpilot crd --out {relative}`"
+        )
 
 
 def test_crd_names_and_subresources():
@@ -120,19 +131,34 @@ def test_schema_is_structural():
     assert "$ref" not in crd.render()
 
 
-@pytest.mark.parametrize("broken, problem", [
-    ({"properties": {"a": {}}}, "no type"),
-    ({"type": "object", "properties": {"a": {"type": "string"}},
-      "additionalProperties": {"type": "string"}}, "together"),
-    ({"type": "object", "additionalProperties": False}, "must be a schema"),
-    ({"type": "string", "anyOf": [{"type": "string"}, {"type": "integer"}]}, "anyOf"),
-    ({"type": "number", "exclusiveMinimum": 0}, "exclusiveMinimum"),
-    ({"type": "array"}, "items"),
-    ({"type": "object", "$ref": "#/x"}, "$ref"),
-    ({"type": "object", "required": ["x"], "properties": {}}, "required"),
-    ({"type": "array", "x-kubernetes-list-type": "set",
-      "items": {"type": "object", "properties": {"a": {"type": "string"}}}}, "scalars"),
-])
+@pytest.mark.parametrize(
+    "broken, problem",
+    [
+        ({"properties": {"a": {}}}, "no type"),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string"}},
+                "additionalProperties": {"type": "string"},
+            },
+            "together",
+        ),
+        ({"type": "object", "additionalProperties": False}, "must be a schema"),
+        ({"type": "string", "anyOf": [{"type": "string"}, {"type": "integer"}]}, "anyOf"),
+        ({"type": "number", "exclusiveMinimum": 0}, "exclusiveMinimum"),
+        ({"type": "array"}, "items"),
+        ({"type": "object", "$ref": "#/x"}, "$ref"),
+        ({"type": "object", "required": ["x"], "properties": {}}, "required"),
+        (
+            {
+                "type": "array",
+                "x-kubernetes-list-type": "set",
+                "items": {"type": "object", "properties": {"a": {"type": "string"}}},
+            },
+            "scalars",
+        ),
+    ],
+)
 def test_structural_check_catches_problems(broken, problem):
     problems = structural_problems({"type": "object", "properties": {"spec": broken}})
     assert any(problem in p for p in problems), problems
@@ -175,37 +201,73 @@ def test_every_cel_rule_compiles():
 
 
 def test_valid_specs_pass_schema_and_models(spec_dict):
-    full = spec_dict({
-        "storage": {"credentialsSecretName": "s3-creds"},
-        "autoLabeling": {"enabled": True, "targetAccuracy": 0.95, "confidenceLevel": 0.95,
-                         "thresholdMode": "Guaranteed", "validationPolicy": "Seed",
-                         "initialModelRef": "", "allowSmallDataset": False,
-                         "algorithm": {"trainingImage": "me/train:1",
-                                       "trainingCommand": ["python", "train.py"]}},
-        "humanTaskConfig": {"maxConcurrentTaskCount": 1000,
-                            "numberOfHumanWorkersPerDataObject": 1,
-                            "workforce": {"simulated": {"errorRate": 0.0}}},
-        "stoppingConditions": {"maxHumanLabeledObjectCount": 5000,
-                               "maxPercentageOfInputDatasetLabeled": 100},
-        "resources": {"training": {"profile": "p3.2xlarge"},
-                      "inference": {"profile": "c5.xlarge", "parallelism": 2,
-                                    "requests": {"cpu": "500m", "memory": 1073741824},
-                                    "tolerations": [{"key": "k", "operator": "Exists"}]}},
-        "worker": {"image": "labelpilot/worker:dev", "imagePullPolicy": "Never"},
-        "suspend": False,
-    })
-    studio = spec_dict({"humanTaskConfig": {
-        "taskTimeLimitInSeconds": 600, "taskAvailabilityLifetimeInSeconds": 86400,
-        "pollIntervalSeconds": 30, "workforce": {"simulated": None, "labelStudio": {
-            "url": "https://ls.example.com", "apiTokenSecretName": "ls-token",
-            "project": {"id": 7}, "objectUrls": "LocalFiles", "localFilesRoot": "/data"}}}})
+    full = spec_dict(
+        {
+            "storage": {"credentialsSecretName": "s3-creds"},
+            "autoLabeling": {
+                "enabled": True,
+                "targetAccuracy": 0.95,
+                "confidenceLevel": 0.95,
+                "thresholdMode": "Guaranteed",
+                "validationPolicy": "Seed",
+                "initialModelRef": "",
+                "allowSmallDataset": False,
+                "algorithm": {
+                    "trainingImage": "me/train:1",
+                    "trainingCommand": ["python", "train.py"],
+                },
+            },
+            "humanTaskConfig": {
+                "maxConcurrentTaskCount": 1000,
+                "numberOfHumanWorkersPerDataObject": 1,
+                "workforce": {"simulated": {"errorRate": 0.0}},
+            },
+            "stoppingConditions": {
+                "maxHumanLabeledObjectCount": 5000,
+                "maxPercentageOfInputDatasetLabeled": 100,
+            },
+            "resources": {
+                "training": {"profile": "p3.2xlarge"},
+                "inference": {
+                    "profile": "c5.xlarge",
+                    "parallelism": 2,
+                    "requests": {"cpu": "500m", "memory": 1073741824},
+                    "tolerations": [{"key": "k", "operator": "Exists"}],
+                },
+            },
+            "worker": {"image": "labelpilot/worker:dev", "imagePullPolicy": "Never"},
+            "suspend": False,
+        }
+    )
+    studio = spec_dict(
+        {
+            "humanTaskConfig": {
+                "taskTimeLimitInSeconds": 600,
+                "taskAvailabilityLifetimeInSeconds": 86400,
+                "pollIntervalSeconds": 30,
+                "workforce": {
+                    "simulated": None,
+                    "labelStudio": {
+                        "url": "https://ls.example.com",
+                        "apiTokenSecretName": "ls-token",
+                        "project": {"id": 7},
+                        "objectUrls": "LocalFiles",
+                        "localFilesRoot": "/data",
+                    },
+                },
+            }
+        }
+    )
     for spec in (spec_dict(), full, studio):
         assert schema_errors(spec) == []
         LabelingJobSpec.from_k8s(spec)
 
 
-LABEL_STUDIO = {"url": "http://ls:8080", "apiTokenSecretName": "ls-token",
-                "project": {"title": "digits"}}
+LABEL_STUDIO = {
+    "url": "http://ls:8080",
+    "apiTokenSecretName": "ls-token",
+    "project": {"title": "digits"},
+}
 INVALID = [
     ({"taskType": "VideoClassification"}, "taskType"),
     ({"labels": []}, "labels"),
@@ -222,23 +284,55 @@ INVALID = [
     ({"humanTaskConfig": {"workforce": {"simulated": {"errorRate": 2}}}}, "errorRate"),
     ({"humanTaskConfig": None}, "humanTaskConfig"),
     ({"stoppingConditions": {"maxHumanLabeledObjectCount": 0}}, "maxHumanLabeledObjectCount"),
-    ({"stoppingConditions": {"maxPercentageOfInputDatasetLabeled": 0}},
-     "maxPercentageOfInputDatasetLabeled"),
+    (
+        {"stoppingConditions": {"maxPercentageOfInputDatasetLabeled": 0}},
+        "maxPercentageOfInputDatasetLabeled",
+    ),
     ({"storage": {"volumeClaimName": None}}, "storage"),
     ({"storage": {"mountPath": "data"}}, "mountPath"),
     ({"resources": {"inference": {"parallelism": 101}}}, "parallelism"),
     ({"resources": {"training": {"limits": {"cpu": "lots"}}}}, "cpu"),
-    ({"resources": {"training": {"tolerations": [
-        {"key": "k", "operator": "Exists", "value": "v"}]}}}, "tolerations"),
+    (
+        {
+            "resources": {
+                "training": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}
+            }
+        },
+        "tolerations",
+    ),
     ({"input": {"manifestUri": ""}}, "manifestUri"),
     ({"output": None}, "output"),
     ({"humanTaskConfig": {"workforce": {"labelStudio": LABEL_STUDIO}}}, "workforce"),
-    ({"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
-        **LABEL_STUDIO, "project": {"id": 3, "title": "both"}}}}}, "project"),
-    ({"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
-        **LABEL_STUDIO, "url": "ftp://ls"}}}}, "url"),
-    ({"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
-        **LABEL_STUDIO, "objectUrls": "Email"}}}}, "objectUrls"),
+    (
+        {
+            "humanTaskConfig": {
+                "workforce": {
+                    "simulated": None,
+                    "labelStudio": {**LABEL_STUDIO, "project": {"id": 3, "title": "both"}},
+                }
+            }
+        },
+        "project",
+    ),
+    (
+        {
+            "humanTaskConfig": {
+                "workforce": {"simulated": None, "labelStudio": {**LABEL_STUDIO, "url": "ftp://ls"}}
+            }
+        },
+        "url",
+    ),
+    (
+        {
+            "humanTaskConfig": {
+                "workforce": {
+                    "simulated": None,
+                    "labelStudio": {**LABEL_STUDIO, "objectUrls": "Email"},
+                }
+            }
+        },
+        "objectUrls",
+    ),
     ({"humanTaskConfig": {"pollIntervalSeconds": 1}}, "pollIntervalSeconds"),
     ({"humanTaskConfig": {"taskTimeLimitInSeconds": 5}}, "taskTimeLimitInSeconds"),
 ]
@@ -261,21 +355,29 @@ def test_what_the_job_api_takes_passes(spec_dict):
         LabelingJobSpec.from_k8s(spec)
 
 
-@pytest.mark.parametrize("changes", [
-    {"taskType": "TextClassification"},
-    {"labelAttributeName": "other"},
-    {"labels": ["0", "1"]},
-    {"input": {"manifestUri": "file:///elsewhere"}},
-    {"output": {"uri": "file:///elsewhere"}},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"taskType": "TextClassification"},
+        {"labelAttributeName": "other"},
+        {"labels": ["0", "1"]},
+        {"input": {"manifestUri": "file:///elsewhere"}},
+        {"output": {"uri": "file:///elsewhere"}},
+    ],
+)
 def test_identity_fields_are_immutable(spec_dict, changes):
     errors = schema_errors(spec_dict(changes), old_spec=spec_dict())
     assert any("immutable" in e for e in errors), errors
 
 
 def test_operational_fields_may_change(spec_dict):
-    changed = spec_dict({"suspend": True, "stoppingConditions": {"maxHumanLabeledObjectCount": 9},
-                         "resources": {"inference": {"parallelism": 4}}})
+    changed = spec_dict(
+        {
+            "suspend": True,
+            "stoppingConditions": {"maxHumanLabeledObjectCount": 9},
+            "resources": {"inference": {"parallelism": 4}},
+        }
+    )
     assert schema_errors(changed, old_spec=spec_dict()) == []
 
 

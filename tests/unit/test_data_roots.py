@@ -69,10 +69,12 @@ def test_text_refs_to_the_pods_own_files_are_failed_objects(tmp_path):
     (data / "escape").symlink_to(tmp_path / "secret.txt")
     texts = [json.dumps({"source": f"text {i}"}) for i in range(40)]
     bad = ["/proc/self/environ", "/etc/hostname", "../secret.txt", "escape"]
-    manifest = write_lines(data / "input.manifest",
-                           texts + [json.dumps({"source-ref": ref}) for ref in bad])
-    cfg = config(manifest, tmp_path / "job", tmp_path / "truth.manifest",
-                 task_type="text-classification")
+    manifest = write_lines(
+        data / "input.manifest", texts + [json.dumps({"source-ref": ref}) for ref in bad]
+    )
+    cfg = config(
+        manifest, tmp_path / "job", tmp_path / "truth.manifest", task_type="text-classification"
+    )
     failed = _prepare(cfg)["failed"]
     assert sorted(failed) == ["40", "41", "42", "43"]
     for index, ref in zip(range(40, 44), bad, strict=True):
@@ -82,21 +84,29 @@ def test_text_refs_to_the_pods_own_files_are_failed_objects(tmp_path):
 def test_an_internal_url_is_never_fetched(tmp_path, server):
     data = image_set(tmp_path / "data", 40)
     url = f"{server['url']}/latest/meta-data.png"
-    manifest = write_lines(tmp_path / "data" / "input.manifest",
-                           [*data["lines"], json.dumps({"source-ref": url})])
+    manifest = write_lines(
+        tmp_path / "data" / "input.manifest", [*data["lines"], json.dumps({"source-ref": url})]
+    )
     failed = _prepare(config(manifest, tmp_path / "job", data["truth"]))["failed"]
-    assert failed == {"40": f"ObjectOutsideDataRoots: {url}: not under the data roots "
-                            f"{(tmp_path / 'data').resolve()}"}
+    assert failed == {
+        "40": f"ObjectOutsideDataRoots: {url}: not under the data roots "
+        f"{(tmp_path / 'data').resolve()}"
+    }
     assert server["seen"] == []
 
 
 def test_an_http_root_listed_explicitly_is_read(tmp_path, server):
     data = image_set(tmp_path / "data", 40)
     url = f"{server['url']}/images/0.png"
-    manifest = write_lines(tmp_path / "data" / "input.manifest",
-                           [*data["lines"], json.dumps({"source-ref": url})])
-    cfg = config(manifest, tmp_path / "job", data["truth"],
-                 data_roots=[str(tmp_path / "data"), f"{server['url']}/images/"])
+    manifest = write_lines(
+        tmp_path / "data" / "input.manifest", [*data["lines"], json.dumps({"source-ref": url})]
+    )
+    cfg = config(
+        manifest,
+        tmp_path / "job",
+        data["truth"],
+        data_roots=[str(tmp_path / "data"), f"{server['url']}/images/"],
+    )
     assert _prepare(cfg)["failed"] == {}
     assert "/images/0.png" in server["seen"]
 
@@ -110,26 +120,30 @@ def test_objects_elsewhere_need_a_data_root(tmp_path):
         run_step("prepare", refused)
     assert error.value.reason == "TooManyFailedObjects"
     assert "ObjectOutsideDataRoots" in error.value.message
-    allowed = config(manifest, tmp_path / "job-b", data["truth"],
-                     data_roots=[str(tmp_path / "images")])
+    allowed = config(
+        manifest, tmp_path / "job-b", data["truth"], data_roots=[str(tmp_path / "images")]
+    )
     assert _prepare(allowed)["failed"] == {}
 
 
-@pytest.mark.parametrize(("ref", "inside"), [
-    ("s3://bucket/a/b.png", True),
-    ("s3://bucket/a/../../other/b.png", False),
-    ("s3://bucket/a/%2e%2e/b.png", False),
-    ("s3://bucket2/b.png", False),
-    ("s3://bucket.evil/b.png", False),
-    ("s3://bucket/b.png::http://127.0.0.1/", False),
-    ("gs://bucket/b.png", False),
-    ("https://cdn.example/images/a.png?v=1", True),
-    ("https://cdn.example/imagesX/a.png", False),
-    ("https://cdn.example@127.0.0.1/images/a.png", False),
-    ("https://cdn.example:8443/images/a.png", False),
-    ("http://cdn.example/images/a.png", False),
-    ("file://host/etc/passwd", False),
-])
+@pytest.mark.parametrize(
+    ("ref", "inside"),
+    [
+        ("s3://bucket/a/b.png", True),
+        ("s3://bucket/a/../../other/b.png", False),
+        ("s3://bucket/a/%2e%2e/b.png", False),
+        ("s3://bucket2/b.png", False),
+        ("s3://bucket.evil/b.png", False),
+        ("s3://bucket/b.png::http://127.0.0.1/", False),
+        ("gs://bucket/b.png", False),
+        ("https://cdn.example/images/a.png?v=1", True),
+        ("https://cdn.example/imagesX/a.png", False),
+        ("https://cdn.example@127.0.0.1/images/a.png", False),
+        ("https://cdn.example:8443/images/a.png", False),
+        ("http://cdn.example/images/a.png", False),
+        ("file://host/etc/passwd", False),
+    ],
+)
 def test_remote_references_match_a_root_exactly(ref, inside):
     roots = DataRoots(["s3://bucket/", "https://cdn.example/images"])
     if inside:
@@ -156,10 +170,15 @@ def test_bad_roots_are_refused_by_the_config(tmp_path):
 def test_the_operator_confines_a_job_to_its_claim_or_bucket(spec_dict):
     claim = LabelingJobSpec.from_k8s(spec_dict())
     assert to_run_config("j", "ns", claim).data_roots == ["/data"]
-    bucket = LabelingJobSpec.from_k8s(spec_dict({
-        "input": {"manifestUri": "s3://team-data/jobs/in.manifest"},
-        "output": {"uri": "s3://team-data/out"},
-        "storage": {"volumeClaimName": None, "credentialsSecretName": "s3"}}))
+    bucket = LabelingJobSpec.from_k8s(
+        spec_dict(
+            {
+                "input": {"manifestUri": "s3://team-data/jobs/in.manifest"},
+                "output": {"uri": "s3://team-data/out"},
+                "storage": {"volumeClaimName": None, "credentialsSecretName": "s3"},
+            }
+        )
+    )
     assert to_run_config("j", "ns", bucket).data_roots == ["s3://team-data/"]
 
 

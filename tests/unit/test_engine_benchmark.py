@@ -11,8 +11,23 @@ TEXT = TaskType.TEXT_CLASSIFICATION
 
 
 def result(objects: int, machine: int, human: int, failed: int = 0) -> RunResult:
-    return RunResult("spamassassin", "guaranteed", "seed", 0, objects, machine,
-                     machine / objects, 0.97, human, 1, 1.0, None, 0, "", failed=failed)
+    return RunResult(
+        "spamassassin",
+        "guaranteed",
+        "seed",
+        0,
+        objects,
+        machine,
+        machine / objects,
+        0.97,
+        human,
+        1,
+        1.0,
+        None,
+        0,
+        "",
+        failed=failed,
+    )
 
 
 def test_pool_share_leaves_out_human_labels_and_failures():

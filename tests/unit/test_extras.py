@@ -19,20 +19,36 @@ def _without_the_worker_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setitem(sys.modules, module, None)  # `import` and find_spec fail
 
 
-@pytest.mark.parametrize("argv", [
-    ["worker", "prepare"],
-    ["run", "--task-type", "image-classification", "--input-manifest", "m",
-     "--labels-file", "l", "--label-attribute-name", "a", "--output", "o"],
-    ["report", "/nowhere"],
-    ["datasets", "list"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["worker", "prepare"],
+        [
+            "run",
+            "--task-type",
+            "image-classification",
+            "--input-manifest",
+            "m",
+            "--labels-file",
+            "l",
+            "--label-attribute-name",
+            "a",
+            "--output",
+            "o",
+        ],
+        ["report", "/nowhere"],
+        ["datasets", "list"],
+    ],
+)
 def test_a_worker_command_names_the_extra_it_needs(argv, monkeypatch, capsys):
     _without_the_worker_extra(monkeypatch)
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
-    assert captured.err == (f"labelpilot {argv[0]}: needs the worker extra (pip install "
-                            "'labelpilot[worker]'); missing: numpy, scipy, fsspec, pillow, "
-                            "torch, matplotlib\n")
+    assert captured.err == (
+        f"labelpilot {argv[0]}: needs the worker extra (pip install "
+        "'labelpilot[worker]'); missing: numpy, scipy, fsspec, pillow, "
+        "torch, matplotlib\n"
+    )
     assert captured.out == ""
 
 

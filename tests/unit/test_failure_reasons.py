@@ -18,9 +18,14 @@ def test_a_huge_path_makes_a_bounded_reason_and_output_line(tmp_path):
     long_ref = "x/" * 100_000 + "a.png"
     corrupt = tmp_path / "data" / "corrupt.png"
     corrupt.write_bytes(b"not an image at all")
-    manifest = write_lines(tmp_path / "data" / "input.manifest", [
-        *data["lines"], json.dumps({"source-ref": long_ref}),
-        json.dumps({"source-ref": str(corrupt)})])
+    manifest = write_lines(
+        tmp_path / "data" / "input.manifest",
+        [
+            *data["lines"],
+            json.dumps({"source-ref": long_ref}),
+            json.dumps({"source-ref": str(corrupt)}),
+        ],
+    )
     cfg = config(manifest, tmp_path / "job", data["truth"])
     run_step("prepare", cfg)
     run_step("export", cfg)
@@ -28,9 +33,11 @@ def test_a_huge_path_makes_a_bounded_reason_and_output_line(tmp_path):
     failed = storage.read_json(ws.prepare_plan)["failed"]
     assert len(failed["40"]) <= reasons.MAX_REASON_CHARS
     assert failed["40"].startswith("UnreadableObject: x/x/x/") and "..." in failed["40"]
-    assert failed["41"] == (f"UnreadableObject: {corrupt}: not a decodable image: "
-                            "UnidentifiedImageError: cannot identify image file "
-                            "<_io.BytesIO object>")
+    assert failed["41"] == (
+        f"UnreadableObject: {corrupt}: not a decodable image: "
+        "UnidentifiedImageError: cannot identify image file "
+        "<_io.BytesIO object>"
+    )
     lines = (tmp_path / "job" / "manifests/output/output.manifest").read_text().splitlines()
     assert len(lines[40]) < len(long_ref) + 1000
     assert json.loads(lines[40])["label-metadata"]["failure-reason"] == failed["40"]
@@ -46,6 +53,7 @@ def test_clean_keeps_one_bounded_line_without_addresses():
 
 
 def test_every_failure_written_to_the_manifest_is_bounded():
-    record = formats.encode_failure(TaskType.IMAGE_CLASSIFICATION, "label", "z" * 10**6,
-                                    job_name="j")
+    record = formats.encode_failure(
+        TaskType.IMAGE_CLASSIFICATION, "label", "z" * 10**6, job_name="j"
+    )
     assert len(record["label-metadata"]["failure-reason"]) == reasons.MAX_REASON_CHARS

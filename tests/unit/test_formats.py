@@ -8,8 +8,12 @@ from labelpilot.engine import formats, storage
 from labelpilot.engine.formats import Boxes, LabelMeta
 
 LABELS = ["cat", "dog", "bird"]
-META = LabelMeta(confidence=0.87, human_annotated=False, job_name="demo",
-                 creation_date="2024-01-01T00:00:00.000000")
+META = LabelMeta(
+    confidence=0.87,
+    human_annotated=False,
+    job_name="demo",
+    creation_date="2024-01-01T00:00:00.000000",
+)
 
 
 def test_manifest_parsing_turns_bad_lines_into_failed_objects():
@@ -63,13 +67,20 @@ def test_detection_round_trip():
     record = formats.encode_label(TaskType.OBJECT_DETECTION, "box", boxes, meta, labels=LABELS)
     assert record["box"]["image_size"] == [{"width": 64, "height": 48, "depth": 3}]
     assert record["box"]["annotations"][1] == {
-        "class_id": 2, "left": 30, "top": 4, "width": 8, "height": 8}
+        "class_id": 2,
+        "left": 30,
+        "top": 4,
+        "width": 8,
+        "height": 8,
+    }
     md = record["box-metadata"]
     assert md["class-map"] == {"0": "cat", "1": "dog", "2": "bird"}
     assert md["objects"] == [{"confidence": 0.9}, {"confidence": 0.5}]
     assert md["type"] == "groundtruth/object-detection" and md["human-annotated"] == "yes"
-    assert formats.decode_label(TaskType.OBJECT_DETECTION, "box", json.loads(json.dumps(record))) \
+    assert (
+        formats.decode_label(TaskType.OBJECT_DETECTION, "box", json.loads(json.dumps(record)))
         == boxes
+    )
     empty = Boxes(5, 5, 1)
     rec = formats.encode_label(TaskType.OBJECT_DETECTION, "box", empty, META, labels=LABELS)
     assert formats.decode_label(TaskType.OBJECT_DETECTION, "box", rec) == empty
@@ -82,12 +93,14 @@ def test_segmentation_round_trip(tmp_path):
     cmap = formats.color_map(LABELS)
     assert cmap["0"] == {"class-name": "BACKGROUND", "hex-color": "#ffffff"}
     formats.write_mask_png(str(tmp_path / "m.png"), mask, cmap)
-    record = formats.encode_label(TaskType.SEMANTIC_SEGMENTATION, "seg", "m.png", META,
-                                  labels=LABELS)
+    record = formats.encode_label(
+        TaskType.SEMANTIC_SEGMENTATION, "seg", "m.png", META, labels=LABELS
+    )
     assert set(record) == {"seg-ref", "seg-ref-metadata"}
     assert record["seg-ref-metadata"]["internal-color-map"] == cmap
-    decoded = formats.decode_label(TaskType.SEMANTIC_SEGMENTATION, "seg", record,
-                                   base=str(tmp_path))
+    decoded = formats.decode_label(
+        TaskType.SEMANTIC_SEGMENTATION, "seg", record, base=str(tmp_path)
+    )
     np.testing.assert_array_equal(decoded, mask)
     # an attribute that already ends in -ref is kept as it is
     assert formats.label_key(TaskType.SEMANTIC_SEGMENTATION, "seg-ref") == "seg-ref"
@@ -96,7 +109,7 @@ def test_segmentation_round_trip(tmp_path):
 
     rgb = np.zeros((*mask.shape, 3), dtype=np.uint8)
     for key, entry in cmap.items():
-        rgb[mask == int(key)] = [int(entry["hex-color"][i:i + 2], 16) for i in (1, 3, 5)]
+        rgb[mask == int(key)] = [int(entry["hex-color"][i : i + 2], 16) for i in (1, 3, 5)]
     Image.fromarray(rgb).save(tmp_path / "rgb.png")
     np.testing.assert_array_equal(formats.read_mask_png(str(tmp_path / "rgb.png"), cmap), mask)
 
@@ -108,10 +121,14 @@ def test_many_class_colors_are_distinct():
 
 def test_ground_truth_keyed_by_source(tmp_path):
     lines = [
-        {"source-ref": "a.png", **formats.encode_label(
-            TaskType.IMAGE_CLASSIFICATION, "y", 2, META, labels=LABELS)},
-        {"source": "hello", **formats.encode_label(
-            TaskType.IMAGE_CLASSIFICATION, "y", 0, META, labels=LABELS)},
+        {
+            "source-ref": "a.png",
+            **formats.encode_label(TaskType.IMAGE_CLASSIFICATION, "y", 2, META, labels=LABELS),
+        },
+        {
+            "source": "hello",
+            **formats.encode_label(TaskType.IMAGE_CLASSIFICATION, "y", 0, META, labels=LABELS),
+        },
         {"source-ref": "unlabeled.png"},
     ]
     path = tmp_path / "gt.manifest"
@@ -124,8 +141,9 @@ def test_ground_truth_keyed_by_source(tmp_path):
 
 
 def test_failure_encoding():
-    rec = formats.encode_failure(TaskType.IMAGE_CLASSIFICATION, "y", "MalformedLine: x",
-                                 job_name="j")
+    rec = formats.encode_failure(
+        TaskType.IMAGE_CLASSIFICATION, "y", "MalformedLine: x", job_name="j"
+    )
     assert rec["y-metadata"]["failure-reason"] == "MalformedLine: x"
     assert not formats.has_label(TaskType.IMAGE_CLASSIFICATION, "y", rec)
 

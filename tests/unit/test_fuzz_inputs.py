@@ -18,18 +18,31 @@ from labelpilot.api.run_config import TaskType
 from labelpilot.engine import formats, reasons, storage
 from labelpilot.engine.confinement import DataRoots
 
-FUZZ = settings(max_examples=200, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 LABELS = ["cat", "dog", "bird"]
 ATTR = "label"
 
 # Strings as JSON may hold them, unpaired surrogates included.
-strings = st.one_of(st.text(max_size=20), st.sampled_from(["", " ", "\ud800", "a\udfffb",
-                                                           "s3://b/k", "/etc/hostname"]))
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
-                    st.floats(allow_nan=True, allow_infinity=True), strings)
-json_values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(strings, inner, max_size=4)), max_leaves=12)
+strings = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["", " ", "\ud800", "a\udfffb", "s3://b/k", "/etc/hostname"]),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    strings,
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(strings, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 def _check_objects(objects: list[formats.DataObject]) -> None:
@@ -62,8 +75,10 @@ def test_any_bytes_read_as_objects_or_failed_objects(data):
 
 records = st.one_of(
     json_values,
-    st.fixed_dictionaries({}, optional={"source-ref": json_values, "source": json_values,
-                                        "extra": json_values}))
+    st.fixed_dictionaries(
+        {}, optional={"source-ref": json_values, "source": json_values, "extra": json_values}
+    ),
+)
 
 
 @FUZZ
@@ -83,43 +98,84 @@ def test_any_json_lines_read_as_objects_or_failed_objects(values):
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("fuzz-masks")
     colors = formats.color_map(LABELS)
-    formats.write_mask_png(str(root / "m.png"), np.arange(16, dtype=np.uint8).reshape(4, 4)
-                           % 4, colors)
-    formats.write_mask_png(str(root / "wide.png"), np.full((3, 5), 9, np.uint8),
-                           formats.color_map([f"c{i}" for i in range(12)]))
+    formats.write_mask_png(
+        str(root / "m.png"), np.arange(16, dtype=np.uint8).reshape(4, 4) % 4, colors
+    )
+    formats.write_mask_png(
+        str(root / "wide.png"),
+        np.full((3, 5), 9, np.uint8),
+        formats.color_map([f"c{i}" for i in range(12)]),
+    )
     (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     return root
 
 
 def _number() -> st.SearchStrategy[Any]:
-    return st.one_of(st.integers(-3, 20), st.floats(allow_nan=True, allow_infinity=True),
-                     st.integers(-2**70, 2**70), json_values)
+    return st.one_of(
+        st.integers(-3, 20),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-(2**70), 2**70),
+        json_values,
+    )
 
 
-boxes = st.fixed_dictionaries({}, optional={
-    "image_size": st.one_of(json_values, st.lists(st.fixed_dictionaries(
-        {"width": _number(), "height": _number()}, optional={"depth": _number()}),
-        max_size=2)),
-    "annotations": st.one_of(json_values, st.lists(st.fixed_dictionaries(
-        {}, optional={k: _number() for k in ("class_id", "left", "top", "width", "height")}),
-        max_size=3)),
-})
+boxes = st.fixed_dictionaries(
+    {},
+    optional={
+        "image_size": st.one_of(
+            json_values,
+            st.lists(
+                st.fixed_dictionaries(
+                    {"width": _number(), "height": _number()}, optional={"depth": _number()}
+                ),
+                max_size=2,
+            ),
+        ),
+        "annotations": st.one_of(
+            json_values,
+            st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={k: _number() for k in ("class_id", "left", "top", "width", "height")},
+                ),
+                max_size=3,
+            ),
+        ),
+    },
+)
 color_maps = st.one_of(
     json_values,
     st.just(formats.color_map(LABELS)),
     st.just(formats.color_map([f"c{i}" for i in range(12)])),
-    st.dictionaries(st.sampled_from(["0", "1", "3", "256", "x", "٣"]),
-                    st.one_of(json_values, st.fixed_dictionaries(
-                        {"hex-color": st.one_of(strings, st.just("#00ff00"))})),
-                    max_size=4))
+    st.dictionaries(
+        st.sampled_from(["0", "1", "3", "256", "x", "٣"]),
+        st.one_of(
+            json_values,
+            st.fixed_dictionaries({"hex-color": st.one_of(strings, st.just("#00ff00"))}),
+        ),
+        max_size=4,
+    ),
+)
 labels_by_type = {
     TaskType.IMAGE_CLASSIFICATION: _number(),
     TaskType.TEXT_CLASSIFICATION: _number(),
     TaskType.OBJECT_DETECTION: st.one_of(boxes, json_values),
     TaskType.SEMANTIC_SEGMENTATION: st.one_of(
-        st.sampled_from(["m.png", "wide.png", "corrupt.png", "missing.png", "../m.png",
-                         "/etc/hostname", "http://127.0.0.1:9/m.png", "s3://b/m.png", ""]),
-        json_values),
+        st.sampled_from(
+            [
+                "m.png",
+                "wide.png",
+                "corrupt.png",
+                "missing.png",
+                "../m.png",
+                "/etc/hostname",
+                "http://127.0.0.1:9/m.png",
+                "s3://b/m.png",
+                "",
+            ]
+        ),
+        json_values,
+    ),
 }
 
 
@@ -141,13 +197,16 @@ def test_any_label_field_decodes_to_a_valid_label_or_a_format_error(task_type, f
     roots = DataRoots([str(folder)])
 
     @FUZZ
-    @given(labels_by_type[task_type], st.one_of(
-        json_values, st.fixed_dictionaries({"internal-color-map": color_maps})))
+    @given(
+        labels_by_type[task_type],
+        st.one_of(json_values, st.fixed_dictionaries({"internal-color-map": color_maps})),
+    )
     def decode(value: Any, metadata: Any) -> None:
         record = {key: value, formats.metadata_key(task_type, ATTR): metadata}
         try:
-            label = formats.decode_label(task_type, ATTR, record, base=str(folder),
-                                         labels=LABELS, roots=roots)
+            label = formats.decode_label(
+                task_type, ATTR, record, base=str(folder), labels=LABELS, roots=roots
+            )
         except formats.FormatError as error:
             assert str(error) and len(str(error)) < 2000
             return

@@ -17,9 +17,12 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 # A cluster that allows the images, commands, Secrets and taints these tests use.
-OPEN = JobSettings(policy=Policy.from_yaml(
-    "images: ['*']\ncommands: true\ncredentialsSecrets: ['*']\nlabelStudioTokenSecrets: ['*']\n"
-    "labelStudioUrls: ['*']\ntolerationKeys: ['*']\n"))
+OPEN = JobSettings(
+    policy=Policy.from_yaml(
+        "images: ['*']\ncommands: true\ncredentialsSecrets: ['*']\nlabelStudioTokenSecrets: ['*']\n"
+        "labelStudioUrls: ['*']\ntolerationKeys: ['*']\n"
+    )
+)
 
 
 def build(spec_dict, changes=None, step=Step.TRAIN, iteration=2, name="mnist", settings=None):
@@ -32,14 +35,17 @@ def container(job):
     return result
 
 
-@pytest.mark.parametrize("step, iteration, expected", [
-    (Step.PREPARE, None, "mnist-prepare"),
-    (Step.HUMAN, 0, "mnist-i0-human"),
-    (Step.TRAIN, 12, "mnist-i12-train"),
-    (Step.INFER, 3, "mnist-i3-infer"),
-    (Step.THRESHOLD, 7, "mnist-i7-threshold"),
-    (Step.EXPORT, None, "mnist-export"),
-])
+@pytest.mark.parametrize(
+    "step, iteration, expected",
+    [
+        (Step.PREPARE, None, "mnist-prepare"),
+        (Step.HUMAN, 0, "mnist-i0-human"),
+        (Step.TRAIN, 12, "mnist-i12-train"),
+        (Step.INFER, 3, "mnist-i3-infer"),
+        (Step.THRESHOLD, 7, "mnist-i7-threshold"),
+        (Step.EXPORT, None, "mnist-export"),
+    ],
+)
 def test_names_are_deterministic(step, iteration, expected):
     assert job_name("mnist", step, iteration) == expected
 
@@ -70,11 +76,18 @@ def test_metadata_labels_and_owner(spec_dict):
     assert job["spec"]["template"]["metadata"]["labels"] == meta["labels"]
     assert selector("mnist") == "labelpilot.dev/job=mnist"
     (owner,) = meta["ownerReferences"]
-    assert owner == {"apiVersion": "labelpilot.dev/v1alpha1", "kind": "LabelingJob",
-                     "name": "mnist", "uid": "uid-123", "controller": True,
-                     "blockOwnerDeletion": True}
-    assert "labelpilot.dev/iteration" not in build(spec_dict, step=Step.EXPORT,
-                                                   iteration=None)["metadata"]["labels"]
+    assert owner == {
+        "apiVersion": "labelpilot.dev/v1alpha1",
+        "kind": "LabelingJob",
+        "name": "mnist",
+        "uid": "uid-123",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    assert (
+        "labelpilot.dev/iteration"
+        not in build(spec_dict, step=Step.EXPORT, iteration=None)["metadata"]["labels"]
+    )
 
 
 def test_failure_policy_and_backoff(spec_dict):
@@ -82,8 +95,10 @@ def test_failure_policy_and_backoff(spec_dict):
     assert spec["backoffLimit"] == 5
     assert "ttlSecondsAfterFinished" not in spec
     fail_job, ignore = spec["podFailurePolicy"]["rules"]
-    assert fail_job == {"action": "FailJob", "onExitCodes": {
-        "containerName": "worker", "operator": "In", "values": [3]}}
+    assert fail_job == {
+        "action": "FailJob",
+        "onExitCodes": {"containerName": "worker", "operator": "In", "values": [3]},
+    }
     assert ignore["action"] == "Ignore"
     assert spec["template"]["spec"]["restartPolicy"] == "Never"  # podFailurePolicy needs it
 
@@ -119,31 +134,41 @@ def test_command_env_and_termination_message(spec_dict):
 
 
 def test_storage_volume_and_credentials(spec_dict):
-    job = build(spec_dict, {"storage": {"mountPath": "/mnt/lp", "credentialsSecretName": "s3"},
-                            "input": {"manifestUri": "/mnt/lp/in.manifest"},
-                            "output": {"uri": "file:///mnt/lp/out"}}, settings=OPEN)
+    job = build(
+        spec_dict,
+        {
+            "storage": {"mountPath": "/mnt/lp", "credentialsSecretName": "s3"},
+            "input": {"manifestUri": "/mnt/lp/in.manifest"},
+            "output": {"uri": "file:///mnt/lp/out"},
+        },
+        settings=OPEN,
+    )
     pod = job["spec"]["template"]["spec"]
     (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert volume["persistentVolumeClaim"] == {"claimName": "labelpilot-data"}
     assert {"name": volume["name"], "mountPath": "/mnt/lp"} in container(job)["volumeMounts"]
     assert container(job)["envFrom"] == [{"secretRef": {"name": "s3"}}]
     bare = build(spec_dict, {"storage": None}, settings=OPEN)
-    assert not [v for v in bare["spec"]["template"]["spec"]["volumes"]
-                if "persistentVolumeClaim" in v]
+    assert not [
+        v for v in bare["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v
+    ]
     assert "envFrom" not in container(bare)
     assert [m["mountPath"] for m in container(bare)["volumeMounts"]] == ["/tmp"]
 
 
-@pytest.mark.parametrize("task_type, step, instance, gpus", [
-    ("ImageClassification", Step.TRAIN, "p3.2xlarge", 1),
-    ("ImageClassification", Step.INFER, "c5.xlarge", 0),
-    ("ObjectDetection", Step.TRAIN, "p3.2xlarge", 1),
-    ("ObjectDetection", Step.INFER, "c5.4xlarge", 0),
-    ("TextClassification", Step.TRAIN, "c5.2xlarge", 0),
-    ("TextClassification", Step.INFER, "m4.xlarge", 0),
-    ("SemanticSegmentation", Step.TRAIN, "p3.2xlarge", 1),
-    ("SemanticSegmentation", Step.INFER, "p3.2xlarge", 1),
-])
+@pytest.mark.parametrize(
+    "task_type, step, instance, gpus",
+    [
+        ("ImageClassification", Step.TRAIN, "p3.2xlarge", 1),
+        ("ImageClassification", Step.INFER, "c5.xlarge", 0),
+        ("ObjectDetection", Step.TRAIN, "p3.2xlarge", 1),
+        ("ObjectDetection", Step.INFER, "c5.4xlarge", 0),
+        ("TextClassification", Step.TRAIN, "c5.2xlarge", 0),
+        ("TextClassification", Step.INFER, "m4.xlarge", 0),
+        ("SemanticSegmentation", Step.TRAIN, "p3.2xlarge", 1),
+        ("SemanticSegmentation", Step.INFER, "p3.2xlarge", 1),
+    ],
+)
 def test_profiles_by_task_type(spec_dict, task_type, step, instance, gpus):
     job = build(spec_dict, {"taskType": task_type}, step=step)
     pod = job["spec"]["template"]["spec"]
@@ -167,20 +192,39 @@ def test_light_steps_use_the_small_profile(spec_dict):
 
 
 def test_job_overrides_profile(spec_dict):
-    job = build(spec_dict, {"resources": {"training": {
-        "profile": "c5.4xlarge", "limits": {"cpu": "2"},
-        "nodeSelector": {"pool": "labeling"},
-        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "lp",
-                         "effect": "NoSchedule"}]}}}, settings=OPEN)
+    job = build(
+        spec_dict,
+        {
+            "resources": {
+                "training": {
+                    "profile": "c5.4xlarge",
+                    "limits": {"cpu": "2"},
+                    "nodeSelector": {"pool": "labeling"},
+                    "tolerations": [
+                        {
+                            "key": "dedicated",
+                            "operator": "Equal",
+                            "value": "lp",
+                            "effect": "NoSchedule",
+                        }
+                    ],
+                }
+            }
+        },
+        settings=OPEN,
+    )
     pod = job["spec"]["template"]["spec"]
     resources = container(job)["resources"]
     assert resources["limits"]["cpu"] == "2"
     assert resources["requests"]["cpu"] == "2"  # came down to the limit
     assert resources["limits"]["memory"] == "32Gi"
-    assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "c5.4xlarge",
-                                   "pool": "labeling"}
-    assert pod["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "lp",
-                                   "effect": "NoSchedule"}]
+    assert pod["nodeSelector"] == {
+        "node.kubernetes.io/instance-type": "c5.4xlarge",
+        "pool": "labeling",
+    }
+    assert pod["tolerations"] == [
+        {"key": "dedicated", "operator": "Equal", "value": "lp", "effect": "NoSchedule"}
+    ]
 
 
 def test_an_unknown_profile_is_an_error(spec_dict):
@@ -205,8 +249,10 @@ defaults:
     assert container(job)["resources"]["limits"]["memory"] == "120Gi"
     assert container(job)["image"] == "reg/worker:2"
     inference = build(spec_dict, step=Step.INFER, settings=JobSettings(catalog=catalog))
-    assert inference["spec"]["template"]["spec"]["nodeSelector"][
-        "node.kubernetes.io/instance-type"] == "c5.xlarge"
+    assert (
+        inference["spec"]["template"]["spec"]["nodeSelector"]["node.kubernetes.io/instance-type"]
+        == "c5.xlarge"
+    )
 
 
 def test_sharded_inference_is_an_indexed_job(spec_dict):
@@ -223,9 +269,16 @@ def test_sharded_inference_is_an_indexed_job(spec_dict):
 
 
 def test_bring_your_own_algorithm(spec_dict):
-    changes = {"autoLabeling": {"algorithm": {
-        "trainingImage": "me/train:1", "trainingCommand": ["python", "/app/train.py"],
-        "inferenceImage": "me/infer:1"}}, "worker": {"image": "labelpilot/worker:dev"}}
+    changes = {
+        "autoLabeling": {
+            "algorithm": {
+                "trainingImage": "me/train:1",
+                "trainingCommand": ["python", "/app/train.py"],
+                "inferenceImage": "me/infer:1",
+            }
+        },
+        "worker": {"image": "labelpilot/worker:dev"},
+    }
     train = container(build(spec_dict, changes, step=Step.TRAIN, settings=OPEN))
     assert train["image"] == "me/train:1"
     assert train["command"] == ["python", "/app/train.py"]
@@ -241,9 +294,18 @@ def test_bring_your_own_algorithm(spec_dict):
     assert "LABELPILOT_CONFIG" in env and "LABELPILOT_TERMINATION_LOG" in env
 
 
-LABEL_STUDIO = {"humanTaskConfig": {"workforce": {"simulated": None, "labelStudio": {
-    "url": "http://label-studio.tools:8080", "apiTokenSecretName": "ls-token",
-    "project": {"title": "MNIST digits"}}}}}
+LABEL_STUDIO = {
+    "humanTaskConfig": {
+        "workforce": {
+            "simulated": None,
+            "labelStudio": {
+                "url": "http://label-studio.tools:8080",
+                "apiTokenSecretName": "ls-token",
+                "project": {"title": "MNIST digits"},
+            },
+        }
+    }
+}
 
 
 def env_of(job):
@@ -254,8 +316,9 @@ def test_a_human_job_waits_briefly_and_a_later_round_has_its_own_name(spec_dict)
     first = build(spec_dict, step=Step.HUMAN, iteration=4)
     args = container(first)["args"]
     assert args[args.index("--max-wait-seconds") + 1] == "20"
-    again = build_job("mnist", "team-a", "uid-123", LabelingJobSpec.from_k8s(spec_dict()),
-                      Step.HUMAN, 4, poll=3)
+    again = build_job(
+        "mnist", "team-a", "uid-123", LabelingJobSpec.from_k8s(spec_dict()), Step.HUMAN, 4, poll=3
+    )
     assert again["metadata"]["name"] == "mnist-i4-human-3" == job_name("mnist", Step.HUMAN, 4, 3)
     assert again["metadata"]["labels"]["labelpilot.dev/poll"] == "3"
     assert "labelpilot.dev/poll" not in first["metadata"]["labels"]
@@ -264,8 +327,10 @@ def test_a_human_job_waits_briefly_and_a_later_round_has_its_own_name(spec_dict)
 def test_only_the_human_job_gets_the_label_studio_token_and_only_by_reference(spec_dict):
     human = build(spec_dict, LABEL_STUDIO, step=Step.HUMAN, iteration=0, settings=OPEN)
     token = env_of(human)["LABEL_STUDIO_API_TOKEN"]
-    assert token == {"name": "LABEL_STUDIO_API_TOKEN", "valueFrom": {"secretKeyRef": {
-        "name": "ls-token", "key": "token"}}}
+    assert token == {
+        "name": "LABEL_STUDIO_API_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "ls-token", "key": "token"}},
+    }
     config = RunConfig.model_validate_json(env_of(human)["LABELPILOT_CONFIG"]["value"])
     assert config.workforce.label_studio is not None
     assert config.workforce.label_studio.project_title == "MNIST digits"
@@ -277,11 +342,19 @@ def test_only_the_human_job_gets_the_label_studio_token_and_only_by_reference(sp
 
 def test_a_job_the_policy_refuses_gets_no_job_and_the_error_names_the_field(spec_dict):
     with pytest.raises(PolicyError, match=r"spec\.storage\.credentialsSecretName: Secret 'db'"):
-        build(spec_dict, {"storage": {"credentialsSecretName": "db"}}, step=Step.PREPARE,
-              iteration=None)
+        build(
+            spec_dict,
+            {"storage": {"credentialsSecretName": "db"}},
+            step=Step.PREPARE,
+            iteration=None,
+        )
     with pytest.raises(PolicyError, match=r"spec\.autoLabeling\.algorithm\.trainingImage"):
-        build(spec_dict, {"autoLabeling": {"algorithm": {"trainingImage": "me/train:1"}}},
-              step=Step.EXPORT, iteration=None)  # every step of the job, not only training
+        build(
+            spec_dict,
+            {"autoLabeling": {"algorithm": {"trainingImage": "me/train:1"}}},
+            step=Step.EXPORT,
+            iteration=None,
+        )  # every step of the job, not only training
     assert issubclass(PolicyError, ProfileError)  # the reconciler's "bad spec" path
 
 
@@ -292,28 +365,47 @@ def test_every_step_job_has_a_deadline(spec_dict, step):
 
 
 def test_deadlines_come_from_the_policy_and_the_jobs_own_within_its_maximum(spec_dict):
-    settings = JobSettings(policy=Policy.from_yaml(
-        "activeDeadlineSeconds: {train: 3600, human: 300}\nmaxActiveDeadlineSeconds: 7200\n"))
+    settings = JobSettings(
+        policy=Policy.from_yaml(
+            "activeDeadlineSeconds: {train: 3600, human: 300}\nmaxActiveDeadlineSeconds: 7200\n"
+        )
+    )
     assert build(spec_dict, settings=settings)["spec"]["activeDeadlineSeconds"] == 3600
     human = build(spec_dict, step=Step.HUMAN, iteration=0, settings=settings)
     assert human["spec"]["activeDeadlineSeconds"] == 300
-    own = {"resources": {"training": {"activeDeadlineSeconds": 5400},
-                         "other": {"activeDeadlineSeconds": 900}}}
+    own = {
+        "resources": {
+            "training": {"activeDeadlineSeconds": 5400},
+            "other": {"activeDeadlineSeconds": 900},
+        }
+    }
     assert build(spec_dict, own, settings=settings)["spec"]["activeDeadlineSeconds"] == 5400
-    assert build(spec_dict, own, step=Step.THRESHOLD, iteration=0, settings=settings
-                 )["spec"]["activeDeadlineSeconds"] == 900
-    assert build(spec_dict, own, step=Step.INFER, settings=settings
-                 )["spec"]["activeDeadlineSeconds"] == DEFAULT_DEADLINES[Step.INFER]
+    assert (
+        build(spec_dict, own, step=Step.THRESHOLD, iteration=0, settings=settings)["spec"][
+            "activeDeadlineSeconds"
+        ]
+        == 900
+    )
+    assert (
+        build(spec_dict, own, step=Step.INFER, settings=settings)["spec"]["activeDeadlineSeconds"]
+        == DEFAULT_DEADLINES[Step.INFER]
+    )
     with pytest.raises(PolicyError, match=r"spec\.resources\.training\.activeDeadlineSeconds"):
-        build(spec_dict, {"resources": {"training": {"activeDeadlineSeconds": 7201}}},
-              settings=settings)
+        build(
+            spec_dict,
+            {"resources": {"training": {"activeDeadlineSeconds": 7201}}},
+            settings=settings,
+        )
 
 
 def test_steps_run_as_the_step_service_account_unless_the_job_names_an_allowed_one(spec_dict):
     pod = build(spec_dict)["spec"]["template"]["spec"]
     assert "serviceAccountName" not in pod  # the namespace's default, without a token
-    settings = JobSettings(policy=Policy.from_yaml(
-        "stepServiceAccountName: labelpilot-step\nserviceAccounts: [s3-reader]\n"))
+    settings = JobSettings(
+        policy=Policy.from_yaml(
+            "stepServiceAccountName: labelpilot-step\nserviceAccounts: [s3-reader]\n"
+        )
+    )
     pod = build(spec_dict, settings=settings)["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "labelpilot-step"
     assert pod["automountServiceAccountToken"] is False
@@ -324,8 +416,14 @@ def test_steps_run_as_the_step_service_account_unless_the_job_names_an_allowed_o
 
 
 def test_extended_resources_request_what_they_limit(spec_dict):
-    job = build(spec_dict, {"resources": {"training": {
-        "requests": {"example.com/fpga": 2}, "limits": {"nvidia.com/gpu": "4"}}}})
+    job = build(
+        spec_dict,
+        {
+            "resources": {
+                "training": {"requests": {"example.com/fpga": 2}, "limits": {"nvidia.com/gpu": "4"}}
+            }
+        },
+    )
     resources = container(job)["resources"]
     assert resources["requests"]["example.com/fpga"] == resources["limits"]["example.com/fpga"]
     assert resources["requests"][GPU] == resources["limits"][GPU] == "4"

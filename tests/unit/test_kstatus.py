@@ -43,16 +43,29 @@ def summary(step: Step, iteration: int | None = None, **fields: Any) -> StepSumm
     return parsed
 
 
-def job(step: Step, state: JobState, result: StepSummary | None = None,
-        **fields: Any) -> ObservedJob:
+def job(
+    step: Step, state: JobState, result: StepSummary | None = None, **fields: Any
+) -> ObservedJob:
     iteration = 0 if step.iterative else None
-    return ObservedJob(name=job_name(NAME, step, iteration), namespace="team-a", step=step,
-                       iteration=iteration, state=state, summary=result, **fields)
+    return ObservedJob(
+        name=job_name(NAME, step, iteration),
+        namespace="team-a",
+        step=step,
+        iteration=iteration,
+        state=state,
+        summary=result,
+        **fields,
+    )
 
 
 def counters(human: int, unlabeled: int) -> dict[str, int]:
-    return {"totalLabeled": human, "humanLabeled": human, "machineLabeled": 0,
-            "failedNonRetryableError": 0, "unlabeled": unlabeled}
+    return {
+        "totalLabeled": human,
+        "humanLabeled": human,
+        "machineLabeled": 0,
+        "failedNonRetryableError": 0,
+        "unlabeled": unlabeled,
+    }
 
 
 class Run:
@@ -73,17 +86,25 @@ class Run:
 
     def reconcile(self, *observed: ObservedJob) -> Phase | None:
         self.now += timedelta(seconds=30)
-        decision = plan(LabelingJobSpec.from_k8s(self.body), self.status, list(observed),
-                        self.now, generation=self.generation)
+        decision = plan(
+            LabelingJobSpec.from_k8s(self.body),
+            self.status,
+            list(observed),
+            self.now,
+            generation=self.generation,
+        )
         self.status = decision.status
         return self.status.phase
 
     def object(self) -> Spec:
         assert self.status is not None
-        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
-                "metadata": {"name": NAME, "namespace": "team-a",
-                             "generation": self.generation},
-                "spec": self.body, "status": self.status.to_k8s()}
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "metadata": {"name": NAME, "namespace": "team-a", "generation": self.generation},
+            "spec": self.body,
+            "status": self.status.to_k8s(),
+        }
 
 
 PREPARED = summary(Step.PREPARE, next="human", labelCounters=counters(0, 100))
@@ -123,12 +144,27 @@ def resumed(run: Run) -> Phase | None:
 
 def completed(run: Run) -> Phase | None:
     prepared = job(Step.PREPARE, JobState.SUCCEEDED, PREPARED)
-    labeled = job(Step.HUMAN, JobState.SUCCEEDED, summary(
-        Step.HUMAN, 0, next="export", stopReason="AllLabeled",
-        labelCounters=counters(100, 0), humanBatch=100))
-    exported = job(Step.EXPORT, JobState.SUCCEEDED, summary(
-        Step.EXPORT, labelCounters=counters(100, 0),
-        outputManifestUri="file:///data/out/manifests/output/output.manifest"))
+    labeled = job(
+        Step.HUMAN,
+        JobState.SUCCEEDED,
+        summary(
+            Step.HUMAN,
+            0,
+            next="export",
+            stopReason="AllLabeled",
+            labelCounters=counters(100, 0),
+            humanBatch=100,
+        ),
+    )
+    exported = job(
+        Step.EXPORT,
+        JobState.SUCCEEDED,
+        summary(
+            Step.EXPORT,
+            labelCounters=counters(100, 0),
+            outputManifestUri="file:///data/out/manifests/output/output.manifest",
+        ),
+    )
     initializing(run)
     run.reconcile(prepared)
     run.reconcile(prepared, labeled)
@@ -137,8 +173,14 @@ def completed(run: Run) -> Phase | None:
 
 def failed(run: Run) -> Phase | None:
     in_progress(run)
-    crashed = job(Step.HUMAN, JobState.FAILED, exit_code=1, pod="digits-human-x",
-                  failure_reason="BackoffLimitExceeded", container_reason="Error")
+    crashed = job(
+        Step.HUMAN,
+        JobState.FAILED,
+        exit_code=1,
+        pod="digits-human-x",
+        failure_reason="BackoffLimitExceeded",
+        container_reason="Error",
+    )
     return run.reconcile(job(Step.PREPARE, JobState.SUCCEEDED, PREPARED), crashed)
 
 
@@ -146,36 +188,45 @@ def forbidden(run: Run) -> Phase | None:
     """The API server refused to create the step's Job: what the reconciler then writes."""
     initializing(run)
     assert run.status is not None
-    run.status.conditions = stalled(run.status.conditions, Outcome(
-        "Forbidden", 'jobs.batch is forbidden: cannot create resource "jobs"'),
-        run.now, run.generation)
+    run.status.conditions = stalled(
+        run.status.conditions,
+        Outcome("Forbidden", 'jobs.batch is forbidden: cannot create resource "jobs"'),
+        run.now,
+        run.generation,
+    )
     return run.status.phase
 
 
 def edited_after(scenario: Callable[[Run], Phase | None]) -> Callable[[Run], Phase | None]:
     """`scenario`, then a spec edit the operator has not yet observed."""
+
     def edited(run: Run) -> Phase | None:
         phase = scenario(run)
         run.edit({"labels": ["0", "1", "2", "3"]})
         return phase
+
     edited.__name__ = f"{scenario.__name__} then edited"
     return edited
 
 
-@pytest.mark.parametrize("scenario, phase, expected", [
-    (initializing, Phase.INITIALIZING, "InProgress"),
-    (in_progress, Phase.IN_PROGRESS, "InProgress"),
-    (stopping, Phase.STOPPING, "InProgress"),
-    (stopped, Phase.STOPPED, "Current"),
-    (created_suspended, Phase.STOPPED, "Current"),
-    (resumed, Phase.IN_PROGRESS, "InProgress"),
-    (completed, Phase.COMPLETED, "Current"),
-    (failed, Phase.FAILED, "Failed"),
-    (forbidden, Phase.INITIALIZING, "Failed"),
-    (edited_after(stopped), Phase.STOPPED, "InProgress"),
-    (edited_after(completed), Phase.COMPLETED, "InProgress"),
-    (edited_after(in_progress), Phase.IN_PROGRESS, "InProgress"),
-], ids=lambda value: getattr(value, "__name__", str(value)))
+@pytest.mark.parametrize(
+    "scenario, phase, expected",
+    [
+        (initializing, Phase.INITIALIZING, "InProgress"),
+        (in_progress, Phase.IN_PROGRESS, "InProgress"),
+        (stopping, Phase.STOPPING, "InProgress"),
+        (stopped, Phase.STOPPED, "Current"),
+        (created_suspended, Phase.STOPPED, "Current"),
+        (resumed, Phase.IN_PROGRESS, "InProgress"),
+        (completed, Phase.COMPLETED, "Current"),
+        (failed, Phase.FAILED, "Failed"),
+        (forbidden, Phase.INITIALIZING, "Failed"),
+        (edited_after(stopped), Phase.STOPPED, "InProgress"),
+        (edited_after(completed), Phase.COMPLETED, "InProgress"),
+        (edited_after(in_progress), Phase.IN_PROGRESS, "InProgress"),
+    ],
+    ids=lambda value: getattr(value, "__name__", str(value)),
+)
 def test_kstatus_reads_each_phase(spec_dict, scenario, phase, expected):
     run = Run(spec_dict)
     assert scenario(run) is phase
@@ -193,8 +244,10 @@ def test_the_generation_check_is_the_librarys(spec_dict):
     run.edit({"labels": ["0", "1", "2", "3"]})
     lagging = run.object()
     assert [r["status"] for r in kstatus.read([current, lagging])] == ["Current", "InProgress"]
-    assert "generation is 2, but latest observed generation is 1" in kstatus.read(
-        [lagging])[0]["message"]
+    assert (
+        "generation is 2, but latest observed generation is 1"
+        in kstatus.read([lagging])[0]["message"]
+    )
 
 
 def test_the_reader_takes_yaml_documents_and_lists(spec_dict, tmp_path):
@@ -204,19 +257,21 @@ def test_the_reader_takes_yaml_documents_and_lists(spec_dict, tmp_path):
     listed = {"apiVersion": "v1", "kind": "List", "items": [done.object(), moving.object()]}
     path = tmp_path / "jobs.yaml"
     path.write_text(f"{yaml.safe_dump(done.object())}---\n---\n{yaml.safe_dump(listed)}")
-    result = subprocess.run([str(kstatus.binary()), str(path)], capture_output=True,
-                            text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [str(kstatus.binary()), str(path)], capture_output=True, text=True, timeout=60, check=True
+    )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["status"] for r in lines] == ["Current", "Current", "InProgress"]
-    assert {(r["kind"], r["namespace"], r["name"]) for r in lines} == {
-        (KIND, "team-a", NAME)}
+    assert {(r["kind"], r["namespace"], r["name"]) for r in lines} == {(KIND, "team-a", NAME)}
 
 
 def test_the_reader_names_what_it_cannot_read(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("kind: LabelingJob\nmetadata: {generation: 1}\n")
-    result = subprocess.run([str(kstatus.binary()), str(path)], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [str(kstatus.binary()), str(path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"kstatus: {path}: document 1: not an object: kind and "
-                                     "metadata.name are required")
+    assert result.stderr.strip() == (
+        f"kstatus: {path}: document 1: not an object: kind and metadata.name are required"
+    )

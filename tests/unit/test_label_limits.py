@@ -10,18 +10,30 @@ from pydantic import ValidationError
 from labelpilot.api.run_config import MAX_LABELS, MAX_SEGMENTATION_LABELS, RunConfig
 from labelpilot.engine import formats
 
-BASE = {"job_name": "j", "label_attribute_name": "a", "input_manifest_uri": "/d/in.manifest",
-        "output_uri": "/d/out", "workforce": {"simulated": {"ground_truth_uri": "/d/gt"}}}
+BASE = {
+    "job_name": "j",
+    "label_attribute_name": "a",
+    "input_manifest_uri": "/d/in.manifest",
+    "output_uri": "/d/out",
+    "workforce": {"simulated": {"ground_truth_uri": "/d/gt"}},
+}
 
 
 def _config(task_type: str, n: int) -> RunConfig:
-    return RunConfig.model_validate({**BASE, "task_type": task_type,
-                                     "labels": [f"c{i}" for i in range(n)]})
+    return RunConfig.model_validate(
+        {**BASE, "task_type": task_type, "labels": [f"c{i}" for i in range(n)]}
+    )
 
 
-@pytest.mark.parametrize(("task_type", "limit"), [
-    ("semantic-segmentation", 255), ("image-classification", 256),
-    ("text-classification", 256), ("object-detection", 256)])
+@pytest.mark.parametrize(
+    ("task_type", "limit"),
+    [
+        ("semantic-segmentation", 255),
+        ("image-classification", 256),
+        ("text-classification", 256),
+        ("object-detection", 256),
+    ],
+)
 def test_each_task_type_takes_its_label_limit_and_no_more(task_type, limit):
     labels = _config(task_type, limit).labels
     with pytest.raises(ValidationError, match=f"takes at most {limit} labels"):
@@ -36,8 +48,9 @@ def test_each_task_type_takes_its_label_limit_and_no_more(task_type, limit):
 
 def test_duplicate_labels_are_refused():
     with pytest.raises(ValidationError, match="duplicate label 'b'"):
-        RunConfig.model_validate({**BASE, "task_type": "image-classification",
-                                  "labels": ["a", "b", "b"]})
+        RunConfig.model_validate(
+            {**BASE, "task_type": "image-classification", "labels": ["a", "b", "b"]}
+        )
 
 
 def test_class_colors_end_for_any_count():

@@ -45,8 +45,9 @@ def _handler(reply: Callable[[Seen], Reply], seen: list[Seen]) -> type[BaseHTTPR
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            request = Seen(self.command, self.path, dict(self.headers.items()),
-                           self.rfile.read(length))
+            request = Seen(
+                self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
+            )
             seen.append(request)
             status, headers, body = reply(request)
             self.send_response(status)
@@ -134,17 +135,27 @@ def test_answers_that_are_not_json_or_echo_the_token_are_clear_errors(serve):
 
 
 def test_plain_http_only_where_the_token_stays_local():
-    allowed = ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080",
-               "http://label-studio:8080", "http://label-studio.tools.svc:8080",
-               "http://label-studio.tools.svc.cluster.local", "https://labels.example.com",
-               "https://10.0.0.7:8443"]
+    allowed = [
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+        "http://label-studio:8080",
+        "http://label-studio.tools.svc:8080",
+        "http://label-studio.tools.svc.cluster.local",
+        "https://labels.example.com",
+        "https://10.0.0.7:8443",
+    ]
     for url in allowed:
         assert Client(url, LEGACY).url == url.rstrip("/")
-    refused = {"http://labels.example.com": "clear text", "http://10.0.0.7:8080": "clear text",
-               "http://[fd00::7]:8080": "clear text", "http://167772167": "clear text",
-               "http://ls.svc.example.com": "clear text",
-               "http://user:pw@localhost:8080": "user or password",
-               "ftp://localhost": "must be http"}
+    refused = {
+        "http://labels.example.com": "clear text",
+        "http://10.0.0.7:8080": "clear text",
+        "http://[fd00::7]:8080": "clear text",
+        "http://167772167": "clear text",
+        "http://ls.svc.example.com": "clear text",
+        "http://user:pw@localhost:8080": "user or password",
+        "ftp://localhost": "must be http",
+    }
     for url, why in refused.items():
         with pytest.raises(UnsafeUrl, match=why) as error:
             Client(url, LEGACY)
@@ -154,10 +165,12 @@ def test_plain_http_only_where_the_token_stays_local():
 
 def test_an_unsafe_url_fails_the_job(monkeypatch):
     monkeypatch.setenv("LABEL_STUDIO_API_TOKEN", LEGACY)
-    workforce = WorkforceConfig.model_validate({"label_studio": {
-        "url": "http://labels.example.com:8080", "project_title": "p"}})
-    provider = LabelStudioWorkforce(workforce, TaskType.IMAGE_CLASSIFICATION, ["a", "b"],
-                                    "job", None)
+    workforce = WorkforceConfig.model_validate(
+        {"label_studio": {"url": "http://labels.example.com:8080", "project_title": "p"}}
+    )
+    provider = LabelStudioWorkforce(
+        workforce, TaskType.IMAGE_CLASSIFICATION, ["a", "b"], "job", None
+    )
     with pytest.raises(StepFailed) as failed:
         provider.client  # noqa: B018 - the client is made on first use
     assert failed.value.reason == "UnsafeLabelStudioUrl"

@@ -8,12 +8,20 @@ from labelpilot.workforce.labelstudio.identity import JobIdentity
 
 
 def config(**changes: object) -> RunConfig:
-    return RunConfig.model_validate({
-        "job_name": "digits", "task_type": "image-classification",
-        "label_attribute_name": "label", "labels": ["a", "b"],
-        "input_manifest_uri": "/data/in.manifest", "output_uri": "/data/out",
-        "workforce": {"label_studio": {"url": "http://127.0.0.1:8080",
-                                       "project_title": "shared"}}, **changes})
+    return RunConfig.model_validate(
+        {
+            "job_name": "digits",
+            "task_type": "image-classification",
+            "label_attribute_name": "label",
+            "labels": ["a", "b"],
+            "input_manifest_uri": "/data/in.manifest",
+            "output_uri": "/data/out",
+            "workforce": {
+                "label_studio": {"url": "http://127.0.0.1:8080", "project_title": "shared"}
+            },
+            **changes,
+        }
+    )
 
 
 def task(**meta: object) -> dict[str, object]:
@@ -24,9 +32,11 @@ def test_a_job_owns_only_tasks_of_its_namespace_name_and_uid():
     job = JobIdentity.of(config(job_namespace="team-a", job_uid="uid-1"))
     assert job == JobIdentity("digits", "team-a", "uid-1")
     assert job.owns(task(**job.meta()))
-    for other in ({"job": "digits", "namespace": "team-b", "uid": "uid-2"},  # other namespace
-                  {"job": "digits", "namespace": "team-a", "uid": "uid-3"},  # re-created
-                  {"job": "digits"}):  # a task made before tasks carried the uid
+    for other in (
+        {"job": "digits", "namespace": "team-b", "uid": "uid-2"},  # other namespace
+        {"job": "digits", "namespace": "team-a", "uid": "uid-3"},  # re-created
+        {"job": "digits"},
+    ):  # a task made before tasks carried the uid
         assert not job.owns(task(**other))
     assert not job.owns({"id": 2, "meta": {}}) and not job.owns({"id": 3})
     assert not job.owns({"id": 4, "meta": {"labelpilot": "digits"}})

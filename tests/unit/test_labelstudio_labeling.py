@@ -26,10 +26,13 @@ def test_the_difference_names_the_labels_and_the_task_type():
     cats = labeling_config(TaskType.IMAGE_CLASSIFICATION, ["cat", "dog"])
     assert difference(cats, ours) == (f"its labels are ['cat', 'dog'], the job's are {DIGITS}")
     boxes = labeling_config(TaskType.OBJECT_DETECTION, DIGITS)
-    assert difference(boxes, ours) == ("it labels with RectangleLabels on Image, the job with "
-                                       "Choices on Image (another task type)")
+    assert difference(boxes, ours) == (
+        "it labels with RectangleLabels on Image, the job with Choices on Image (another task type)"
+    )
     text = labeling_config(TaskType.TEXT_CLASSIFICATION, ["spam", "ham"])
     assert "Choices on Text" in difference(text, ours) and "['spam', 'ham']" in difference(
-        text, ours)
+        text, ours
+    )
     assert difference("<View><Choices name='mood'/></View>", ours) == (
-        "its labeling config is not one LabelPilot made")
+        "its labeling config is not one LabelPilot made"
+    )

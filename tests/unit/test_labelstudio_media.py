@@ -29,8 +29,9 @@ def access(root, **limits):
 
 
 @pytest.mark.parametrize("task", [TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION])
-@pytest.mark.parametrize("ref", ["/proc/self/environ", "/etc/hostname", "../secret.png",
-                                 "http://127.0.0.1:9/x.png"])
+@pytest.mark.parametrize(
+    "ref", ["/proc/self/environ", "/etc/hostname", "../secret.png", "http://127.0.0.1:9/x.png"]
+)
 def test_an_object_outside_the_data_roots_is_not_shown(data, task, ref):
     (data.parent / "secret.png").write_bytes((data / "ok.png").read_bytes())
     with pytest.raises(MediaError, match="ObjectOutsideDataRoots"):
@@ -38,15 +39,22 @@ def test_an_object_outside_the_data_roots_is_not_shown(data, task, ref):
 
 
 def test_objects_under_the_roots_are_shown(data):
-    shown = task_data(TaskType.IMAGE_CLASSIFICATION, {"source-ref": "ok.png"}, str(data),
-                      SETTINGS, access(data))
+    shown = task_data(
+        TaskType.IMAGE_CLASSIFICATION, {"source-ref": "ok.png"}, str(data), SETTINGS, access(data)
+    )
     assert shown.size == (8, 8, 3)
-    text = task_data(TaskType.TEXT_CLASSIFICATION, {"source-ref": "ok.txt"}, str(data),
-                     SETTINGS, access(data))
+    text = task_data(
+        TaskType.TEXT_CLASSIFICATION, {"source-ref": "ok.txt"}, str(data), SETTINGS, access(data)
+    )
     assert text.data == {"text": "hello"}
 
 
 def test_an_object_over_the_limit_is_not_shown(data):
     with pytest.raises(MediaError, match="ObjectTooLarge"):
-        task_data(TaskType.IMAGE_CLASSIFICATION, {"source-ref": "ok.png"}, str(data),
-                  SETTINGS, access(data, image_bytes=10))
+        task_data(
+            TaskType.IMAGE_CLASSIFICATION,
+            {"source-ref": "ok.png"},
+            str(data),
+            SETTINGS,
+            access(data, image_bytes=10),
+        )

@@ -67,13 +67,19 @@ def import_edges(package: Path) -> list[Edge]:
                 if node.level:
                     parent = name.split(".")[: len(name.split(".")) - node.level + is_package]
                     base = ".".join([*parent, *([base] if base else [])])
-                targets = list(dict.fromkeys(
-                    f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base
-                    for a in node.names))
+                targets = list(
+                    dict.fromkeys(
+                        f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base
+                        for a in node.names
+                    )
+                )
             else:
                 continue
-            edges += [Edge(name, node.lineno, target) for target in targets
-                      if target.split(".")[0] == "labelpilot"]
+            edges += [
+                Edge(name, node.lineno, target)
+                for target in targets
+                if target.split(".")[0] == "labelpilot"
+            ]
     return edges
 
 
@@ -153,8 +159,9 @@ def test_the_controller_needs_no_worker_library_and_registers_its_handlers():
         print(sorted({{h.id for h in registry._watching.get_all_handlers()}}
                      | {{h.id for h in registry._changing.get_all_handlers()}}))
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     imported, handlers = result.stdout.splitlines()
     assert imported == "[]", f"importing the controller imports {imported}"

@@ -57,7 +57,8 @@ def test_every_dependency_of_the_project_is_pinned_within_its_range():
         name = canonicalize_name(req.name)
         assert name in locked, f"{req.name} is in pyproject.toml but not locked: run make lock"
         assert req.specifier.contains(locked[name], prereleases=True), (
-            f"lock pins {req.name}=={locked[name]}, outside pyproject's {req.specifier}")
+            f"lock pins {req.name}=={locked[name]}, outside pyproject's {req.specifier}"
+        )
 
 
 def test_this_environment_was_installed_from_the_lock():
@@ -74,8 +75,11 @@ def test_this_environment_was_installed_from_the_lock():
 
 
 def test_label_studio_lock_pins_what_its_install_asks_for():
-    (wanted,) = [Requirement(line) for line in (LOCKS / "label-studio.in").read_text()
-                 .splitlines() if line.strip() and not line.startswith("#")]
+    (wanted,) = [
+        Requirement(line)
+        for line in (LOCKS / "label-studio.in").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     locked = pinned_here(LOCKS / "label-studio.txt")
     assert wanted.specifier.contains(locked[canonicalize_name(wanted.name)])
     assert {"pip", "setuptools"} <= set(locked)

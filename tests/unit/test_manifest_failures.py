@@ -34,7 +34,8 @@ def test_malformed_lines_count_in_the_10_percent_rule(tmp_path):
         assert error.value.reason == "TooManyFailedObjects"
         assert error.value.message.startswith(
             f"{malformed} of the 100 objects of the input manifest failed (more than 10%); "
-            "first reason: MalformedLine: not valid JSON")
+            "first reason: MalformedLine: not valid JSON"
+        )
         assert not storage.exists(Workspace(str(folder / "job")).prepare_plan)
 
 
@@ -50,5 +51,6 @@ def test_a_line_that_is_not_utf8_is_one_failed_object(tmp_path):
     failed = storage.read_json(Workspace(cfg.output_uri).prepare_plan)["failed"]
     assert failed == {"4": "MalformedLine: not UTF-8 text (byte 0xe9 at column 20)"}
     objects = formats.read_manifest(str(manifest))
-    assert len(objects) == 30 and objects[0].source_ref == json.loads(data["lines"][0])[
-        "source-ref"]
+    assert (
+        len(objects) == 30 and objects[0].source_ref == json.loads(data["lines"][0])["source-ref"]
+    )

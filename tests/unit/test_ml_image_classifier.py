@@ -41,8 +41,9 @@ def test_learns_well_above_chance(trained, data):
 def test_few_labels_train_on_all_by_default(data):
     (x, y), _ = data
     options = {k: v for k, v in OPTIONS.items() if k != "calibration_fraction"}
-    model = build_model(TaskType.IMAGE_CLASSIFICATION, LABELS, seed=0,
-                        options={**options, "epochs": 1})
+    model = build_model(
+        TaskType.IMAGE_CLASSIFICATION, LABELS, seed=0, options={**options, "epochs": 1}
+    )
     metrics = model.fit(x, y)
     assert metrics["calibrationSize"] == 0 and metrics["trainSize"] == 180
     assert metrics["temperature"] == 1.0

@@ -77,8 +77,12 @@ def test_few_labels_train_on_all_by_default():
     metrics = model.fit(x, y)
     assert metrics["calibrationSize"] == 0 and metrics["trainSize"] == 300
     assert metrics["temperature"] == 1.0
-    held = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=0,
-                       options={**options, "calibration_fraction": 0.1})
+    held = build_model(
+        TaskType.TEXT_CLASSIFICATION,
+        LABELS,
+        seed=0,
+        options={**options, "calibration_fraction": 0.1},
+    )
     metrics = held.fit(x, y)
     assert metrics["calibrationSize"] == 30 and metrics["trainSize"] == 270
 

@@ -21,8 +21,12 @@ from labelpilot.worker.cli import run_step
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def _huge_png(path: Path, side: int) -> None:
@@ -30,9 +34,12 @@ def _huge_png(path: Path, side: int) -> None:
     packer = zlib.compressobj(9)
     row = bytes(side + 1)
     body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + _chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-                     + _chunk(b"IDAT", body) + _chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+        + _chunk(b"IDAT", body)
+        + _chunk(b"IEND", b"")
+    )
 
 
 def _failed(tmp_path: Path, extra: list[str], **changes) -> dict[str, str]:
@@ -49,8 +56,9 @@ def test_an_image_that_decodes_to_144_megapixels_is_refused(tmp_path):
     _huge_png(path, 12000)
     assert path.stat().st_size < 1_000_000
     failed = _failed(tmp_path, [json.dumps({"source-ref": str(path)})])
-    assert failed["40"] == (f"ObjectTooLarge: {path}: 12000x12000 pixels, more than the "
-                            "40,000,000-pixel limit")
+    assert failed["40"] == (
+        f"ObjectTooLarge: {path}: 12000x12000 pixels, more than the 40,000,000-pixel limit"
+    )
 
 
 def test_an_image_over_50_mb_is_refused_before_it_is_read(tmp_path):
@@ -59,13 +67,17 @@ def test_an_image_over_50_mb_is_refused_before_it_is_read(tmp_path):
     with open(path, "wb") as handle:  # sparse: nothing is written, the size says 60 MB
         handle.truncate(60_000_000)
     failed = _failed(tmp_path, [json.dumps({"source-ref": str(path)})])
-    assert failed["40"] == (f"ObjectTooLarge: {path}: more than the 50,000,000-byte limit "
-                            "for images")
+    assert failed["40"] == (
+        f"ObjectTooLarge: {path}: more than the 50,000,000-byte limit for images"
+    )
 
 
 def test_a_device_is_not_read(tmp_path):
-    failed = _failed(tmp_path, [json.dumps({"source-ref": "/dev/zero"})],
-                     data_roots=[str(tmp_path / "data"), "/dev"])
+    failed = _failed(
+        tmp_path,
+        [json.dumps({"source-ref": "/dev/zero"})],
+        data_roots=[str(tmp_path / "data"), "/dev"],
+    )
     assert failed["40"] == "UnreadableObject: /dev/zero: not a regular file"
 
 
@@ -73,8 +85,7 @@ def test_limits_are_configurable(tmp_path):
     path = tmp_path / "data" / "wide.png"
     path.parent.mkdir()
     Image.fromarray(np.zeros((10, 200), np.uint8)).save(path)
-    failed = _failed(tmp_path, [json.dumps({"source-ref": str(path)})],
-                     max_image_pixels=1000)
+    failed = _failed(tmp_path, [json.dumps({"source-ref": str(path)})], max_image_pixels=1000)
     assert failed["40"].startswith(f"ObjectTooLarge: {path}: 200x10 pixels")
     assert len(failed) == 1  # the 6x6 images pass
 
@@ -85,15 +96,22 @@ def test_text_over_its_limit_is_refused(tmp_path):
     small = tmp_path / "small.txt"
     small.write_text("x" * 1_000_000)
     access = ObjectAccess(limits=ObjectLimits())
-    assert len(load_input(TaskType.TEXT_CLASSIFICATION, {"source-ref": str(small)},
-                          access=access)) == 1_000_000
+    assert (
+        len(load_input(TaskType.TEXT_CLASSIFICATION, {"source-ref": str(small)}, access=access))
+        == 1_000_000
+    )
     with pytest.raises(ObjectReadError) as error:
         load_input(TaskType.TEXT_CLASSIFICATION, {"source-ref": str(big)}, access=access)
-    assert error.value.failure == (f"ObjectTooLarge: {big}: more than the 1,000,000-byte "
-                                   "limit for text")
+    assert error.value.failure == (
+        f"ObjectTooLarge: {big}: more than the 1,000,000-byte limit for text"
+    )
     with pytest.raises(ObjectReadError) as error:
-        load_input(TaskType.TEXT_CLASSIFICATION, {"source": "é" * 6}, index=3,
-                   access=ObjectAccess(limits=ObjectLimits(text_bytes=11)))
+        load_input(
+            TaskType.TEXT_CLASSIFICATION,
+            {"source": "é" * 6},
+            index=3,
+            access=ObjectAccess(limits=ObjectLimits(text_bytes=11)),
+        )
     assert error.value.kind == "ObjectTooLarge"
 
 

@@ -15,8 +15,7 @@ def test_the_policy_file_reaches_the_job_settings(monkeypatch, tmp_path):
     path.write_text("images: [registry.example.com/ml/*]\nvolumeClaims: [data]\n")
     started = {}
     monkeypatch.setattr(kopf, "run", lambda **kwargs: started.update(kwargs))
-    assert cli.main(["operator", "-n", "team-a", "--metrics-port", "0",
-                     "--policy", str(path)]) == 0
+    assert cli.main(["operator", "-n", "team-a", "--metrics-port", "0", "--policy", str(path)]) == 0
     settings = started["memo"][SETTINGS]
     assert settings.job.policy == Policy.from_file(path)
     assert settings.job.policy.volume_claims.allows("data")

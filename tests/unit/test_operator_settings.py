@@ -24,12 +24,29 @@ def kopf_run(monkeypatch):
 
 
 def test_the_flags_reach_the_handlers_in_the_memo_and_not_the_environment(
-        monkeypatch, tmp_path, kopf_run):
+    monkeypatch, tmp_path, kopf_run
+):
     path = tmp_path / "policy.yaml"
     path.write_text("images: [registry.example.com/ml/*]\n")
     before = dict(os.environ)
-    assert cli.main(["operator", "-n", "team-a", "--metrics-port", "0", "--policy", str(path),
-                     "--image", "registry.example.com/ml/worker:1", "--workers", "4"]) == 0
+    assert (
+        cli.main(
+            [
+                "operator",
+                "-n",
+                "team-a",
+                "--metrics-port",
+                "0",
+                "--policy",
+                str(path),
+                "--image",
+                "registry.example.com/ml/worker:1",
+                "--workers",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert dict(os.environ) == before
     settings = kopf_run["memo"][handlers.SETTINGS]
     assert settings.job.image == "registry.example.com/ml/worker:1"
@@ -61,6 +78,7 @@ def test_bad_settings_stop_the_operator_at_startup(monkeypatch, tmp_path):
     monkeypatch.setenv(ENV_PREFIX + "POLICY_FILE", str(path))
     memo = kopf.Memo()
     with pytest.raises(kopf.PermanentError, match="volumeClaims"):
-        handlers.configure(settings=kopf.OperatorSettings(), memo=memo,
-                           logger=logging.getLogger("test"))
+        handlers.configure(
+            settings=kopf.OperatorSettings(), memo=memo, logger=logging.getLogger("test")
+        )
     assert handlers.OPERATOR not in memo

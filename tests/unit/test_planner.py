@@ -55,17 +55,35 @@ def summary(step: Step, iteration: int | None = None, **fields: Any) -> StepSumm
     return parsed
 
 
-def job(step: Step, iteration: int | None = None, state: JobState = JobState.SUCCEEDED,
-        result: StepSummary | None = None, **fields: Any) -> ObservedJob:
+def job(
+    step: Step,
+    iteration: int | None = None,
+    state: JobState = JobState.SUCCEEDED,
+    result: StepSummary | None = None,
+    **fields: Any,
+) -> ObservedJob:
     it = iteration if step.iterative else None
-    return ObservedJob(name=job_name(NAME, step, it), namespace="ns", step=step, iteration=it,
-                       state=state, summary=result, **fields)
+    return ObservedJob(
+        name=job_name(NAME, step, it),
+        namespace="ns",
+        step=step,
+        iteration=it,
+        state=state,
+        summary=result,
+        **fields,
+    )
 
 
-def counters(human: int = 0, machine: int = 0, failed_objects: int = 0,
-             unlabeled: int = 0) -> dict[str, int]:
-    return {"totalLabeled": human + machine, "humanLabeled": human, "machineLabeled": machine,
-            "failedNonRetryableError": failed_objects, "unlabeled": unlabeled}
+def counters(
+    human: int = 0, machine: int = 0, failed_objects: int = 0, unlabeled: int = 0
+) -> dict[str, int]:
+    return {
+        "totalLabeled": human + machine,
+        "humanLabeled": human,
+        "machineLabeled": machine,
+        "failedNonRetryableError": failed_objects,
+        "unlabeled": unlabeled,
+    }
 
 
 def condition(status: LabelingJobStatus, kind: ConditionType) -> tuple[str, str]:
@@ -81,8 +99,9 @@ def at(decision: Decision) -> tuple[Phase | None, Step | None, int]:
 def started(spec: LabelingJobSpec, step: Step, iteration: int, **status: Any) -> LabelingJobStatus:
     """A status whose current step is `step` at `iteration`, as an earlier plan left it."""
     first = plan(spec, None, [], NOW - timedelta(hours=1), generation=1).status
-    return first.model_copy(update={"phase": Phase.IN_PROGRESS, "current_step": step,
-                                    "iteration": iteration, **status})
+    return first.model_copy(
+        update={"phase": Phase.IN_PROGRESS, "current_step": step, "iteration": iteration, **status}
+    )
 
 
 @dataclass
@@ -114,26 +133,45 @@ class FakeWorker:
             self.failed_objects += lost
             self.human += sent - lost
             nxt = "train" if self.auto else ("human" if self.unlabeled else "export")
-            return summary(step, iteration, next=nxt, labelCounters=self.counters(),
-                           humanBatch=sent, seconds=2.0,
-                           stopReason=None if self.unlabeled or self.auto else "AllLabeled")
+            return summary(
+                step,
+                iteration,
+                next=nxt,
+                labelCounters=self.counters(),
+                humanBatch=sent,
+                seconds=2.0,
+                stopReason=None if self.unlabeled or self.auto else "AllLabeled",
+            )
         if step in (Step.TRAIN, Step.INFER):
             return summary(step, iteration, seconds=3.0)
         if step is Step.THRESHOLD:
             auto = int(self.unlabeled * self.machine_share)
             self.machine += auto
             done = self.unlabeled == 0
-            return summary(step, iteration, next="export" if done else "human",
-                           stopReason="AllLabeled" if done else None,
-                           labelCounters=self.counters(), accuracyBound=0.951,
-                           threshold=0.8, machineLabeledThisIteration=auto, seconds=1.0)
-        return summary(step, next=None, labelCounters=self.counters(),
-                       outputManifestUri="file:///data/out/manifests/output/output.manifest",
-                       finalModelRef="file:///data/out/models/final", seconds=1.0)
+            return summary(
+                step,
+                iteration,
+                next="export" if done else "human",
+                stopReason="AllLabeled" if done else None,
+                labelCounters=self.counters(),
+                accuracyBound=0.951,
+                threshold=0.8,
+                machineLabeledThisIteration=auto,
+                seconds=1.0,
+            )
+        return summary(
+            step,
+            next=None,
+            labelCounters=self.counters(),
+            outputManifestUri="file:///data/out/manifests/output/output.manifest",
+            finalModelRef="file:///data/out/models/final",
+            seconds=1.0,
+        )
 
 
-def drive(spec: LabelingJobSpec, worker: FakeWorker, limit: int = 500
-          ) -> tuple[Decision, list[CreateJob]]:
+def drive(
+    spec: LabelingJobSpec, worker: FakeWorker, limit: int = 500
+) -> tuple[Decision, list[CreateJob]]:
     """Runs the planner as the controller would: each created Job finishes with the
     worker's summary before the next reconcile."""
     status: LabelingJobStatus | None = None
@@ -149,13 +187,15 @@ def drive(spec: LabelingJobSpec, worker: FakeWorker, limit: int = 500
         assert len(creates) == 1, decision.actions
         (action,) = creates
         created.append(action)
-        observed.append(job(action.step, action.iteration,
-                            result=worker.run(action.step, action.iteration)))
+        observed.append(
+            job(action.step, action.iteration, result=worker.run(action.step, action.iteration))
+        )
         now += timedelta(seconds=10)
     raise AssertionError("the job did not finish")
 
 
 # --- whole runs -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size, batch, share", [(1000, 100, 0.5), (300, 100, 0.9), (50, 100, 0.0)])
 def test_a_full_run_goes_through_the_loop_and_completes(spec_dict, size, batch, share):
@@ -203,8 +243,11 @@ def test_without_auto_labeling_only_humans_label(spec_dict):
     assert [a.iteration for a in created[1:-1]] == [0, 1, 2]
     assert final.status.label_counters.human_labeled == 250
     assert final.status.label_counters.machine_labeled == 0
-    assert [r.label_counters.human_labeled for r in final.status.history
-            if r.label_counters] == [100, 200, 250]
+    assert [r.label_counters.human_labeled for r in final.status.history if r.label_counters] == [
+        100,
+        200,
+        250,
+    ]
     assert final.status.thresholds is None
 
 
@@ -216,6 +259,7 @@ def test_the_run_is_deterministic(spec_dict):
 
 
 # --- each step ------------------------------------------------------------------------
+
 
 def test_a_new_job_initializes_and_creates_prepare(spec_dict):
     decision = plan(make_spec(spec_dict), None, [], NOW, generation=3)
@@ -245,8 +289,10 @@ def test_an_active_job_is_waited_for(spec_dict):
 def test_prepare_leads_to_human_zero_with_counters(spec_dict):
     spec = make_spec(spec_dict)
     status = plan(spec, None, [], NOW).status
-    done = job(Step.PREPARE, result=summary(Step.PREPARE, next="human",
-                                            labelCounters=counters(unlabeled=900)))
+    done = job(
+        Step.PREPARE,
+        result=summary(Step.PREPARE, next="human", labelCounters=counters(unlabeled=900)),
+    )
     decision = plan(spec, status, [done], NOW)
     assert at(decision) == (Phase.IN_PROGRESS, Step.HUMAN, 0)
     assert decision.actions == (CreateJob(Step.HUMAN, 0),)
@@ -260,31 +306,40 @@ def test_prepare_without_summary_still_goes_on(spec_dict):
     assert plan(spec, status, [job(Step.PREPARE)], NOW).actions == (CreateJob(Step.HUMAN, 0),)
 
 
-@pytest.mark.parametrize("step, result, expected", [
-    (Step.HUMAN, {"next": "train"}, (Step.TRAIN, 2)),
-    (Step.TRAIN, {}, (Step.INFER, 2)),
-    (Step.INFER, {}, (Step.THRESHOLD, 2)),
-    (Step.THRESHOLD, {"next": "human"}, (Step.HUMAN, 3)),
-    (Step.THRESHOLD, {"next": "train"}, (Step.TRAIN, 3)),
-    (Step.THRESHOLD, {"next": "export"}, (Step.EXPORT, 2)),
-    (Step.HUMAN, {"next": "export"}, (Step.EXPORT, 2)),
-])
+@pytest.mark.parametrize(
+    "step, result, expected",
+    [
+        (Step.HUMAN, {"next": "train"}, (Step.TRAIN, 2)),
+        (Step.TRAIN, {}, (Step.INFER, 2)),
+        (Step.INFER, {}, (Step.THRESHOLD, 2)),
+        (Step.THRESHOLD, {"next": "human"}, (Step.HUMAN, 3)),
+        (Step.THRESHOLD, {"next": "train"}, (Step.TRAIN, 3)),
+        (Step.THRESHOLD, {"next": "export"}, (Step.EXPORT, 2)),
+        (Step.HUMAN, {"next": "export"}, (Step.EXPORT, 2)),
+    ],
+)
 def test_next_step_follows_the_summary(spec_dict, step, result, expected):
     spec = make_spec(spec_dict)
     status = started(spec, step, 2)
     decision = plan(spec, status, [job(step, 2, result=summary(step, 2, **result))], NOW)
     next_step, iteration = expected
     assert (decision.status.current_step, decision.status.iteration) == (next_step, iteration)
-    assert decision.actions == (
-        CreateJob(next_step, iteration if next_step.iterative else None),)
+    assert decision.actions == (CreateJob(next_step, iteration if next_step.iterative else None),)
 
 
 def test_threshold_records_the_iteration(spec_dict):
     spec = make_spec(spec_dict)
     status = started(spec, Step.THRESHOLD, 1)
-    result = summary(Step.THRESHOLD, 1, next="human", accuracyBound=0.962, threshold=0.71,
-                     machineLabeledThisIteration=321, labelCounters=counters(200, 321, 0, 479),
-                     seconds=4.5)
+    result = summary(
+        Step.THRESHOLD,
+        1,
+        next="human",
+        accuracyBound=0.962,
+        threshold=0.71,
+        machineLabeledThisIteration=321,
+        labelCounters=counters(200, 321, 0, 479),
+        seconds=4.5,
+    )
     decision = plan(spec, status, [job(Step.THRESHOLD, 1, result=result)], NOW)
     s = decision.status
     assert s.accuracy_bound == 0.962
@@ -308,9 +363,12 @@ def test_step_seconds_fall_back_to_the_job_times(spec_dict):
 def test_export_completes_the_job(spec_dict):
     spec = make_spec(spec_dict)
     status = started(spec, Step.EXPORT, 4, stop_reason="NoProgress")
-    result = summary(Step.EXPORT, labelCounters=counters(400, 500, 10, 90),
-                     outputManifestUri="file:///data/out/manifests/output/output.manifest",
-                     finalModelRef="file:///data/out/models/final")
+    result = summary(
+        Step.EXPORT,
+        labelCounters=counters(400, 500, 10, 90),
+        outputManifestUri="file:///data/out/manifests/output/output.manifest",
+        finalModelRef="file:///data/out/models/final",
+    )
     decision = plan(spec, status, [job(Step.EXPORT, result=result)], NOW)
     s = decision.status
     assert decision.actions == ()
@@ -324,7 +382,8 @@ def test_export_without_summary_points_at_the_contract_path(spec_dict):
     spec = make_spec(spec_dict)
     decision = plan(spec, started(spec, Step.EXPORT, 0), [job(Step.EXPORT)], NOW)
     assert decision.status.output_manifest_uri == (
-        "file:///data/out/manifests/output/output.manifest")
+        "file:///data/out/manifests/output/output.manifest"
+    )
     assert condition(decision.status, ConditionType.SUCCEEDED) == ("True", "Completed")
 
 
@@ -337,14 +396,19 @@ def test_a_completed_job_stays_completed(spec_dict):
     assert later.status.phase is Phase.COMPLETED
     assert later.status.observed_generation == 2
     assert later.status.model_copy(update={"observed_generation": 1, "conditions": []}) == (
-        final.status.model_copy(update={"conditions": []}))
+        final.status.model_copy(update={"conditions": []})
+    )
     for before, after in zip(final.status.conditions, later.status.conditions, strict=True):
         assert (after.status, after.reason, after.last_transition_time) == (
-            before.status, before.reason, before.last_transition_time)
+            before.status,
+            before.reason,
+            before.last_transition_time,
+        )
         assert after.observed_generation == 2
 
 
 # --- level-based recovery -------------------------------------------------------------
+
 
 def test_same_inputs_give_the_same_decision(spec_dict):
     spec = make_spec(spec_dict)
@@ -357,8 +421,10 @@ def test_a_lost_status_update_is_caught_up_without_duplicates(spec_dict):
     """The operator created train(1) but died before writing status: it still says human."""
     spec = make_spec(spec_dict)
     status = started(spec, Step.HUMAN, 1)
-    observed = [job(Step.HUMAN, 1, result=summary(Step.HUMAN, 1, next="train")),
-                job(Step.TRAIN, 1, state=JobState.ACTIVE)]
+    observed = [
+        job(Step.HUMAN, 1, result=summary(Step.HUMAN, 1, next="train")),
+        job(Step.TRAIN, 1, state=JobState.ACTIVE),
+    ]
     decision = plan(spec, status, observed, NOW)
     assert decision.actions == ()
     assert at(decision) == (Phase.IN_PROGRESS, Step.TRAIN, 1)
@@ -367,9 +433,12 @@ def test_a_lost_status_update_is_caught_up_without_duplicates(spec_dict):
 def test_several_lost_updates_are_caught_up_in_one_plan(spec_dict):
     spec = make_spec(spec_dict)
     status = started(spec, Step.TRAIN, 0)
-    observed = [job(Step.TRAIN, 0), job(Step.INFER, 0),
-                job(Step.THRESHOLD, 0, result=summary(Step.THRESHOLD, 0, next="human")),
-                job(Step.HUMAN, 0, result=summary(Step.HUMAN, 0, next="train"))]
+    observed = [
+        job(Step.TRAIN, 0),
+        job(Step.INFER, 0),
+        job(Step.THRESHOLD, 0, result=summary(Step.THRESHOLD, 0, next="human")),
+        job(Step.HUMAN, 0, result=summary(Step.HUMAN, 0, next="train")),
+    ]
     decision = plan(spec, status, observed, NOW)
     assert at(decision) == (Phase.IN_PROGRESS, Step.HUMAN, 1)
     assert decision.actions == (CreateJob(Step.HUMAN, 1),)
@@ -393,14 +462,30 @@ def test_jobs_of_other_iterations_do_not_count(spec_dict):
 
 # --- failures ---------------------------------------------------------------------------
 
+
 def test_a_rule_failure_fails_the_job_with_its_reason(spec_dict):
     spec = make_spec(spec_dict)
     status = started(spec, Step.HUMAN, 0)
-    result = parse_summary(json.dumps({
-        "step": "human", "iteration": 0, "status": "Failed", "reason": "TooManyFailedObjects",
-        "message": "14.0% of the 100 objects failed (limit 10%)"}))
-    failing = job(Step.HUMAN, 0, state=JobState.FAILED, result=result, exit_code=3,
-                  failure_reason="PodFailurePolicy", failure_message="exit code 3")
+    result = parse_summary(
+        json.dumps(
+            {
+                "step": "human",
+                "iteration": 0,
+                "status": "Failed",
+                "reason": "TooManyFailedObjects",
+                "message": "14.0% of the 100 objects failed (limit 10%)",
+            }
+        )
+    )
+    failing = job(
+        Step.HUMAN,
+        0,
+        state=JobState.FAILED,
+        result=result,
+        exit_code=3,
+        failure_reason="PodFailurePolicy",
+        failure_message="exit code 3",
+    )
     decision = plan(spec, status, [failing], NOW)
     s = decision.status
     assert decision.actions == ()
@@ -418,8 +503,12 @@ def test_a_rule_failure_fails_the_job_with_its_reason(spec_dict):
 def test_a_rule_failure_without_summary_still_fails_at_once(spec_dict):
     spec = make_spec(spec_dict)
     status = plan(spec, None, [], NOW).status
-    failing = job(Step.PREPARE, state=JobState.FAILED, failure_reason="PodFailurePolicy",
-                  failure_message="Container worker failed with exit code 3")
+    failing = job(
+        Step.PREPARE,
+        state=JobState.FAILED,
+        failure_reason="PodFailurePolicy",
+        failure_message="Container worker failed with exit code 3",
+    )
     s = plan(spec, status, [failing], NOW).status
     assert condition(s, ConditionType.FAILED) == ("True", "StepRuleFailed")
     assert "exit code 3" in s.condition(ConditionType.FAILED).message
@@ -428,61 +517,122 @@ def test_a_rule_failure_without_summary_still_fails_at_once(spec_dict):
 def test_a_crash_after_backoff_names_step_reason_exit_code_and_pod(spec_dict):
     spec = make_spec(spec_dict)
     status = started(spec, Step.TRAIN, 3)
-    crashing = job(Step.TRAIN, 3, state=JobState.FAILED, exit_code=137,
-                   container_reason="OOMKilled", pod="mnist-i3-train-x7k2p",
-                   failure_reason="BackoffLimitExceeded",
-                   failure_message="Job has reached the specified backoff limit")
+    crashing = job(
+        Step.TRAIN,
+        3,
+        state=JobState.FAILED,
+        exit_code=137,
+        container_reason="OOMKilled",
+        pod="mnist-i3-train-x7k2p",
+        failure_reason="BackoffLimitExceeded",
+        failure_message="Job has reached the specified backoff limit",
+    )
     decision = plan(spec, status, [crashing], NOW)
     failure = decision.status.condition(ConditionType.FAILED)
     assert failure is not None and failure.status is ConditionStatus.TRUE
     assert failure.reason == "StepFailed"
-    for part in ("train (iteration 3)", "BackoffLimitExceeded", "exit code 137 (OOMKilled)",
-                 "in pod mnist-i3-train-x7k2p", "no step summary",
-                 "kubectl logs mnist-i3-train-x7k2p -n ns"):
+    for part in (
+        "train (iteration 3)",
+        "BackoffLimitExceeded",
+        "exit code 137 (OOMKilled)",
+        "in pod mnist-i3-train-x7k2p",
+        "no step summary",
+        "kubectl logs mnist-i3-train-x7k2p -n ns",
+    ):
         assert part in failure.message
     assert decision.status.phase is Phase.FAILED
 
 
 def _failed_pod(job_name_: str, message: str, exit_code: int) -> dict[str, Any]:
-    return {"metadata": {"name": f"{job_name_}-x7k2p", "ownerReferences": [{"uid": "j"}]},
-            "status": {"containerStatuses": [{"name": "worker", "state": {"terminated": {
-                "exitCode": exit_code, "reason": "Error", "message": message,
-                "finishedAt": "2025-03-01T12:00:29Z"}}}]}}
+    return {
+        "metadata": {"name": f"{job_name_}-x7k2p", "ownerReferences": [{"uid": "j"}]},
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "worker",
+                    "state": {
+                        "terminated": {
+                            "exitCode": exit_code,
+                            "reason": "Error",
+                            "message": message,
+                            "finishedAt": "2025-03-01T12:00:29Z",
+                        }
+                    },
+                }
+            ]
+        },
+    }
 
 
 def _failed_job(job_name_: str, step: Step, reason: str) -> dict[str, Any]:
-    return {"metadata": {"name": job_name_, "namespace": "ns", "uid": "j",
-                         "labels": {"labelpilot.dev/step": str(step),
-                                    "labelpilot.dev/iteration": "0"}},
-            "status": {"conditions": [{"type": "Failed", "status": "True", "reason": reason,
-                                       "message": "the Job failed"}]}}
+    return {
+        "metadata": {
+            "name": job_name_,
+            "namespace": "ns",
+            "uid": "j",
+            "labels": {"labelpilot.dev/step": str(step), "labelpilot.dev/iteration": "0"},
+        },
+        "status": {
+            "conditions": [
+                {"type": "Failed", "status": "True", "reason": reason, "message": "the Job failed"}
+            ]
+        },
+    }
 
 
-SECRET_LOG = ("connecting to postgresql://app:hunter2@db:5432/labels\n"
-              "PGPASSWORD=hunter2 psql -c 'select 1'\n"
-              "curl -H 'Authorization: Bearer hunter2hunter2' https://x\nTraceback ...")
+SECRET_LOG = (
+    "connecting to postgresql://app:hunter2@db:5432/labels\n"
+    "PGPASSWORD=hunter2 psql -c 'select 1'\n"
+    "curl -H 'Authorization: Bearer hunter2hunter2' https://x\nTraceback ..."
+)
 
 
-@pytest.mark.parametrize("step, exit_code, reason, message", [
-    # a crash whose termination message is a log tail (FallbackToLogsOnError)
-    (Step.TRAIN, 1, "BackoffLimitExceeded", SECRET_LOG),
-    # a crash whose summary quotes a connection string
-    (Step.TRAIN, 1, "BackoffLimitExceeded", json.dumps({
-        "step": "train", "status": "Error",
-        "message": "OperationalError: postgresql://app:hunter2@db failed; PGPASSWORD=hunter2"})),
-    # a rule failure whose summary quotes a token
-    (Step.HUMAN, 3, "PodFailurePolicy", json.dumps({
-        "step": "human", "status": "Failed", "reason": "WorkforceUnreachable",
-        "message": "401 from https://studio: Authorization: Token hunter2hunter2"})),
-])
-def test_no_secret_a_step_printed_reaches_status_or_events(spec_dict, step, exit_code, reason,
-                                                           message):
+@pytest.mark.parametrize(
+    "step, exit_code, reason, message",
+    [
+        # a crash whose termination message is a log tail (FallbackToLogsOnError)
+        (Step.TRAIN, 1, "BackoffLimitExceeded", SECRET_LOG),
+        # a crash whose summary quotes a connection string
+        (
+            Step.TRAIN,
+            1,
+            "BackoffLimitExceeded",
+            json.dumps(
+                {
+                    "step": "train",
+                    "status": "Error",
+                    "message": (
+                        "OperationalError: postgresql://app:hunter2@db failed; PGPASSWORD=hunter2"
+                    ),
+                }
+            ),
+        ),
+        # a rule failure whose summary quotes a token
+        (
+            Step.HUMAN,
+            3,
+            "PodFailurePolicy",
+            json.dumps(
+                {
+                    "step": "human",
+                    "status": "Failed",
+                    "reason": "WorkforceUnreachable",
+                    "message": "401 from https://studio: Authorization: Token hunter2hunter2",
+                }
+            ),
+        ),
+    ],
+)
+def test_no_secret_a_step_printed_reaches_status_or_events(
+    spec_dict, step, exit_code, reason, message
+):
     from labelpilot.controller.observed import observed_from
 
     spec = make_spec(spec_dict)
     name = job_name(NAME, step, 0)
-    observed = observed_from(_failed_job(name, step, reason),
-                             [_failed_pod(name, message, exit_code)])
+    observed = observed_from(
+        _failed_job(name, step, reason), [_failed_pod(name, message, exit_code)]
+    )
     decision = plan(spec, started(spec, step, 0), [observed], NOW)
     failure = decision.status.condition(ConditionType.FAILED)
     assert decision.status.phase is Phase.FAILED and failure is not None
@@ -495,12 +645,20 @@ def test_no_secret_a_step_printed_reaches_status_or_events(spec_dict, step, exit
 
 def test_a_log_tail_an_older_operator_wrote_is_dropped_from_the_status(spec_dict):
     spec = make_spec(spec_dict)
-    crashing = job(Step.TRAIN, 3, state=JobState.FAILED, exit_code=1, pod="p",
-                   failure_reason="BackoffLimitExceeded")
+    crashing = job(
+        Step.TRAIN,
+        3,
+        state=JobState.FAILED,
+        exit_code=1,
+        pod="p",
+        failure_reason="BackoffLimitExceeded",
+    )
     first = plan(spec, started(spec, Step.TRAIN, 3), [crashing], NOW).status
-    old = ("train (iteration 3) failed: BackoffLimitExceeded: Job has reached the specified "
-           "backoff limit; last exit code 1; last output: PGPASSWORD=hunter2\nstill; logs: "
-           "x\nTraceback; logs: kubectl logs job/mnist-i3-train -n ns")
+    old = (
+        "train (iteration 3) failed: BackoffLimitExceeded: Job has reached the specified "
+        "backoff limit; last exit code 1; last output: PGPASSWORD=hunter2\nstill; logs: "
+        "x\nTraceback; logs: kubectl logs job/mnist-i3-train -n ns"
+    )
     written = first.to_k8s()
     for condition_ in written["conditions"]:
         condition_["message"] = old
@@ -508,18 +666,26 @@ def test_a_log_tail_an_older_operator_wrote_is_dropped_from_the_status(spec_dict
     failure = later.status.condition(ConditionType.FAILED)
     assert failure is not None and failure.message == (
         "train (iteration 3) failed: BackoffLimitExceeded: Job has reached the specified "
-        "backoff limit; last exit code 1; logs: kubectl logs job/mnist-i3-train -n ns")
+        "backoff limit; last exit code 1; logs: kubectl logs job/mnist-i3-train -n ns"
+    )
     assert later.events == ()
 
 
 def test_a_long_step_message_is_bounded(spec_dict):
     spec = make_spec(spec_dict)
-    result = parse_summary(json.dumps({"step": "train", "status": "Error",
-                                       "message": "x" * 3000}))
-    crashing = job(Step.TRAIN, 0, state=JobState.FAILED, result=result, exit_code=1,
-                   pod="p", failure_reason="BackoffLimitExceeded")
+    result = parse_summary(json.dumps({"step": "train", "status": "Error", "message": "x" * 3000}))
+    crashing = job(
+        Step.TRAIN,
+        0,
+        state=JobState.FAILED,
+        result=result,
+        exit_code=1,
+        pod="p",
+        failure_reason="BackoffLimitExceeded",
+    )
     failure = plan(spec, started(spec, Step.TRAIN, 0), [crashing], NOW).status.condition(
-        ConditionType.FAILED)
+        ConditionType.FAILED
+    )
     assert failure is not None and "the step said: xxx" in failure.message
     assert len(failure.message) < 1000 and failure.message.endswith("kubectl logs p -n ns")
 
@@ -536,11 +702,14 @@ def test_a_failed_job_stays_failed(spec_dict):
     assert later.status.condition(ConditionType.FAILED).last_transition_time == NOW
 
 
-@pytest.mark.parametrize("step, result, reason", [
-    (Step.THRESHOLD, None, "SummaryMissing"),
-    (Step.THRESHOLD, {"next": "infer"}, "InvalidSummary"),
-    (Step.PREPARE, {"next": "threshold"}, "InvalidSummary"),
-])
+@pytest.mark.parametrize(
+    "step, result, reason",
+    [
+        (Step.THRESHOLD, None, "SummaryMissing"),
+        (Step.THRESHOLD, {"next": "infer"}, "InvalidSummary"),
+        (Step.PREPARE, {"next": "threshold"}, "InvalidSummary"),
+    ],
+)
 def test_an_unusable_summary_fails_the_job(spec_dict, step, result, reason):
     spec = make_spec(spec_dict)
     status = started(spec, step, 0)
@@ -554,7 +723,8 @@ def test_an_unusable_summary_fails_the_job(spec_dict, step, result, reason):
 def test_human_without_summary_needs_one_only_without_auto_labeling(spec_dict):
     spec = make_spec(spec_dict)
     assert plan(spec, started(spec, Step.HUMAN, 0), [job(Step.HUMAN, 0)], NOW).actions == (
-        CreateJob(Step.TRAIN, 0),)
+        CreateJob(Step.TRAIN, 0),
+    )
     manual = make_spec(spec_dict, {"autoLabeling": {"enabled": False}})
     decision = plan(manual, started(manual, Step.HUMAN, 0), [job(Step.HUMAN, 0)], NOW)
     assert condition(decision.status, ConditionType.FAILED) == ("True", "SummaryMissing")
@@ -592,8 +762,9 @@ def test_a_spec_failure_is_retried_once_the_spec_changes(spec_dict, reason):
     assert condition(edited.status, ConditionType.RECONCILING) == ("True", "StepStarting")
     assert [e.reason for e in edited.events] == ["Retrying"]
 
-    again = failed(spec, rejected.status, NOW + timedelta(minutes=2), reason,
-                   "spec.y is invalid", generation=2)
+    again = failed(
+        spec, rejected.status, NOW + timedelta(minutes=2), reason, "spec.y is invalid", generation=2
+    )
     assert again.status.phase is Phase.FAILED and again.status.observed_generation == 2
     assert "spec.y" in again.status.condition(ConditionType.FAILED).message
     assert [(e.type, e.reason) for e in again.events] == [("Warning", reason)]
@@ -611,6 +782,7 @@ def test_a_spec_failure_keeps_the_steps_already_done(spec_dict):
 
 
 # --- stopping conditions ----------------------------------------------------------------
+
 
 def test_the_human_budget_ends_the_loop_at_the_next_human_step(spec_dict):
     spec = make_spec(spec_dict, {"stoppingConditions": {"maxHumanLabeledObjectCount": 200}})
@@ -630,17 +802,22 @@ def test_the_human_budget_ends_the_loop_at_the_next_human_step(spec_dict):
 def test_the_human_budget_does_not_skip_training(spec_dict):
     spec = make_spec(spec_dict, {"stoppingConditions": {"maxHumanLabeledObjectCount": 100}})
     status = started(spec, Step.HUMAN, 0)
-    done = job(Step.HUMAN, 0, result=summary(Step.HUMAN, 0, next="train",
-                                              labelCounters=counters(100, 0, 0, 900)))
+    done = job(
+        Step.HUMAN,
+        0,
+        result=summary(Step.HUMAN, 0, next="train", labelCounters=counters(100, 0, 0, 900)),
+    )
     assert plan(spec, status, [done], NOW).actions == (CreateJob(Step.TRAIN, 0),)
 
 
 def test_the_labeled_share_ends_the_loop(spec_dict):
-    spec = make_spec(spec_dict, {"stoppingConditions": {
-        "maxPercentageOfInputDatasetLabeled": 50}})
+    spec = make_spec(spec_dict, {"stoppingConditions": {"maxPercentageOfInputDatasetLabeled": 50}})
     status = started(spec, Step.HUMAN, 3)
-    done = job(Step.HUMAN, 3, result=summary(Step.HUMAN, 3, next="train",
-                                              labelCounters=counters(300, 220, 0, 480)))
+    done = job(
+        Step.HUMAN,
+        3,
+        result=summary(Step.HUMAN, 3, next="train", labelCounters=counters(300, 220, 0, 480)),
+    )
     decision = plan(spec, status, [done], NOW)
     assert decision.actions == (CreateJob(Step.EXPORT, None),)
     assert decision.status.stop_reason == "MaxPercentageLabeled"
@@ -649,8 +826,9 @@ def test_the_labeled_share_ends_the_loop(spec_dict):
 def test_a_stop_reason_from_the_worker_is_kept(spec_dict):
     spec = make_spec(spec_dict)
     status = started(spec, Step.THRESHOLD, 5)
-    done = job(Step.THRESHOLD, 5, result=summary(Step.THRESHOLD, 5, next="export",
-                                                  stopReason="NoProgress"))
+    done = job(
+        Step.THRESHOLD, 5, result=summary(Step.THRESHOLD, 5, next="export", stopReason="NoProgress")
+    )
     decision = plan(spec, status, [done], NOW)
     assert decision.status.stop_reason == "NoProgress"
     final = plan(spec, decision.status, [done, job(Step.EXPORT)], NOW)
@@ -658,6 +836,7 @@ def test_a_stop_reason_from_the_worker_is_kept(spec_dict):
 
 
 # --- suspend and resume -----------------------------------------------------------------
+
 
 def test_suspend_deletes_the_running_job_then_stops(spec_dict):
     running = make_spec(spec_dict)
@@ -695,15 +874,17 @@ def test_resume_waits_until_the_deleted_job_is_gone(spec_dict):
     leaving = job(Step.INFER, 0, state=JobState.ACTIVE, deleting=True)
     decision = plan(running, status, [leaving], NOW)
     assert decision.actions == ()
-    assert condition(decision.status, ConditionType.RECONCILING) == ("True",
-                                                                     "WaitingForDeletion")
+    assert condition(decision.status, ConditionType.RECONCILING) == ("True", "WaitingForDeletion")
 
 
 def test_a_job_that_finishes_while_stopping_is_kept(spec_dict):
     suspended = make_spec(spec_dict, {"suspend": True})
     status = started(suspended, Step.HUMAN, 2, phase=Phase.STOPPING)
-    done = job(Step.HUMAN, 2, result=summary(Step.HUMAN, 2, next="train",
-                                              labelCounters=counters(300, 0, 0, 700)))
+    done = job(
+        Step.HUMAN,
+        2,
+        result=summary(Step.HUMAN, 2, next="train", labelCounters=counters(300, 0, 0, 700)),
+    )
     decision = plan(suspended, status, [done], NOW)
     assert decision.actions == ()
     assert at(decision) == (Phase.STOPPED, Step.TRAIN, 2)
@@ -713,8 +894,14 @@ def test_a_job_that_finishes_while_stopping_is_kept(spec_dict):
 def test_a_crash_caused_by_stopping_is_not_a_failure(spec_dict):
     suspended = make_spec(spec_dict, {"suspend": True})
     status = started(suspended, Step.TRAIN, 0, phase=Phase.STOPPING)
-    killed = job(Step.TRAIN, 0, state=JobState.FAILED, deleting=True, exit_code=143,
-                 failure_reason="BackoffLimitExceeded")
+    killed = job(
+        Step.TRAIN,
+        0,
+        state=JobState.FAILED,
+        deleting=True,
+        exit_code=143,
+        failure_reason="BackoffLimitExceeded",
+    )
     assert plan(suspended, status, [killed], NOW).status.phase is Phase.STOPPING
 
 
@@ -745,14 +932,21 @@ def test_suspend_does_not_undo_a_terminal_phase(spec_dict):
 
 # --- spec changes, conditions, history ---------------------------------------------------
 
+
 def test_a_spec_change_is_acknowledged(spec_dict):
     spec = make_spec(spec_dict)
-    status = plan(spec, started(spec, Step.TRAIN, 0), [job(Step.TRAIN, 0, state=JobState.ACTIVE)],
-                  NOW, generation=1).status
+    status = plan(
+        spec,
+        started(spec, Step.TRAIN, 0),
+        [job(Step.TRAIN, 0, state=JobState.ACTIVE)],
+        NOW,
+        generation=1,
+    ).status
     changed = make_spec(spec_dict, {"stoppingConditions": {"maxHumanLabeledObjectCount": 10}})
     later = NOW + timedelta(minutes=5)
-    decision = plan(changed, status, [job(Step.TRAIN, 0, state=JobState.ACTIVE)], later,
-                    generation=2)
+    decision = plan(
+        changed, status, [job(Step.TRAIN, 0, state=JobState.ACTIVE)], later, generation=2
+    )
     assert decision.status.observed_generation == 2
     assert all(c.observed_generation == 2 for c in decision.status.conditions)
     times = [c.last_transition_time for c in status.conditions]
@@ -763,14 +957,18 @@ def test_a_spec_change_is_acknowledged(spec_dict):
 def test_conditions_keep_their_transition_time_while_unchanged(spec_dict):
     spec = make_spec(spec_dict)
     first = plan(spec, None, [], NOW)
-    second = plan(spec, first.status, [job(Step.PREPARE, state=JobState.ACTIVE)],
-                  NOW + timedelta(minutes=1))
+    second = plan(
+        spec, first.status, [job(Step.PREPARE, state=JobState.ACTIVE)], NOW + timedelta(minutes=1)
+    )
     for before, after in zip(first.status.conditions, second.status.conditions, strict=True):
         assert after.last_transition_time == before.last_transition_time
     crashed = job(Step.PREPARE, state=JobState.FAILED, failure_reason="BackoffLimitExceeded")
     third = plan(spec, second.status, [crashed], NOW + timedelta(minutes=2))
-    changed = {c.type for c in third.status.conditions
-               if c.last_transition_time == NOW + timedelta(minutes=2)}
+    changed = {
+        c.type
+        for c in third.status.conditions
+        if c.last_transition_time == NOW + timedelta(minutes=2)
+    }
     assert changed == {ConditionType.RECONCILING, ConditionType.STALLED, ConditionType.FAILED}
 
 
@@ -778,8 +976,9 @@ def test_history_is_bounded(spec_dict):
     spec = make_spec(spec_dict)
     history = [IterationRecord(iteration=i) for i in range(HISTORY_MAX)]
     status = started(spec, Step.THRESHOLD, HISTORY_MAX, history=history)
-    done = job(Step.THRESHOLD, HISTORY_MAX,
-               result=summary(Step.THRESHOLD, HISTORY_MAX, next="human"))
+    done = job(
+        Step.THRESHOLD, HISTORY_MAX, result=summary(Step.THRESHOLD, HISTORY_MAX, next="human")
+    )
     s = plan(spec, status, [done], NOW).status
     assert len(s.history) == HISTORY_MAX
     assert [r.iteration for r in s.history] == list(range(1, HISTORY_MAX + 1))
@@ -803,11 +1002,16 @@ def test_times_are_whole_seconds_in_utc(spec_dict):
     assert all(c.last_transition_time == NOW for c in status.conditions)
 
 
-def waiting_job(poll: int, ended: datetime, answered: str = "3 of 10 objects answered"
-                ) -> ObservedJob:
+def waiting_job(
+    poll: int, ended: datetime, answered: str = "3 of 10 objects answered"
+) -> ObservedJob:
     result = summary(Step.HUMAN, 0, status="Waiting", message=answered)
-    return replace(job(Step.HUMAN, 0, result=result), name=job_name(NAME, Step.HUMAN, 0, poll),
-                   poll=poll, completion_time=ended)
+    return replace(
+        job(Step.HUMAN, 0, result=result),
+        name=job_name(NAME, Step.HUMAN, 0, poll),
+        poll=poll,
+        completion_time=ended,
+    )
 
 
 def test_a_human_step_waiting_for_people_is_polled_after_the_interval(spec_dict):
@@ -824,16 +1028,24 @@ def test_a_human_step_waiting_for_people_is_polled_after_the_interval(spec_dict)
     # the next round: its predecessor goes, and the round after it is numbered on
     rounds = [waiting_job(0, NOW), waiting_job(1, NOW + timedelta(seconds=interval))]
     third = plan(spec, status, rounds, NOW + timedelta(seconds=3 * interval))
-    assert third.actions == (CreateJob(Step.HUMAN, 0, 2),
-                             DeleteJob(job_name(NAME, Step.HUMAN, 0, 0)))
+    assert third.actions == (
+        CreateJob(Step.HUMAN, 0, 2),
+        DeleteJob(job_name(NAME, Step.HUMAN, 0, 0)),
+    )
 
 
 def test_the_last_round_that_collects_the_answers_moves_on(spec_dict):
     spec = make_spec(spec_dict)
     status = started(spec, Step.HUMAN, 0)
-    done = replace(job(Step.HUMAN, 0, result=summary(Step.HUMAN, 0, next="train",
-                                                      labelCounters=counters(10, 0, 0, 90))),
-                   name=job_name(NAME, Step.HUMAN, 0, 2), poll=2)
+    done = replace(
+        job(
+            Step.HUMAN,
+            0,
+            result=summary(Step.HUMAN, 0, next="train", labelCounters=counters(10, 0, 0, 90)),
+        ),
+        name=job_name(NAME, Step.HUMAN, 0, 2),
+        poll=2,
+    )
     decision = plan(spec, status, [waiting_job(1, NOW), done], NOW + timedelta(hours=1))
     assert at(decision)[1:] == (Step.TRAIN, 0)
     assert decision.actions == (CreateJob(Step.TRAIN, 0),)
@@ -842,10 +1054,15 @@ def test_the_last_round_that_collects_the_answers_moves_on(spec_dict):
 
 def test_suspend_while_people_work_stops_and_resume_polls_again(spec_dict):
     status = started(make_spec(spec_dict), Step.HUMAN, 0)
-    suspended = plan(make_spec(spec_dict, {"suspend": True}), status, [waiting_job(0, NOW)],
-                     NOW + timedelta(hours=1))
+    suspended = plan(
+        make_spec(spec_dict, {"suspend": True}),
+        status,
+        [waiting_job(0, NOW)],
+        NOW + timedelta(hours=1),
+    )
     assert suspended.status.phase is Phase.STOPPED and suspended.actions == ()
-    resumed = plan(make_spec(spec_dict), suspended.status, [waiting_job(0, NOW)],
-                   NOW + timedelta(hours=2))
+    resumed = plan(
+        make_spec(spec_dict), suspended.status, [waiting_job(0, NOW)], NOW + timedelta(hours=2)
+    )
     assert resumed.actions == (CreateJob(Step.HUMAN, 0, 1),)
     assert resumed.status.phase is Phase.IN_PROGRESS

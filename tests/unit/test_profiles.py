@@ -14,8 +14,13 @@ from labelpilot.controller.profiles import (
 )
 
 # Ground Truth's instance classes: vCPU, memory (GiB), GPUs.
-INSTANCES = {"p3.2xlarge": (8, 61, 1), "c5.xlarge": (4, 8, 0), "c5.2xlarge": (8, 16, 0),
-             "c5.4xlarge": (16, 32, 0), "m4.xlarge": (4, 16, 0)}
+INSTANCES = {
+    "p3.2xlarge": (8, 61, 1),
+    "c5.xlarge": (4, 8, 0),
+    "c5.2xlarge": (8, 16, 0),
+    "c5.4xlarge": (16, 32, 0),
+    "m4.xlarge": (4, 16, 0),
+}
 
 
 @pytest.mark.parametrize("name", sorted(INSTANCES))
@@ -31,8 +36,7 @@ def test_instance_profiles_request_half_and_limit_the_instance(name):
     if gpus:
         assert profile.requests[GPU] == profile.limits[GPU]
         assert profile.node_selector["nvidia.com/gpu.present"] == "true"
-        assert profile.tolerations == ({"key": GPU, "operator": "Exists",
-                                        "effect": "NoSchedule"},)
+        assert profile.tolerations == ({"key": GPU, "operator": "Exists", "effect": "NoSchedule"},)
 
 
 def test_every_task_type_has_training_and_inference_defaults():
@@ -58,12 +62,15 @@ def test_explicit_resources_without_profile_start_from_the_default():
     assert placement.node_selector[INSTANCE_TYPE] == "c5.2xlarge"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("profiles: {x: {cpu: 1}}", "invalid profile file"),
-    ("defaults: {ImageClassification: {training: nowhere}}", "nowhere"),
-    ("defaults: {VideoClassification: {training: small}}", "invalid profile file"),
-    ("profiles: [", "invalid profile file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("profiles: {x: {cpu: 1}}", "invalid profile file"),
+        ("defaults: {ImageClassification: {training: nowhere}}", "nowhere"),
+        ("defaults: {VideoClassification: {training: small}}", "invalid profile file"),
+        ("profiles: [", "invalid profile file"),
+    ],
+)
 def test_bad_profile_files_are_refused(text, message):
     with pytest.raises(ProfileError, match=message):
         Catalog.from_yaml(text)
@@ -75,8 +82,10 @@ def test_an_empty_file_keeps_the_built_ins():
 
 def test_profile_files_are_read_from_disk(tmp_path):
     path = tmp_path / "profiles.yaml"
-    path.write_text("profiles: {tiny: {requests: {cpu: 100m}, limits: {cpu: 200m}}}\n"
-                    "defaults: {TextClassification: {inference: tiny}}\n")
+    path.write_text(
+        "profiles: {tiny: {requests: {cpu: 100m}, limits: {cpu: 200m}}}\n"
+        "defaults: {TextClassification: {inference: tiny}}\n"
+    )
     catalog = Catalog.from_file(path)
     placement = catalog.resolve(TaskType.TEXT_CLASSIFICATION, Role.INFERENCE)
     assert placement.requests == {"cpu": "100m"}

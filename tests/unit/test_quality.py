@@ -34,4 +34,3 @@ def test_masks_of_different_shapes_have_iou_zero():
     assert mask_mean_iou(mask, mask) == 1.0
     assert mask_mean_iou(mask[:, :7], mask) == 0.0
     assert mask_mean_iou(np.zeros((4, 4), np.uint8), np.zeros((5, 5), np.uint8)) == 0.0
-

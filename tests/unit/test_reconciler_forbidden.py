@@ -20,16 +20,23 @@ class _Response:
 
 def _forbidden() -> ApiException:
     error = ApiException(status=403, reason="Forbidden")
-    error.body = json.dumps({"kind": "Status", "reason": "Forbidden", "message":
-                             'jobs.batch is forbidden: User "system:serviceaccount:x:op" '
-                             'cannot create resource "jobs" in API group "batch"'})
+    error.body = json.dumps(
+        {
+            "kind": "Status",
+            "reason": "Forbidden",
+            "message": 'jobs.batch is forbidden: User "system:serviceaccount:x:op" '
+            'cannot create resource "jobs" in API group "batch"',
+        }
+    )
     return error
 
 
 def _reconciler(spec_dict: Any, create_error: ApiException, status: Any = None):
-    body = {"metadata": {"name": "digits", "namespace": "team-a", "uid": "u1",
-                         "generation": 1},
-            "spec": spec_dict(), "status": status}
+    body = {
+        "metadata": {"name": "digits", "namespace": "team-a", "uid": "u1", "generation": 1},
+        "spec": spec_dict(),
+        "status": status,
+    }
     apis = Apis(mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
     apis.custom.get_namespaced_custom_object.return_value = _Response(body)
     apis.batch.list_namespaced_job.return_value = _Response({"items": []})

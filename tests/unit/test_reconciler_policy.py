@@ -16,9 +16,10 @@ class _Response:
 
 
 def test_a_refused_job_fails_with_the_field_in_its_condition_and_event(spec_dict):
-    body = {"metadata": {"name": "digits", "namespace": "team-a", "uid": "u1",
-                         "generation": 1},
-            "spec": spec_dict({"worker": {"serviceAccountName": "cluster-admin-sa"}})}
+    body = {
+        "metadata": {"name": "digits", "namespace": "team-a", "uid": "u1", "generation": 1},
+        "spec": spec_dict({"worker": {"serviceAccountName": "cluster-admin-sa"}}),
+    }
     apis = Apis(mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
     apis.custom.get_namespaced_custom_object.return_value = _Response(body)
     apis.batch.list_namespaced_job.return_value = _Response({"items": []})
@@ -31,5 +32,6 @@ def test_a_refused_job_fails_with_the_field_in_its_condition_and_event(spec_dict
     failed = next(c for c in status["conditions"] if c["type"] == "Failed")
     assert (failed["status"], failed["reason"]) == ("True", "NotAllowed")
     assert "spec.worker.serviceAccountName: ServiceAccount 'cluster-admin-sa'" in failed["message"]
-    assert any(e.type == "Warning" and "spec.worker.serviceAccountName" in e.message
-               for e in events), events
+    assert any(
+        e.type == "Warning" and "spec.worker.serviceAccountName" in e.message for e in events
+    ), events

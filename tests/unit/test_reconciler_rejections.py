@@ -12,8 +12,10 @@ from kubernetes.client.rest import ApiException
 from labelpilot.controller.reconciler import Apis, Reconciler
 from labelpilot.controller.step_jobs import JobSettings
 
-SERVER_SAYS = ('Job.batch "digits-prepare" is invalid: spec.template.spec.nodeSelector: '
-               'Invalid value: "' + "x" * 64 + '": must be no more than 63 characters')
+SERVER_SAYS = (
+    'Job.batch "digits-prepare" is invalid: spec.template.spec.nodeSelector: '
+    'Invalid value: "' + "x" * 64 + '": must be no more than 63 characters'
+)
 
 
 class _Response:
@@ -23,8 +25,15 @@ class _Response:
 
 def _refused(status: int, message: str = SERVER_SAYS) -> ApiException:
     error = ApiException(status=status, reason="Invalid")
-    error.body = json.dumps({"kind": "Status", "status": "Failure", "reason": "Invalid",
-                             "message": message, "code": status})
+    error.body = json.dumps(
+        {
+            "kind": "Status",
+            "status": "Failure",
+            "reason": "Invalid",
+            "message": message,
+            "code": status,
+        }
+    )
     return error
 
 
@@ -33,19 +42,20 @@ class Cluster:
 
     def __init__(self, spec: dict[str, Any], create_error: ApiException | None) -> None:
         self.body: dict[str, Any] = {
-            "metadata": {"name": "digits", "namespace": "team-a", "uid": "u1",
-                         "generation": 1},
-            "spec": spec, "status": None}
+            "metadata": {"name": "digits", "namespace": "team-a", "uid": "u1", "generation": 1},
+            "spec": spec,
+            "status": None,
+        }
         self.apis = Apis(mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
-        self.apis.custom.get_namespaced_custom_object.side_effect = (
-            lambda *a, **k: _Response(self.body))
+        self.apis.custom.get_namespaced_custom_object.side_effect = lambda *a, **k: _Response(
+            self.body
+        )
         self.apis.custom.patch_namespaced_custom_object_status.side_effect = self._patched
         self.apis.batch.list_namespaced_job.return_value = _Response({"items": []})
         self.apis.core.list_namespaced_pod.return_value = _Response({"items": []})
         self.apis.batch.create_namespaced_job.side_effect = create_error
         self.events: list[Any] = []
-        self.reconciler = Reconciler(self.apis, JobSettings(),
-                                     lambda b, e: self.events.append(e))
+        self.reconciler = Reconciler(self.apis, JobSettings(), lambda b, e: self.events.append(e))
 
     def _patched(self, *args: Any, **_: Any) -> None:
         self.body["status"] = args[-1]["status"]
@@ -82,7 +92,8 @@ def test_a_rejected_job_is_not_asked_for_again_until_the_spec_changes(spec_dict)
 
     cluster.apis.batch.create_namespaced_job.side_effect = None
     cluster.apis.batch.create_namespaced_job.return_value = _Response(
-        {"metadata": {"name": "digits-prepare", "uid": "j1"}})
+        {"metadata": {"name": "digits-prepare", "uid": "j1"}}
+    )
     cluster.body["metadata"]["generation"] = 2  # the user fixed the spec
     cluster.reconciler.reconcile("team-a", "digits")
     assert cluster.creates == 2
@@ -95,8 +106,10 @@ def test_a_spec_still_rejected_after_an_edit_says_so_again(spec_dict):
     cluster = Cluster(spec_dict(), _refused(422))
     cluster.reconciler.reconcile("team-a", "digits")
     cluster.apis.batch.create_namespaced_job.side_effect = _refused(
-        422, 'Job.batch "digits-prepare" is invalid: spec.template.spec.containers[0]'
-             '.resources.limits[bad]: Invalid value: "bad": must be a standard resource')
+        422,
+        'Job.batch "digits-prepare" is invalid: spec.template.spec.containers[0]'
+        '.resources.limits[bad]: Invalid value: "bad": must be a standard resource',
+    )
     cluster.body["metadata"]["generation"] = 2
     cluster.reconciler.reconcile("team-a", "digits")
     assert cluster.creates == 2
@@ -119,9 +132,14 @@ def test_a_bad_request_is_a_rejection_and_errors_a_retry_may_cure_still_raise(sp
 
 
 def test_secrets_in_the_servers_message_are_masked(spec_dict):
-    cluster = Cluster(spec_dict(), _refused(
-        422, 'Job.batch "digits-prepare" is invalid: spec.template.spec.containers[0]'
-             '.env[4].name: Invalid value: "X": PGPASSWORD=hunter2'))
+    cluster = Cluster(
+        spec_dict(),
+        _refused(
+            422,
+            'Job.batch "digits-prepare" is invalid: spec.template.spec.containers[0]'
+            '.env[4].name: Invalid value: "X": PGPASSWORD=hunter2',
+        ),
+    )
     cluster.reconciler.reconcile("team-a", "digits")
     said = [cluster.conditions()["Failed"]["message"], *(e.message for e in cluster.events)]
     assert not [text for text in said if "hunter2" in text]
@@ -131,7 +149,8 @@ def test_secrets_in_the_servers_message_are_masked(spec_dict):
 def test_an_unknown_profile_is_retried_once_the_spec_names_a_known_one(spec_dict):
     cluster = Cluster(spec_dict({"resources": {"other": {"profile": "z9.huge"}}}), None)
     cluster.apis.batch.create_namespaced_job.return_value = _Response(
-        {"metadata": {"name": "digits-prepare", "uid": "j1"}})
+        {"metadata": {"name": "digits-prepare", "uid": "j1"}}
+    )
     cluster.reconciler.reconcile("team-a", "digits")
     assert cluster.conditions()["Failed"]["reason"] == "InvalidProfile"
     assert "z9.huge" in cluster.conditions()["Failed"]["message"]

@@ -18,22 +18,43 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
     lines = Path(data["inputManifest"]).read_text().splitlines()
     manifest.write_text("\n".join([*lines, "not json"]) + "\n")
     out = tmp_path / "job"
-    code = cli.main([
-        "run", "--task-type", "image-classification", "--input-manifest", str(manifest),
-        "--labels-file", data["labelsFile"], "--label-attribute-name", "label",
-        "--output", str(out), "--workforce", "simulated",
-        "--ground-truth", data["groundTruthManifest"], "--allow-small-dataset",
-        "--max-concurrent-task-count", "100", "--seed", "1", "--target-accuracy", "0.9",
-        "--model-options", json.dumps({"epochs": 8, "threads": 1, "device": "cpu"}),
-    ])
+    code = cli.main(
+        [
+            "run",
+            "--task-type",
+            "image-classification",
+            "--input-manifest",
+            str(manifest),
+            "--labels-file",
+            data["labelsFile"],
+            "--label-attribute-name",
+            "label",
+            "--output",
+            str(out),
+            "--workforce",
+            "simulated",
+            "--ground-truth",
+            data["groundTruthManifest"],
+            "--allow-small-dataset",
+            "--max-concurrent-task-count",
+            "100",
+            "--seed",
+            "1",
+            "--target-accuracy",
+            "0.9",
+            "--model-options",
+            json.dumps({"epochs": 8, "threads": 1, "device": "cpu"}),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "threshold" in captured.err  # progress
     summary = json.loads(captured.out.strip().splitlines()[-1])
     counters = summary["labelCounters"]
     assert counters["failedNonRetryableError"] == 1
-    output = [json.loads(x) for x in (out / "manifests/output/output.manifest").read_text()
-              .splitlines()]
+    output = [
+        json.loads(x) for x in (out / "manifests/output/output.manifest").read_text().splitlines()
+    ]
     assert len(output) == 601
     assert "failure-reason" in output[-1]["label-metadata"]
     labeled = [r for r in output if "label" in r]
@@ -44,8 +65,7 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
         assert meta["job-name"] == "labeling-job/labelpilot-run"
         assert meta["human-annotated"] in ("yes", "no")
     # measured against the truth, independently of the job's own evaluation
-    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
-                                "label")
+    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION, "label")
     machine = [r for r in labeled if r["label-metadata"]["human-annotated"] == "no"]
     assert len(machine) == counters["machineLabeled"] > 0
     accuracy = sum(r["label"] == truth.get(r["source-ref"]) for r in machine) / len(machine)
@@ -54,8 +74,11 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
     assert abs(evaluation["machineQuality"] - accuracy) < 1e-9
     report = json.loads((out / "report.json").read_text())
     assert report["labelCounters"] == counters
-    assert all(e["threshold"]["accuracyBound"] is None or e["threshold"]["accuracyBound"]
-               >= 0.9 for e in report["iterations"] if "threshold" in e)
+    assert all(
+        e["threshold"]["accuracyBound"] is None or e["threshold"]["accuracyBound"] >= 0.9
+        for e in report["iterations"]
+        if "threshold" in e
+    )
     # whatever number of searches the job ran, each one's validation set is the human
     # validation set less what the searches before it accepted (tests/unit/test_steps.py
     # builds the state in which a search follows one that accepted validation objects)
@@ -64,10 +87,12 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
     for i, entry in enumerate(report["iterations"]):
         if "threshold" not in entry:
             continue
-        search = json.loads((out / f"activelearning/iteration-{i:04d}/thresholds.json")
-                            .read_text())["search"]
-        assert search["validationRetired"] == len(retired) == entry["threshold"][
-            "validationRetired"]
+        search = json.loads(
+            (out / f"activelearning/iteration-{i:04d}/thresholds.json").read_text()
+        )["search"]
+        assert (
+            search["validationRetired"] == len(retired) == entry["threshold"]["validationRetired"]
+        )
         assert search["validationObjects"] == len(validation - retired)
         accepted = set(search["validationAcceptedIndices"])
         assert accepted <= validation - retired

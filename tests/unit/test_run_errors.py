@@ -27,34 +27,64 @@ def _run(tmp_path: Path, *changes: str, labels: str | None = "even\nodd\n") -> t
         write_lines(manifest, image_set(tmp_path / "data", 20)["lines"])
     if labels is not None:
         (tmp_path / "labels.txt").write_text(labels)
-    flags = {"--task-type": "image-classification", "--input-manifest": str(manifest),
-             "--labels-file": str(tmp_path / "labels.txt"), "--label-attribute-name": "label",
-             "--output": str(tmp_path / "job"),
-             "--ground-truth": str(tmp_path / "data" / "truth.manifest")}
+    flags = {
+        "--task-type": "image-classification",
+        "--input-manifest": str(manifest),
+        "--labels-file": str(tmp_path / "labels.txt"),
+        "--label-attribute-name": "label",
+        "--output": str(tmp_path / "job"),
+        "--ground-truth": str(tmp_path / "data" / "truth.manifest"),
+    }
     pairs = dict(zip(changes[::2], changes[1::2], strict=True))
     argv = [v for k, value in {**flags, **pairs}.items() for v in (k, value)]
-    done = subprocess.run([sys.executable, "-m", "labelpilot.cli", "run", *argv,
-                           "--allow-small-dataset", "--quiet"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "labelpilot.cli", "run", *argv, "--allow-small-dataset", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     return done.returncode, done.stderr
 
 
-@pytest.mark.parametrize(("changes", "labels", "message"), [
-    ((), None, "--labels-file {tmp}/labels.txt: cannot read: FileNotFoundError: No such file "
-               "or directory"),
-    ((), "\n  \n", "--labels-file {tmp}/labels.txt: holds no label (one per line)"),
-    ((), "a\nb\na\n", "--labels-file: duplicate label 'a'"),
-    (("--model-options", "epochs=3"), "a\nb\n",
-     "--model-options: not JSON (Expecting value at column 1)"),
-    (("--model-options", "[1, 2]"), "a\nb\n", "--model-options: must be a JSON object, "
-                                              "got list"),
-    (("--ground-truth", "{tmp}/nope.manifest"), "a\nb\n",
-     "--ground-truth {tmp}/nope.manifest: no such file"),
-    (("--confidence-level", "1.5"), "a\nb\n",
-     "--confidence-level: Input should be less than 1"),
-    (("--data-root", "s3://bucket/../other"), "a\nb\n",
-     "--data-root: data root 's3://bucket/../other': the path holds a '.' or '..' segment"),
-])
+@pytest.mark.parametrize(
+    ("changes", "labels", "message"),
+    [
+        (
+            (),
+            None,
+            "--labels-file {tmp}/labels.txt: cannot read: FileNotFoundError: No such file "
+            "or directory",
+        ),
+        ((), "\n  \n", "--labels-file {tmp}/labels.txt: holds no label (one per line)"),
+        ((), "a\nb\na\n", "--labels-file: duplicate label 'a'"),
+        (
+            ("--model-options", "epochs=3"),
+            "a\nb\n",
+            "--model-options: not JSON (Expecting value at column 1)",
+        ),
+        (
+            ("--model-options", "[1, 2]"),
+            "a\nb\n",
+            "--model-options: must be a JSON object, got list",
+        ),
+        (
+            ("--ground-truth", "{tmp}/nope.manifest"),
+            "a\nb\n",
+            "--ground-truth {tmp}/nope.manifest: no such file",
+        ),
+        (
+            ("--confidence-level", "1.5"),
+            "a\nb\n",
+            "--confidence-level: Input should be less than 1",
+        ),
+        (
+            ("--data-root", "s3://bucket/../other"),
+            "a\nb\n",
+            "--data-root: data root 's3://bucket/../other': the path holds a '.' or '..' segment",
+        ),
+    ],
+)
 def test_bad_flags_are_one_line_naming_the_flag(tmp_path, changes, labels, message):
     changes = tuple(c.format(tmp=tmp_path) for c in changes)
     code, err = _run(tmp_path, *changes, labels=labels)
@@ -105,26 +135,55 @@ def test_true_labels_must_index_the_jobs_labels(tmp_path):
     mask = tmp_path / "m.png"
     colors = formats.color_map(["a", "b", "c"])
     formats.write_mask_png(str(mask), np.full((4, 4), 3, np.uint8), colors)
-    write_lines(path, [
-        json.dumps({"source-ref": "c.png", "label": 2}),
-        json.dumps({"source-ref": "d.png", "box": {
-            "image_size": [{"width": 8, "height": 8}],
-            "annotations": [{"class_id": 7, "left": 0, "top": 0, "width": 2, "height": 2}]}}),
-        json.dumps({"source-ref": "s.png", "seg-ref": "m.png",
-                    "seg-ref-metadata": {"internal-color-map": colors}}),
-    ])
-    cases = [(TaskType.IMAGE_CLASSIFICATION, "label", "c.png",
-              "label is class id 2, outside the 2 labels (0 to 1)"),
-             (TaskType.OBJECT_DETECTION, "box", "d.png",
-              "box.annotations[0].class_id is class id 7, outside the 2 labels (0 to 1)"),
-             (TaskType.SEMANTIC_SEGMENTATION, "seg", "s.png",
-              "seg-ref: the mask holds class id 3, outside the 2 labels")]
+    write_lines(
+        path,
+        [
+            json.dumps({"source-ref": "c.png", "label": 2}),
+            json.dumps(
+                {
+                    "source-ref": "d.png",
+                    "box": {
+                        "image_size": [{"width": 8, "height": 8}],
+                        "annotations": [
+                            {"class_id": 7, "left": 0, "top": 0, "width": 2, "height": 2}
+                        ],
+                    },
+                }
+            ),
+            json.dumps(
+                {
+                    "source-ref": "s.png",
+                    "seg-ref": "m.png",
+                    "seg-ref-metadata": {"internal-color-map": colors},
+                }
+            ),
+        ],
+    )
+    cases = [
+        (
+            TaskType.IMAGE_CLASSIFICATION,
+            "label",
+            "c.png",
+            "label is class id 2, outside the 2 labels (0 to 1)",
+        ),
+        (
+            TaskType.OBJECT_DETECTION,
+            "box",
+            "d.png",
+            "box.annotations[0].class_id is class id 7, outside the 2 labels (0 to 1)",
+        ),
+        (
+            TaskType.SEMANTIC_SEGMENTATION,
+            "seg",
+            "s.png",
+            "seg-ref: the mask holds class id 3, outside the 2 labels",
+        ),
+    ]
     for task_type, attr, key, why in cases:
         truth = formats.GroundTruth(str(path), task_type, attr, labels=LABELS)
         with pytest.raises(formats.GroundTruthError) as error:
             truth.get(key)
-        assert str(error.value).startswith(f"ground-truth manifest {path}, object '{key}': "
-                                           f"{why}")
+        assert str(error.value).startswith(f"ground-truth manifest {path}, object '{key}': {why}")
         assert formats.GroundTruth(str(path), task_type, attr).get(key) is not None
 
 
@@ -132,9 +191,18 @@ def test_a_true_mask_outside_the_truths_folder_is_not_read(tmp_path):
     outside = tmp_path / "outside.png"
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(outside)
     (tmp_path / "gt").mkdir()
-    path = write_lines(tmp_path / "gt" / "truth.manifest", [json.dumps({
-        "source-ref": "s.png", "seg-ref": "../outside.png",
-        "seg-ref-metadata": {"internal-color-map": formats.color_map(LABELS)}})])
+    path = write_lines(
+        tmp_path / "gt" / "truth.manifest",
+        [
+            json.dumps(
+                {
+                    "source-ref": "s.png",
+                    "seg-ref": "../outside.png",
+                    "seg-ref-metadata": {"internal-color-map": formats.color_map(LABELS)},
+                }
+            )
+        ],
+    )
     truth = formats.GroundTruth(str(path), TaskType.SEMANTIC_SEGMENTATION, "seg")
     with pytest.raises(formats.GroundTruthError, match=r"outside\.png: not under the data roots"):
         truth.get("s.png")

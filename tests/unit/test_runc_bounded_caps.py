@@ -28,8 +28,9 @@ def test_names_follow_the_kernels_numbering():
 def test_bounding_set_is_read_from_proc():
     caps = wrapper().bounding_set()
     status = Path("/proc/self/status").read_text()
-    mask = int(next(line.split()[1] for line in status.splitlines()
-                    if line.startswith("CapBnd:")), 16)
+    mask = int(
+        next(line.split()[1] for line in status.splitlines() if line.startswith("CapBnd:")), 16
+    )
     assert len(caps) == bin(mask & (2**41 - 1)).count("1")
 
 
@@ -37,19 +38,29 @@ def test_create_and_exec_keep_only_what_the_machine_can_grant(tmp_path):
     w = wrapper()
     allowed = {"CAP_CHOWN", "CAP_SYS_ADMIN"}
     every = ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE"]
-    config = {"ociVersion": "1.0.2", "process": {"args": ["sh"], "capabilities": {
-        kind: list(every) for kind in ("bounding", "effective", "permitted", "ambient")}}}
+    config = {
+        "ociVersion": "1.0.2",
+        "process": {
+            "args": ["sh"],
+            "capabilities": {
+                kind: list(every) for kind in ("bounding", "effective", "permitted", "ambient")
+            },
+        },
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     w.rewrite(str(tmp_path / "config.json"), allowed, whole_config=True)
     written = json.loads((tmp_path / "config.json").read_text())
-    assert all(caps == ["CAP_CHOWN", "CAP_SYS_ADMIN"]
-               for caps in written["process"]["capabilities"].values())
+    assert all(
+        caps == ["CAP_CHOWN", "CAP_SYS_ADMIN"]
+        for caps in written["process"]["capabilities"].values()
+    )
     assert written["process"]["args"] == ["sh"]
     process = {"args": ["id"], "capabilities": {"bounding": every}}
     (tmp_path / "process.json").write_text(json.dumps(process))
     w.rewrite(str(tmp_path / "process.json"), allowed, whole_config=False)
     assert json.loads((tmp_path / "process.json").read_text())["capabilities"] == {
-        "bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN"]}
+        "bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN"]
+    }
 
 
 def test_options_are_found_in_both_spellings():

@@ -37,8 +37,13 @@ def run_worker(capsys, config, tmp_path, *args):
 def test_each_step_is_idempotent(data, tmp_path, capsys):
     out = tmp_path / "job"
     config = config_for(data, out)
-    sequence = [["prepare"], ["human", "--iteration", "0"], ["train", "--iteration", "0"],
-                ["infer", "--iteration", "0"], ["threshold", "--iteration", "0"]]
+    sequence = [
+        ["prepare"],
+        ["human", "--iteration", "0"],
+        ["train", "--iteration", "0"],
+        ["infer", "--iteration", "0"],
+        ["threshold", "--iteration", "0"],
+    ]
     for args in sequence:
         code, first = run_worker(capsys, config, tmp_path, *args)
         assert code == 0 and first["status"] == "Succeeded", first
@@ -55,8 +60,21 @@ def test_each_step_is_idempotent(data, tmp_path, capsys):
         for args in (["human", "--iteration", "1"], ["train", "--iteration", "1"]):
             assert run_worker(capsys, config, tmp_path, *args)[0] == 0
         for shard in range(2):  # inference spread over two pods
-            assert run_worker(capsys, config, tmp_path, "infer", "--iteration", "1",
-                              "--shard-index", str(shard), "--shard-count", "2")[0] == 0
+            assert (
+                run_worker(
+                    capsys,
+                    config,
+                    tmp_path,
+                    "infer",
+                    "--iteration",
+                    "1",
+                    "--shard-index",
+                    str(shard),
+                    "--shard-count",
+                    "2",
+                )[0]
+                == 0
+            )
         code, th = run_worker(capsys, config, tmp_path, "threshold", "--iteration", "1")
         assert code == 0 and th["step"] == "threshold"
     code, export = run_worker(capsys, config, tmp_path, "export")
@@ -67,8 +85,13 @@ def test_each_step_is_idempotent(data, tmp_path, capsys):
     state = LabelState.load(ws)
     counters = state.counters().to_k8s()
     assert counters == export["labelCounters"]
-    assert sum(counters[k] for k in ("humanLabeled", "machineLabeled",
-                                     "failedNonRetryableError", "unlabeled")) == 260
+    assert (
+        sum(
+            counters[k]
+            for k in ("humanLabeled", "machineLabeled", "failedNonRetryableError", "unlabeled")
+        )
+        == 260
+    )
     # no object holds two labels: the output manifest has one line per object
     lines = storage.read_jsonl(ws.output_manifest)
     assert len(lines) == 260
@@ -115,8 +138,12 @@ def test_malformed_and_unreadable_objects_become_failed_objects(data, tmp_path):
     lines[5] = json.dumps({"source-ref": str(tmp_path / "missing.png")})
     lines[7] = json.dumps({"other": 1})
     manifest.write_text("\n".join(lines) + "\n")
-    config = config_for(data, tmp_path / "job", input_manifest_uri=str(manifest),
-                        data_roots=[str(Path(data["inputManifest"]).parent), str(tmp_path)])
+    config = config_for(
+        data,
+        tmp_path / "job",
+        input_manifest_uri=str(manifest),
+        data_roots=[str(Path(data["inputManifest"]).parent), str(tmp_path)],
+    )
     summary = run_step("prepare", config)
     assert summary.label_counters.failed_non_retryable_error == 3
     plan = storage.read_json(Workspace(str(tmp_path / "job")).prepare_plan)
@@ -128,8 +155,13 @@ def test_malformed_and_unreadable_objects_become_failed_objects(data, tmp_path):
 
 
 def test_too_many_failed_objects_in_iteration_0(data, tmp_path):
-    config = config_for(data, tmp_path / "job", workforce={
-        "simulated": {"ground_truth_uri": data["groundTruthManifest"], "failure_rate": 0.5}})
+    config = config_for(
+        data,
+        tmp_path / "job",
+        workforce={
+            "simulated": {"ground_truth_uri": data["groundTruthManifest"], "failure_rate": 0.5}
+        },
+    )
     run_step("prepare", config)
     with pytest.raises(StepFailed) as error:
         run_step("human", config, 0)
@@ -163,8 +195,9 @@ def write_scripted_inference(data: dict, ws: Workspace, iteration: int) -> set[i
     0.99, on two objects in three and wrong, with confidence 0.55, on the rest: a state in
     which the guaranteed search accepts exactly the confident objects. Returns them."""
     labels = data["labels"]
-    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
-                                data["labelAttributeName"])
+    truth = formats.GroundTruth(
+        data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION, data["labelAttributeName"]
+    )
     keys = {o.index: o.key for o in formats.read_manifest(data["inputManifest"])}
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
     indices = objects_to_predict(state)
@@ -179,8 +212,10 @@ def write_scripted_inference(data: dict, ws: Workspace, iteration: int) -> set[i
         else:
             probs[row] = 0.45 / (len(labels) - 1)
             probs[row, (right + 1) % len(labels)] = 0.55
-    storage.write_bytes(ws.inference_shard(iteration, 0, 1),
-                        pack(Predictions(probs=probs), indices, [(8, 8, 1)] * len(indices), {}))
+    storage.write_bytes(
+        ws.inference_shard(iteration, 0, 1),
+        pack(Predictions(probs=probs), indices, [(8, 8, 1)] * len(indices), {}),
+    )
     return confident
 
 

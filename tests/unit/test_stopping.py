@@ -28,10 +28,10 @@ def test_the_labeled_share():
 
 
 def test_the_first_condition_that_holds_is_the_reason():
-    def reason(unlabeled: int = 5, labeled: int = 5, cap: int | None = 10,
-               human_left: int = 3) -> StopReason | None:
-        return stop_reason(unlabeled=unlabeled, labeled=labeled, cap=cap,
-                           human_left=human_left)
+    def reason(
+        unlabeled: int = 5, labeled: int = 5, cap: int | None = 10, human_left: int = 3
+    ) -> StopReason | None:
+        return stop_reason(unlabeled=unlabeled, labeled=labeled, cap=cap, human_left=human_left)
 
     assert reason() is None
     assert reason(unlabeled=0, labeled=10, human_left=0) is StopReason.ALL_LABELED

@@ -83,10 +83,15 @@ def test_path_is_nested_and_label_free():
     assert np.all(path[1:] <= path[:-1])
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(k=st.integers(2, 10), power=st.floats(1.0, 4.0), n_val=st.integers(300, 2000),
-       target=st.sampled_from([0.9, 0.95]))
+@settings(
+    max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    k=st.integers(2, 10),
+    power=st.floats(1.0, 4.0),
+    n_val=st.integers(300, 2000),
+    target=st.sampled_from([0.9, 0.95]),
+)
 def test_guarantee_violation_rate_is_within_delta(k, power, n_val, target):
     """Property: over many draws, the true error of machine-labeled objects exceeds
     1 - target in at most delta of them (plus sampling slack of 3 standard errors)."""
@@ -97,8 +102,9 @@ def test_guarantee_violation_rate_is_within_delta(k, power, n_val, target):
     for _ in range(draws):
         val_probs, val_labels, _ = draw_classification(rng, n_val, k, power)
         pool_probs, _, _ = draw_classification(rng, 3000, k, power)
-        result = classification_thresholds(val_probs, val_labels, pool_probs, target=target,
-                                           delta=delta)
+        result = classification_thresholds(
+            val_probs, val_labels, pool_probs, target=target, delta=delta
+        )
         err, cov = true_error(result.thresholds, ref_probs, ref_p_wrong)
         violations += err > 1 - target
         coverage.append(cov)
@@ -124,8 +130,9 @@ def test_groundtruth_mode_is_a_point_estimate_that_violates_more():
         val_probs, val_labels, _ = draw_classification(rng, 500, 4, 3.0)
         pool_probs, _, _ = draw_classification(rng, 2000, 4, 3.0)
         for mode in counts:
-            r = classification_thresholds(val_probs, val_labels, pool_probs, target=0.95,
-                                          delta=0.05, mode=mode)
+            r = classification_thresholds(
+                val_probs, val_labels, pool_probs, target=0.95, delta=0.05, mode=mode
+            )
             counts[mode] += true_error(r.thresholds, ref_probs, ref_p_wrong)[0] > 0.05
             if mode == "groundtruth" and r.estimate is not None:
                 assert r.estimate >= 0.95 and r.bound is None
@@ -257,9 +264,12 @@ def test_two_paths_keep_the_larger_and_say_which():
     kw = {"target": 0.9, "delta": 0.05}
     both = classification_thresholds(val_probs, val_labels, pool_probs, **kw)
     assert both.delta == 0.05
-    halves = {name: classification_thresholds(val_probs, val_labels, pool_probs,
-                                              target=0.9, delta=0.05 * share, paths=(name,))
-              for name, share in path_shares(DEFAULT_PATHS).items()}
+    halves = {
+        name: classification_thresholds(
+            val_probs, val_labels, pool_probs, target=0.9, delta=0.05 * share, paths=(name,)
+        )
+        for name, share in path_shares(DEFAULT_PATHS).items()
+    }
     assert both.details["pathAccepted"] == {n: int(r.accepted.sum()) for n, r in halves.items()}
     kept = halves[both.details["path"]]
     assert both.accepted.sum() == max(int(r.accepted.sum()) for r in halves.values())
@@ -271,12 +281,17 @@ def test_two_paths_keep_the_larger_and_say_which():
 
 def test_bound_sized_validation_for_iou_uses_the_bounded_loss_test():
     binomial = bound_sized_validation(3000, target=0.6, delta=0.05, ground_truth_size=600)
-    size = bound_sized_validation(3000, target=0.6, delta=0.05, ground_truth_size=600,
-                                  bounded_loss=True)
+    size = bound_sized_validation(
+        3000, target=0.6, delta=0.05, ground_truth_size=600, bounded_loss=True
+    )
     assert binomial < size <= 600
     accepted = int(size * 0.7)
     level = bounds.spend_delta(0.05, 0) / MAX_WALKS
     assert bounds.hoeffding_bentkus_pvalue(0.2, accepted, 0.4) <= level * 1.5
     assert bounds.hoeffding_bentkus_pvalue(0.2, accepted // 2, 0.4) > level
-    assert bound_sized_validation(3000, target=0.7, delta=0.05, ground_truth_size=80,
-                                  bounded_loss=True) == 80
+    assert (
+        bound_sized_validation(
+            3000, target=0.7, delta=0.05, ground_truth_size=80, bounded_loss=True
+        )
+        == 80
+    )

@@ -16,16 +16,21 @@ from labelpilot.worker.prepare import ground_truth_validation_size
 def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tmp_path):
     data = digits(tmp_path / "digits", 1500)
     out = tmp_path / "job"
-    config = config_for(data, out, validation_policy="bound-sized", target_accuracy=0.9,
-                        max_concurrent_task_count=200, seed=3)
+    config = config_for(
+        data,
+        out,
+        validation_policy="bound-sized",
+        target_accuracy=0.9,
+        max_concurrent_task_count=200,
+        seed=3,
+    )
     summary = run_job(config, progress=False)
     ws = Workspace(str(out))
 
     # the split: as many validation objects as the first bound needs, fewer than Ground Truth's
     plan = storage.read_json(ws.prepare_plan)
     ground_truth = ground_truth_validation_size(1500)
-    expected = bound_sized_validation(1500, target=0.9, delta=0.05,
-                                      ground_truth_size=ground_truth)
+    expected = bound_sized_validation(1500, target=0.9, delta=0.05, ground_truth_size=ground_truth)
     assert plan["validationPolicy"] == "bound-sized"
     assert len(plan["validation"]) == expected < ground_truth
     # iteration 0 sends the validation set plus as many training objects to humans
@@ -50,11 +55,14 @@ def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tm
             assert th["delta"] <= bounds.spend_delta(0.05, entry["iteration"]) + 1e-12
 
     # the machine labels, scored against the truth from the output manifest
-    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION,
-                                "label")
-    machine = [r for r in map(json.loads, (out / "manifests/output/output.manifest")
-                              .read_text().splitlines())
-               if r.get("label-metadata", {}).get("human-annotated") == "no"]
+    truth = formats.GroundTruth(data["groundTruthManifest"], TaskType.IMAGE_CLASSIFICATION, "label")
+    machine = [
+        r
+        for r in map(
+            json.loads, (out / "manifests/output/output.manifest").read_text().splitlines()
+        )
+        if r.get("label-metadata", {}).get("human-annotated") == "no"
+    ]
     assert len(machine) == counters["machineLabeled"]
     accuracy = sum(r["label"] == truth.get(r["source-ref"]) for r in machine) / len(machine)
     assert accuracy >= 0.9

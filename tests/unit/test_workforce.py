@@ -14,8 +14,13 @@ META = LabelMeta(1.0, True, "gt", creation_date="2024-01-01T00:00:00.000000")
 
 def truth_file(tmp_path, n=400):
     path = tmp_path / "gt.manifest"
-    rows = [{"source": f"text {i}", **formats.encode_label(
-        TaskType.TEXT_CLASSIFICATION, "y", i % 3, META, labels=LABELS)} for i in range(n)]
+    rows = [
+        {
+            "source": f"text {i}",
+            **formats.encode_label(TaskType.TEXT_CLASSIFICATION, "y", i % 3, META, labels=LABELS),
+        }
+        for i in range(n)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
 
@@ -25,8 +30,9 @@ def items(n):
 
 
 def test_simulated_answers_errors_failures_and_is_deterministic(tmp_path):
-    settings = SimulatedWorkforceConfig(ground_truth_uri=truth_file(tmp_path), error_rate=0.2,
-                                  failure_rate=0.1)
+    settings = SimulatedWorkforceConfig(
+        ground_truth_uri=truth_file(tmp_path), error_rate=0.2, failure_rate=0.1
+    )
     provider = SimulatedWorkforce(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS, seed=3)
     handle = provider.submit("job-i0", items(400), 1)
     assert provider.poll(handle) is BatchStatus.COMPLETED
@@ -43,8 +49,9 @@ def test_simulated_answers_errors_failures_and_is_deterministic(tmp_path):
 
 
 def test_latency_keeps_a_batch_in_progress(tmp_path):
-    settings = SimulatedWorkforceConfig(ground_truth_uri=truth_file(tmp_path, 3),
-                                  latency_seconds=60)
+    settings = SimulatedWorkforceConfig(
+        ground_truth_uri=truth_file(tmp_path, 3), latency_seconds=60
+    )
     provider = SimulatedWorkforce(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS)
     assert provider.poll(provider.submit("b", items(3), 1)) is BatchStatus.IN_PROGRESS
 
@@ -53,8 +60,10 @@ def test_majority_vote_fixes_single_errors(tmp_path):
     settings = SimulatedWorkforceConfig(ground_truth_uri=truth_file(tmp_path), error_rate=0.2)
     provider = SimulatedWorkforce(settings, TaskType.TEXT_CLASSIFICATION, "y", LABELS)
     handle = provider.submit("b", items(400), 5)
-    voted = [consolidate(TaskType.TEXT_CLASSIFICATION, a.labels)
-             for a in provider.collect(handle, items(400))]
+    voted = [
+        consolidate(TaskType.TEXT_CLASSIFICATION, a.labels)
+        for a in provider.collect(handle, items(400))
+    ]
     wrong = np.mean([label != i % 3 for i, (label, _) in enumerate(voted)])
     assert wrong < 0.06
     assert consolidate(TaskType.TEXT_CLASSIFICATION, [1, 2, 2]) == (2, 2 / 3)

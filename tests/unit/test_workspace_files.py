@@ -31,8 +31,9 @@ def strict_umask() -> Iterator[None]:
 
 
 def modes(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode)
-            for p in [root, *root.rglob("*")]}
+    return {
+        str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")]
+    }
 
 
 def test_workspace_files_are_0644_and_folders_0755(data, tmp_path, strict_umask):
@@ -43,13 +44,15 @@ def test_workspace_files_are_0644_and_folders_0755(data, tmp_path, strict_umask)
     found = modes(out)
     assert "manifests/output/output.manifest" in found and "models/final/model.json" in found
     assert "models/iteration-0000/weights.pt" in found
-    wrong = {path: oct(mode) for path, mode in found.items()
-             if mode != (0o755 if (out / path).is_dir() else 0o644)}
+    wrong = {
+        path: oct(mode)
+        for path, mode in found.items()
+        if mode != (0o755 if (out / path).is_dir() else 0o644)
+    }
     assert not wrong
 
 
-def test_an_atomic_write_makes_its_folders_0755_and_keeps_existing_ones(tmp_path,
-                                                                        strict_umask):
+def test_an_atomic_write_makes_its_folders_0755_and_keeps_existing_ones(tmp_path, strict_umask):
     (tmp_path / "mine").mkdir(mode=0o700)
     storage.write_bytes(str(tmp_path / "mine" / "a" / "b" / "c.json"), b"{}")
     assert stat.S_IMODE((tmp_path / "mine").stat().st_mode) == 0o700

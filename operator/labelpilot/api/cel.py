@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def rule(expression: str, message: str, *, field_path: str | None = None,
-         reason: str | None = None) -> dict[str, Any]:
+def rule(
+    expression: str, message: str, *, field_path: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
     """One validation rule as the API server reads it. `field_path` names the offending
     field (relative to the object holding the rule, e.g. `.stoppingConditions`)."""
     result: dict[str, Any] = {"rule": expression, "message": message}

@@ -7,13 +7,20 @@ import sys
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "crd", help="print or write the LabelingJob CustomResourceDefinition")
-    parser.add_argument("--out", type=Path, action="append", default=[],
-                        help="write the YAML here (repeatable); default: standard output")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 when a --out file differs")
+        "crd", help="print or write the LabelingJob CustomResourceDefinition"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        action="append",
+        default=[],
+        help="write the YAML here (repeatable); default: standard output",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when a --out file differs"
+    )
     parser.set_defaults(func=run)
 
 
@@ -27,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
         text = crd.render()
         stale = [p for p in args.out if not p.exists() or p.read_text() != text]
         for path in stale:
-            print(f"crd: {path} differs from the generator; run `labelpilot crd --out {path}`",
-                  file=sys.stderr)
+            print(
+                f"crd: {path} differs from the generator; run `labelpilot crd --out {path}`",
+                file=sys.stderr,
+            )
         return 1 if stale else 0
     for path in args.out:
         print(f"crd: {path} {'written' if crd.write(path) else 'unchanged'}")

@@ -31,13 +31,21 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Iteration", "type": "integer", "jsonPath": ".status.iteration"},
     {"name": "Human", "type": "integer", "jsonPath": ".status.labelCounters.humanLabeled"},
     {"name": "Machine", "type": "integer", "jsonPath": ".status.labelCounters.machineLabeled"},
-    {"name": "Accuracy", "type": "number", "jsonPath": ".status.accuracyBound",
-     "description": "Lower bound of the machine labels' accuracy (or IoU)"},
+    {
+        "name": "Accuracy",
+        "type": "number",
+        "jsonPath": ".status.accuracyBound",
+        "description": "Lower bound of the machine labels' accuracy (or IoU)",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "Task", "type": "string", "jsonPath": ".spec.taskType", "priority": 1},
     {"name": "Step", "type": "string", "jsonPath": ".status.currentStep", "priority": 1},
-    {"name": "Unlabeled", "type": "integer", "jsonPath": ".status.labelCounters.unlabeled",
-     "priority": 1},
+    {
+        "name": "Unlabeled",
+        "type": "integer",
+        "jsonPath": ".status.labelCounters.unlabeled",
+        "priority": 1,
+    },
 )
 
 
@@ -46,7 +54,7 @@ def open_api_schema() -> Schema:
     return {
         "type": "object",
         "description": "A data labeling job with automated (active-learning) labeling, "
-                       "in the manner of SageMaker Ground Truth.",
+        "in the manner of SageMaker Ground Truth.",
         "required": ["spec"],
         "properties": {
             "apiVersion": {"type": "string"},
@@ -64,31 +72,45 @@ def custom_resource_definition() -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": CRD_NAME,
-            "labels": {"app.kubernetes.io/name": "labelpilot",
-                       "app.kubernetes.io/part-of": "labelpilot"},
+            "labels": {
+                "app.kubernetes.io/name": "labelpilot",
+                "app.kubernetes.io/part-of": "labelpilot",
+            },
         },
         "spec": {
             "group": GROUP,
-            "names": {"kind": KIND, "listKind": f"{KIND}List", "plural": PLURAL,
-                      "singular": SINGULAR, "shortNames": list(SHORT_NAMES),
-                      "categories": list(CATEGORIES)},
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": list(SHORT_NAMES),
+                "categories": list(CATEGORIES),
+            },
             "scope": "Namespaced",
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS],
-                "schema": {"openAPIV3Schema": open_api_schema()},
-            }],
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS],
+                    "schema": {"openAPIV3Schema": open_api_schema()},
+                }
+            ],
         },
     }
 
 
 def render() -> str:
     """The CRD as the YAML text committed in `crds/` and the chart."""
-    body = yaml.safe_dump(custom_resource_definition(), sort_keys=False,
-                          default_flow_style=False, width=100, allow_unicode=True)
+    body = yaml.safe_dump(
+        custom_resource_definition(),
+        sort_keys=False,
+        default_flow_style=False,
+        width=100,
+        allow_unicode=True,
+    )
     return HEADER + body
 
 

@@ -43,7 +43,7 @@ def local_target(uri: str) -> str:
     if "\x00" in uri:
         raise OutsideDataRoots("the path holds a NUL character")
     if uri.startswith("file://"):
-        path = uri[len("file://"):]
+        path = uri[len("file://") :]
         if not path.startswith("/"):
             raise OutsideDataRoots("a file:// URI must name an absolute path (file:///...)")
     else:

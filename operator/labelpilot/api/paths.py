@@ -12,8 +12,21 @@ from __future__ import annotations
 
 import re
 
-SYSTEM_FOLDERS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32",
-                  "/opt", "/proc", "/sbin", "/sys", "/usr")
+SYSTEM_FOLDERS = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/opt",
+    "/proc",
+    "/sbin",
+    "/sys",
+    "/usr",
+)
 SCRATCH = "/tmp"
 # Absolute, no empty segment, no trailing slash, no whitespace.
 MOUNT_PATH_PATTERN = r"^(/[^/\s]+)+$"
@@ -30,22 +43,27 @@ def _cel(pattern: str) -> str:
 
 _FOLDERS = "[" + ", ".join(f"'{f}'" for f in SYSTEM_FOLDERS) + "]"
 NO_DOT_SEGMENTS_RULE = f"!self.matches('{_cel(DOT_SEGMENT)}')"
-NOT_SYSTEM_RULE = (f"self != '{SCRATCH}' && "
-                   f"!{_FOLDERS}.exists(d, self == d || self.startsWith(d + '/'))")
-SYSTEM_MESSAGE = (f"mountPath must not be {SCRATCH} (the steps' scratch space), a system "
-                  "folder or lie under one: " + ", ".join(SYSTEM_FOLDERS))
+NOT_SYSTEM_RULE = (
+    f"self != '{SCRATCH}' && !{_FOLDERS}.exists(d, self == d || self.startsWith(d + '/'))"
+)
+SYSTEM_MESSAGE = (
+    f"mountPath must not be {SCRATCH} (the steps' scratch space), a system "
+    "folder or lie under one: " + ", ".join(SYSTEM_FOLDERS)
+)
 
 
 def uri_on_claim_rule(part: str, field: str) -> str:
     """The CEL rule, on the spec, that `<part>.<field>` lies under the claim's mount path."""
     mount = f"(has(self.storage.mountPath) ? self.storage.mountPath : '{DEFAULT_MOUNT_PATH}')"
     uri = f"self.{part}.{field}"
-    return (f"!has(self.storage) || !has(self.storage.volumeClaimName) || !has(self.{part}) || "
-            f"({uri}.matches('{_cel(REMOTE_SCHEME)}') && !{uri}.startsWith('{FILE_SCHEME}')) || "
-            f"(!{uri}.matches('{_cel(DOT_DOT_SEGMENT)}') && ("
-            f"{uri} == {mount} || {uri}.startsWith({mount} + '/') || "
-            f"{uri} == '{FILE_SCHEME}' + {mount} || "
-            f"{uri}.startsWith('{FILE_SCHEME}' + {mount} + '/')))")
+    return (
+        f"!has(self.storage) || !has(self.storage.volumeClaimName) || !has(self.{part}) || "
+        f"({uri}.matches('{_cel(REMOTE_SCHEME)}') && !{uri}.startsWith('{FILE_SCHEME}')) || "
+        f"(!{uri}.matches('{_cel(DOT_DOT_SEGMENT)}') && ("
+        f"{uri} == {mount} || {uri}.startsWith({mount} + '/') || "
+        f"{uri} == '{FILE_SCHEME}' + {mount} || "
+        f"{uri}.startsWith('{FILE_SCHEME}' + {mount} + '/')))"
+    )
 
 
 def check_mount_path(path: str) -> None:

@@ -115,8 +115,9 @@ class WorkforceConfig(BaseModel):
     @model_validator(mode="after")
     def _one_provider(self) -> WorkforceConfig:
         if (self.simulated is None) == (self.label_studio is None):
-            raise ValueError("workforce: exactly one provider must be set "
-                             "(simulated, label_studio)")
+            raise ValueError(
+                "workforce: exactly one provider must be set (simulated, label_studio)"
+            )
         return self
 
 
@@ -181,17 +182,21 @@ class RunConfig(BaseModel):
     @classmethod
     def _engine_takes_the_labels(cls, labels: list[str], info: ValidationInfo) -> list[str]:
         task_type = info.data.get("task_type")
-        limit = (MAX_SEGMENTATION_LABELS if task_type is TaskType.SEMANTIC_SEGMENTATION
-                 else MAX_LABELS)
+        limit = (
+            MAX_SEGMENTATION_LABELS if task_type is TaskType.SEMANTIC_SEGMENTATION else MAX_LABELS
+        )
         if len(labels) > limit:
-            raise ValueError(f"{task_type or 'a job'} takes at most {limit} labels, got "
-                             f"{len(labels)}")
+            raise ValueError(
+                f"{task_type or 'a job'} takes at most {limit} labels, got {len(labels)}"
+            )
         return labels
 
     @property
     def target(self) -> float:
-        return self.target_accuracy if self.target_accuracy is not None else (
-            self.task_type.default_target
+        return (
+            self.target_accuracy
+            if self.target_accuracy is not None
+            else (self.task_type.default_target)
         )
 
     def to_json(self) -> str:

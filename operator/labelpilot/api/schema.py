@@ -15,15 +15,40 @@ from pydantic import BaseModel
 Schema = dict[str, Any]
 
 DROPPED = frozenset({"title", "discriminator", "$defs", "examples"})
-ALLOWED = frozenset({
-    "description", "type", "format", "default", "enum", "pattern",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-    "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
-    "required", "properties", "additionalProperties", "items", "anyOf", "nullable",
-    "x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
-    "x-kubernetes-int-or-string", "x-kubernetes-preserve-unknown-fields",
-    "x-kubernetes-embedded-resource", "x-kubernetes-map-type",
-})
+ALLOWED = frozenset(
+    {
+        "description",
+        "type",
+        "format",
+        "default",
+        "enum",
+        "pattern",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+        "required",
+        "properties",
+        "additionalProperties",
+        "items",
+        "anyOf",
+        "nullable",
+        "x-kubernetes-validations",
+        "x-kubernetes-list-type",
+        "x-kubernetes-list-map-keys",
+        "x-kubernetes-int-or-string",
+        "x-kubernetes-preserve-unknown-fields",
+        "x-kubernetes-embedded-resource",
+        "x-kubernetes-map-type",
+    }
+)
 SCALARS = frozenset({"string", "integer", "number", "boolean"})
 
 
@@ -85,16 +110,21 @@ def structural_problems(schema: Schema, path: str = "") -> list[str]:
     where = path or "<root>"
     problems = [f"{where}: keyword {k!r} is not allowed" for k in schema if k not in ALLOWED]
     int_or_string = schema.get("x-kubernetes-int-or-string") is True
-    if "type" not in schema and not int_or_string and not schema.get(
-            "x-kubernetes-preserve-unknown-fields"):
+    if (
+        "type" not in schema
+        and not int_or_string
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
         problems.append(f"{where}: no type")
     if "anyOf" in schema and not (
-            int_or_string and schema["anyOf"] == [{"type": "integer"}, {"type": "string"}]):
+        int_or_string and schema["anyOf"] == [{"type": "integer"}, {"type": "string"}]
+    ):
         problems.append(f"{where}: anyOf is only allowed for int-or-string")
     for bound in ("Minimum", "Maximum"):
         exclusive = schema.get("exclusive" + bound)
-        if exclusive is not None and (not isinstance(exclusive, bool)
-                                      or bound.lower() not in schema):
+        if exclusive is not None and (
+            not isinstance(exclusive, bool) or bound.lower() not in schema
+        ):
             problems.append(f"{where}: exclusive{bound} must be a boolean beside {bound.lower()}")
     if schema.get("nullable") and "type" not in schema:
         problems.append(f"{where}: nullable without a type")
@@ -132,8 +162,12 @@ def _list_type_problems(schema: Schema, items: Schema, where: str) -> list[str]:
         return [f"{where}: a set's items must be scalars"]
     if list_type == "map":
         keys = schema.get("x-kubernetes-list-map-keys") or []
-        missing = [k for k in keys if k not in items.get("required", [])
-                   and "default" not in items.get("properties", {}).get(k, {})]
+        missing = [
+            k
+            for k in keys
+            if k not in items.get("required", [])
+            and "default" not in items.get("properties", {}).get(k, {})
+        ]
         if not keys or missing:
             return [f"{where}: a map list needs required keys (missing {missing})"]
     return []

@@ -29,12 +29,14 @@ ATTRIBUTE_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$"
 
 Quantity = Annotated[
     int | str,
-    WithJsonSchema({
-        "anyOf": [{"type": "integer"}, {"type": "string"}],
-        "pattern": kube.QUANTITY_PATTERN,
-        "maxLength": kube.QUANTITY_MAX,
-        "x-kubernetes-int-or-string": True,
-    }),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": kube.QUANTITY_PATTERN,
+            "maxLength": kube.QUANTITY_MAX,
+            "x-kubernetes-int-or-string": True,
+        }
+    ),
 ]
 Uri = Annotated[str, Field(min_length=1, max_length=URI_MAX)]
 Image = Annotated[str, Field(min_length=1, max_length=1024, pattern=IMAGE_PATTERN)]
@@ -64,8 +66,10 @@ class PullPolicy(StrEnum):
 
 
 class InputSpec(ApiModel):
-    manifest_uri: Uri = Field(description="The input manifest (JSON Lines, `source-ref` or "
-                                          "`source` per line): file://, a plain path, s3://...")
+    manifest_uri: Uri = Field(
+        description="The input manifest (JSON Lines, `source-ref` or "
+        "`source` per line): file://, a plain path, s3://..."
+    )
 
 
 class OutputSpec(ApiModel):
@@ -73,27 +77,43 @@ class OutputSpec(ApiModel):
 
 
 class StorageSpec(ApiModel):
-    model_config = ApiModel.model_config | {"json_schema_extra": validations(rule(
-        "has(self.volumeClaimName) || has(self.credentialsSecretName)",
-        "storage needs a volumeClaimName, a credentialsSecretName or both"))}
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            rule(
+                "has(self.volumeClaimName) || has(self.credentialsSecretName)",
+                "storage needs a volumeClaimName, a credentialsSecretName or both",
+            )
+        )
+    }
 
     volume_claim_name: str | None = Field(
-        None, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
+        None,
+        max_length=NAME_MAX,
+        pattern=DNS_SUBDOMAIN_PATTERN,
         description="A PersistentVolumeClaim mounted into every step at mountPath; the "
-                    "job's URIs are then used as they are, inside the pod.")
+        "job's URIs are then used as they are, inside the pod.",
+    )
     mount_path: str = Field(
-        paths.DEFAULT_MOUNT_PATH, min_length=2, max_length=1024,
+        paths.DEFAULT_MOUNT_PATH,
+        min_length=2,
+        max_length=1024,
         pattern=paths.MOUNT_PATH_PATTERN,
         description="Where the claim is mounted: an absolute path without a trailing "
-                    "slash, neither /tmp nor in the image's system folders ("
-                    + ", ".join(paths.SYSTEM_FOLDERS) + ").",
+        "slash, neither /tmp nor in the image's system folders ("
+        + ", ".join(paths.SYSTEM_FOLDERS)
+        + ").",
         json_schema_extra=validations(
             rule(paths.NO_DOT_SEGMENTS_RULE, "mountPath must not have . or .. segments"),
-            rule(paths.NOT_SYSTEM_RULE, paths.SYSTEM_MESSAGE)))
+            rule(paths.NOT_SYSTEM_RULE, paths.SYSTEM_MESSAGE),
+        ),
+    )
     credentials_secret_name: str | None = Field(
-        None, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
+        None,
+        max_length=NAME_MAX,
+        pattern=DNS_SUBDOMAIN_PATTERN,
         description="A Secret whose keys become environment variables of every step "
-                    "(e.g. AWS_ACCESS_KEY_ID for s3://).")
+        "(e.g. AWS_ACCESS_KEY_ID for s3://).",
+    )
 
     @model_validator(mode="after")
     def _something_set(self) -> StorageSpec:
@@ -115,50 +135,70 @@ class AlgorithmSpec(ApiModel):
 
     training_image: Image | None = None
     training_command: list[Annotated[str, Field(max_length=4096)]] | None = Field(
-        None, min_length=1, max_length=64,
-        description="Replaces `labelpilot worker train`; the contract's flags follow it.")
+        None,
+        min_length=1,
+        max_length=64,
+        description="Replaces `labelpilot worker train`; the contract's flags follow it.",
+    )
     inference_image: Image | None = None
     inference_command: list[Annotated[str, Field(max_length=4096)]] | None = Field(
-        None, min_length=1, max_length=64,
-        description="Replaces `labelpilot worker infer`; the contract's flags follow it.")
+        None,
+        min_length=1,
+        max_length=64,
+        description="Replaces `labelpilot worker infer`; the contract's flags follow it.",
+    )
     options: dict[str, Annotated[str, Field(max_length=256)]] = Field(
-        default_factory=dict, max_length=32,
+        default_factory=dict,
+        max_length=32,
         description="Options of the built-in model, e.g. backbone: efficientnet-lite0, "
-                    "epochs: \"8\", encoder: scratch (see docs/ml.md).")
+        'epochs: "8", encoder: scratch (see docs/ml.md).',
+    )
 
 
 class AutoLabelingSpec(ApiModel):
     enabled: bool = Field(True, description="Train, infer and auto-label; false: humans only.")
     target_accuracy: float | None = Field(
-        None, gt=0.0, le=1.0,
+        None,
+        gt=0.0,
+        le=1.0,
         description="Machine-label quality target: accuracy (classification) or mean IoU "
-                    "(boxes, masks). Default by task type: 0.95, 0.6, 0.7.")
-    confidence_level: float = Field(0.95, gt=0.0, lt=1.0,
-                                    description="Confidence of the accuracy guarantee.")
+        "(boxes, masks). Default by task type: 0.95, 0.6, 0.7.",
+    )
+    confidence_level: float = Field(
+        0.95, gt=0.0, lt=1.0, description="Confidence of the accuracy guarantee."
+    )
     threshold_mode: ThresholdMode = Field(
         ThresholdMode.GUARANTEED,
         description="Guaranteed: a statistical lower bound meets the target; GroundTruth: "
-                    "the point estimate on the validation set does (Ground Truth's rule).")
+        "the point estimate on the validation set does (Ground Truth's rule).",
+    )
     validation_policy: ValidationPolicy = Field(
         ValidationPolicy.SEED,
         description="Seed: 20% of the dataset under 5,000 objects, 10% above; BoundSized: "
-                    "only as many validation labels as the bound needs.")
+        "only as many validation labels as the bound needs.",
+    )
     initial_model_ref: str | None = Field(
-        None, max_length=URI_MAX, description="Warm start from an earlier job's finalModelRef.")
+        None, max_length=URI_MAX, description="Warm start from an earlier job's finalModelRef."
+    )
     allow_small_dataset: bool = Field(
-        False, description="Run automated labeling under 1,250 objects (demos).")
-    algorithm: AlgorithmSpec = Field(default_factory=AlgorithmSpec,
-                                     json_schema_extra={"default": {}})
+        False, description="Run automated labeling under 1,250 objects (demos)."
+    )
+    algorithm: AlgorithmSpec = Field(
+        default_factory=AlgorithmSpec, json_schema_extra={"default": {}}
+    )
 
 
 class SimulatedWorkforceSpec(ApiModel):
     ground_truth_manifest_uri: Uri = Field(
-        description="Answers of the simulated workers, in the output manifest's format.")
+        description="Answers of the simulated workers, in the output manifest's format."
+    )
     error_rate: float = Field(0.0, ge=0.0, le=1.0, description="Share of wrong answers.")
-    failure_rate: float = Field(0.0, ge=0.0, le=1.0,
-                                description="Share of objects the workers fail to label.")
-    latency_seconds: float = Field(0.0, ge=0.0, le=3600.0,
-                                   description="Simulated time per human batch.")
+    failure_rate: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of objects the workers fail to label."
+    )
+    latency_seconds: float = Field(
+        0.0, ge=0.0, le=3600.0, description="Simulated time per human batch."
+    )
 
 
 class ObjectUrls(StrEnum):
@@ -168,12 +208,19 @@ class ObjectUrls(StrEnum):
 
 
 class LabelStudioProjectSpec(ApiModel):
-    model_config = ApiModel.model_config | {"json_schema_extra": validations(rule(
-        "has(self.id) != has(self.title)", "set exactly one of id and title"))}
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            rule("has(self.id) != has(self.title)", "set exactly one of id and title")
+        )
+    }
 
     id: int | None = Field(None, ge=1, description="An existing project's id.")
-    title: str | None = Field(None, min_length=3, max_length=50,
-                              description="The project with this title; created if missing.")
+    title: str | None = Field(
+        None,
+        min_length=3,
+        max_length=50,
+        description="The project with this title; created if missing.",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> LabelStudioProjectSpec:
@@ -183,33 +230,50 @@ class LabelStudioProjectSpec(ApiModel):
 
 
 class LabelStudioWorkforceSpec(ApiModel):
-    url: str = Field(min_length=8, max_length=URI_MAX, pattern=r"^https?://\S+$",
-                     description="Label Studio's base URL as the step Jobs reach it.")
+    url: str = Field(
+        min_length=8,
+        max_length=URI_MAX,
+        pattern=r"^https?://\S+$",
+        description="Label Studio's base URL as the step Jobs reach it.",
+    )
     api_token_secret_name: str = Field(
-        min_length=1, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=DNS_SUBDOMAIN_PATTERN,
         description="Secret (same namespace) holding the API token; only the human step "
-                    "Jobs read it.")
-    api_token_secret_key: str = Field("token", min_length=1, max_length=NAME_MAX,
-                                      pattern=kube.SECRET_KEY_PATTERN)
+        "Jobs read it.",
+    )
+    api_token_secret_key: str = Field(
+        "token", min_length=1, max_length=NAME_MAX, pattern=kube.SECRET_KEY_PATTERN
+    )
     project: LabelStudioProjectSpec
     object_urls: ObjectUrls = Field(
         ObjectUrls.INLINE,
         description="How the browser gets images that are not http(s) URLs: Inline (data "
-                    "URI in the task), LocalFiles (Label Studio serves them from a shared "
-                    "volume), Presigned (object-store URLs).")
+        "URI in the task), LocalFiles (Label Studio serves them from a shared "
+        "volume), Presigned (object-store URLs).",
+    )
     local_files_root: str = Field(
-        "/", min_length=1, max_length=URI_MAX,
+        "/",
+        min_length=1,
+        max_length=URI_MAX,
         description="LocalFiles: object paths are sent relative to this folder, which is "
-                    "Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT.")
+        "Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT.",
+    )
 
 
 WORKFORCE_PROVIDERS = ("simulated", "labelStudio")
 
 
 class WorkforceSpec(ApiModel):
-    model_config = ApiModel.model_config | {"json_schema_extra": validations(rule(
-        " + ".join(f"(has(self.{p}) ? 1 : 0)" for p in WORKFORCE_PROVIDERS) + " == 1",
-        "exactly one workforce provider must be set: " + ", ".join(WORKFORCE_PROVIDERS)))}
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            rule(
+                " + ".join(f"(has(self.{p}) ? 1 : 0)" for p in WORKFORCE_PROVIDERS) + " == 1",
+                "exactly one workforce provider must be set: " + ", ".join(WORKFORCE_PROVIDERS),
+            )
+        )
+    }
 
     simulated: SimulatedWorkforceSpec | None = None
     label_studio: LabelStudioWorkforceSpec | None = None
@@ -217,52 +281,78 @@ class WorkforceSpec(ApiModel):
     @model_validator(mode="after")
     def _one_provider(self) -> WorkforceSpec:
         if (self.simulated is None) == (self.label_studio is None):
-            raise ValueError("exactly one workforce provider must be set: "
-                             + ", ".join(WORKFORCE_PROVIDERS))
+            raise ValueError(
+                "exactly one workforce provider must be set: " + ", ".join(WORKFORCE_PROVIDERS)
+            )
         return self
 
 
 class HumanTaskConfigSpec(ApiModel):
     max_concurrent_task_count: int = Field(
-        1000, ge=1, le=1000, description="Objects sent to humans per iteration.")
+        1000, ge=1, le=1000, description="Objects sent to humans per iteration."
+    )
     number_of_human_workers_per_data_object: int = Field(1, ge=1, le=9)
     task_time_limit_in_seconds: int = Field(
-        300, ge=30, le=28800,
-        description="An answer that took a worker longer than this is void.")
+        300, ge=30, le=28800, description="An answer that took a worker longer than this is void."
+    )
     task_availability_lifetime_in_seconds: int = Field(
-        864000, ge=60, le=864000,
-        description="An object not answered this long after it was sent fails.")
+        864000,
+        ge=60,
+        le=864000,
+        description="An object not answered this long after it was sent fails.",
+    )
     poll_interval_seconds: int = Field(
-        60, ge=5, le=3600,
-        description="While humans work, how often a short Job checks for answers.")
+        60,
+        ge=5,
+        le=3600,
+        description="While humans work, how often a short Job checks for answers.",
+    )
     workforce: WorkforceSpec
 
 
 class StoppingConditionsSpec(ApiModel):
     max_human_labeled_object_count: int | None = Field(
-        None, ge=1, description="Stop once humans have labeled this many objects.")
+        None, ge=1, description="Stop once humans have labeled this many objects."
+    )
     max_percentage_of_input_dataset_labeled: int = Field(
-        100, ge=1, le=100, description="Stop once this share of the input is labeled.")
+        100, ge=1, le=100, description="Stop once this share of the input is labeled."
+    )
 
 
 class Toleration(ApiModel):
-    model_config = ApiModel.model_config | {"json_schema_extra": validations(
-        rule("!has(self.operator) || self.operator != 'Exists' || !has(self.value)",
-             "a toleration with operator Exists takes no value"),
-        rule("has(self.key) || (has(self.operator) && self.operator == 'Exists')",
-             "a toleration without a key needs operator Exists"),
-        rule("!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
-             "tolerationSeconds needs effect NoExecute"))}
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            rule(
+                "!has(self.operator) || self.operator != 'Exists' || !has(self.value)",
+                "a toleration with operator Exists takes no value",
+            ),
+            rule(
+                "has(self.key) || (has(self.operator) && self.operator == 'Exists')",
+                "a toleration without a key needs operator Exists",
+            ),
+            rule(
+                "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+                "tolerationSeconds needs effect NoExecute",
+            ),
+        )
+    }
 
     key: str | None = Field(
-        None, min_length=1, max_length=kube.QUALIFIED_NAME_MAX,
+        None,
+        min_length=1,
+        max_length=kube.QUALIFIED_NAME_MAX,
         pattern=kube.QUALIFIED_NAME_PATTERN,
-        json_schema_extra=validations(rule(
-            f"self.matches('{kube.QUALIFIED_NAME_LENGTHS}')",
-            "a taint key's prefix has at most 253 characters, its name at most 63")))
+        json_schema_extra=validations(
+            rule(
+                f"self.matches('{kube.QUALIFIED_NAME_LENGTHS}')",
+                "a taint key's prefix has at most 253 characters, its name at most 63",
+            )
+        ),
+    )
     operator: Literal["Exists", "Equal"] | None = None
-    value: str | None = Field(None, max_length=kube.LABEL_VALUE_MAX,
-                              pattern=kube.LABEL_VALUE_PATTERN)
+    value: str | None = Field(
+        None, max_length=kube.LABEL_VALUE_MAX, pattern=kube.LABEL_VALUE_PATTERN
+    )
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     toleration_seconds: int | None = None
 
@@ -280,35 +370,59 @@ class Toleration(ApiModel):
 
 
 def _resource_map(description: str) -> Any:
-    return Field(None, max_length=kube.MAP_MAX, description=description,
-                 json_schema_extra=validations(
-                     rule(kube.RESOURCE_NAMES_RULE, kube.RESOURCE_NAMES_MESSAGE),
-                     rule(kube.EXTENDED_INTEGER_RULE, kube.EXTENDED_INTEGER_MESSAGE),
-                     rule(kube.NON_NEGATIVE_RULE, "quantities must not be negative")))
+    return Field(
+        None,
+        max_length=kube.MAP_MAX,
+        description=description,
+        json_schema_extra=validations(
+            rule(kube.RESOURCE_NAMES_RULE, kube.RESOURCE_NAMES_MESSAGE),
+            rule(kube.EXTENDED_INTEGER_RULE, kube.EXTENDED_INTEGER_MESSAGE),
+            rule(kube.NON_NEGATIVE_RULE, "quantities must not be negative"),
+        ),
+    )
 
 
 class StepResources(ApiModel):
     """A profile (Ground Truth's instance classes, or the cluster's own) and overrides."""
 
     profile: str | None = Field(
-        None, min_length=1, max_length=63,
-        description="Instance profile, e.g. p3.2xlarge, c5.xlarge; default by task type.")
+        None,
+        min_length=1,
+        max_length=63,
+        description="Instance profile, e.g. p3.2xlarge, c5.xlarge; default by task type.",
+    )
     requests: dict[str, Quantity] | None = _resource_map(
-        "Replace the profile's requests (per resource name).")
+        "Replace the profile's requests (per resource name)."
+    )
     limits: dict[str, Quantity] | None = _resource_map(
-        "Replace the profile's limits (per resource name).")
-    node_selector: dict[str, Annotated[str, Field(max_length=kube.LABEL_VALUE_MAX,
-                                                  pattern=kube.LABEL_VALUE_PATTERN)]] | None = (
-        Field(None, max_length=kube.MAP_MAX,
-              description="Added to (and overriding) the profile's node selector.",
-              json_schema_extra=validations(rule(kube.LABEL_KEYS_RULE,
-                                                 "node selector " + kube.LABEL_KEYS_MESSAGE))))
+        "Replace the profile's limits (per resource name)."
+    )
+    node_selector: (
+        dict[
+            str,
+            Annotated[
+                str, Field(max_length=kube.LABEL_VALUE_MAX, pattern=kube.LABEL_VALUE_PATTERN)
+            ],
+        ]
+        | None
+    ) = Field(
+        None,
+        max_length=kube.MAP_MAX,
+        description="Added to (and overriding) the profile's node selector.",
+        json_schema_extra=validations(
+            rule(kube.LABEL_KEYS_RULE, "node selector " + kube.LABEL_KEYS_MESSAGE)
+        ),
+    )
     tolerations: list[Toleration] | None = Field(
-        None, max_length=TOLERATIONS_MAX, description="Replace the profile's tolerations.")
+        None, max_length=TOLERATIONS_MAX, description="Replace the profile's tolerations."
+    )
     active_deadline_seconds: int | None = Field(
-        None, ge=1, le=DEADLINE_MAX,
+        None,
+        ge=1,
+        le=DEADLINE_MAX,
         description="How long each step Job of this kind may run before it fails (the "
-                    "Job's activeDeadlineSeconds); default and maximum: the cluster's.")
+        "Job's activeDeadlineSeconds); default and maximum: the cluster's.",
+    )
 
     @field_validator("requests", "limits")
     @classmethod
@@ -326,29 +440,38 @@ class StepResources(ApiModel):
 
 
 class InferenceResources(StepResources):
-    parallelism: int = Field(1, ge=1, le=100,
-                             description="Inference shards: an Indexed Job when above 1.")
+    parallelism: int = Field(
+        1, ge=1, le=100, description="Inference shards: an Indexed Job when above 1."
+    )
 
 
 class ResourcesSpec(ApiModel):
-    training: StepResources = Field(default_factory=StepResources,
-                                    json_schema_extra={"default": {}})
-    inference: InferenceResources = Field(default_factory=InferenceResources,
-                                          json_schema_extra={"default": {}})
+    training: StepResources = Field(
+        default_factory=StepResources, json_schema_extra={"default": {}}
+    )
+    inference: InferenceResources = Field(
+        default_factory=InferenceResources, json_schema_extra={"default": {}}
+    )
     other: StepResources = Field(
-        default_factory=StepResources, json_schema_extra={"default": {}},
-        description="The light steps: prepare, human, threshold, export.")
+        default_factory=StepResources,
+        json_schema_extra={"default": {}},
+        description="The light steps: prepare, human, threshold, export.",
+    )
 
 
 class WorkerSpec(ApiModel):
     image: Image | None = Field(None, description="The worker image; default: the operator's.")
     image_pull_policy: PullPolicy | None = None
     service_account_name: str | None = Field(
-        None, max_length=NAME_MAX, pattern=DNS_SUBDOMAIN_PATTERN,
+        None,
+        max_length=NAME_MAX,
+        pattern=DNS_SUBDOMAIN_PATTERN,
         description="The ServiceAccount the steps run as (without its token); default: "
-                    "the cluster's step ServiceAccount.")
-    backoff_limit: int = Field(3, ge=0, le=20,
-                               description="Retries of a crashed step before the job fails.")
+        "the cluster's step ServiceAccount.",
+    )
+    backoff_limit: int = Field(
+        3, ge=0, le=20, description="Retries of a crashed step before the job fails."
+    )
 
 
 def _no_duplicates(values: list[str]) -> list[str]:
@@ -363,44 +486,65 @@ def _no_duplicates(values: list[str]) -> list[str]:
 class LabelingJobSpec(ApiModel):
     """What to label, how, and with which workforce and resources."""
 
-    model_config = ApiModel.model_config | {"json_schema_extra": validations(
-        rule(f"self.taskType != 'SemanticSegmentation' || size(self.labels) <= "
-             f"{SEGMENTATION_LABELS_MAX}",
-             f"semantic segmentation takes at most {SEGMENTATION_LABELS_MAX} labels "
-             "(the mask palette)", field_path=".labels"),
-        rule(paths.uri_on_claim_rule("input", "manifestUri"),
-             "input.manifestUri must lie under storage.mountPath (the claim)",
-             field_path=".input.manifestUri"),
-        rule(paths.uri_on_claim_rule("output", "uri"),
-             "output.uri must lie under storage.mountPath (the claim)",
-             field_path=".output.uri"))}
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            rule(
+                f"self.taskType != 'SemanticSegmentation' || size(self.labels) <= "
+                f"{SEGMENTATION_LABELS_MAX}",
+                f"semantic segmentation takes at most {SEGMENTATION_LABELS_MAX} labels "
+                "(the mask palette)",
+                field_path=".labels",
+            ),
+            rule(
+                paths.uri_on_claim_rule("input", "manifestUri"),
+                "input.manifestUri must lie under storage.mountPath (the claim)",
+                field_path=".input.manifestUri",
+            ),
+            rule(
+                paths.uri_on_claim_rule("output", "uri"),
+                "output.uri must lie under storage.mountPath (the claim)",
+                field_path=".output.uri",
+            ),
+        )
+    }
 
     task_type: TaskType = Field(json_schema_extra=validations(immutable("taskType")))
     label_attribute_name: str = Field(
-        min_length=1, max_length=127, pattern=ATTRIBUTE_PATTERN,
+        min_length=1,
+        max_length=127,
+        pattern=ATTRIBUTE_PATTERN,
         description="The key of the label in the output manifest.",
         json_schema_extra=validations(
             rule("!self.endsWith('-metadata')", "must not end in -metadata"),
-            immutable("labelAttributeName")))
+            immutable("labelAttributeName"),
+        ),
+    )
     labels: list[Annotated[str, Field(min_length=1, max_length=LABEL_MAX)]] = Field(
-        min_length=1, max_length=LABELS_MAX,
+        min_length=1,
+        max_length=LABELS_MAX,
         description="The classes, in order (class id = index); unique.",
-        json_schema_extra={"x-kubernetes-list-type": "set",
-                           **validations(immutable("labels"))})
+        json_schema_extra={"x-kubernetes-list-type": "set", **validations(immutable("labels"))},
+    )
     input: InputSpec = Field(json_schema_extra=validations(immutable("input")))
     output: OutputSpec = Field(json_schema_extra=validations(immutable("output")))
     storage: StorageSpec | None = None
-    auto_labeling: AutoLabelingSpec = Field(default_factory=AutoLabelingSpec,
-                                            json_schema_extra={"default": {}})
+    auto_labeling: AutoLabelingSpec = Field(
+        default_factory=AutoLabelingSpec, json_schema_extra={"default": {}}
+    )
     human_task_config: HumanTaskConfigSpec
     stopping_conditions: StoppingConditionsSpec = Field(
-        default_factory=StoppingConditionsSpec, json_schema_extra={"default": {}})
-    resources: ResourcesSpec = Field(default_factory=ResourcesSpec,
-                                     json_schema_extra={"default": {}})
+        default_factory=StoppingConditionsSpec, json_schema_extra={"default": {}}
+    )
+    resources: ResourcesSpec = Field(
+        default_factory=ResourcesSpec, json_schema_extra={"default": {}}
+    )
     worker: WorkerSpec = Field(default_factory=WorkerSpec, json_schema_extra={"default": {}})
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of every random choice.")
-    suspend: bool = Field(False, description="Stop the job's Jobs (Stopping, then Stopped); "
-                                             "false again resumes where it was.")
+    suspend: bool = Field(
+        False,
+        description="Stop the job's Jobs (Stopping, then Stopped); "
+        "false again resumes where it was.",
+    )
 
     @field_validator("label_attribute_name")
     @classmethod
@@ -418,15 +562,20 @@ class LabelingJobSpec(ApiModel):
 
     @model_validator(mode="after")
     def _fits(self) -> LabelingJobSpec:
-        if (self.task_type is TaskType.SEMANTIC_SEGMENTATION
-                and len(self.labels) > SEGMENTATION_LABELS_MAX):
-            raise ValueError(f"labels: semantic segmentation takes at most "
-                             f"{SEGMENTATION_LABELS_MAX} labels (the mask palette)")
+        if (
+            self.task_type is TaskType.SEMANTIC_SEGMENTATION
+            and len(self.labels) > SEGMENTATION_LABELS_MAX
+        ):
+            raise ValueError(
+                f"labels: semantic segmentation takes at most "
+                f"{SEGMENTATION_LABELS_MAX} labels (the mask palette)"
+            )
         if self.storage is not None and self.storage.volume_claim_name is not None:
             mount = self.storage.mount_path
-            for field, uri in (("input.manifestUri", self.input.manifest_uri),
-                               ("output.uri", self.output.uri)):
+            for field, uri in (
+                ("input.manifestUri", self.input.manifest_uri),
+                ("output.uri", self.output.uri),
+            ):
                 if not paths.on_claim(uri, mount):
-                    raise ValueError(f"{field} must lie under storage.mountPath ({mount}): "
-                                     f"{uri!r}")
+                    raise ValueError(f"{field} must lie under storage.mountPath ({mount}): {uri!r}")
         return self

@@ -91,8 +91,8 @@ class LabelingJobStatus(StatusModel):
     stop_reason: str | None = Field(None, description="Why the loop ended (AllLabeled, ...).")
     conditions: list[Condition] = Field(
         default_factory=list,
-        json_schema_extra={"x-kubernetes-list-type": "map",
-                           "x-kubernetes-list-map-keys": ["type"]})
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
     observed_generation: int | None = Field(None, ge=0)
     output_manifest_uri: str | None = None
     final_model_ref: str | None = None

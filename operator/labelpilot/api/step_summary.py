@@ -64,17 +64,27 @@ class StepSummary(ApiModel):
     evaluation: dict[str, Any] | None = None  # `labelpilot run` with a ground truth
 
     @classmethod
-    def failure(cls, step: Step | Literal["run"], iteration: int | None,
-                error: StepFailed) -> StepSummary:
+    def failure(
+        cls, step: Step | Literal["run"], iteration: int | None, error: StepFailed
+    ) -> StepSummary:
         """The summary of a step a rule failed (exit code 3)."""
-        return cls(step=step, iteration=iteration, status=StepStatus.FAILED,
-                   reason=error.reason, message=error.message[:MAX_MESSAGE_CHARS])
+        return cls(
+            step=step,
+            iteration=iteration,
+            status=StepStatus.FAILED,
+            reason=error.reason,
+            message=error.message[:MAX_MESSAGE_CHARS],
+        )
 
     @classmethod
     def crash(cls, step: Step, iteration: int | None, error: Exception) -> StepSummary:
         """The summary of a step that crashed (the Job retries it)."""
-        return cls(step=step, iteration=iteration, status=StepStatus.ERROR,
-                   message=f"{type(error).__name__}: {error}"[:MAX_MESSAGE_CHARS])
+        return cls(
+            step=step,
+            iteration=iteration,
+            status=StepStatus.ERROR,
+            message=f"{type(error).__name__}: {error}"[:MAX_MESSAGE_CHARS],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The fields set, by their JSON keys."""

@@ -28,12 +28,16 @@ def labeled_cap(objects: int, max_percentage_labeled: float) -> int:
 
 def share_reached(labeled: int, objects: int, max_percentage_labeled: float) -> bool:
     """Whether the labeled share has reached a limit below 100% (the planner's check)."""
-    return (bool(objects) and max_percentage_labeled < 100
-            and labeled * 100 >= max_percentage_labeled * objects)
+    return (
+        bool(objects)
+        and max_percentage_labeled < 100
+        and labeled * 100 >= max_percentage_labeled * objects
+    )
 
 
-def stop_reason(*, unlabeled: int, labeled: int, cap: int | None,
-                human_left: int) -> StopReason | None:
+def stop_reason(
+    *, unlabeled: int, labeled: int, cap: int | None, human_left: int
+) -> StopReason | None:
     """Why the loop ends now, the first that holds: every object labeled, the labeled share
     reached (`cap`: labeled_cap, None when the step does not apply it), the human budget
     spent. None: it goes on."""

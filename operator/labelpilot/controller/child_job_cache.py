@@ -38,8 +38,9 @@ def _newer(candidate: Obj, current: Obj | None) -> bool:
 class ChildJobs:
     """Step Jobs by (namespace, LabelingJob); thread-safe."""
 
-    def __init__(self, relist_seconds: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, relist_seconds: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.relist_seconds = relist_seconds
         self._clock = clock
         self._lock = threading.Lock()

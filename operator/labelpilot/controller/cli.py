@@ -17,26 +17,43 @@ from labelpilot.controller.settings import (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("operator", help="run the LabelingJob operator")
     scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", action="append", default=[],
-                       help="watch this namespace (repeatable)")
-    scope.add_argument("-A", "--all-namespaces", action="store_true",
-                       help="watch every namespace (the default without --namespace)")
+    scope.add_argument(
+        "-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable)"
+    )
+    scope.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="watch every namespace (the default without --namespace)",
+    )
     parser.add_argument("--image", help="worker image for step Jobs")
     parser.add_argument("--profiles", help="instance profiles YAML (Helm's ConfigMap)")
-    parser.add_argument("--policy", help="what LabelingJobs may use (Helm's ConfigMap; "
-                                         "docs/security.md); default: the safe defaults")
-    parser.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT,
-                        help="0 turns metrics off")
-    parser.add_argument("--liveness", default="http://0.0.0.0:8081/healthz",
-                        help="kopf liveness endpoint ('' turns it off)")
+    parser.add_argument(
+        "--policy",
+        help="what LabelingJobs may use (Helm's ConfigMap; "
+        "docs/security.md); default: the safe defaults",
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="0 turns metrics off"
+    )
+    parser.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8081/healthz",
+        help="kopf liveness endpoint ('' turns it off)",
+    )
     parser.add_argument("--resync-seconds", type=float, default=DEFAULT_RESYNC_SECONDS)
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                        help="threads that reconcile LabelingJobs")
-    parser.add_argument("--relist-seconds", type=float, default=DEFAULT_RELIST_SECONDS,
-                        help="how stale the cache of step Jobs may get before a relist")
+    parser.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS, help="threads that reconcile LabelingJobs"
+    )
+    parser.add_argument(
+        "--relist-seconds",
+        type=float,
+        default=DEFAULT_RELIST_SECONDS,
+        help="how stale the cache of step Jobs may get before a relist",
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,9 +63,15 @@ def settings_of(args: argparse.Namespace) -> OperatorSettings:
     # patterns do.
     exact = bool(args.namespace) and not any(set(n) & set("*?[!") for n in args.namespace)
     return OperatorSettings.build(
-        image=args.image, profiles_file=args.profiles, policy_file=args.policy,
-        metrics_port=args.metrics_port, resync_seconds=args.resync_seconds,
-        scanning=not exact, workers=args.workers, relist_seconds=args.relist_seconds)
+        image=args.image,
+        profiles_file=args.profiles,
+        policy_file=args.policy,
+        metrics_port=args.metrics_port,
+        resync_seconds=args.resync_seconds,
+        scanning=not exact,
+        workers=args.workers,
+        relist_seconds=args.relist_seconds,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     kopf.run(
         # kopf would name itself after the user's passwd entry, which an image run under an
         # arbitrary uid (uid 65532, OpenShift's random uids) does not have.
-        identity=f"labelpilot@{socket.gethostname()}",
+        identity=f"labelpilot@{socket.gethostname()}",  # type: ignore[arg-type]  # kopf's NewType
         standalone=True,
         namespaces=args.namespace,
         clusterwide=not args.namespace,

@@ -9,8 +9,13 @@ from datetime import datetime
 from labelpilot.api.status import Condition, ConditionStatus, ConditionType, Phase
 
 T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
-ORDER = (ConditionType.READY, ConditionType.RECONCILING, ConditionType.STALLED,
-         ConditionType.SUCCEEDED, ConditionType.FAILED)
+ORDER = (
+    ConditionType.READY,
+    ConditionType.RECONCILING,
+    ConditionType.STALLED,
+    ConditionType.SUCCEEDED,
+    ConditionType.FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -49,27 +54,33 @@ def desired(phase: Phase, outcome: Outcome) -> dict[ConditionType, tuple[Conditi
     return {kind: (status, r) for kind, status in zip(ORDER, table[phase], strict=True)}
 
 
-def merge(old: list[Condition], phase: Phase, outcome: Outcome, now: datetime,
-          generation: int | None) -> list[Condition]:
+def merge(
+    old: list[Condition], phase: Phase, outcome: Outcome, now: datetime, generation: int | None
+) -> list[Condition]:
     """The new conditions; lastTransitionTime moves only when a condition's status does."""
     previous = {c.type: c for c in old}
     result = []
     for kind, (status, reason) in desired(phase, outcome).items():
         before = previous.get(kind)
         changed = before is None or before.status != status
-        result.append(Condition(
-            type=kind,
-            status=status,
-            reason=reason,
-            message=outcome.message[:32768],
-            last_transition_time=now if changed or before is None else before.last_transition_time,
-            observed_generation=generation,
-        ))
+        result.append(
+            Condition(
+                type=kind,
+                status=status,
+                reason=reason,
+                message=outcome.message[:32768],
+                last_transition_time=now
+                if changed or before is None
+                else before.last_transition_time,
+                observed_generation=generation,
+            )
+        )
     return result
 
 
-def stalled(old: list[Condition], outcome: Outcome, now: datetime,
-            generation: int | None) -> list[Condition]:
+def stalled(
+    old: list[Condition], outcome: Outcome, now: datetime, generation: int | None
+) -> list[Condition]:
     """The conditions of a job the operator cannot move (e.g. the API refused a request):
     Stalled True, Ready and Reconciling False, Succeeded and Failed as they were. The next
     reconcile that gets through derives the conditions from the phase again."""
@@ -84,8 +95,16 @@ def stalled(old: list[Condition], outcome: Outcome, now: datetime,
             continue
         status = wanted[kind]
         changed = before is None or before.status != status
-        result.append(Condition(
-            type=kind, status=status, reason=outcome.reason, message=outcome.message[:32768],
-            last_transition_time=now if changed or before is None else before.last_transition_time,
-            observed_generation=generation))
+        result.append(
+            Condition(
+                type=kind,
+                status=status,
+                reason=outcome.reason,
+                message=outcome.message[:32768],
+                last_transition_time=now
+                if changed or before is None
+                else before.last_transition_time,
+                observed_generation=generation,
+            )
+        )
     return result

@@ -45,13 +45,15 @@ class Operator:
     resync: Resync
 
     @classmethod
-    def start(cls, settings: OperatorSettings, reconciler: Reconciler | None = None
-              ) -> Operator:
+    def start(cls, settings: OperatorSettings, reconciler: Reconciler | None = None) -> Operator:
         """The operator of `settings`, its resyncs running (a reconciler talking to the
         cluster of the kubeconfig, or in-cluster, unless one is given)."""
         reconciler = reconciler or Reconciler(
-            Apis.from_client(_api_client(settings.workers)), settings.job, _post_event,
-            ChildJobs(relist_seconds=settings.relist_seconds))
+            Apis.from_client(_api_client(settings.workers)),
+            settings.job,
+            _post_event,
+            ChildJobs(relist_seconds=settings.relist_seconds),
+        )
 
         def reconcile(key: Hashable) -> None:
             namespace, name = cast(tuple[str, str], key)
@@ -77,6 +79,14 @@ def operator(memo: kopf.Memo) -> Operator:
     return cast(Operator, memo[OPERATOR])
 
 
+def key(namespace: str | None, name: str) -> tuple[str, str]:
+    """A LabelingJob's key in the queues. LabelingJobs and Jobs are namespaced: kopf names
+    a namespace for every event of theirs."""
+    if namespace is None:
+        raise kopf.PermanentError(f"{name} has no namespace")
+    return namespace, name
+
+
 def _api_client(workers: int) -> client.ApiClient:
     try:
         config.load_incluster_config()
@@ -89,17 +99,21 @@ def _api_client(workers: int) -> client.ApiClient:
 
 
 def _post_event(body: dict[str, Any], event: Event) -> None:
-    kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    raw = cast(kopf.RawBody, body)  # the LabelingJob as the API server sent it
+    kopf.event(kopf.Body(raw), type=event.type, reason=event.reason, message=event.message)
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger,
-              **_: Any) -> None:
+def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
     # Keep kopf's bookkeeping in annotations: the CRD's status schema is ours alone.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix="kopf.labelpilot.dev")
+        prefix="kopf.labelpilot.dev"
+    )
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="kopf.labelpilot.dev", key="last-handled-configuration")
+        prefix="kopf.labelpilot.dev", key="last-handled-configuration"
+    )
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     try:
@@ -122,33 +136,40 @@ def stop_queue(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL)
-async def labeling_job_changed(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
-    operator(memo).queue.add((namespace, name))
+async def labeling_job_changed(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+    operator(memo).queue.add(key(namespace, name))
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def labeling_job_seen(name: str, namespace: str, type: str | None,
-                            status: dict[str, Any], memo: kopf.Memo, **_: Any) -> None:
-    running = operator(memo)
+async def labeling_job_seen(
+    name: str,
+    namespace: str | None,
+    type: str | None,
+    status: kopf.Status,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    running, labeling_job = operator(memo), key(namespace, name)
     active = type != "DELETED" and status.get("phase") not in ENDED_PHASES
-    running.resync.track((namespace, name), active)
+    running.resync.track(labeling_job, active)
     if type == "DELETED":
-        running.reconciler.forget(namespace, name)
+        running.reconciler.forget(*labeling_job)
         # A reconcile under way may record its metrics once more; the next finds it gone.
-        running.queue.add((namespace, name))
+        running.queue.add(labeling_job)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_STEP: kopf.PRESENT})
-async def step_job_event(body: kopf.Body, namespace: str, type: str | None, memo: kopf.Memo,
-                         **_: Any) -> None:
+async def step_job_event(
+    body: kopf.Body, name: str, namespace: str | None, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
     job = dict(body)
     owner = owner_of(job)
     if not owner:
         return
-    running = operator(memo)
+    running, labeling_job = operator(memo), key(namespace, owner)
     children = running.reconciler.children
     if children is not None:
-        children.seen((namespace, owner), job, deleted=type == "DELETED")
+        children.seen(labeling_job, job, deleted=type == "DELETED")
     if decisive(type, job):
-        running.reconciler.ending_seen(namespace, owner, str(body["metadata"]["name"]))
-        running.queue.add((namespace, owner))
+        running.reconciler.ending_seen(*labeling_job, name)
+        running.queue.add(labeling_job)

@@ -46,8 +46,10 @@ class ObservedJob:
     def rule_failure(self) -> bool:
         """A rule failed the whole job (exit code 3, podFailurePolicy FailJob)."""
         return self.state is JobState.FAILED and (
-            self.exit_code == FAILED_EXIT_CODE or self.failure_reason == "PodFailurePolicy"
-            or (self.summary is not None and self.summary.status is StepStatus.FAILED))
+            self.exit_code == FAILED_EXIT_CODE
+            or self.failure_reason == "PodFailurePolicy"
+            or (self.summary is not None and self.summary.status is StepStatus.FAILED)
+        )
 
     @property
     def logs_hint(self) -> str:
@@ -121,13 +123,15 @@ def attempts(job: Obj, pods: list[Obj]) -> list[Attempt]:
             for holder in (get(status, "state"), get(status, "lastState")):
                 terminated = get(holder, "terminated")
                 if terminated and get(terminated, "exitCode") is not None:
-                    found.append(Attempt(
-                        exit_code=int(get(terminated, "exitCode")),
-                        message=str(get(terminated, "message") or ""),
-                        finished_at=parse_time(get(terminated, "finishedAt")),
-                        pod=pod_name,
-                        reason=str(get(terminated, "reason") or "") or None,
-                    ))
+                    found.append(
+                        Attempt(
+                            exit_code=int(get(terminated, "exitCode")),
+                            message=str(get(terminated, "message") or ""),
+                            finished_at=parse_time(get(terminated, "finishedAt")),
+                            pod=pod_name,
+                            reason=str(get(terminated, "reason") or "") or None,
+                        )
+                    )
     return sorted(found, key=lambda a: a.sort_key)
 
 
@@ -150,7 +154,8 @@ def _pick(state: JobState, runs: list[Attempt]) -> Attempt | None:
         chosen = rule or crashes
     elif state is JobState.SUCCEEDED:
         chosen = [a for a in runs if a.exit_code == 0 and parse_summary(a.message)] or [
-            a for a in runs if a.exit_code == 0]
+            a for a in runs if a.exit_code == 0
+        ]
     else:
         chosen = runs
     return chosen[-1] if chosen else None

@@ -122,9 +122,14 @@ class _Draft:
         self.events.append(Event("Warning" if warning else "Normal", reason, message))
 
 
-def plan(spec: LabelingJobSpec, status: LabelingJobStatus | None,
-         observed: list[ObservedJob], now: datetime, *,
-         generation: int | None = None) -> Decision:
+def plan(
+    spec: LabelingJobSpec,
+    status: LabelingJobStatus | None,
+    observed: list[ObservedJob],
+    now: datetime,
+    *,
+    generation: int | None = None,
+) -> Decision:
     """The next actions and the new status of one LabelingJob.
 
     `status` is the resource's current status (None or empty for a new one), `observed`
@@ -133,16 +138,33 @@ def plan(spec: LabelingJobSpec, status: LabelingJobStatus | None,
     return _step(spec, status, now, generation, lambda draft: _advance(draft, observed))
 
 
-def failed(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime,
-           reason: str, message: str, *, generation: int | None = None) -> Decision:
+def failed(
+    spec: LabelingJobSpec,
+    status: LabelingJobStatus | None,
+    now: datetime,
+    reason: str,
+    message: str,
+    *,
+    generation: int | None = None,
+) -> Decision:
     """Fails the job for a reason found outside the planner (e.g. an unknown profile, or a
     step Job the API server rejected: reasons in SPEC_FAILURES are retried on a spec edit)."""
-    return _step(spec, status, now, generation,
-                 lambda draft: _fail(draft, reason_word(reason, "Failed"), message))
+    return _step(
+        spec,
+        status,
+        now,
+        generation,
+        lambda draft: _fail(draft, reason_word(reason, "Failed"), message),
+    )
 
 
-def _step(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime,
-          generation: int | None, act: Callable[[_Draft], None]) -> Decision:
+def _step(
+    spec: LabelingJobSpec,
+    status: LabelingJobStatus | None,
+    now: datetime,
+    generation: int | None,
+    act: Callable[[_Draft], None],
+) -> Decision:
     """Acknowledges the generation, leaves a final status as it is, else applies `act`."""
     old = status or LabelingJobStatus()
     draft = _Draft(spec, old.model_copy(deep=True), _second(now))
@@ -163,9 +185,14 @@ def _step(spec: LabelingJobSpec, status: LabelingJobStatus | None, now: datetime
 def _spec_fixed(old: LabelingJobStatus, generation: int | None) -> bool:
     """Whether the job failed for its spec and the spec has changed since."""
     failure = old.condition(ConditionType.FAILED)
-    return (old.phase is Phase.FAILED and failure is not None
-            and failure.reason in SPEC_FAILURES and generation is not None
-            and old.observed_generation is not None and generation > old.observed_generation)
+    return (
+        old.phase is Phase.FAILED
+        and failure is not None
+        and failure.reason in SPEC_FAILURES
+        and generation is not None
+        and old.observed_generation is not None
+        and generation > old.observed_generation
+    )
 
 
 def _reopen(draft: _Draft) -> None:
@@ -184,8 +211,9 @@ def _decide(draft: _Draft, old: LabelingJobStatus, retried: bool = False) -> Dec
     draft.outcome = Outcome(draft.outcome.reason, redact(draft.outcome.message))
     if phase is not old.phase or (retried and phase is Phase.FAILED):
         _phase_event(draft, old.phase, phase)
-    draft.status.conditions = merge(old.conditions, phase, draft.outcome, draft.now,
-                                draft.status.observed_generation)
+    draft.status.conditions = merge(
+        old.conditions, phase, draft.outcome, draft.now, draft.status.observed_generation
+    )
     return Decision(draft.status, tuple(draft.actions), tuple(draft.events))
 
 
@@ -196,7 +224,9 @@ def _phase_event(draft: _Draft, before: Phase | None, after: Phase) -> None:
     elif after is Phase.COMPLETED:
         draft.event("Completed", f"{draft.outcome.reason}: {message}")
     elif before in (Phase.STOPPED, Phase.STOPPING) and after in (
-            Phase.INITIALIZING, Phase.IN_PROGRESS):
+        Phase.INITIALIZING,
+        Phase.IN_PROGRESS,
+    ):
         draft.event("Resumed", message)
     elif before is Phase.FAILED:
         draft.event("Retrying", f"the spec changed: {message}")
@@ -234,8 +264,11 @@ def _initialize(draft: _Draft) -> None:
 
 def _find(observed: list[ObservedJob], step: Step, iteration: int | None) -> ObservedJob | None:
     """The step's Job: its latest polling round, one not being deleted first."""
-    matches = [job for job in observed
-               if job.step is step and (job.iteration if step.iterative else None) == iteration]
+    matches = [
+        job
+        for job in observed
+        if job.step is step and (job.iteration if step.iterative else None) == iteration
+    ]
     matches.sort(key=lambda job: (job.deleting, -job.poll, job.name))
     return matches[0] if matches else None
 
@@ -251,17 +284,23 @@ def _waiting(draft: _Draft, job: ObservedJob, observed: list[ObservedJob], where
     ended = job.completion_time or draft.now
     if draft.spec.suspend:
         status.phase = Phase.STOPPED
-        draft.outcome = Outcome("Suspended", f"suspended while humans work on {where} "
-                                             f"({said}); spec.suspend: false resumes")
+        draft.outcome = Outcome(
+            "Suspended",
+            f"suspended while humans work on {where} ({said}); spec.suspend: false resumes",
+        )
         return
     if (draft.now - ended).total_seconds() < interval:
         draft.outcome = Outcome("WaitingForHumans", f"{where}: {said}")
         return
     draft.actions.append(CreateJob(Step.HUMAN, job.iteration, job.poll + 1))
     draft.actions.extend(
-        DeleteJob(other.name) for other in observed
-        if other.step is Step.HUMAN and other.iteration == job.iteration
-        and other.poll < job.poll and not other.deleting)
+        DeleteJob(other.name)
+        for other in observed
+        if other.step is Step.HUMAN
+        and other.iteration == job.iteration
+        and other.poll < job.poll
+        and not other.deleting
+    )
     draft.outcome = Outcome("WaitingForHumans", f"{where}: {said}; checking again")
 
 
@@ -280,8 +319,9 @@ def _advance(draft: _Draft, observed: list[ObservedJob]) -> None:
         iteration = status.iteration if step.iterative else None
         where = _describe(step, iteration)
         job = _find(observed, step, iteration)
-        if job is None or (job.deleting and job.state is not JobState.SUCCEEDED
-                           and not job.rule_failure):
+        if job is None or (
+            job.deleting and job.state is not JobState.SUCCEEDED and not job.rule_failure
+        ):
             _no_job_yet(draft, step, iteration, job)
             return
         if job.state is JobState.ACTIVE:
@@ -310,8 +350,9 @@ def _advance(draft: _Draft, observed: list[ObservedJob]) -> None:
     raise RuntimeError("planner did not settle")
 
 
-def _no_job_yet(draft: _Draft, step: Step, iteration: int | None,
-                leaving: ObservedJob | None) -> None:
+def _no_job_yet(
+    draft: _Draft, step: Step, iteration: int | None, leaving: ObservedJob | None
+) -> None:
     status = draft.status
     where = _describe(step, iteration)
     if draft.spec.suspend:
@@ -320,13 +361,15 @@ def _no_job_yet(draft: _Draft, step: Step, iteration: int | None,
             draft.outcome = Outcome("Stopping", f"suspended: waiting for {leaving.name} to go")
         else:
             status.phase = Phase.STOPPED
-            draft.outcome = Outcome("Suspended", f"suspended before {where}; "
-                                                 "spec.suspend: false resumes")
+            draft.outcome = Outcome(
+                "Suspended", f"suspended before {where}; spec.suspend: false resumes"
+            )
         return
     status.phase = _running_phase(step)
     if leaving is not None:
-        draft.outcome = Outcome("WaitingForDeletion",
-                            f"{where}: waiting for {leaving.name} to be deleted")
+        draft.outcome = Outcome(
+            "WaitingForDeletion", f"{where}: waiting for {leaving.name} to be deleted"
+        )
         return
     draft.actions.append(CreateJob(step, iteration))
     draft.outcome = Outcome("StepStarting", f"{where} starting")
@@ -340,8 +383,9 @@ def _job_failed(draft: _Draft, job: ObservedJob, where: str) -> None:
         message = said or safe_text(job.failure_message or "the step refused to continue")
         _fail(draft, reason, f"{where}: {message}")
         return
-    details = [f"{job.failure_reason or 'Failed'}: "
-               + safe_text(job.failure_message or "the Job failed")]
+    details = [
+        f"{job.failure_reason or 'Failed'}: " + safe_text(job.failure_message or "the Job failed")
+    ]
     if job.exit_code is not None:
         ended = f" ({job.container_reason})" if job.container_reason else ""
         pod = f" in pod {job.pod}" if job.pod else ""
@@ -350,8 +394,11 @@ def _job_failed(draft: _Draft, job: ObservedJob, where: str) -> None:
         details.append(f"the step said: {said}")
     elif job.exit_code is not None:
         details.append("it left no step summary (its output stays in the pod's log)")
-    _fail(draft, "StepFailed",
-          f"{where} failed: " + "; ".join(details) + f"; logs: {job.pod_logs_hint}")
+    _fail(
+        draft,
+        "StepFailed",
+        f"{where} failed: " + "; ".join(details) + f"; logs: {job.pod_logs_hint}",
+    )
 
 
 def _fail(draft: _Draft, reason: str, message: str) -> None:
@@ -368,8 +415,11 @@ def _job_succeeded(draft: _Draft, job: ObservedJob, step: Step, iteration: int |
     if summary is not None and summary.label_counters is not None:
         status.label_counters = summary.label_counters.model_copy()
     _record(draft, job, step, iteration, summary)
-    draft.event("StepSucceeded", f"{_describe(step, iteration)} succeeded"
-            + (f" in {summary.seconds:.1f} s" if summary and summary.seconds else ""))
+    draft.event(
+        "StepSucceeded",
+        f"{_describe(step, iteration)} succeeded"
+        + (f" in {summary.seconds:.1f} s" if summary and summary.seconds else ""),
+    )
     if step is Step.EXPORT:
         _complete(draft, summary)
         return True
@@ -387,8 +437,9 @@ def _job_succeeded(draft: _Draft, job: ObservedJob, step: Step, iteration: int |
     return False
 
 
-def _successor(spec: LabelingJobSpec, step: Step, iteration: int | None,
-               summary: StepSummary | None) -> tuple[Step, int | None]:
+def _successor(
+    spec: LabelingJobSpec, step: Step, iteration: int | None, summary: StepSummary | None
+) -> tuple[Step, int | None]:
     """The step after `step` from the summary's `next` (docs/step-contract.md)."""
     current = iteration or 0
     wanted = summary.next if summary is not None else None
@@ -401,48 +452,69 @@ def _successor(spec: LabelingJobSpec, step: Step, iteration: int | None,
             return Step.HUMAN, 0
         if step is Step.HUMAN and spec.auto_labeling.enabled:
             return Step.TRAIN, current
-        raise StepError("SummaryMissing", "the step succeeded without a summary saying what "
-                                          "comes next")
+        raise StepError(
+            "SummaryMissing", "the step succeeded without a summary saying what comes next"
+        )
     choices: dict[Step, dict[Step, tuple[Step, int | None]]] = {
         Step.PREPARE: {Step.HUMAN: (Step.HUMAN, 0), Step.EXPORT: (Step.EXPORT, None)},
-        Step.HUMAN: {Step.TRAIN: (Step.TRAIN, current),
-                     Step.HUMAN: (Step.HUMAN, current + 1), Step.EXPORT: (Step.EXPORT, None)},
-        Step.THRESHOLD: {Step.HUMAN: (Step.HUMAN, current + 1),
-                         Step.TRAIN: (Step.TRAIN, current + 1),
-                         Step.EXPORT: (Step.EXPORT, None)},
+        Step.HUMAN: {
+            Step.TRAIN: (Step.TRAIN, current),
+            Step.HUMAN: (Step.HUMAN, current + 1),
+            Step.EXPORT: (Step.EXPORT, None),
+        },
+        Step.THRESHOLD: {
+            Step.HUMAN: (Step.HUMAN, current + 1),
+            Step.TRAIN: (Step.TRAIN, current + 1),
+            Step.EXPORT: (Step.EXPORT, None),
+        },
     }
     options = choices[step]
     if wanted not in options:
-        raise StepError("InvalidSummary", f"next step {safe_text(repr(str(wanted)), 80)} cannot "
-                                          f"follow {step} "
-                                          f"(expected one of {', '.join(options)})")
+        raise StepError(
+            "InvalidSummary",
+            f"next step {safe_text(repr(str(wanted)), 80)} cannot "
+            f"follow {step} "
+            f"(expected one of {', '.join(options)})",
+        )
     return options[wanted]
 
 
-def _stopping_condition(spec: LabelingJobSpec, counters: LabelCounters,
-                        following: Step) -> StopReason | None:
+def _stopping_condition(
+    spec: LabelingJobSpec, counters: LabelCounters, following: Step
+) -> StopReason | None:
     """The steps enforce the stopping conditions; the planner checks them too, so that one
     lowered mid-run takes effect at once. The human budget stops only more human labeling
     (the iteration's training and auto-labeling still run); the labeled share stops all."""
     if following is Step.EXPORT:
         return None
     conditions = spec.stopping_conditions
-    if following is Step.HUMAN and human_budget_left(
-            conditions.max_human_labeled_object_count, counters.human_labeled) <= 0:
+    if (
+        following is Step.HUMAN
+        and human_budget_left(conditions.max_human_labeled_object_count, counters.human_labeled)
+        <= 0
+    ):
         return StopReason.MAX_HUMAN_LABELED
     size = counters.total_labeled + counters.unlabeled + counters.failed_non_retryable_error
-    if share_reached(counters.total_labeled, size,
-                     conditions.max_percentage_of_input_dataset_labeled):
+    if share_reached(
+        counters.total_labeled, size, conditions.max_percentage_of_input_dataset_labeled
+    ):
         return StopReason.MAX_PERCENTAGE_LABELED
     return None
 
 
-def _record(draft: _Draft, job: ObservedJob, step: Step, iteration: int | None,
-            summary: StepSummary | None) -> None:
+def _record(
+    draft: _Draft, job: ObservedJob, step: Step, iteration: int | None, summary: StepSummary | None
+) -> None:
     status = draft.status
-    seconds = summary.seconds if summary and summary.seconds is not None else (
-        (job.completion_time - job.start_time).total_seconds()
-        if job.completion_time and job.start_time else None)
+    seconds = (
+        summary.seconds
+        if summary and summary.seconds is not None
+        else (
+            (job.completion_time - job.start_time).total_seconds()
+            if job.completion_time and job.start_time
+            else None
+        )
+    )
     if step is Step.THRESHOLD and summary is not None:
         if summary.accuracy_bound is not None:
             status.accuracy_bound = summary.accuracy_bound
@@ -481,8 +553,10 @@ def _complete(draft: _Draft, summary: StepSummary | None) -> None:
         status.output_manifest_uri = draft.spec.output.uri.rstrip("/") + "/" + OUTPUT_MANIFEST
     counters = status.label_counters
     reason = reason_word(status.stop_reason, "Completed")
-    message = (f"{counters.total_labeled} objects labeled ({counters.human_labeled} by "
-               f"humans, {counters.machine_labeled} by machine), {counters.unlabeled} "
-               f"unlabeled, {counters.failed_non_retryable_error} failed; output: "
-               f"{status.output_manifest_uri}")
+    message = (
+        f"{counters.total_labeled} objects labeled ({counters.human_labeled} by "
+        f"humans, {counters.machine_labeled} by machine), {counters.unlabeled} "
+        f"unlabeled, {counters.failed_non_retryable_error} failed; output: "
+        f"{status.output_manifest_uri}"
+    )
     draft.outcome = Outcome(reason, message)

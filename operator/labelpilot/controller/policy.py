@@ -33,8 +33,12 @@ GPU_TAINT = "nvidia.com/gpu"
 # and its GPU, no longer than this. A human step waits 20 s for answers; a simulated
 # workforce may take up to an hour per batch.
 DEFAULT_DEADLINES: dict[Step, int] = {
-    Step.PREPARE: 6 * 3600, Step.HUMAN: 2 * 3600, Step.TRAIN: 24 * 3600,
-    Step.INFER: 12 * 3600, Step.THRESHOLD: 2 * 3600, Step.EXPORT: 6 * 3600,
+    Step.PREPARE: 6 * 3600,
+    Step.HUMAN: 2 * 3600,
+    Step.TRAIN: 24 * 3600,
+    Step.INFER: 12 * 3600,
+    Step.THRESHOLD: 2 * 3600,
+    Step.EXPORT: 6 * 3600,
 }
 DEFAULT_MAX_DEADLINE = 7 * 24 * 3600
 
@@ -56,8 +60,10 @@ class Patterns:
     @classmethod
     def of(cls, entries: Iterable[str]) -> Patterns:
         entries = list(entries)
-        return cls(frozenset(e for e in entries if not e.endswith("*")),
-                   tuple(e[:-1] for e in entries if e.endswith("*")))
+        return cls(
+            frozenset(e for e in entries if not e.endswith("*")),
+            tuple(e[:-1] for e in entries if e.endswith("*")),
+        )
 
     @classmethod
     def of_urls(cls, entries: Iterable[str]) -> Patterns:
@@ -65,9 +71,10 @@ class Patterns:
         every path below it, never a longer host name."""
         entries = list(entries)
         bases = [e.removesuffix("/") for e in entries if not e.endswith("*")]
-        return cls(frozenset(bases) | {b + "/" for b in bases},
-                   tuple(e[:-1] for e in entries if e.endswith("*")) +
-                   tuple(b + "/" for b in bases))
+        return cls(
+            frozenset(bases) | {b + "/" for b in bases},
+            tuple(e[:-1] for e in entries if e.endswith("*")) + tuple(b + "/" for b in bases),
+        )
 
     def allows(self, value: str) -> bool:
         return value in self.exact or any(value.startswith(p) for p in self.prefixes)
@@ -92,8 +99,7 @@ class PolicyFile(BaseModel):
     label_studio_urls: list[str] = Field(default_factory=list)
     volume_claims: list[str] = Field(default_factory=lambda: [DEFAULT_CLAIM])
     toleration_keys: list[str] = Field(default_factory=lambda: [GPU_TAINT])
-    active_deadline_seconds: dict[Step, Annotated[int, Field(ge=1)]] = Field(
-        default_factory=dict)
+    active_deadline_seconds: dict[Step, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     max_active_deadline_seconds: int = Field(DEFAULT_MAX_DEADLINE, ge=1)
 
 
@@ -159,32 +165,38 @@ class Policy:
         """Raises PolicyError naming every field the policy refuses."""
         found = self.violations(spec, worker_image)
         if found:
-            raise PolicyError("not allowed by the cluster's LabelPilot policy: "
-                              + "; ".join(found))
+            raise PolicyError("not allowed by the cluster's LabelPilot policy: " + "; ".join(found))
 
     def _violations(self, spec: LabelingJobSpec, worker_image: str) -> Iterator[str]:
         algorithm = spec.auto_labeling.algorithm
-        for where, image in (("worker.image", spec.worker.image),
-                             ("autoLabeling.algorithm.trainingImage", algorithm.training_image),
-                             ("autoLabeling.algorithm.inferenceImage",
-                              algorithm.inference_image)):
+        for where, image in (
+            ("worker.image", spec.worker.image),
+            ("autoLabeling.algorithm.trainingImage", algorithm.training_image),
+            ("autoLabeling.algorithm.inferenceImage", algorithm.inference_image),
+        ):
             if image is not None and image != worker_image and not self.images.allows(image):
                 yield f"spec.{where}: image {image!r} is not allowed"
         if not self.commands:
-            for where, command in (("trainingCommand", algorithm.training_command),
-                                   ("inferenceCommand", algorithm.inference_command)):
+            for where, command in (
+                ("trainingCommand", algorithm.training_command),
+                ("inferenceCommand", algorithm.inference_command),
+            ):
                 if command:
-                    yield (f"spec.autoLabeling.algorithm.{where}: custom commands are not "
-                           "allowed")
+                    yield (f"spec.autoLabeling.algorithm.{where}: custom commands are not allowed")
         account = spec.worker.service_account_name
-        if account is not None and account != self.step_service_account and not (
-                self.service_accounts.allows(account)):
+        if (
+            account is not None
+            and account != self.step_service_account
+            and not (self.service_accounts.allows(account))
+        ):
             yield f"spec.worker.serviceAccountName: ServiceAccount {account!r} is not allowed"
         yield from self._storage(spec)
         yield from self._label_studio(spec)
-        for role, resources in (("training", spec.resources.training),
-                                ("inference", spec.resources.inference),
-                                ("other", spec.resources.other)):
+        for role, resources in (
+            ("training", spec.resources.training),
+            ("inference", spec.resources.inference),
+            ("other", spec.resources.other),
+        ):
             yield from self._step_resources(f"spec.resources.{role}", resources)
 
     def _storage(self, spec: LabelingJobSpec) -> Iterator[str]:
@@ -204,18 +216,23 @@ class Policy:
         if not self.label_studio_urls.allows(studio.url):
             yield f"{where}.url: Label Studio URL {studio.url!r} is not allowed"
         if not self.label_studio_token_secrets.allows(studio.api_token_secret_name):
-            yield (f"{where}.apiTokenSecretName: Secret {studio.api_token_secret_name!r} "
-                   "is not allowed")
+            yield (
+                f"{where}.apiTokenSecretName: Secret {studio.api_token_secret_name!r} "
+                "is not allowed"
+            )
 
     def _step_resources(self, where: str, resources: StepResources) -> Iterator[str]:
         for toleration in resources.tolerations or []:
             key = toleration.key
             if key is None and not self.toleration_keys.anything:
-                yield (f"{where}.tolerations: a toleration without a key (every taint) is "
-                       "not allowed")
+                yield (
+                    f"{where}.tolerations: a toleration without a key (every taint) is not allowed"
+                )
             elif key is not None and not self.toleration_keys.allows(key):
                 yield f"{where}.tolerations: taint key {key!r} is not allowed"
         seconds = resources.active_deadline_seconds
         if seconds is not None and seconds > self.max_deadline:
-            yield (f"{where}.activeDeadlineSeconds: {seconds} is above the cluster's "
-                   f"maximum {self.max_deadline}")
+            yield (
+                f"{where}.activeDeadlineSeconds: {seconds} is above the cluster's "
+                f"maximum {self.max_deadline}"
+            )

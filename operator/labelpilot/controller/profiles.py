@@ -128,7 +128,8 @@ class Catalog:
 
     profiles: dict[str, Placement] = field(default_factory=lambda: dict(BUILTIN_PROFILES))
     defaults: dict[TaskType, dict[Role, str]] = field(
-        default_factory=lambda: {t: dict(r) for t, r in BUILTIN_DEFAULTS.items()})
+        default_factory=lambda: {t: dict(r) for t, r in BUILTIN_DEFAULTS.items()}
+    )
 
     @classmethod
     def from_yaml(cls, text: str) -> Catalog:
@@ -142,7 +143,9 @@ class Catalog:
             profiles[name] = Placement(
                 {k: str(v) for k, v in entry.requests.items()},
                 {k: str(v) for k, v in entry.limits.items()},
-                dict(entry.node_selector), tuple(entry.tolerations))
+                dict(entry.node_selector),
+                tuple(entry.tolerations),
+            )
         defaults = {t: dict(r) for t, r in BUILTIN_DEFAULTS.items()}
         for task_type, roles in data.defaults.items():
             defaults.setdefault(task_type, {}).update(roles)
@@ -173,8 +176,9 @@ class Catalog:
     def default_name(self, task_type: TaskType, role: Role) -> str:
         return self.defaults.get(task_type, {}).get(role, SMALL)
 
-    def resolve(self, task_type: TaskType, role: Role,
-                override: StepResources | None = None) -> Placement:
+    def resolve(
+        self, task_type: TaskType, role: Role, override: StepResources | None = None
+    ) -> Placement:
         """The placement of a step: the job's profile (or the task type's), then the job's
         explicit overrides. Requests above a limit come down to it; GPUs and other extended
         resources (`<domain>/<name>`) cannot be overcommitted: their request is their limit,
@@ -190,11 +194,18 @@ class Catalog:
                 limits.setdefault(resource, request)
         for resource, limit in limits.items():
             if is_extended_resource(resource) or (
-                    resource in requests
-                    and parse_quantity(requests[resource]) > parse_quantity(limit)):
+                resource in requests and parse_quantity(requests[resource]) > parse_quantity(limit)
+            ):
                 requests[resource] = limit
-        tolerations = base.tolerations if override.tolerations is None else tuple(
-            t.to_k8s() for t in override.tolerations)
-        return replace(base, requests=requests, limits=limits,
-                       node_selector={**base.node_selector, **(override.node_selector or {})},
-                       tolerations=tolerations)
+        tolerations = (
+            base.tolerations
+            if override.tolerations is None
+            else tuple(t.to_k8s() for t in override.tolerations)
+        )
+        return replace(
+            base,
+            requests=requests,
+            limits=limits,
+            node_selector={**base.node_selector, **(override.node_selector or {})},
+            tolerations=tolerations,
+        )

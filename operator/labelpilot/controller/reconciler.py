@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -54,19 +54,27 @@ class Apis:
 
     @classmethod
     def from_client(cls, api_client: client.ApiClient) -> Apis:
-        return cls(client.CustomObjectsApi(api_client), client.BatchV1Api(api_client),
-                   client.CoreV1Api(api_client))
+        return cls(
+            client.CustomObjectsApi(api_client),
+            client.BatchV1Api(api_client),
+            client.CoreV1Api(api_client),
+        )
 
 
 def _json(response: Any) -> Obj:
-    return json.loads(response.data)
+    return cast(Obj, json.loads(response.data))
 
 
 class Reconciler:
     """At most one reconcile per LabelingJob at a time; safe to call from several threads."""
 
-    def __init__(self, apis: Apis, settings: JobSettings, events: EventSink,
-                 children: ChildJobs | None = None) -> None:
+    def __init__(
+        self,
+        apis: Apis,
+        settings: JobSettings,
+        events: EventSink,
+        children: ChildJobs | None = None,
+    ) -> None:
         self.apis = apis
         self.settings = settings
         self.events = events
@@ -134,8 +142,11 @@ class Reconciler:
 
     def _read(self, namespace: str, name: str) -> Obj | None:
         try:
-            return _json(self.apis.custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, _preload_content=False))
+            return _json(
+                self.apis.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name, _preload_content=False
+                )
+            )
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -145,24 +156,34 @@ class Reconciler:
         key = (namespace, name)
         if self.children is not None and not self.children.needs_list(key):
             return self.children.jobs(key)
-        listed = _json(self.apis.batch.list_namespaced_job(
-            namespace, label_selector=selector(name), _preload_content=False))
+        listed = _json(
+            self.apis.batch.list_namespaced_job(
+                namespace, label_selector=selector(name), _preload_content=False
+            )
+        )
         if self.children is None:
             return list(listed["items"])
-        self.children.listed(key, listed["items"],
-                             (listed.get("metadata") or {}).get("resourceVersion"))
+        self.children.listed(
+            key, listed["items"], (listed.get("metadata") or {}).get("resourceVersion")
+        )
         return self.children.jobs(key)
 
     def observe(self, namespace: str, name: str, uid: str) -> list[ObservedJob]:
         """The LabelingJob's child Jobs (owned by this uid), each with its Pods."""
-        jobs = [job for job in self._jobs(namespace, name)
-                if any(o.get("uid") == uid for o in job["metadata"].get("ownerReferences") or [])]
+        jobs = [
+            job
+            for job in self._jobs(namespace, name)
+            if any(o.get("uid") == uid for o in job["metadata"].get("ownerReferences") or [])
+        ]
         known = {job["metadata"]["uid"]: self._finished.get(_version_key(job)) for job in jobs}
         pods: list[Obj] = []
         # Only a finished Job's pods are read, and only once.
         if any(decisive(None, job) and known[job["metadata"]["uid"]] is None for job in jobs):
-            pods = _json(self.apis.core.list_namespaced_pod(
-                namespace, label_selector=selector(name), _preload_content=False))["items"]
+            pods = _json(
+                self.apis.core.list_namespaced_pod(
+                    namespace, label_selector=selector(name), _preload_content=False
+                )
+            )["items"]
         observed = []
         for job in jobs:
             job_uid = job["metadata"]["uid"]
@@ -170,8 +191,11 @@ class Reconciler:
             if cached is not None:
                 observed.append(cached)
                 continue
-            mine = [p for p in pods if any(o.get("uid") == job_uid
-                                           for o in p["metadata"].get("ownerReferences") or [])]
+            mine = [
+                p
+                for p in pods
+                if any(o.get("uid") == job_uid for o in p["metadata"].get("ownerReferences") or [])
+            ]
             seen = observed_from(job, mine)
             if decisive(None, job) and mine:
                 self._finished[_version_key(job)] = seen
@@ -211,12 +235,21 @@ class Reconciler:
             for action in decision.actions:
                 if isinstance(action, CreateJob):
                     try:
-                        job = build_job(name, namespace, meta["uid"], spec, action.step,
-                                        action.iteration, self.settings, poll=action.poll)
+                        job = build_job(
+                            name,
+                            namespace,
+                            meta["uid"],
+                            spec,
+                            action.step,
+                            action.iteration,
+                            self.settings,
+                            poll=action.poll,
+                        )
                     except ProfileError as error:  # a policy refusal is one too
                         reason = str(getattr(error, "reason", "") or INVALID_PROFILE)
-                        decision = failed(spec, status, now, reason, str(error),
-                                          generation=meta.get("generation"))
+                        decision = failed(
+                            spec, status, now, reason, str(error), generation=meta.get("generation")
+                        )
                         break
                     try:
                         self._create(namespace, job)
@@ -224,9 +257,14 @@ class Reconciler:
                         if not rejects_spec(error):
                             raise
                         prometheus_metrics.RECONCILE_ERRORS.labels(JOB_REJECTED).inc()
-                        decision = failed(spec, status, now, JOB_REJECTED,
-                                          rejected_message(error, job),
-                                          generation=meta.get("generation"))
+                        decision = failed(
+                            spec,
+                            status,
+                            now,
+                            JOB_REJECTED,
+                            rejected_message(error, job),
+                            generation=meta.get("generation"),
+                        )
                         break
                 elif isinstance(action, DeleteJob):
                     self._delete(namespace, action.name)
@@ -239,39 +277,47 @@ class Reconciler:
         new_status = decision.status_body()
         if new_status != old_status:
             self.apis.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURAL, name, {"status": new_status})
+                GROUP, VERSION, namespace, PLURAL, name, {"status": new_status}
+            )
         prometheus_metrics.record_status(namespace, name, new_status)
         for event in decision.events:
             self._post(body, event)
         return decision
 
-    def _stall(self, body: Obj, status: LabelingJobStatus | None, error: ApiException,
-               now: datetime) -> None:
+    def _stall(
+        self, body: Obj, status: LabelingJobStatus | None, error: ApiException, now: datetime
+    ) -> None:
         """The API refused one of the operator's requests: say so in status and an Event,
         so that the job does not look like it is still making progress."""
         outcome = Outcome("Forbidden", forbidden_message(error, body["metadata"]["namespace"]))
-        log.warning("%s/%s: %s", body["metadata"]["namespace"], body["metadata"]["name"],
-                    outcome.message)
+        log.warning(
+            "%s/%s: %s", body["metadata"]["namespace"], body["metadata"]["name"], outcome.message
+        )
         self._post(body, Event("Warning", outcome.reason, outcome.message))
         current = (status or LabelingJobStatus()).model_copy(deep=True)
         generation = body["metadata"].get("generation")
-        current.conditions = stalled(current.conditions, outcome, now.replace(microsecond=0),
-                                     generation)
+        current.conditions = stalled(
+            current.conditions, outcome, now.replace(microsecond=0), generation
+        )
         new_status = current.to_k8s()
         if new_status == (body.get("status") or None):
             return
         try:
             self.apis.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, body["metadata"]["namespace"], PLURAL,
-                body["metadata"]["name"], {"status": new_status})
+                GROUP,
+                VERSION,
+                body["metadata"]["namespace"],
+                PLURAL,
+                body["metadata"]["name"],
+                {"status": new_status},
+            )
         except ApiException:  # status writes may be what is forbidden; the Event remains
             log.exception("could not write the Forbidden condition")
 
     def _create(self, namespace: str, job: Obj) -> None:
         owner = owner_of(job)
         try:
-            response = self.apis.batch.create_namespaced_job(namespace, job,
-                                                             _preload_content=False)
+            response = self.apis.batch.create_namespaced_job(namespace, job, _preload_content=False)  # type: ignore[arg-type]  # a dict is sent as it is
             if self.children is not None and owner:
                 # The next reconcile must see it even before the watch delivers it.
                 self.children.seen((namespace, owner), _json(response))
@@ -288,22 +334,33 @@ class Reconciler:
             return
         ended, seen = ending
         prometheus_metrics.DECISION_SECONDS.observe(created - seen)
-        log.info("created job %s/%s %.3f s after the end of %s was seen "
-                 "(decision seen=%.3f created=%.3f)", namespace, job["metadata"]["name"],
-                 created - seen, ended, seen, created)
+        log.info(
+            "created job %s/%s %.3f s after the end of %s was seen "
+            "(decision seen=%.3f created=%.3f)",
+            namespace,
+            job["metadata"]["name"],
+            created - seen,
+            ended,
+            seen,
+            created,
+        )
 
     def _delete(self, namespace: str, job_name: str) -> None:
         try:
             self.apis.batch.delete_namespaced_job(
-                job_name, namespace, body={"propagationPolicy": "Foreground"})
+                job_name, namespace, body=client.V1DeleteOptions(propagation_policy="Foreground")
+            )
         except ApiException as error:
             if error.status != 404:
                 raise
 
     def _time_steps(self, namespace: str, name: str, observed: list[ObservedJob]) -> None:
         """Observes each finished step Job's duration once."""
-        finished = {job.name: (job.step, (job.completion_time - job.start_time).total_seconds())
-                    for job in observed if job.completion_time and job.start_time}
+        finished = {
+            job.name: (job.step, (job.completion_time - job.start_time).total_seconds())
+            for job in observed
+            if job.completion_time and job.start_time
+        }
         with self._guard:
             timed = self._timed.setdefault((namespace, name), set())
             new = [finished[job] for job in finished.keys() - timed]
@@ -342,17 +399,21 @@ def server_message(error: ApiException, default: str) -> str:
 def forbidden_message(error: ApiException, namespace: str) -> str:
     """One sentence naming what was refused, from the API server's Status body."""
     detail = server_message(error, "forbidden")
-    return (f"the API server refused an operator request in namespace {namespace}: "
-            f"{detail}. Grant the operator's ServiceAccount this permission "
-            "(the Helm chart's Role/ClusterRole); the job resumes by itself once it can.")
+    return (
+        f"the API server refused an operator request in namespace {namespace}: "
+        f"{detail}. Grant the operator's ServiceAccount this permission "
+        "(the Helm chart's Role/ClusterRole); the job resumes by itself once it can."
+    )
 
 
 def rejected_message(error: ApiException, job: Obj) -> str:
     """Why a step Job was refused, and what the user can do about it."""
     detail = server_message(error, "invalid")
-    return (f"the API server rejected step Job {job['metadata']['name']} "
-            f"(HTTP {error.status}): {detail}. Fix the LabelingJob's spec; "
-            "its next generation tries again.")
+    return (
+        f"the API server rejected step Job {job['metadata']['name']} "
+        f"(HTTP {error.status}): {detail}. Fix the LabelingJob's spec; "
+        "its next generation tries again."
+    )
 
 
 def _version_key(job: Obj) -> tuple[str, str]:
@@ -376,5 +437,6 @@ def decisive(event_type: str | None, job: Obj) -> bool:
     if event_type == "DELETED":
         return True
     conditions = (job.get("status") or {}).get("conditions") or []
-    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-               for c in conditions)
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions
+    )

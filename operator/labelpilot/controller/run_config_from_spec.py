@@ -46,8 +46,9 @@ def data_roots(spec: LabelingJobSpec) -> list[str]:
     return roots
 
 
-def to_run_config(name: str, namespace: str, spec: LabelingJobSpec, uid: str | None = None
-                  ) -> run_config.RunConfig:
+def to_run_config(
+    name: str, namespace: str, spec: LabelingJobSpec, uid: str | None = None
+) -> run_config.RunConfig:
     """The step config of LabelingJob `namespace/name`.
 
     URIs pass through unchanged: with `storage.volumeClaimName` they are paths (or file://
@@ -69,13 +70,17 @@ def to_run_config(name: str, namespace: str, spec: LabelingJobSpec, uid: str | N
         output_uri=spec.output.uri,
         data_roots=data_roots(spec),
         workforce=run_config.WorkforceConfig(
-            simulated=None if simulated is None else run_config.SimulatedWorkforceConfig(
+            simulated=None
+            if simulated is None
+            else run_config.SimulatedWorkforceConfig(
                 ground_truth_uri=simulated.ground_truth_manifest_uri,
                 error_rate=simulated.error_rate,
                 failure_rate=simulated.failure_rate,
                 latency_seconds=simulated.latency_seconds,
             ),
-            label_studio=None if studio is None else run_config.LabelStudioWorkforceConfig(
+            label_studio=None
+            if studio is None
+            else run_config.LabelStudioWorkforceConfig(
                 url=studio.url,
                 project_id=studio.project.id,
                 project_title=studio.project.title,
@@ -93,7 +98,9 @@ def to_run_config(name: str, namespace: str, spec: LabelingJobSpec, uid: str | N
         auto_labeling=auto.enabled,
         max_concurrent_task_count=human.max_concurrent_task_count,
         max_human_labeled=spec.stopping_conditions.max_human_labeled_object_count,
-        max_percentage_labeled=float(spec.stopping_conditions.max_percentage_of_input_dataset_labeled),
+        max_percentage_labeled=float(
+            spec.stopping_conditions.max_percentage_of_input_dataset_labeled
+        ),
         allow_small_dataset=auto.allow_small_dataset,
         initial_model_ref=auto.initial_model_ref or None,
         seed=spec.seed,

@@ -32,19 +32,33 @@ class OperatorSettings:
     relist_seconds: float = DEFAULT_RELIST_SECONDS  # how stale the child Job cache may get
 
     @classmethod
-    def build(cls, *, image: str | None = None, profiles_file: str | None = None,
-              policy_file: str | None = None, metrics_port: int | None = DEFAULT_METRICS_PORT,
-              resync_seconds: float = DEFAULT_RESYNC_SECONDS, scanning: bool = True,
-              workers: int = DEFAULT_WORKERS,
-              relist_seconds: float = DEFAULT_RELIST_SECONDS) -> OperatorSettings:
+    def build(
+        cls,
+        *,
+        image: str | None = None,
+        profiles_file: str | None = None,
+        policy_file: str | None = None,
+        metrics_port: int | None = DEFAULT_METRICS_PORT,
+        resync_seconds: float = DEFAULT_RESYNC_SECONDS,
+        scanning: bool = True,
+        workers: int = DEFAULT_WORKERS,
+        relist_seconds: float = DEFAULT_RELIST_SECONDS,
+    ) -> OperatorSettings:
         """Reads the profile and policy files (profiles.ProfileError, policy.PolicyError:
         a file that cannot be read or is invalid, named). Metrics port 0: no metrics."""
-        job = JobSettings(catalog=Catalog.from_file(profiles_file),
-                          policy=Policy.from_file(policy_file))
+        job = JobSettings(
+            catalog=Catalog.from_file(profiles_file), policy=Policy.from_file(policy_file)
+        )
         if image:
             job = JobSettings(image=image, catalog=job.catalog, policy=job.policy)
-        return cls(job=job, metrics_port=metrics_port or None, resync_seconds=resync_seconds,
-                   scanning=scanning, workers=workers, relist_seconds=relist_seconds)
+        return cls(
+            job=job,
+            metrics_port=metrics_port or None,
+            resync_seconds=resync_seconds,
+            scanning=scanning,
+            workers=workers,
+            relist_seconds=relist_seconds,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -58,10 +72,12 @@ class OperatorSettings:
 
         port = value("METRICS_PORT")
         return cls.build(
-            image=value("IMAGE"), profiles_file=value("PROFILES_FILE"),
+            image=value("IMAGE"),
+            profiles_file=value("PROFILES_FILE"),
             policy_file=value("POLICY_FILE"),
             metrics_port=None if port is None or port in OFF else int(port),
             resync_seconds=float(value("RESYNC_SECONDS") or DEFAULT_RESYNC_SECONDS),
             scanning=value("SCANNING") not in OFF,
             workers=int(value("WORKERS") or DEFAULT_WORKERS),
-            relist_seconds=float(value("RELIST_SECONDS") or DEFAULT_RELIST_SECONDS))
+            relist_seconds=float(value("RELIST_SECONDS") or DEFAULT_RELIST_SECONDS),
+        )

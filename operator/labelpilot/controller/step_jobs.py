@@ -80,8 +80,7 @@ def job_name(labeling_job: str, step: Step, iteration: int | None, poll: int = 0
     return _short(labeling_job, NAME_MAX, len(suffix)) + suffix
 
 
-def labels(labeling_job: str, step: Step, iteration: int | None, poll: int = 0
-           ) -> dict[str, str]:
+def labels(labeling_job: str, step: Step, iteration: int | None, poll: int = 0) -> dict[str, str]:
     instance = _short(labeling_job, LABEL_VALUE_MAX)
     result = {
         "app.kubernetes.io/name": "labelpilot",
@@ -105,16 +104,23 @@ def selector(labeling_job: str) -> str:
 
 
 def owner_reference(labeling_job: str, uid: str) -> Obj:
-    return {"apiVersion": API_VERSION, "kind": KIND, "name": labeling_job, "uid": uid,
-            "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": labeling_job,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def shard_count(spec: LabelingJobSpec, step: Step) -> int:
     return spec.resources.inference.parallelism if step is Step.INFER else 1
 
 
-def command_and_args(spec: LabelingJobSpec, step: Step,
-                     iteration: int | None) -> tuple[list[str] | None, list[str]]:
+def command_and_args(
+    spec: LabelingJobSpec, step: Step, iteration: int | None
+) -> tuple[list[str] | None, list[str]]:
     """The container's command (None: the image's entrypoint) and the contract's flags."""
     args: list[str] = []
     if step.iterative:
@@ -144,20 +150,32 @@ def image(spec: LabelingJobSpec, step: Step, settings: JobSettings) -> str:
 
 def step_resources(spec: LabelingJobSpec, step: Step) -> StepResources:
     """The job's `spec.resources` part that applies to `step`."""
-    return {Role.TRAINING: spec.resources.training, Role.INFERENCE: spec.resources.inference,
-            Role.OTHER: spec.resources.other}[ROLES.get(step, Role.OTHER)]
+    return {
+        Role.TRAINING: spec.resources.training,
+        Role.INFERENCE: spec.resources.inference,
+        Role.OTHER: spec.resources.other,
+    }[ROLES.get(step, Role.OTHER)]
 
 
 def placement(spec: LabelingJobSpec, step: Step, settings: JobSettings) -> Placement:
     """Raises profiles.ProfileError for a profile the cluster does not offer."""
-    return settings.catalog.resolve(spec.task_type, ROLES.get(step, Role.OTHER),
-                                    step_resources(spec, step))
+    return settings.catalog.resolve(
+        spec.task_type, ROLES.get(step, Role.OTHER), step_resources(spec, step)
+    )
 
 
-def _container(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: Step,
-               iteration: int | None, settings: JobSettings, where: Placement) -> Obj:
+def _container(
+    name: str,
+    namespace: str,
+    uid: str,
+    spec: LabelingJobSpec,
+    step: Step,
+    iteration: int | None,
+    settings: JobSettings,
+    where: Placement,
+) -> Obj:
     command, args = command_and_args(spec, step, iteration)
-    env = [
+    env: list[Obj] = [
         {"name": CONFIG_ENV, "value": to_run_config(name, namespace, spec, uid).to_json()},
         {"name": TERMINATION_LOG_ENV, "value": TERMINATION_LOG_PATH},
         {"name": "HOME", "value": SCRATCH_PATH},  # an arbitrary non-root uid has no home
@@ -166,8 +184,17 @@ def _container(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step:
     ]
     studio = spec.human_task_config.workforce.label_studio
     if studio is not None and step is Step.HUMAN:
-        env.append({"name": LABEL_STUDIO_TOKEN_ENV, "valueFrom": {"secretKeyRef": {
-            "name": studio.api_token_secret_name, "key": studio.api_token_secret_key}}})
+        env.append(
+            {
+                "name": LABEL_STUDIO_TOKEN_ENV,
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": studio.api_token_secret_name,
+                        "key": studio.api_token_secret_key,
+                    }
+                },
+            }
+        )
     mounts: list[Obj] = [{"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH}]
     if spec.storage and spec.storage.volume_claim_name:
         mounts.append({"name": DATA_VOLUME, "mountPath": spec.storage.mount_path})
@@ -195,9 +222,17 @@ def _container(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step:
     return container
 
 
-def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: Step,
-              iteration: int | None, settings: JobSettings | None = None, *,
-              poll: int = 0) -> Obj:
+def build_job(
+    name: str,
+    namespace: str,
+    uid: str,
+    spec: LabelingJobSpec,
+    step: Step,
+    iteration: int | None,
+    settings: JobSettings | None = None,
+    *,
+    poll: int = 0,
+) -> Obj:
     """The Job running `step` (at `iteration`, polling round `poll`) of LabelingJob
     `namespace/name` (uid `uid`).
 
@@ -210,8 +245,12 @@ def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: 
     shards = shard_count(spec, step)
     volumes: list[Obj] = [{"name": SCRATCH_VOLUME, "emptyDir": {}}]
     if spec.storage and spec.storage.volume_claim_name:
-        volumes.append({"name": DATA_VOLUME, "persistentVolumeClaim": {
-            "claimName": spec.storage.volume_claim_name}})
+        volumes.append(
+            {
+                "name": DATA_VOLUME,
+                "persistentVolumeClaim": {"claimName": spec.storage.volume_claim_name},
+            }
+        )
     security: Obj = {
         "runAsNonRoot": True,
         "runAsUser": settings.run_as_user,
@@ -237,16 +276,24 @@ def build_job(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: 
         pod_spec["serviceAccountName"] = account
     job_spec: Obj = {
         "activeDeadlineSeconds": settings.policy.deadline(
-            step, step_resources(spec, step).active_deadline_seconds),
+            step, step_resources(spec, step).active_deadline_seconds
+        ),
         "backoffLimit": spec.worker.backoff_limit,
         "completions": shards,
         "parallelism": shards,
-        "podFailurePolicy": {"rules": [
-            {"action": "FailJob", "onExitCodes": {
-                "containerName": CONTAINER, "operator": "In",
-                "values": [FAILED_EXIT_CODE]}},
-            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-        ]},
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {
+                        "containerName": CONTAINER,
+                        "operator": "In",
+                        "values": [FAILED_EXIT_CODE],
+                    },
+                },
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]
+        },
         "template": {"metadata": {"labels": dict(meta_labels)}, "spec": pod_spec},
     }
     if shards > 1:

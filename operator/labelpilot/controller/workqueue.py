@@ -36,9 +36,14 @@ def timer(delay: float, action: Callable[[], None]) -> Cancel:
 
 
 class WorkQueue:
-    def __init__(self, handle: Callable[[Hashable], object], workers: int = 16,
-                 retry_seconds: float = 5.0, max_retry_seconds: float = 300.0,
-                 later: Later = timer) -> None:
+    def __init__(
+        self,
+        handle: Callable[[Hashable], object],
+        workers: int = 16,
+        retry_seconds: float = 5.0,
+        max_retry_seconds: float = 300.0,
+        later: Later = timer,
+    ) -> None:
         self._handle = handle
         self._workers = workers
         self.retry_seconds = retry_seconds
@@ -54,8 +59,9 @@ class WorkQueue:
         self._threads: list[threading.Thread] = []
         self._stopped = False
 
-    def add(self, key: Hashable, urgent: bool = True,
-            context: contextvars.Context | None = None) -> None:
+    def add(
+        self, key: Hashable, urgent: bool = True, context: contextvars.Context | None = None
+    ) -> None:
         """Queues `key` (once), carrying the caller's context variables (kopf's event
         poster lives in them) to the thread that reconciles it. A resync (not urgent) of
         a key waiting for its retry is dropped."""
@@ -91,8 +97,9 @@ class WorkQueue:
             cancel()
 
     def _spawn(self) -> None:
-        thread = threading.Thread(target=self._work, name=f"reconcile-{len(self._threads)}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self._work, name=f"reconcile-{len(self._threads)}", daemon=True
+        )
         self._threads.append(thread)
         thread.start()
 
@@ -115,13 +122,13 @@ class WorkQueue:
                 context.run(self._handle, key)
             except Exception:
                 failures, delay = self._schedule_retry(key, context.copy())
-                log.exception("reconcile of %s failed (%d in a row); again in %.0f s", key,
-                              failures, delay)
+                log.exception(
+                    "reconcile of %s failed (%d in a row); again in %.0f s", key, failures, delay
+                )
             else:
                 self._succeeded(key)
 
-    def _schedule_retry(self, key: Hashable, context: contextvars.Context
-                        ) -> tuple[int, float]:
+    def _schedule_retry(self, key: Hashable, context: contextvars.Context) -> tuple[int, float]:
         with self._ready:
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             delay = self.retry_delay(failures)

@@ -8,7 +8,7 @@ import json
 NAMES = ("mnist", "spamassassin", "digits", "mnist-boxes", "mnist-masks")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "datasets", help="fetch and prepare the data sets (MNIST, SpamAssassin, digits, ...)"
     )
@@ -30,8 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     prepare.add_argument("--seed", type=int, default=0)
     prepare.add_argument("--label-attribute-name", default="label")
-    prepare.add_argument("--ref-root", default=None,
-                         help="the folder's path as the step Jobs see it (default: --out)")
+    prepare.add_argument(
+        "--ref-root",
+        default=None,
+        help="the folder's path as the step Jobs see it (default: --out)",
+    )
     parser.set_defaults(func=run, extra="worker")
 
 
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         limit=args.limit,
         seed=args.seed,
-        label_attribute=args.label_attribute_name, ref_root=args.ref_root,
+        label_attribute=args.label_attribute_name,
+        ref_root=args.ref_root,
     )
     print(json.dumps(summary))
     return 0

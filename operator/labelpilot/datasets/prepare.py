@@ -30,6 +30,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -185,7 +186,8 @@ def prepare(
     *,
     limit: int | None = None,
     seed: int = 0,
-    label_attribute: str = LABEL_ATTRIBUTE, ref_root: str | None = None,
+    label_attribute: str = LABEL_ATTRIBUTE,
+    ref_root: str | None = None,
 ) -> dict:
     """Writes the data set `name` into folder `out` (replacing what a previous run left).
 
@@ -219,7 +221,7 @@ def prepare(
             relative = f"objects/{example.key}.png"
             storage.write_bytes(str(out / relative), _png(example.image))
             record = {formats.SOURCE_REF: str(visible / relative)}
-        label = example.label
+        label: Any = example.label
         if spec.task_type is TaskType.SEMANTIC_SEGMENTATION:
             relative = f"masks/{example.key}.png"
             formats.write_mask_png(str(out / relative), np.asarray(label), colors)

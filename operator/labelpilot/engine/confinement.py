@@ -26,7 +26,7 @@ def default_roots(manifest_uri: str) -> list[str]:
     if storage.is_local(manifest_uri):
         folder = storage.parent(manifest_uri)
         if folder.startswith("file://"):
-            folder = folder[len("file://"):] or "/"
+            folder = folder[len("file://") :] or "/"
         return [os.path.abspath(folder)]
     bucket = bucket_of(manifest_uri)
     return [bucket] if bucket else []
@@ -50,8 +50,9 @@ class DataRoots:
         if storage.is_local(uri):
             target = local_target(uri)
             for root in self.roots:
-                if root.local and (target == root.prefix or target.startswith(
-                        root.prefix.rstrip("/") + "/")):
+                if root.local and (
+                    target == root.prefix or target.startswith(root.prefix.rstrip("/") + "/")
+                ):
                     return target
             raise OutsideDataRoots(f"not under the data roots {self.text}")
         scheme, host, path = remote_parts(uri)

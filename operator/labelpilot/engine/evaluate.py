@@ -19,8 +19,9 @@ def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
     Raises formats.GroundTruthError when the truth of a labeled object is bad."""
     ws = Workspace(config.output_uri)
     state = LabelState.load(ws)
-    truth = formats.GroundTruth(ground_truth_uri, config.task_type, config.label_attribute_name,
-                                labels=config.labels)
+    truth = formats.GroundTruth(
+        ground_truth_uri, config.task_type, config.label_attribute_name, labels=config.labels
+    )
     keys = {o.index: o.key for o in formats.read_manifest(config.input_manifest_uri)}
     scores: dict[str, list[float]] = {"machine": [], "human": []}
     per_iteration: dict[int, list[float]] = {}
@@ -35,7 +36,7 @@ def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
         if source == "machine":
             per_iteration.setdefault(int(row["iteration"]), []).append(q)
     counters = state.counters()
-    result = {
+    result: dict[str, Any] = {
         "metric": "accuracy" if config.task_type.is_classification else "meanIoU",
         "target": config.target,
         "machineLabeled": len(scores["machine"]),
@@ -43,11 +44,13 @@ def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
         "humanLabeled": len(scores["human"]),
         "humanQuality": float(np.mean(scores["human"])) if scores["human"] else None,
         "machineFraction": counters.machine_labeled / max(1, state.total),
-        "machineQualityPerIteration": {str(i): float(np.mean(v))
-                                       for i, v in sorted(per_iteration.items())},
+        "machineQualityPerIteration": {
+            str(i): float(np.mean(v)) for i, v in sorted(per_iteration.items())
+        },
         "labelCounters": counters.to_k8s(),
     }
-    result["meetsTarget"] = (result["machineQuality"] is None
-                             or result["machineQuality"] >= config.target)
+    result["meetsTarget"] = (
+        result["machineQuality"] is None or result["machineQuality"] >= config.target
+    )
     storage.write_json(ws.evaluation, result, indent=2)
     return result

@@ -36,8 +36,16 @@ BACKGROUND = "BACKGROUND"
 BACKGROUND_HEX = "#ffffff"
 # matplotlib's tab10, as Ground Truth's console uses; more classes get generated hues.
 _PALETTE = (
-    "#2ca02c", "#1f77b4", "#ff7f0e", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#2ca02c",
+    "#1f77b4",
+    "#ff7f0e",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 )
 
 TYPE_NAMES = {
@@ -106,8 +114,9 @@ def parse_manifest_line(index: int, line: str) -> DataObject:
         return _malformed(index, "JSON nested too deeply")
     if SOURCE_REF in record:
         if not isinstance(record[SOURCE_REF], str) or not record[SOURCE_REF].strip():
-            return DataObject(index, record, "MalformedLine: 'source-ref' must be a non-empty "
-                                             "string")
+            return DataObject(
+                index, record, "MalformedLine: 'source-ref' must be a non-empty string"
+            )
         return DataObject(index, record)
     if SOURCE in record:
         if not isinstance(record[SOURCE], str):
@@ -134,8 +143,12 @@ def parse_manifest_bytes(data: bytes) -> list[DataObject]:
         try:
             line = raw.removesuffix(b"\r").decode("utf-8")
         except UnicodeDecodeError as exc:
-            objects.append(_malformed(len(objects), f"not UTF-8 text (byte 0x{raw[exc.start]:02x}"
-                                                    f" at column {exc.start + 1})"))
+            objects.append(
+                _malformed(
+                    len(objects),
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                )
+            )
             continue
         if line.strip():
             objects.append(parse_manifest_line(len(objects), line))
@@ -277,8 +290,9 @@ def mask_png_bytes(mask: np.ndarray, colors: Mapping[str, Mapping[str, str]]) ->
     return buffer.getvalue()
 
 
-def mask_from_png_bytes(data: bytes, colors: Mapping[str, Mapping[str, str]], *,
-                        max_pixels: int | None = None) -> np.ndarray:
+def mask_from_png_bytes(
+    data: bytes, colors: Mapping[str, Mapping[str, str]], *, max_pixels: int | None = None
+) -> np.ndarray:
     """Decodes a mask PNG by its colours (RGB or palette); grayscale PNGs hold ids directly.
     Pixels of a colour not in the map become background. Raises FormatError for what is
     not an image, or one of more than `max_pixels`."""
@@ -288,13 +302,14 @@ def mask_from_png_bytes(data: bytes, colors: Mapping[str, Mapping[str, str]], *,
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if max_pixels is not None and width * height > max_pixels:
-                raise FormatError(f"the mask has {width}x{height} pixels, more than the "
-                                  f"{max_pixels:,}-pixel limit")
+                raise FormatError(
+                    f"the mask has {width}x{height} pixels, more than the "
+                    f"{max_pixels:,}-pixel limit"
+                )
             if image.mode in ("L", "I", "I;16"):
                 ids = np.asarray(image)
                 if int(ids.max(initial=0)) >= labelfields.MAX_MASK_CLASSES:
-                    raise FormatError(f"the mask holds class id {int(ids.max())}, more than "
-                                      "a byte")
+                    raise FormatError(f"the mask holds class id {int(ids.max())}, more than a byte")
                 return ids.astype(np.uint8)
             rgb = np.asarray(image.convert("RGB")).astype(np.int32)
     except FormatError:
@@ -317,8 +332,9 @@ def read_mask_png(uri: str, colors: Mapping[str, Mapping[str, str]]) -> np.ndarr
     return mask_from_png_bytes(storage.read_bytes(uri), colors)
 
 
-def _read_truth_mask(uri: str, colors: Mapping[str, Mapping[str, str]],
-                     roots: DataRoots | None) -> np.ndarray:
+def _read_truth_mask(
+    uri: str, colors: Mapping[str, Mapping[str, str]], roots: DataRoots | None
+) -> np.ndarray:
     """A mask named by a record: confined to `roots`, bounded like an image object."""
     try:
         target = uri if roots is None else roots.confine(uri)
@@ -328,8 +344,9 @@ def _read_truth_mask(uri: str, colors: Mapping[str, Mapping[str, str]],
     except Refused as exc:
         raise FormatError(f"mask {reasons.shorten(uri)}: {exc.reason}") from exc
     except (OSError, ValueError) as exc:
-        raise FormatError(f"mask {reasons.shorten(uri)}: cannot read: "
-                          f"{reasons.describe(exc)}") from exc
+        raise FormatError(
+            f"mask {reasons.shorten(uri)}: cannot read: {reasons.describe(exc)}"
+        ) from exc
     return mask_from_png_bytes(data, colors, max_pixels=DEFAULT_MAX_IMAGE_PIXELS)
 
 
@@ -366,16 +383,23 @@ def encode_label(
         if not isinstance(label, Boxes):
             raise FormatError("an object-detection label must be Boxes")
         value = {
-            "image_size": [{"width": int(label.width), "height": int(label.height),
-                            "depth": int(label.depth)}],
+            "image_size": [
+                {"width": int(label.width), "height": int(label.height), "depth": int(label.depth)}
+            ],
             "annotations": [
-                {"class_id": int(c), "left": round(float(x)), "top": round(float(y)),
-                 "width": round(float(w)), "height": round(float(h))}
+                {
+                    "class_id": int(c),
+                    "left": round(float(x)),
+                    "top": round(float(y)),
+                    "width": round(float(w)),
+                    "height": round(float(h)),
+                }
                 for c, x, y, w, h in label.boxes.tolist()
             ],
         }
         confidences = (
-            list(meta.box_confidences) if meta.box_confidences is not None
+            list(meta.box_confidences)
+            if meta.box_confidences is not None
             else [float(meta.confidence)] * len(label.boxes)
         )
         if len(confidences) != len(label.boxes):
@@ -391,18 +415,24 @@ def encode_label(
 
 
 def encode_failure(
-    task_type: TaskType, attr: str, reason: str, *, job_name: str,
+    task_type: TaskType,
+    attr: str,
+    reason: str,
+    *,
+    job_name: str,
     creation_date: str | None = None,
 ) -> dict[str, Any]:
     """Metadata of an object that could not be labeled: no label, a `failure-reason` (one
     line, bounded: labelpilot.engine.reasons)."""
     task_type = TaskType(task_type)
-    return {metadata_key(task_type, attr): {
-        "failure-reason": reasons.clean(reason),
-        "creation-date": creation_date or now_iso(),
-        "type": TYPE_NAMES[task_type],
-        "job-name": f"labeling-job/{job_name}",
-    }}
+    return {
+        metadata_key(task_type, attr): {
+            "failure-reason": reasons.clean(reason),
+            "creation-date": creation_date or now_iso(),
+            "type": TYPE_NAMES[task_type],
+            "job-name": f"labeling-job/{job_name}",
+        }
+    }
 
 
 def has_label(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> bool:
@@ -410,8 +440,13 @@ def has_label(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> bool
 
 
 def decode_label(
-    task_type: TaskType, attr: str, record: Mapping[str, Any], *, base: str | None = None,
-    labels: Sequence[str] | None = None, roots: DataRoots | None = None,
+    task_type: TaskType,
+    attr: str,
+    record: Mapping[str, Any],
+    *,
+    base: str | None = None,
+    labels: Sequence[str] | None = None,
+    roots: DataRoots | None = None,
 ) -> Label:
     """Reads the label of a record; for segmentation reads the PNG mask (a relative mask URI
     is resolved against folder `base`; with `roots`, only a mask under them is read).
@@ -428,8 +463,15 @@ def decode_label(
         raise FormatError(str(exc)) from exc
 
 
-def _decode(task_type: TaskType, key: str, record: Mapping[str, Any], attr: str,
-            n_labels: int | None, base: str | None, roots: DataRoots | None) -> Label:
+def _decode(
+    task_type: TaskType,
+    key: str,
+    record: Mapping[str, Any],
+    attr: str,
+    n_labels: int | None,
+    base: str | None,
+    roots: DataRoots | None,
+) -> Label:
     value = record[key]
     if task_type.is_classification:
         return labelfields.class_id(value, key, n_labels)
@@ -438,8 +480,7 @@ def _decode(task_type: TaskType, key: str, record: Mapping[str, Any], attr: str,
         if "image_size" not in box:
             raise FormatError(f"{key} has no 'image_size'")
         width, height, depth = labelfields.image_size(box["image_size"], f"{key}.image_size")
-        rows = labelfields.box_rows(box.get("annotations", []), f"{key}.annotations",
-                                    n_labels)
+        rows = labelfields.box_rows(box.get("annotations", []), f"{key}.annotations", n_labels)
         return Boxes(width, height, depth, rows)
     if not isinstance(value, str) or not value:
         raise FormatError(f"{key} must be the URI of a PNG mask")
@@ -447,13 +488,14 @@ def _decode(task_type: TaskType, key: str, record: Mapping[str, Any], attr: str,
     meta = labelfields.mapping(record.get(meta_key), meta_key)
     if "internal-color-map" not in meta:
         raise FormatError(f"{meta_key} has no internal-color-map")
-    colors = labelfields.color_map(meta["internal-color-map"],
-                                   f"{meta_key}.internal-color-map")
+    colors = labelfields.color_map(meta["internal-color-map"], f"{meta_key}.internal-color-map")
     mask = _read_truth_mask(storage.resolve(value, base), colors, roots)
     top = int(mask.max(initial=0))
     if n_labels is not None and top > n_labels:
-        raise FormatError(f"{key}: the mask holds class id {top}, outside the {n_labels} "
-                          f"labels (1 to {n_labels}, 0 the background)")
+        raise FormatError(
+            f"{key}: the mask holds class id {top}, outside the {n_labels} "
+            f"labels (1 to {n_labels}, 0 the background)"
+        )
     return mask
 
 
@@ -474,9 +516,15 @@ class GroundTruth:
     evaluator may use it.
     """
 
-    def __init__(self, uri: str, task_type: TaskType, attr: str, *,
-                 labels: Sequence[str] | None = None, roots: Sequence[str] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        uri: str,
+        task_type: TaskType,
+        attr: str,
+        *,
+        labels: Sequence[str] | None = None,
+        roots: Sequence[str] | None = None,
+    ) -> None:
         self.uri = uri
         self.task_type = TaskType(task_type)
         self.attr = attr
@@ -486,10 +534,11 @@ class GroundTruth:
         self.records: dict[str, dict[str, Any]] = {}
         try:
             objects = read_manifest(uri)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError,
-                PermissionError) as exc:
-            raise GroundTruthError(f"ground-truth manifest {reasons.shorten(uri)}: cannot "
-                                   f"read: {reasons.describe(exc)}") from exc
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+            raise GroundTruthError(
+                f"ground-truth manifest {reasons.shorten(uri)}: cannot "
+                f"read: {reasons.describe(exc)}"
+            ) from exc
         for obj in objects:
             if obj.key is not None and not obj.failed:
                 self.records[obj.key] = obj.record
@@ -508,11 +557,17 @@ class GroundTruth:
             raise KeyError(key)
         if key not in self._cache:
             try:
-                self._cache[key] = decode_label(self.task_type, self.attr, self.records[key],
-                                                base=self.base, labels=self.labels,
-                                                roots=self.roots)
+                self._cache[key] = decode_label(
+                    self.task_type,
+                    self.attr,
+                    self.records[key],
+                    base=self.base,
+                    labels=self.labels,
+                    roots=self.roots,
+                )
             except FormatError as exc:
                 raise GroundTruthError(
                     f"ground-truth manifest {reasons.shorten(self.uri)}, object "
-                    f"{reasons.shorten(key)!r}: {exc}") from exc
+                    f"{reasons.shorten(key)!r}: {exc}"
+                ) from exc
         return self._cache[key]

@@ -42,11 +42,13 @@ def class_id(value: Any, field: str, n_labels: int | None) -> int:
     """A class id: >= 0, and below `n_labels` when the labels are known."""
     cid = integer(value, field)
     if n_labels is not None and not 0 <= cid < n_labels:
-        raise LabelFieldError(f"{field} is class id {_show(cid)}, outside the {n_labels} "
-                              f"labels (0 to {n_labels - 1})")
+        raise LabelFieldError(
+            f"{field} is class id {_show(cid)}, outside the {n_labels} labels (0 to {n_labels - 1})"
+        )
     if not 0 <= cid < MAX_CLASS_ID:
-        raise LabelFieldError(f"{field} is class id {_show(cid)}; class ids are 0 to "
-                              f"{MAX_CLASS_ID - 1}")
+        raise LabelFieldError(
+            f"{field} is class id {_show(cid)}; class ids are 0 to {MAX_CLASS_ID - 1}"
+        )
     return cid
 
 
@@ -102,8 +104,9 @@ def box_rows(value: Any, field: str, n_labels: int | None) -> np.ndarray:
             if name not in box:
                 raise LabelFieldError(f"{field}[{i}] has no {name!r}")
         row = [float(class_id(box["class_id"], f"{field}[{i}].class_id", n_labels))]
-        row += [number(box[name], f"{field}[{i}].{name}")
-                for name in ("left", "top", "width", "height")]
+        row += [
+            number(box[name], f"{field}[{i}].{name}") for name in ("left", "top", "width", "height")
+        ]
         if row[3] < 0 or row[4] < 0:
             raise LabelFieldError(f"{field}[{i}] has a negative width or height")
         rows.append(row)
@@ -115,13 +118,17 @@ def color_map(value: Any, field: str) -> dict[str, dict[str, str]]:
     colors = mapping(value, field)
     out: dict[str, dict[str, str]] = {}
     for key, entry in colors.items():
-        if not (isinstance(key, str) and key.isdecimal() and key.isascii()
-                and int(key) < MAX_MASK_CLASSES):
-            raise LabelFieldError(f"{field} key {_show(key)} must be a class id 0 to "
-                                  f"{MAX_MASK_CLASSES - 1}")
+        if not (
+            isinstance(key, str)
+            and key.isdecimal()
+            and key.isascii()
+            and int(key) < MAX_MASK_CLASSES
+        ):
+            raise LabelFieldError(
+                f"{field} key {_show(key)} must be a class id 0 to {MAX_MASK_CLASSES - 1}"
+            )
         color = mapping(entry, f"{field}[{key!r}]").get("hex-color")
         if not (isinstance(color, str) and _HEX.fullmatch(color)):
-            raise LabelFieldError(f"{field}[{key!r}].hex-color must be #rrggbb, got "
-                                  f"{_show(color)}")
+            raise LabelFieldError(f"{field}[{key!r}].hex-color must be #rrggbb, got {_show(color)}")
         out[str(int(key))] = {"hex-color": color}
     return out

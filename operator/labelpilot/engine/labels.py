@@ -52,29 +52,41 @@ def check_row(row: Mapping[str, Any], objects: Mapping[int, DataObject], uri: st
     index = int(row["index"])
     obj = objects.get(index)
     if obj is None:
-        raise ObjectMismatch(f"{uri}: a label row is for index {index}, but the input "
-                             f"manifest holds only {len(objects)} objects")
+        raise ObjectMismatch(
+            f"{uri}: a label row is for index {index}, but the input "
+            f"manifest holds only {len(objects)} objects"
+        )
     expected = object_id(obj)
     recorded = row.get("object")
     if recorded is None:
-        raise ObjectMismatch(f"{uri}: the label row at index {index} does not record which "
-                             "object it labels (written by an older LabelPilot)")
+        raise ObjectMismatch(
+            f"{uri}: the label row at index {index} does not record which "
+            "object it labels (written by an older LabelPilot)"
+        )
     if recorded != expected:
         ref = f" ({obj.source_ref[:200]!r})" if obj.source_ref is not None else ""
         raise ObjectMismatch(
             f"{uri}: the label row at index {index} was recorded for object {recorded}, but "
             f"the object at index {index} of the input manifest is {expected}{ref}: the "
-            "label is not moved onto another object")
+            "label is not moved onto another object"
+        )
 
 
-def label_to_json(task_type: TaskType, label: Any, *, mask_uri: str | None = None,
-                  box_confidences: list[float] | None = None) -> Any:
+def label_to_json(
+    task_type: TaskType,
+    label: Any,
+    *,
+    mask_uri: str | None = None,
+    box_confidences: list[float] | None = None,
+) -> Any:
     task_type = TaskType(task_type)
     if task_type.is_classification:
         return int(label)
     if task_type is TaskType.OBJECT_DETECTION:
         out: dict[str, Any] = {
-            "width": int(label.width), "height": int(label.height), "depth": int(label.depth),
+            "width": int(label.width),
+            "height": int(label.height),
+            "depth": int(label.depth),
             "boxes": [[round(float(v), 3) for v in row] for row in label.boxes.tolist()],
         }
         if box_confidences is not None:
@@ -91,8 +103,12 @@ def label_from_json(task_type: TaskType, value: Any, labels: list[str]) -> Any:
     if task_type.is_classification:
         return int(value)
     if task_type is TaskType.OBJECT_DETECTION:
-        return Boxes(value["width"], value["height"], value["depth"],
-                     np.asarray(value["boxes"], dtype=np.float32).reshape(-1, 5))
+        return Boxes(
+            value["width"],
+            value["height"],
+            value["depth"],
+            np.asarray(value["boxes"], dtype=np.float32).reshape(-1, 5),
+        )
     return formats.read_mask_png(value["mask"], formats.color_map(labels))
 
 
@@ -128,15 +144,23 @@ class LabelState:
         human = sum(1 for r in self.labeled.values() if r["source"] == HUMAN)
         machine = len(self.labeled) - human
         return LabelCounters(
-            total_labeled=human + machine, human_labeled=human, machine_labeled=machine,
+            total_labeled=human + machine,
+            human_labeled=human,
+            machine_labeled=machine,
             failed_non_retryable_error=len(self.failed),
-            unlabeled=self.total - len(self.failed) - human - machine)
+            unlabeled=self.total - len(self.failed) - human - machine,
+        )
 
     def with_rows(self, rows: list[dict[str, Any]]) -> LabelState:
         """The state once `rows` are added too (this one stays as it is)."""
-        after = LabelState(total=self.total, validation=set(self.validation),
-                           failed=dict(self.failed), labeled=dict(self.labeled),
-                           human_sent=self.human_sent, failed_created=dict(self.failed_created))
+        after = LabelState(
+            total=self.total,
+            validation=set(self.validation),
+            failed=dict(self.failed),
+            labeled=dict(self.labeled),
+            human_sent=self.human_sent,
+            failed_created=dict(self.failed_created),
+        )
         for row in rows:
             after._add(row)
         return after
@@ -153,9 +177,14 @@ class LabelState:
             self.labeled[index] = row
 
     @classmethod
-    def load(cls, ws: Workspace, *, human_upto: int | None = None,
-             machine_upto: int | None = None,
-             objects: Sequence[DataObject] | None = None) -> LabelState:
+    def load(
+        cls,
+        ws: Workspace,
+        *,
+        human_upto: int | None = None,
+        machine_upto: int | None = None,
+        objects: Sequence[DataObject] | None = None,
+    ) -> LabelState:
         """The state after human steps <= human_upto and threshold steps <= machine_upto
         (None: all that completed). Requires a completed `prepare`. With the input
         manifest's `objects`, every row read must name the object at its index

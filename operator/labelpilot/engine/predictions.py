@@ -18,11 +18,12 @@ from labelpilot.engine import storage
 from labelpilot.engine.workspace import Workspace
 
 
-def pack(predictions: Any, indices: list[int], sizes: list[tuple[int, ...]],
-         failed: dict[int, str]) -> bytes:
+def pack(
+    predictions: Any, indices: list[int], sizes: list[tuple[int, ...]], failed: dict[int, str]
+) -> bytes:
     """One shard: the objects' indices and image sizes, their predictions (ragged boxes and
     masks flat, with their lengths and shapes) and the objects that could not be read."""
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "indices": np.asarray(indices, dtype=np.int64),
         "sizes": np.asarray(sizes, dtype=np.int64).reshape(-1, 3),
         "failedIndices": np.asarray(list(failed), dtype=np.int64),
@@ -37,12 +38,18 @@ def pack(predictions: Any, indices: list[int], sizes: list[tuple[int, ...]],
             arrays["embeddings"] = np.asarray(predictions.embeddings, dtype=np.float32)
         if predictions.boxes is not None:
             arrays["boxCounts"] = np.asarray([len(b) for b in predictions.boxes], np.int64)
-            arrays["boxes"] = (np.concatenate(predictions.boxes).astype(np.float32)
-                               if predictions.boxes else np.zeros((0, 6), np.float32))
+            arrays["boxes"] = (
+                np.concatenate(predictions.boxes).astype(np.float32)
+                if predictions.boxes
+                else np.zeros((0, 6), np.float32)
+            )
         if predictions.masks is not None:
             arrays["maskShapes"] = np.asarray([m.shape for m in predictions.masks], np.int64)
-            arrays["masks"] = (np.concatenate([m.ravel() for m in predictions.masks])
-                               if predictions.masks else np.zeros(0, np.uint8)).astype(np.uint8)
+            arrays["masks"] = (
+                np.concatenate([m.ravel() for m in predictions.masks])
+                if predictions.masks
+                else np.zeros(0, np.uint8)
+            ).astype(np.uint8)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
@@ -81,19 +88,26 @@ def load_predictions(ws: Workspace, iteration: int) -> ObjectPredictions:
     for shard in range(count):
         # NpzFile reads (and decompresses) an array on every item access: read each once,
         # or the loop below is quadratic and keeps one whole copy per object alive.
-        with np.load(io.BytesIO(storage.read_bytes(
-                ws.inference_shard(iteration, shard, count)))) as npz:
+        with np.load(
+            io.BytesIO(storage.read_bytes(ws.inference_shard(iteration, shard, count)))
+        ) as npz:
             data = {name: npz[name] for name in npz.files}
-        out.failed.update(zip(data["failedIndices"].tolist(), data["failedReasons"].tolist(),
-                              strict=True))
+        out.failed.update(
+            zip(data["failedIndices"].tolist(), data["failedReasons"].tolist(), strict=True)
+        )
         n = len(data["indices"])
-        box_start = np.concatenate([[0], np.cumsum(data["boxCounts"])]) \
-            if "boxCounts" in data else None
-        mask_start = np.concatenate([[0], np.cumsum(np.prod(data["maskShapes"], axis=1))]) \
-            if "maskShapes" in data else None
+        box_start = (
+            np.concatenate([[0], np.cumsum(data["boxCounts"])]) if "boxCounts" in data else None
+        )
+        mask_start = (
+            np.concatenate([[0], np.cumsum(np.prod(data["maskShapes"], axis=1))])
+            if "maskShapes" in data
+            else None
+        )
         for j in range(n):
             out.position[int(data["indices"][j])] = len(out.size)
-            out.size.append(tuple(int(v) for v in data["sizes"][j]))
+            height, width, depth = (int(v) for v in data["sizes"][j])
+            out.size.append((height, width, depth))
             if "probs" in data:
                 out.probs.append(data["probs"][j])
             if "confidence" in data:
@@ -101,8 +115,8 @@ def load_predictions(ws: Workspace, iteration: int) -> ObjectPredictions:
             if "embeddings" in data:
                 out.embeddings.append(data["embeddings"][j])
             if box_start is not None:
-                out.boxes.append(data["boxes"][box_start[j]:box_start[j + 1]])
+                out.boxes.append(data["boxes"][box_start[j] : box_start[j + 1]])
             if mask_start is not None:
                 shape = tuple(data["maskShapes"][j])
-                out.masks.append(data["masks"][mask_start[j]:mask_start[j + 1]].reshape(shape))
+                out.masks.append(data["masks"][mask_start[j] : mask_start[j + 1]].reshape(shape))
     return out

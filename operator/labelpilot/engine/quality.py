@@ -58,12 +58,15 @@ def box_rows(boxes: object, name: str = "boxes") -> np.ndarray:
     """(k, 5) [class, left, top, width, height] of k rows of at least those 5 columns.
     Raises ValueError, naming `name` and the shape, for anything else."""
     array = np.asarray(boxes, dtype=np.float64)
+    shape = array.shape
     if array.size == 0:
         return np.zeros((0, BOX_COLUMNS))
     array = np.atleast_2d(array)
     if array.ndim != 2 or array.shape[1] < BOX_COLUMNS:
-        raise ValueError(f"{name}: expected rows of [class, left, top, width, height], "
-                         f"got an array of shape {np.shape(boxes)}")
+        raise ValueError(
+            f"{name}: expected rows of [class, left, top, width, height], "
+            f"got an array of shape {shape}"
+        )
     return array[:, :BOX_COLUMNS]
 
 

@@ -20,7 +20,7 @@ def shorten(text: str, limit: int = MAX_REF_CHARS) -> str:
         return text
     keep = max(limit - 3, 2)
     head = keep - keep // 3
-    return f"{text[:head]}...{text[len(text) - keep // 3:]}"
+    return f"{text[:head]}...{text[len(text) - keep // 3 :]}"
 
 
 def clean(reason: str) -> str:

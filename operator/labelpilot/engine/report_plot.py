@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("report", help="plot a job's report.json as a PNG")
     p.add_argument("workspace", help="the job's output folder (holding report.json)")
     p.add_argument("--out", help="PNG path (default: <workspace>/report.png)")
@@ -37,14 +37,17 @@ def plot(report: dict[str, Any], out: str) -> None:
     xs = [a for a, b in zip(x, bound, strict=True) if b is not None]
     axes[1].plot(xs, [b for b in bound if b is not None], "o-", label="lower bound")
     axes[1].axhline(report["target"], color="red", ls="--", label="target")
-    axes[1].set(title=f"accuracy bound (confidence {report['confidenceLevel']})",
-                xlabel="iteration")
+    axes[1].set(
+        title=f"accuracy bound (confidence {report['confidenceLevel']})", xlabel="iteration"
+    )
     axes[1].legend()
     axes[2].bar(x, humans)
     axes[2].set(title="human labels per iteration", xlabel="iteration")
-    fig.suptitle(f"{report['jobName']} ({report['taskType']}): "
-                 f"{report['labelCounters']['machineLabeled']} machine, "
-                 f"{report['labelCounters']['humanLabeled']} human labels")
+    fig.suptitle(
+        f"{report['jobName']} ({report['taskType']}): "
+        f"{report['labelCounters']['machineLabeled']} machine, "
+        f"{report['labelCounters']['humanLabeled']} human labels"
+    )
     for ax in axes:
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()

@@ -41,8 +41,14 @@ def kmeanspp_seeding(features: np.ndarray, k: int, rng: np.random.Generator) -> 
     return np.asarray(chosen)
 
 
-def select_batch(uncertainty: np.ndarray, features: np.ndarray | None, batch_size: int, *,
-                 seed: int, pool_factor: int = 3) -> np.ndarray:
+def select_batch(
+    uncertainty: np.ndarray,
+    features: np.ndarray | None,
+    batch_size: int,
+    *,
+    seed: int,
+    pool_factor: int = 3,
+) -> np.ndarray:
     """Positions (into `uncertainty`) of the next human batch.
 
     `uncertainty`: higher = less sure (e.g. 1 - margin). `features`: (N, d) or None.

@@ -57,7 +57,7 @@ def local_path(uri: str) -> Path:
     """The local path of a plain path or file:// URI."""
     if not is_local(uri):
         raise ValueError(f"{uri} is not on the local file system")
-    return Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return Path(uri[len("file://") :] if uri.startswith("file://") else uri)
 
 
 def join(base: str, *parts: str) -> str:

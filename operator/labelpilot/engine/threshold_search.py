@@ -106,14 +106,25 @@ class ThresholdResult:
         }
 
 
-def _nothing(n_pool: int, n_thresholds: int, delta: float, mode: str, **details: Any
-             ) -> ThresholdResult:
-    return ThresholdResult(np.full(n_thresholds, np.inf), np.zeros(n_pool, dtype=bool), None,
-                           None, 0, delta, mode, 0, dict(details))
+def _nothing(
+    n_pool: int, n_thresholds: int, delta: float, mode: str, **details: Any
+) -> ThresholdResult:
+    return ThresholdResult(
+        np.full(n_thresholds, np.inf),
+        np.zeros(n_pool, dtype=bool),
+        None,
+        None,
+        0,
+        delta,
+        mode,
+        0,
+        dict(details),
+    )
 
 
-def class_threshold_path(pool_probs: np.ndarray, num_classes: int,
-                         points: int = PATH_POINTS) -> np.ndarray:
+def class_threshold_path(
+    pool_probs: np.ndarray, num_classes: int, points: int = PATH_POINTS
+) -> np.ndarray:
     """(P, C) nested per-class thresholds, highest first, from pool scores only."""
     conf = pool_probs.max(axis=1)
     pred = pool_probs.argmax(axis=1)
@@ -139,8 +150,9 @@ def class_threshold_path(pool_probs: np.ndarray, num_classes: int,
     return path
 
 
-def global_threshold_path(pool_probs: np.ndarray, num_classes: int,
-                          points: int = PATH_POINTS) -> np.ndarray:
+def global_threshold_path(
+    pool_probs: np.ndarray, num_classes: int, points: int = PATH_POINTS
+) -> np.ndarray:
     """(P, C) one threshold shared by every class, highest first: quantiles of the pool's
     confidences, so each step accepts about 1 / P more of the pool. Label-free too."""
     conf = pool_probs.max(axis=1) if len(pool_probs) else np.zeros(0)
@@ -179,8 +191,13 @@ def accept_by_class(conf: np.ndarray, pred: np.ndarray, thresholds: np.ndarray) 
 
 
 def classification_thresholds(
-    val_probs: np.ndarray, val_labels: np.ndarray, pool_probs: np.ndarray, *,
-    target: float, delta: float, mode: ThresholdMode | str = ThresholdMode.GUARANTEED,
+    val_probs: np.ndarray,
+    val_labels: np.ndarray,
+    pool_probs: np.ndarray,
+    *,
+    target: float,
+    delta: float,
+    mode: ThresholdMode | str = ThresholdMode.GUARANTEED,
     paths: tuple[str, ...] = DEFAULT_PATHS,
 ) -> ThresholdResult:
     """Thresholds for classification; see the module docstring. `paths`: which threshold
@@ -203,8 +220,16 @@ def classification_thresholds(
         j = int(ok[-1])
         t = float(val_conf[order[j]])
         thresholds = np.full(num_classes, t)
-        return ThresholdResult(thresholds, pool_conf >= t, None, float(accuracy[j]), j + 1,
-                               delta, str(mode), len(order))
+        return ThresholdResult(
+            thresholds,
+            pool_conf >= t,
+            None,
+            float(accuracy[j]),
+            j + 1,
+            delta,
+            str(mode),
+            len(order),
+        )
 
     if not paths:
         raise ValueError("classification_thresholds needs at least one path")
@@ -212,18 +237,37 @@ def classification_thresholds(
     # statements hold at once with probability >= 1 - delta, and so does the one kept, even
     # though which one is kept depends on the validation labels.
     shares = path_shares(paths)
-    found = [_path_search(name, PATHS[name](pool_probs, num_classes, PATH_POINTS), val_conf,
-                          val_pred, wrong, pool_conf, pool_pred, alpha, delta * share)
-             for name, share in shares.items()]
+    found = [
+        _path_search(
+            name,
+            PATHS[name](pool_probs, num_classes, PATH_POINTS),
+            val_conf,
+            val_pred,
+            wrong,
+            pool_conf,
+            pool_pred,
+            alpha,
+            delta * share,
+        )
+        for name, share in shares.items()
+    ]
     best = max(found, key=lambda r: int(r.accepted.sum()))  # the first on a tie
     best.delta = delta
     best.details["pathAccepted"] = {r.details["path"]: int(r.accepted.sum()) for r in found}
     return best
 
 
-def _path_search(name: str, path: np.ndarray, val_conf: np.ndarray, val_pred: np.ndarray,
-                 wrong: np.ndarray, pool_conf: np.ndarray, pool_pred: np.ndarray,
-                 alpha: float, delta: float) -> ThresholdResult:
+def _path_search(
+    name: str,
+    path: np.ndarray,
+    val_conf: np.ndarray,
+    val_pred: np.ndarray,
+    wrong: np.ndarray,
+    pool_conf: np.ndarray,
+    pool_pred: np.ndarray,
+    alpha: float,
+    delta: float,
+) -> ThresholdResult:
     """The walks along one nested path of per-class thresholds, at level delta."""
     mode, num_classes = str(ThresholdMode.GUARANTEED), path.shape[1]
     if len(path) == 0:
@@ -234,19 +278,27 @@ def _path_search(name: str, path: np.ndarray, val_conf: np.ndarray, val_pred: np
     pvalues = bounds.binomial_pvalues(m, n, alpha)
     chosen_at, tested, level = _walks(n, pvalues, alpha, delta, len(val_conf))
     if chosen_at is None:
-        return _nothing(len(pool_conf), num_classes, delta, mode, path=name,
-                        pathPoints=len(path), tested=tested)
+        return _nothing(
+            len(pool_conf), num_classes, delta, mode, path=name, pathPoints=len(path), tested=tested
+        )
     chosen, n_chosen, m_chosen = path[chosen_at], int(n[chosen_at]), int(m[chosen_at])
     upper = bounds.clopper_pearson_upper(m_chosen, n_chosen, level)
     return ThresholdResult(
-        chosen, accept_by_class(pool_conf, pool_pred, chosen), 1.0 - upper,
-        1.0 - m_chosen / n_chosen, n_chosen, delta, mode, tested,
+        chosen,
+        accept_by_class(pool_conf, pool_pred, chosen),
+        1.0 - upper,
+        1.0 - m_chosen / n_chosen,
+        n_chosen,
+        delta,
+        mode,
+        tested,
         {"path": name, "pathPoints": len(path), "validationErrors": m_chosen},
     )
 
 
-def walk_starts(alpha: float, delta: float, n_validation: int, max_walks: int | None = None
-                ) -> tuple[np.ndarray, float]:
+def walk_starts(
+    alpha: float, delta: float, n_validation: int, max_walks: int | None = None
+) -> tuple[np.ndarray, float]:
     """Label-free start sizes of the walks and each walk's share of delta.
 
     Walk j starts at the first path point accepting >= n0 2^j validation objects, where n0
@@ -261,8 +313,9 @@ def walk_starts(alpha: float, delta: float, n_validation: int, max_walks: int | 
     return n0 * 2 ** np.arange(walks), share
 
 
-def _walks(n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float, n_validation: int
-           ) -> tuple[int | None, int, float]:
+def _walks(
+    n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float, n_validation: int
+) -> tuple[int | None, int, float]:
     """The fallback procedure along the nested path (see the module docstring): delta / J
     enters at each walk's label-free start, a rejection passes its level on to the next
     point, a non-rejection drops it. Returns the deepest rejected point, how many points
@@ -288,8 +341,13 @@ def _walks(n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float, n_val
 
 
 def quality_thresholds(
-    val_conf: np.ndarray, val_quality: np.ndarray, pool_conf: np.ndarray, *,
-    target: float, delta: float, mode: ThresholdMode | str = ThresholdMode.GUARANTEED,
+    val_conf: np.ndarray,
+    val_quality: np.ndarray,
+    pool_conf: np.ndarray,
+    *,
+    target: float,
+    delta: float,
+    mode: ThresholdMode | str = ThresholdMode.GUARANTEED,
     points: int = PATH_POINTS,
 ) -> ThresholdResult:
     """One confidence threshold so that the mean quality (IoU in [0, 1]) of accepted
@@ -310,8 +368,16 @@ def quality_thresholds(
             return _nothing(len(pool_conf), 1, delta, str(mode))
         j = int(ok[-1])
         t = float(val_conf[order[j]])
-        return ThresholdResult(np.array([t]), pool_conf >= t, None, float(mean_quality[j]),
-                               j + 1, delta, str(mode), len(order))
+        return ThresholdResult(
+            np.array([t]),
+            pool_conf >= t,
+            None,
+            float(mean_quality[j]),
+            j + 1,
+            delta,
+            str(mode),
+            len(order),
+        )
 
     grid = np.unique(np.quantile(pool_conf, np.linspace(0.0, 1.0, points)))[::-1]
     accepted_matrix = val_conf[None, :] >= grid[:, None]
@@ -320,19 +386,32 @@ def quality_thresholds(
     pvalues = bounds.hoeffding_bentkus_pvalues(mean_loss, n, alpha)
     chosen_at, tested, level = _walks(n, pvalues, alpha, delta, len(val_conf))
     if chosen_at is None:
-        return _nothing(len(pool_conf), 1, delta, str(mode), pathPoints=len(grid),
-                        tested=tested)
+        return _nothing(len(pool_conf), 1, delta, str(mode), pathPoints=len(grid), tested=tested)
     chosen, n_chosen = float(grid[chosen_at]), int(n[chosen_at])
     mean_chosen = float(mean_loss[chosen_at])
     upper = bounds.hoeffding_bentkus_upper(mean_chosen, n_chosen, level)
-    return ThresholdResult(np.array([chosen]), pool_conf >= chosen, 1.0 - upper,
-                           1.0 - mean_chosen, n_chosen, delta, str(mode), tested,
-                           {"pathPoints": len(grid)})
+    return ThresholdResult(
+        np.array([chosen]),
+        pool_conf >= chosen,
+        1.0 - upper,
+        1.0 - mean_chosen,
+        n_chosen,
+        delta,
+        str(mode),
+        tested,
+        {"pathPoints": len(grid)},
+    )
 
 
-def bound_sized_validation(n_objects: int, *, target: float, delta: float,
-                           expected_coverage: float = 0.7, ground_truth_size: int,
-                           bounded_loss: bool = False) -> int:
+def bound_sized_validation(
+    n_objects: int,
+    *,
+    target: float,
+    delta: float,
+    expected_coverage: float = 0.7,
+    ground_truth_size: int,
+    bounded_loss: bool = False,
+) -> int:
     """Validation size for the `bound-sized` policy: enough accepted validation objects that
     a model whose accepted error is half the allowed one is accepted by the first
     iteration's test, divided by the coverage we expect; never more than Ground Truth's rule.
@@ -353,6 +432,7 @@ def bound_sized_validation(n_objects: int, *, target: float, delta: float,
 
         def passes(n: int) -> bool:
             return bounds.binomial_pvalue(int(np.floor(n * alpha / 2)), n, alpha) <= delta0
+
     while not passes(n) and n < 100_000:
         n = int(n * 1.1) + 1
     size = int(np.ceil(n / expected_coverage))

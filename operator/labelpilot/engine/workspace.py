@@ -1,19 +1,19 @@
 """The job workspace under the output location, named like Ground Truth's.
 
-    binding.json                              the job and the input manifest the workspace
-                                              belongs to (worker.workspace_binding);
-                                              written first, checked by every step
-    manifests/intermediate/prepare.json       the split: failed objects, validation, batch 0
-    annotations/iteration-NNNN/               human request (batch id), response, masks
-    training/iteration-NNNN/summary.json      what was trained on, metrics
-    models/iteration-NNNN/, models/final/     model folders
-    inference/iteration-NNNN/shard-I-of-K.npz predictions per shard
-    activelearning/iteration-NNNN/            thresholds.json (written last: the step's
-                                              commit mark), machine-labels.jsonl,
-                                              selection.json (the next human batch), masks/
-    manifests/output/output.manifest          the augmented output manifest (the step
-                                              contract's OUTPUT_MANIFEST)
-    report.json                               counters, history, thresholds, timings
+binding.json                              the job and the input manifest the workspace
+                                          belongs to (worker.workspace_binding);
+                                          written first, checked by every step
+manifests/intermediate/prepare.json       the split: failed objects, validation, batch 0
+annotations/iteration-NNNN/               human request (batch id), response, masks
+training/iteration-NNNN/summary.json      what was trained on, metrics
+models/iteration-NNNN/, models/final/     model folders
+inference/iteration-NNNN/shard-I-of-K.npz predictions per shard
+activelearning/iteration-NNNN/            thresholds.json (written last: the step's
+                                          commit mark), machine-labels.jsonl,
+                                          selection.json (the next human batch), masks/
+manifests/output/output.manifest          the augmented output manifest (the step
+                                          contract's OUTPUT_MANIFEST)
+report.json                               counters, history, thresholds, timings
 """
 
 from __future__ import annotations

@@ -36,14 +36,14 @@ OUTSIDE = "ObjectOutsideDataRoots"
 class ObjectReadError(Exception):
     """One data object could not be read or decoded; the message says which and why."""
 
-    def __init__(self, index: int, ref: str | None, reason: str, kind: str = UNREADABLE
-                 ) -> None:
+    def __init__(self, index: int, ref: str | None, reason: str, kind: str = UNREADABLE) -> None:
         self.index = index
         self.ref = ref
         self.reason = reasons.clean(reason)
         self.kind = kind
-        super().__init__(f"object {index} ({reasons.shorten(ref or 'no reference')}): "
-                         f"{self.reason}")
+        super().__init__(
+            f"object {index} ({reasons.shorten(ref or 'no reference')}): {self.reason}"
+        )
 
     @property
     def failure(self) -> str:
@@ -71,9 +71,10 @@ class ObjectAccess:
     @classmethod
     def for_config(cls, config: RunConfig) -> ObjectAccess:
         """The job's data roots (default: the manifest's folder or bucket) and limits."""
-        return cls(DataRoots.for_job(config.data_roots, config.input_manifest_uri),
-                   ObjectLimits(config.max_image_bytes, config.max_image_pixels,
-                                config.max_text_bytes))
+        return cls(
+            DataRoots.for_job(config.data_roots, config.input_manifest_uri),
+            ObjectLimits(config.max_image_bytes, config.max_image_pixels, config.max_text_bytes),
+        )
 
 
 def resolve(ref: str, base_uri: str | None) -> str:
@@ -95,8 +96,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise Refused(TOO_LARGE, f"{width}x{height} pixels, more than the "
-                                          f"{max_pixels:,}-pixel limit")
+                raise Refused(
+                    TOO_LARGE, f"{width}x{height} pixels, more than the {max_pixels:,}-pixel limit"
+                )
             image.load()
             if image.mode in ("L", "1", "I;16", "I", "F"):
                 array = np.asarray(image.convert("L"))[:, :, None]
@@ -122,12 +124,12 @@ def _fetch(ref: str, uri: str, limit: int, what: str, index: int) -> bytes:
     except Refused as refused:
         raise ObjectReadError(index, ref, refused.reason, refused.kind) from refused
     except (OSError, ValueError) as error:
-        raise ObjectReadError(index, ref, f"cannot read: {reasons.describe(error)}"
-                              ) from error
+        raise ObjectReadError(index, ref, f"cannot read: {reasons.describe(error)}") from error
 
 
-def object_bytes(ref: str, base_uri: str | None, access: ObjectAccess, limit: int, what: str,
-                 index: int = 0) -> tuple[str, bytes]:
+def object_bytes(
+    ref: str, base_uri: str | None, access: ObjectAccess, limit: int, what: str, index: int = 0
+) -> tuple[str, bytes]:
     """The confined URI of `ref` and its bytes, at most `limit` of them; raises
     ObjectReadError (outside the data roots, too large, unreadable)."""
     uri = _open(ref, base_uri, access, index)
@@ -139,8 +141,12 @@ def _load_text(record: dict, base_uri: str | None, access: ObjectAccess, index: 
     source = record.get("source")
     if isinstance(source, str):
         if len(source.encode("utf-8", "surrogatepass")) > limit:
-            raise ObjectReadError(index, None, f"the inline source is more than the "
-                                               f"{limit:,}-byte limit for text", TOO_LARGE)
+            raise ObjectReadError(
+                index,
+                None,
+                f"the inline source is more than the {limit:,}-byte limit for text",
+                TOO_LARGE,
+            )
         return source
     ref = record.get("source-ref")
     if not isinstance(ref, str) or not ref:
@@ -152,25 +158,30 @@ def _load_text(record: dict, base_uri: str | None, access: ObjectAccess, index: 
         raise ObjectReadError(index, ref, f"not UTF-8 text (byte {error.start})") from error
 
 
-def _load_image(record: dict, base_uri: str | None, access: ObjectAccess, index: int
-                ) -> np.ndarray:
+def _load_image(record: dict, base_uri: str | None, access: ObjectAccess, index: int) -> np.ndarray:
     ref = record.get("source-ref")
     if not isinstance(ref, str) or not ref:
         raise ObjectReadError(index, None, "image tasks need a 'source-ref' string")
     limits = access.limits
-    data = _fetch(ref, _open(ref, base_uri, access, index), limits.image_bytes, "images",
-                  index)
+    data = _fetch(ref, _open(ref, base_uri, access, index), limits.image_bytes, "images", index)
     try:
         return decode_image(data, limits.image_pixels)
     except Refused as refused:
         raise ObjectReadError(index, ref, refused.reason, refused.kind) from refused
     except Exception as error:  # PIL raises many types for corrupt files
         raise ObjectReadError(
-            index, ref, f"not a decodable image: {reasons.describe(error)}") from error
+            index, ref, f"not a decodable image: {reasons.describe(error)}"
+        ) from error
 
 
-def load_input(task_type: TaskType, record: dict, base_uri: str | None = None, index: int = 0,
-               *, access: ObjectAccess | None = None) -> Any:
+def load_input(
+    task_type: TaskType,
+    record: dict,
+    base_uri: str | None = None,
+    index: int = 0,
+    *,
+    access: ObjectAccess | None = None,
+) -> Any:
     """One record's object: an HxWxC uint8 array (image tasks) or a str (text).
 
     `access` confines and bounds the read; without it, the default limits and no roots.
@@ -184,11 +195,18 @@ def load_input(task_type: TaskType, record: dict, base_uri: str | None = None, i
     return _load_image(record, base_uri, access, index)
 
 
-def load_inputs(task_type: TaskType, records: list[dict], base_uri: str | None = None, *,
-                access: ObjectAccess | None = None) -> list:
+def load_inputs(
+    task_type: TaskType,
+    records: list[dict],
+    base_uri: str | None = None,
+    *,
+    access: ObjectAccess | None = None,
+) -> list:
     """All records' objects, in order; raises ObjectReadError for the first unreadable one.
 
     Use `load_input` per record to turn each failure into a failed object instead.
     """
-    return [load_input(task_type, record, base_uri, i, access=access)
-            for i, record in enumerate(records)]
+    return [
+        load_input(task_type, record, base_uri, i, access=access)
+        for i, record in enumerate(records)
+    ]

@@ -265,8 +265,10 @@ class TextClassifier(Model):
             return sentences[idx].to(device)  # type: ignore[index]
         parts = [bags[i] for i in idx]
         offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
-        bag = (torch.from_numpy(np.concatenate(parts)).to(device),
-               torch.from_numpy(offsets).to(device))
+        bag = (
+            torch.from_numpy(np.concatenate(parts)).to(device),
+            torch.from_numpy(offsets).to(device),
+        )
         if self.encoder == "scratch":
             return bag
         return (sentences[idx].to(device), *bag)  # type: ignore[index]

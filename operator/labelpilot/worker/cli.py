@@ -14,23 +14,32 @@ if TYPE_CHECKING:
     from labelpilot.api.step_summary import StepSummary
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("worker", help="run one step of a labeling job")
     parser.add_argument("step", choices=[str(s) for s in Step])
     parser.add_argument("--config", help="RunConfig JSON file (else $LABELPILOT_CONFIG)")
     parser.add_argument("--iteration", type=int)
     parser.add_argument("--shard-index", type=int)
     parser.add_argument("--shard-count", type=int)
-    parser.add_argument("--max-wait-seconds", type=float,
-                        help="human: report Waiting after this long instead of waiting on")
-    parser.add_argument("--termination-log",
-                        help=f"where to write the summary (else ${TERMINATION_LOG_ENV})")
+    parser.add_argument(
+        "--max-wait-seconds",
+        type=float,
+        help="human: report Waiting after this long instead of waiting on",
+    )
+    parser.add_argument(
+        "--termination-log", help=f"where to write the summary (else ${TERMINATION_LOG_ENV})"
+    )
     parser.set_defaults(func=main, extra="worker")
 
 
-def run_step(step: Step | str, config: Any, iteration: int | None = None,
-             shard_index: int | None = None, shard_count: int | None = None,
-             max_wait: float | None = None) -> StepSummary:
+def run_step(
+    step: Step | str,
+    config: Any,
+    iteration: int | None = None,
+    shard_index: int | None = None,
+    shard_count: int | None = None,
+    max_wait: float | None = None,
+) -> StepSummary:
     """Runs one step in-process; raises StepFailed for job-failing rules (a bad ground
     truth among them: InvalidGroundTruth)."""
     from labelpilot.engine.formats import GroundTruthError
@@ -41,8 +50,14 @@ def run_step(step: Step | str, config: Any, iteration: int | None = None,
         raise StepFailed("InvalidGroundTruth", str(error)) from error
 
 
-def _run_step(step: Step, config: Any, iteration: int | None, shard_index: int | None,
-              shard_count: int | None, max_wait: float | None) -> StepSummary:
+def _run_step(
+    step: Step,
+    config: Any,
+    iteration: int | None,
+    shard_index: int | None,
+    shard_count: int | None,
+    max_wait: float | None,
+) -> StepSummary:
     from labelpilot.worker import export, human, infer, prepare, threshold, train
     from labelpilot.worker.common import Context
 
@@ -70,8 +85,7 @@ def emit(summary: StepSummary, termination_log: str | None) -> None:
             with open(termination_log, "w") as f:
                 f.write(text)
         except OSError as error:
-            print(f"cannot write the termination log {termination_log}: {error}",
-                  file=sys.stderr)
+            print(f"cannot write the termination log {termination_log}: {error}", file=sys.stderr)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -83,12 +97,14 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = RunConfig.load(args.config)
     except (OSError, ValueError) as error:
-        emit(StepSummary.failure(step, args.iteration, StepFailed("InvalidConfig", str(error))),
-             log)
+        emit(
+            StepSummary.failure(step, args.iteration, StepFailed("InvalidConfig", str(error))), log
+        )
         return FAILED_EXIT_CODE
     try:
-        summary = run_step(step, config, args.iteration, args.shard_index,
-                           args.shard_count, args.max_wait_seconds)
+        summary = run_step(
+            step, config, args.iteration, args.shard_index, args.shard_count, args.max_wait_seconds
+        )
     except StepFailed as error:
         emit(StepSummary.failure(step, args.iteration, error), log)
         return FAILED_EXIT_CODE

@@ -32,8 +32,10 @@ def step(run: Callable[P, R]) -> Callable[P, R]:
         try:
             return run(*args, **kwargs)
         except storage.NotWritable as error:
-            raise StepFailed("OutputNotWritable", f"{error}; the output location must be "
-                             "writable by the step's user") from error
+            raise StepFailed(
+                "OutputNotWritable",
+                f"{error}; the output location must be writable by the step's user",
+            ) from error
         except ObjectMismatch as error:
             raise StepFailed("ObjectMismatch", str(error)) from error
 

@@ -21,9 +21,16 @@ def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dic
     cfg = ctx.config
     record = dict(obj.record)
     if obj.index in state.failed:
-        return {**record, **formats.encode_failure(
-            cfg.task_type, cfg.label_attribute_name, state.failed[obj.index],
-            job_name=cfg.job_name, creation_date=state.failed_created.get(obj.index))}
+        return {
+            **record,
+            **formats.encode_failure(
+                cfg.task_type,
+                cfg.label_attribute_name,
+                state.failed[obj.index],
+                job_name=cfg.job_name,
+                creation_date=state.failed_created.get(obj.index),
+            ),
+        }
     row = state.labeled.get(obj.index)
     if row is None:
         return record
@@ -35,11 +42,18 @@ def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dic
     else:
         label = int(value)
     meta = LabelMeta(
-        confidence=float(row.get("confidence", 1.0)), human_annotated=row["source"] == HUMAN,
-        job_name=cfg.job_name, creation_date=row.get("created"),
-        box_confidences=value.get("boxConfidences") if isinstance(value, dict) else None)
-    return {**record, **formats.encode_label(cfg.task_type, cfg.label_attribute_name, label,
-                                              meta, labels=cfg.labels)}
+        confidence=float(row.get("confidence", 1.0)),
+        human_annotated=row["source"] == HUMAN,
+        job_name=cfg.job_name,
+        creation_date=row.get("created"),
+        box_confidences=value.get("boxConfidences") if isinstance(value, dict) else None,
+    )
+    return {
+        **record,
+        **formats.encode_label(
+            cfg.task_type, cfg.label_attribute_name, label, meta, labels=cfg.labels
+        ),
+    }
 
 
 def history(ctx: Context) -> list[dict[str, Any]]:
@@ -49,29 +63,40 @@ def history(ctx: Context) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"iteration": i}
         if storage.exists(ws.human_summary(i)):
             h = storage.read_json(ws.human_summary(i))
-            entry["human"] = {"objects": h["objects"], "failed": h["failed"],
-                              "seconds": h["seconds"]}
+            entry["human"] = {
+                "objects": h["objects"],
+                "failed": h["failed"],
+                "seconds": h["seconds"],
+            }
             if "preAnnotated" in h:  # people corrected the model's labels
                 entry["human"]["preAnnotated"] = h["preAnnotated"]
                 entry["human"]["preAnnotationsEdited"] = h["preAnnotationsEdited"]
         if storage.exists(ws.training_summary(i)):
             t = storage.read_json(ws.training_summary(i))
             m = t.get("metrics", {})
-            entry["training"] = {"trainSize": t["trainSize"], "seconds": t["seconds"],
-                                 "device": m.get("device"), "epochs": m.get("epochs")}
+            entry["training"] = {
+                "trainSize": t["trainSize"],
+                "seconds": t["seconds"],
+                "device": m.get("device"),
+                "epochs": m.get("epochs"),
+            }
         if storage.exists(ws.thresholds(i)):
             th = storage.read_json(ws.thresholds(i))
             s, search = th["summary"], th["search"]
             entry["threshold"] = {
-                "labelCounters": s["labelCounters"], "accuracyBound": s["accuracyBound"],
+                "labelCounters": s["labelCounters"],
+                "accuracyBound": s["accuracyBound"],
                 "validationEstimate": search.get("estimate"),
                 "machineLabeled": s["machineLabeledThisIteration"],
-                "nextHumanBatch": s["humanBatch"], "stopReason": s["stopReason"],
-                "thresholds": search.get("thresholds"), "delta": search.get("delta"),
+                "nextHumanBatch": s["humanBatch"],
+                "stopReason": s["stopReason"],
+                "thresholds": search.get("thresholds"),
+                "delta": search.get("delta"),
                 "validationAccepted": search.get("validationAccepted"),
                 "validationObjects": search.get("validationObjects"),
                 "validationRetired": search.get("validationRetired"),
-                "seconds": s["seconds"]}
+                "seconds": s["seconds"],
+            }
         out.append(entry)
     return out
 
@@ -83,26 +108,41 @@ def run(ctx: Context) -> StepSummary:
     objects = ctx.objects()
     state = LabelState.load(ws, objects=objects)
     storage.write_jsonl(ws.output_manifest, [output_line(ctx, o, state) for o in objects])
-    trained = [i for i in ws.iterations()
-               if storage.exists(storage.join(ws.model(i), "model.json"))]
+    trained = [
+        i for i in ws.iterations() if storage.exists(storage.join(ws.model(i), "model.json"))
+    ]
     final_model = None
     if trained:
         storage.copy_tree(ws.model(trained[-1]), ws.final_model)
         final_model = ws.final_model
     its = history(ctx)
-    stop = next((StopReason(e["threshold"]["stopReason"]) for e in reversed(its)
-                 if e.get("threshold", {}).get("stopReason")), None)
+    stop = next(
+        (
+            StopReason(e["threshold"]["stopReason"])
+            for e in reversed(its)
+            if e.get("threshold", {}).get("stopReason")
+        ),
+        None,
+    )
     counters = state.counters()
     if stop is None and not counters.unlabeled:
         stop = StopReason.ALL_LABELED
     report = {
-        "jobName": cfg.job_name, "taskType": str(cfg.task_type),
-        "labelAttributeName": cfg.label_attribute_name, "target": cfg.target,
-        "confidenceLevel": cfg.confidence_level, "thresholdMode": str(cfg.threshold_mode),
-        "validationPolicy": str(cfg.validation_policy), "labelCounters": counters.to_k8s(),
-        "objects": state.total, "validationSize": len(state.validation),
-        "humanObjectsSent": state.human_sent, "stopReason": stop, "iterations": its,
-        "outputManifestUri": ws.output_manifest, "finalModelRef": final_model,
+        "jobName": cfg.job_name,
+        "taskType": str(cfg.task_type),
+        "labelAttributeName": cfg.label_attribute_name,
+        "target": cfg.target,
+        "confidenceLevel": cfg.confidence_level,
+        "thresholdMode": str(cfg.threshold_mode),
+        "validationPolicy": str(cfg.validation_policy),
+        "labelCounters": counters.to_k8s(),
+        "objects": state.total,
+        "validationSize": len(state.validation),
+        "humanObjectsSent": state.human_sent,
+        "stopReason": stop,
+        "iterations": its,
+        "outputManifestUri": ws.output_manifest,
+        "finalModelRef": final_model,
         "timings": {
             "human": round(sum(e.get("human", {}).get("seconds", 0) for e in its), 3),
             "training": round(sum(e.get("training", {}).get("seconds", 0) for e in its), 3),
@@ -110,6 +150,14 @@ def run(ctx: Context) -> StepSummary:
         },
     }
     storage.write_json(ws.report, report, indent=2)
-    return StepSummary(step=Step.EXPORT, iteration=None, status=StepStatus.SUCCEEDED, next=None,
-                       label_counters=counters, output_manifest_uri=ws.output_manifest,
-                       final_model_ref=final_model, stop_reason=stop, seconds=ctx.seconds())
+    return StepSummary(
+        step=Step.EXPORT,
+        iteration=None,
+        status=StepStatus.SUCCEEDED,
+        next=None,
+        label_counters=counters,
+        output_manifest_uri=ws.output_manifest,
+        final_model_ref=final_model,
+        stop_reason=stop,
+        seconds=ctx.seconds(),
+    )

@@ -47,20 +47,25 @@ def batch_for(ctx: Context, iteration: int, state: LabelState) -> list[int]:
             raise RuntimeError(f"threshold({iteration - 1}) has not selected a batch yet")
         return list(storage.read_json(ctx.ws.selection(iteration - 1))["selected"])
     unlabeled = state.unlabeled()
-    size = min(cfg.max_concurrent_task_count, len(unlabeled),
-               human_budget_left(cfg.max_human_labeled, state.human_sent))
+    size = min(
+        cfg.max_concurrent_task_count,
+        len(unlabeled),
+        human_budget_left(cfg.max_human_labeled, state.human_sent),
+    )
     rng = np.random.default_rng([cfg.seed, 2, iteration])
     return sorted(rng.choice(unlabeled, size=size, replace=False).tolist()) if size else []
 
 
-def _predictions(ctx: Context, iteration: int, batch: list[int]
-                 ) -> dict[int, tuple[Any, float]]:
+def _predictions(ctx: Context, iteration: int, batch: list[int]) -> dict[int, tuple[Any, float]]:
     """The model's labels of iteration - 1 for `batch`, with their confidence."""
     from labelpilot.engine.predictions import load_predictions
 
     cfg = ctx.config
-    if iteration == 0 or not cfg.auto_labeling or not storage.listdir(
-            ctx.ws.inference(iteration - 1)):
+    if (
+        iteration == 0
+        or not cfg.auto_labeling
+        or not storage.listdir(ctx.ws.inference(iteration - 1))
+    ):
         return {}
     p = load_predictions(ctx.ws, iteration - 1)
     out: dict[int, tuple[Any, float]] = {}
@@ -81,19 +86,33 @@ def _predictions(ctx: Context, iteration: int, batch: list[int]
 def _items(ctx: Context, iteration: int, batch: list[int]) -> list[TaskItem]:
     objects = {o.index: o for o in ctx.objects()}
     shown = _predictions(ctx, iteration, batch)
-    return [TaskItem(i, objects[i].key or "", objects[i].record,
-                     *shown.get(i, (None, None))) for i in batch]
+    return [
+        TaskItem(i, objects[i].key or "", objects[i].record, *shown.get(i, (None, None)))
+        for i in batch
+    ]
 
 
 def _consolidated(ctx: Context, answers: list[Answer]) -> dict[int, tuple[Any, float]]:
     task_type = ctx.config.task_type
     answered = [a for a in answers if a.failure is None and a.labels]
     if task_type.is_classification and any(len(a.labels) > 1 for a in answered):
-        votes = [list(zip(a.workers or [str(w) for w in range(len(a.labels))],
-                          (int(v) for v in a.labels), strict=True)) for a in answered]
+        votes = [
+            list(
+                zip(
+                    a.workers or [str(w) for w in range(len(a.labels))],
+                    (int(v) for v in a.labels),
+                    strict=True,
+                )
+            )
+            for a in answered
+        ]
         result = dawid_skene(votes, len(ctx.config.labels))
-        return {a.index: (label, confidence) for a, label, confidence
-                in zip(answered, result.labels, result.confidences, strict=True)}
+        return {
+            a.index: (label, confidence)
+            for a, label, confidence in zip(
+                answered, result.labels, result.confidences, strict=True
+            )
+        }
     return {a.index: consolidate(task_type, a.labels) for a in answered}
 
 
@@ -105,8 +124,13 @@ def _rows(ctx: Context, iteration: int, answers: list[Answer]) -> list[dict[str,
     objects = {o.index: o for o in ctx.objects()}
     rows = []
     for answer in answers:
-        row: dict[str, Any] = {"index": answer.index, "object": object_id(objects[answer.index]),
-                               "iteration": iteration, "source": HUMAN, "created": created}
+        row: dict[str, Any] = {
+            "index": answer.index,
+            "object": object_id(objects[answer.index]),
+            "iteration": iteration,
+            "source": HUMAN,
+            "created": created,
+        }
         if answer.index not in consolidated:
             row["failure"] = answer.failure or "WorkerFailure: no answer"
         else:
@@ -132,8 +156,9 @@ class StillWaiting(Exception):
         self.progress = progress
 
 
-def _collect(ctx: Context, iteration: int, batch: list[int], max_wait: float | None
-             ) -> tuple[list[dict[str, Any]], Callable[[], None]]:
+def _collect(
+    ctx: Context, iteration: int, batch: list[int], max_wait: float | None
+) -> tuple[list[dict[str, Any]], Callable[[], None]]:
     """The batch's rows, and what takes back its unanswered tasks: call that only once the
     rows are on disk (a crash before it leaves those tasks open, and loses no answer)."""
     cfg, ws = ctx.config, ctx.ws
@@ -144,8 +169,9 @@ def _collect(ctx: Context, iteration: int, batch: list[int], max_wait: float | N
     else:
         batch_id = f"{cfg.job_name}-i{iteration}"
         handle = provider.submit(batch_id, items, cfg.workforce.workers_per_object)
-        storage.write_json(ws.human_request(iteration),
-                           {"batchId": batch_id, "indices": batch, "handle": handle})
+        storage.write_json(
+            ws.human_request(iteration), {"batchId": batch_id, "indices": batch, "handle": handle}
+        )
     deadline = None if max_wait is None else time.monotonic() + max_wait
     while provider.poll(handle) is not BatchStatus.COMPLETED:
         if deadline is not None and time.monotonic() + POLL_SECONDS > deadline:
@@ -155,12 +181,19 @@ def _collect(ctx: Context, iteration: int, batch: list[int], max_wait: float | N
     return rows, lambda: provider.withdraw(handle)
 
 
-def _waiting(ctx: Context, iteration: int, batch: int, progress: tuple[int, int] | None
-             ) -> StepSummary:
+def _waiting(
+    ctx: Context, iteration: int, batch: int, progress: tuple[int, int] | None
+) -> StepSummary:
     done, sent = progress or (0, batch)
-    return StepSummary(step=Step.HUMAN, iteration=iteration, status=StepStatus.WAITING,
-                       message=f"{done} of {sent} objects answered", answered=done,
-                       human_batch=batch, seconds=ctx.seconds())
+    return StepSummary(
+        step=Step.HUMAN,
+        iteration=iteration,
+        status=StepStatus.WAITING,
+        message=f"{done} of {sent} objects answered",
+        answered=done,
+        human_batch=batch,
+        seconds=ctx.seconds(),
+    )
 
 
 def _pre_annotations(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
@@ -179,16 +212,20 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSumm
     if storage.exists(ws.human_response(iteration)):
         rows = storage.read_jsonl(ws.human_response(iteration))
     else:
-        before = LabelState.load(ws, human_upto=iteration - 1, machine_upto=iteration - 1,
-                                 objects=ctx.objects())
+        before = LabelState.load(
+            ws, human_upto=iteration - 1, machine_upto=iteration - 1, objects=ctx.objects()
+        )
         batch = batch_for(ctx, iteration, before)
         try:
             rows, withdraw = _collect(ctx, iteration, batch, max_wait) if batch else ([], None)
         except StillWaiting as waiting:
             return _waiting(ctx, iteration, len(batch), waiting.progress)
-        record: dict[str, Any] = {"iteration": iteration, "objects": len(rows),
-                                  "failed": sum("failure" in r for r in rows),
-                                  "seconds": ctx.seconds()}
+        record: dict[str, Any] = {
+            "iteration": iteration,
+            "objects": len(rows),
+            "failed": sum("failure" in r for r in rows),
+            "seconds": ctx.seconds(),
+        }
         shown = _pre_annotations(rows)
         if shown is not None:
             record["preAnnotated"], record["preAnnotationsEdited"] = shown
@@ -198,15 +235,24 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSumm
             withdraw()
     failed = sum("failure" in r for r in rows)
     if iteration == 0 and rows and failed > MAX_FAILED_FRACTION * len(rows):
-        raise StepFailed("TooManyFailedObjects",
-                         f"{failed} of the {len(rows)} objects of iteration 0 failed "
-                         f"(more than {MAX_FAILED_FRACTION:.0%}); first reason: "
-                         f"{next(r['failure'] for r in rows if 'failure' in r)}")
-    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
-                            objects=ctx.objects())
-    summary = StepSummary(step=Step.HUMAN, iteration=iteration, status=StepStatus.SUCCEEDED,
-                          label_counters=state.counters(), human_batch=len(rows),
-                          failed=failed, seconds=ctx.seconds())
+        raise StepFailed(
+            "TooManyFailedObjects",
+            f"{failed} of the {len(rows)} objects of iteration 0 failed "
+            f"(more than {MAX_FAILED_FRACTION:.0%}); first reason: "
+            f"{next(r['failure'] for r in rows if 'failure' in r)}",
+        )
+    state = LabelState.load(
+        ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
+    )
+    summary = StepSummary(
+        step=Step.HUMAN,
+        iteration=iteration,
+        status=StepStatus.SUCCEEDED,
+        label_counters=state.counters(),
+        human_batch=len(rows),
+        failed=failed,
+        seconds=ctx.seconds(),
+    )
     shown = _pre_annotations(rows)
     if shown is not None:
         summary.pre_annotated, summary.pre_annotations_edited = shown
@@ -220,11 +266,15 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSumm
     return summary
 
 
-def _stop_without_auto_labeling(ctx: Context, state: LabelState,
-                                answered: bool) -> StopReason | None:
+def _stop_without_auto_labeling(
+    ctx: Context, state: LabelState, answered: bool
+) -> StopReason | None:
     """The loop is human steps alone: it stops when every object is labeled, the budget
     is spent, or a batch brought nothing."""
-    stop = stop_reason(unlabeled=len(state.unlabeled()), labeled=len(state.labeled), cap=None,
-                       human_left=human_budget_left(ctx.config.max_human_labeled,
-                                                    state.human_sent))
+    stop = stop_reason(
+        unlabeled=len(state.unlabeled()),
+        labeled=len(state.labeled),
+        cap=None,
+        human_left=human_budget_left(ctx.config.max_human_labeled, state.human_sent),
+    )
     return stop or (None if answered else StopReason.NO_PROGRESS)

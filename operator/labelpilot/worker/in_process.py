@@ -15,7 +15,7 @@ from labelpilot.api.steps import FAILED_EXIT_CODE, Step, StepFailed
 from labelpilot.engine import reasons
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("run", help="run a whole labeling job in-process")
     p.add_argument("--task-type", required=True, choices=[str(t) for t in TaskType])
     p.add_argument("--input-manifest", required=True)
@@ -23,20 +23,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--label-attribute-name", required=True)
     p.add_argument("--output", required=True, help="the job's workspace (path or URI)")
     p.add_argument("--workforce", default="simulated", choices=["simulated", "label-studio"])
-    p.add_argument("--ground-truth",
-                   help="ground-truth manifest for the simulated workforce and evaluation")
-    p.add_argument("--label-studio-url", help="label-studio: the server's base URL "
-                   "(API token in $LABEL_STUDIO_API_TOKEN)")
-    p.add_argument("--label-studio-project", help="label-studio: project title (created "
-                   "when missing)")
+    p.add_argument(
+        "--ground-truth", help="ground-truth manifest for the simulated workforce and evaluation"
+    )
+    p.add_argument(
+        "--label-studio-url",
+        help="label-studio: the server's base URL (API token in $LABEL_STUDIO_API_TOKEN)",
+    )
+    p.add_argument(
+        "--label-studio-project", help="label-studio: project title (created when missing)"
+    )
     p.add_argument("--job-name", default="labelpilot-run")
     p.add_argument("--job-uid", help="the job identity the workspace is bound to")
     p.add_argument("--target-accuracy", type=float)
     p.add_argument("--confidence-level", type=float, default=0.95)
-    p.add_argument("--threshold-mode", default="guaranteed",
-                   choices=[str(m) for m in ThresholdMode])
-    p.add_argument("--validation-policy", default="seed",
-                   choices=[str(v) for v in ValidationPolicy])
+    p.add_argument(
+        "--threshold-mode", default="guaranteed", choices=[str(m) for m in ThresholdMode]
+    )
+    p.add_argument(
+        "--validation-policy", default="seed", choices=[str(v) for v in ValidationPolicy]
+    )
     p.add_argument("--max-concurrent-task-count", type=int, default=1000)
     p.add_argument("--max-human-labeled", type=int)
     p.add_argument("--max-percentage-labeled", type=float, default=100.0)
@@ -48,9 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--latency", type=float, default=0.0)
     p.add_argument("--initial-model-ref")
     p.add_argument("--model-options", default="{}", help="JSON passed to the models")
-    p.add_argument("--data-root", action="append", default=[], dest="data_roots",
-                   help="where objects may be read: a folder or a URI prefix (repeatable; "
-                   "default: the input manifest's folder, or its bucket)")
+    p.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        dest="data_roots",
+        help="where objects may be read: a folder or a URI prefix (repeatable; "
+        "default: the input manifest's folder, or its bucket)",
+    )
     p.add_argument("--max-image-bytes", type=int, help="largest image object, in bytes")
     p.add_argument("--max-image-pixels", type=int, help="largest decoded image, in pixels")
     p.add_argument("--max-text-bytes", type=int, help="largest text object, in bytes")
@@ -62,20 +73,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 # RunConfig fields by the flag that sets them, for errors that name what to fix.
 FLAGS = {
-    "job_name": "--job-name", "job_uid": "--job-uid", "task_type": "--task-type",
-    "label_attribute_name": "--label-attribute-name", "labels": "--labels-file",
-    "input_manifest_uri": "--input-manifest", "output_uri": "--output",
-    "data_roots": "--data-root", "max_image_bytes": "--max-image-bytes",
-    "max_image_pixels": "--max-image-pixels", "max_text_bytes": "--max-text-bytes",
-    "target_accuracy": "--target-accuracy", "confidence_level": "--confidence-level",
+    "job_name": "--job-name",
+    "job_uid": "--job-uid",
+    "task_type": "--task-type",
+    "label_attribute_name": "--label-attribute-name",
+    "labels": "--labels-file",
+    "input_manifest_uri": "--input-manifest",
+    "output_uri": "--output",
+    "data_roots": "--data-root",
+    "max_image_bytes": "--max-image-bytes",
+    "max_image_pixels": "--max-image-pixels",
+    "max_text_bytes": "--max-text-bytes",
+    "target_accuracy": "--target-accuracy",
+    "confidence_level": "--confidence-level",
     "max_concurrent_task_count": "--max-concurrent-task-count",
     "max_human_labeled": "--max-human-labeled",
     "max_percentage_labeled": "--max-percentage-labeled",
-    "initial_model_ref": "--initial-model-ref", "seed": "--seed",
-    "model_options": "--model-options", "workers_per_object": "--workers-per-object",
-    "ground_truth_uri": "--ground-truth", "error_rate": "--error-rate",
-    "failure_rate": "--failure-rate", "latency_seconds": "--latency",
-    "url": "--label-studio-url", "project_title": "--label-studio-project",
+    "initial_model_ref": "--initial-model-ref",
+    "seed": "--seed",
+    "model_options": "--model-options",
+    "workers_per_object": "--workers-per-object",
+    "ground_truth_uri": "--ground-truth",
+    "error_rate": "--error-rate",
+    "failure_rate": "--failure-rate",
+    "latency_seconds": "--latency",
+    "url": "--label-studio-url",
+    "project_title": "--label-studio-project",
 }
 
 
@@ -99,8 +122,9 @@ def _labels(path: str) -> list[str]:
     try:
         text = storage.read_text(path)
     except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
-        raise SystemExit(_one_line(f"--labels-file {path}: cannot read: "
-                                   f"{reasons.describe(error)}")) from error
+        raise SystemExit(
+            _one_line(f"--labels-file {path}: cannot read: {reasons.describe(error)}")
+        ) from error
     labels = [line.strip() for line in text.splitlines() if line.strip()]
     if not labels:
         raise SystemExit(_one_line(f"--labels-file {path}: holds no label (one per line)"))
@@ -111,11 +135,11 @@ def _model_options(text: str) -> dict[str, Any]:
     try:
         options = json.loads(text)
     except json.JSONDecodeError as error:
-        raise SystemExit(_one_line(f"--model-options: not JSON ({error.msg} at column "
-                                   f"{error.colno})")) from error
+        raise SystemExit(
+            _one_line(f"--model-options: not JSON ({error.msg} at column {error.colno})")
+        ) from error
     if not isinstance(options, dict):
-        raise SystemExit(f"--model-options: must be a JSON object, got "
-                         f"{type(options).__name__}")
+        raise SystemExit(f"--model-options: must be a JSON object, got {type(options).__name__}")
     return options
 
 
@@ -134,44 +158,65 @@ def build_config(args: argparse.Namespace) -> Any:
     model_options = _model_options(args.model_options)
     if args.workforce == "label-studio":
         if not (args.label_studio_url and args.label_studio_project):
-            raise SystemExit("--workforce label-studio needs --label-studio-url and "
-                             "--label-studio-project")
-        provider: dict[str, Any] = {"label_studio": {"url": args.label_studio_url,
-                                                     "project_title": args.label_studio_project}}
+            raise SystemExit(
+                "--workforce label-studio needs --label-studio-url and --label-studio-project"
+            )
+        provider: dict[str, Any] = {
+            "label_studio": {
+                "url": args.label_studio_url,
+                "project_title": args.label_studio_project,
+            }
+        }
     elif not args.ground_truth:
         raise SystemExit("--workforce simulated needs --ground-truth")
     elif not storage.exists(args.ground_truth):
         raise SystemExit(_one_line(f"--ground-truth {args.ground_truth}: no such file"))
     else:
-        provider = {"simulated": {"ground_truth_uri": args.ground_truth,
-                                  "error_rate": args.error_rate,
-                                  "failure_rate": args.failure_rate,
-                                  "latency_seconds": args.latency}}
-    limits = {name: getattr(args, name) for name in
-              ("max_image_bytes", "max_image_pixels", "max_text_bytes")
-              if getattr(args, name) is not None}
+        provider = {
+            "simulated": {
+                "ground_truth_uri": args.ground_truth,
+                "error_rate": args.error_rate,
+                "failure_rate": args.failure_rate,
+                "latency_seconds": args.latency,
+            }
+        }
+    limits = {
+        name: getattr(args, name)
+        for name in ("max_image_bytes", "max_image_pixels", "max_text_bytes")
+        if getattr(args, name) is not None
+    }
     try:
-        return RunConfig(
-            job_name=args.job_name, job_uid=args.job_uid, task_type=args.task_type,
-            label_attribute_name=args.label_attribute_name, labels=labels,
-            input_manifest_uri=args.input_manifest, output_uri=args.output,
-            data_roots=[_data_root(root) for root in args.data_roots], **limits,
-            workforce={**provider, "workers_per_object": args.workers_per_object},
-            target_accuracy=args.target_accuracy, confidence_level=args.confidence_level,
-            threshold_mode=args.threshold_mode, validation_policy=args.validation_policy,
-            auto_labeling=not args.no_auto_labeling,
-            max_concurrent_task_count=args.max_concurrent_task_count,
-            max_human_labeled=args.max_human_labeled,
-            max_percentage_labeled=args.max_percentage_labeled,
-            allow_small_dataset=args.allow_small_dataset,
-            initial_model_ref=args.initial_model_ref, model_options=model_options,
-            seed=args.seed)
+        return RunConfig.model_validate(
+            dict(
+                job_name=args.job_name,
+                job_uid=args.job_uid,
+                task_type=args.task_type,
+                label_attribute_name=args.label_attribute_name,
+                labels=labels,
+                input_manifest_uri=args.input_manifest,
+                output_uri=args.output,
+                data_roots=[_data_root(root) for root in args.data_roots],
+                **limits,
+                workforce={**provider, "workers_per_object": args.workers_per_object},
+                target_accuracy=args.target_accuracy,
+                confidence_level=args.confidence_level,
+                threshold_mode=args.threshold_mode,
+                validation_policy=args.validation_policy,
+                auto_labeling=not args.no_auto_labeling,
+                max_concurrent_task_count=args.max_concurrent_task_count,
+                max_human_labeled=args.max_human_labeled,
+                max_percentage_labeled=args.max_percentage_labeled,
+                allow_small_dataset=args.allow_small_dataset,
+                initial_model_ref=args.initial_model_ref,
+                model_options=model_options,
+                seed=args.seed,
+            )
+        )
     except ValidationError as error:
         raise SystemExit(_flag_errors(error)) from error
 
 
-def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True
-            ) -> StepSummary:
+def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True) -> StepSummary:
     """Runs prepare, the iterations and export; returns export's summary.
     Raises StepFailed when a rule fails the job."""
     from labelpilot.worker.cli import run_step
@@ -180,8 +225,9 @@ def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True
 
     def say(summary: StepSummary) -> None:
         if progress:
-            print(_progress_line(time.perf_counter() - started, summary), file=sys.stderr,
-                  flush=True)
+            print(
+                _progress_line(time.perf_counter() - started, summary), file=sys.stderr, flush=True
+            )
 
     say(run_step(Step.PREPARE, config))
     for i in range(max_iterations):
@@ -208,9 +254,11 @@ def _progress_line(elapsed: float, summary: StepSummary) -> str:
         parts.append(f"iteration {summary.iteration}")
     counters = summary.label_counters
     if counters is not None:
-        parts.append(f"human {counters.human_labeled} machine {counters.machine_labeled} "
-                     f"failed {counters.failed_non_retryable_error} "
-                     f"unlabeled {counters.unlabeled}")
+        parts.append(
+            f"human {counters.human_labeled} machine {counters.machine_labeled} "
+            f"failed {counters.failed_non_retryable_error} "
+            f"unlabeled {counters.unlabeled}"
+        )
     if summary.accuracy_bound is not None:
         parts.append(f"bound {summary.accuracy_bound:.4f}")
     if summary.stop_reason:
@@ -240,11 +288,14 @@ def main(args: argparse.Namespace) -> int:
         return FAILED_EXIT_CODE
     if not args.quiet:
         quality = result["machineQuality"]
-        print(f"machine-labeled {result['machineLabeled']} "
-              f"({result['machineFraction']:.1%}), measured {result['metric']} "
-              f"{'n/a' if quality is None else f'{quality:.4f}'} (target {config.target})",
-              file=sys.stderr)
-    summary.evaluation = {k: result[k] for k in (
-        "metric", "machineQuality", "machineFraction", "meetsTarget")}
+        print(
+            f"machine-labeled {result['machineLabeled']} "
+            f"({result['machineFraction']:.1%}), measured {result['metric']} "
+            f"{'n/a' if quality is None else f'{quality:.4f}'} (target {config.target})",
+            file=sys.stderr,
+        )
+    summary.evaluation = {
+        k: result[k] for k in ("metric", "machineQuality", "machineFraction", "meetsTarget")
+    }
     emit(summary, None)
     return 0

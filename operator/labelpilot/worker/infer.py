@@ -35,16 +35,18 @@ def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
 
 
 @step
-def run(ctx: Context, iteration: int, shard_index: int | None = None,
-        shard_count: int | None = None) -> StepSummary:
+def run(
+    ctx: Context, iteration: int, shard_index: int | None = None, shard_count: int | None = None
+) -> StepSummary:
     from labelpilot.ml import ObjectAccess, ObjectReadError, load_input, load_model
 
     cfg, ws = ctx.config, ctx.ws
     workspace_binding.check(ctx)
     shard, count = shard_args(shard_index, shard_count)
     target = ws.inference_shard(iteration, shard, count)
-    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
-                            objects=ctx.objects())
+    state = LabelState.load(
+        ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
+    )
     mine = objects_to_predict(state)[shard::count]
     if not storage.exists(target):
         objects = {o.index: o for o in ctx.objects()}
@@ -52,8 +54,9 @@ def run(ctx: Context, iteration: int, shard_index: int | None = None,
         inputs, indices, sizes, failed = [], [], [], {}
         for i in mine:
             try:
-                item = load_input(cfg.task_type, objects[i].record, ctx.manifest_base, i,
-                                  access=access)
+                item = load_input(
+                    cfg.task_type, objects[i].record, ctx.manifest_base, i, access=access
+                )
             except ObjectReadError as error:
                 failed[i] = error.failure
                 continue
@@ -62,11 +65,21 @@ def run(ctx: Context, iteration: int, shard_index: int | None = None,
             shape = getattr(item, "shape", (0, 0, 0))
             sizes.append(tuple(shape) if len(shape) == 3 else (*shape[:2], 1))
         keep: list[Any] = []
-        options = {k: v for k, v in ctx.model_options().items()
-                   if k in ("device", "threads", "score_threshold", "borderline")}
+        options = {
+            k: v
+            for k, v in ctx.model_options().items()
+            if k in ("device", "threads", "score_threshold", "borderline")
+        }
         model = load_model(local_model_dir(ws.model(iteration), keep), options=options)
         predictions = model.predict(inputs) if inputs else None
         storage.write_bytes(target, pack(predictions, indices, sizes, failed))
-    return StepSummary(step=Step.INFER, iteration=iteration, status=StepStatus.SUCCEEDED,
-                       next=Step.THRESHOLD, shard=shard, shard_count=count,
-                       objects=len(mine), seconds=ctx.seconds())
+    return StepSummary(
+        step=Step.INFER,
+        iteration=iteration,
+        status=StepStatus.SUCCEEDED,
+        next=Step.THRESHOLD,
+        shard=shard,
+        shard_count=count,
+        objects=len(mine),
+        seconds=ctx.seconds(),
+    )

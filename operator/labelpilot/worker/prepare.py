@@ -60,8 +60,9 @@ def run(ctx: Context) -> StepSummary:
     try:
         objects = ctx.objects()
     except (OSError, ValueError) as error:
-        raise StepFailed("InputManifestUnreadable",
-                         f"{cfg.input_manifest_uri}: {type(error).__name__}: {error}") from error
+        raise StepFailed(
+            "InputManifestUnreadable", f"{cfg.input_manifest_uri}: {type(error).__name__}: {error}"
+        ) from error
     failed = {o.index: o.error for o in objects if o.error}
     failed.update(_check_readable(ctx, [o for o in objects if not o.failed]))
     _too_many_failed(failed, len(objects))
@@ -72,15 +73,20 @@ def run(ctx: Context) -> StepSummary:
         raise StepFailed(
             "DatasetTooSmall",
             f"{len(valid)} valid objects; automated labeling needs at least {MIN_OBJECTS} "
-            "(set allowSmallDataset / --allow-small-dataset for demos)")
+            "(set allowSmallDataset / --allow-small-dataset for demos)",
+        )
     workspace_binding.bind(ctx)  # before the workspace is read or written
     rng = np.random.default_rng([cfg.seed, 1])
     order = [valid[i] for i in rng.permutation(len(valid))]
     n_val = ground_truth_validation_size(len(valid))
     if cfg.validation_policy is ValidationPolicy.BOUND_SIZED:
-        n_val = bound_sized_validation(len(valid), target=cfg.target, delta=ctx.delta,
-                                       ground_truth_size=n_val,
-                                       bounded_loss=not cfg.task_type.is_classification)
+        n_val = bound_sized_validation(
+            len(valid),
+            target=cfg.target,
+            delta=ctx.delta,
+            ground_truth_size=n_val,
+            bounded_loss=not cfg.task_type.is_classification,
+        )
     n_train = min(cfg.max_concurrent_task_count, n_val) if cfg.auto_labeling else 0
     if not cfg.auto_labeling:
         n_val, n_train = 0, min(cfg.max_concurrent_task_count, len(valid))
@@ -90,16 +96,27 @@ def run(ctx: Context) -> StepSummary:
     n_val = max(n_val, 1) if cfg.auto_labeling else 0
     validation = sorted(order[:n_val])
     batch0 = sorted(order[: n_val + n_train])
-    plan = {"objects": len(objects), "failed": {str(k): v for k, v in sorted(failed.items())},
-            "validation": validation, "iteration0": batch0, "seed": cfg.seed,
-            "validationPolicy": str(cfg.validation_policy),
-            "created": _previous_created(ctx) or formats.now_iso()}
+    plan = {
+        "objects": len(objects),
+        "failed": {str(k): v for k, v in sorted(failed.items())},
+        "validation": validation,
+        "iteration0": batch0,
+        "seed": cfg.seed,
+        "validationPolicy": str(cfg.validation_policy),
+        "created": _previous_created(ctx) or formats.now_iso(),
+    }
     storage.write_json(ctx.ws.prepare_plan, plan)
     state = LabelState.load(ctx.ws, human_upto=-1, machine_upto=-1)
-    return StepSummary(step=Step.PREPARE, iteration=None, status=StepStatus.SUCCEEDED,
-                       next=Step.HUMAN, label_counters=state.counters(),
-                       validation_size=len(validation), human_batch=len(batch0),
-                       failed_reasons=_reason_counts(failed))
+    return StepSummary(
+        step=Step.PREPARE,
+        iteration=None,
+        status=StepStatus.SUCCEEDED,
+        next=Step.HUMAN,
+        label_counters=state.counters(),
+        validation_size=len(validation),
+        human_batch=len(batch0),
+        failed_reasons=_reason_counts(failed),
+    )
 
 
 def _too_many_failed(failed: dict[int, str], total: int) -> None:
@@ -107,9 +124,11 @@ def _too_many_failed(failed: dict[int, str], total: int) -> None:
     lines and unreadable objects are failed objects."""
     if total and len(failed) > MAX_FAILED_FRACTION * total:
         first = failed[min(failed)]
-        raise StepFailed("TooManyFailedObjects",
-                         f"{len(failed)} of the {total} objects of the input manifest failed "
-                         f"(more than {MAX_FAILED_FRACTION:.0%}); first reason: {first}")
+        raise StepFailed(
+            "TooManyFailedObjects",
+            f"{len(failed)} of the {total} objects of the input manifest failed "
+            f"(more than {MAX_FAILED_FRACTION:.0%}); first reason: {first}",
+        )
 
 
 def _previous_created(ctx: Context) -> str | None:

@@ -43,16 +43,20 @@ def _confidence(task: TaskType, p: ObjectPredictions, pos: list[int]) -> np.ndar
     return np.asarray([p.confidence[k] for k in pos])
 
 
-def passing(task: TaskType, p: ObjectPredictions, indices: list[int],
-            thresholds: np.ndarray) -> list[int]:
+def passing(
+    task: TaskType, p: ObjectPredictions, indices: list[int], thresholds: np.ndarray
+) -> list[int]:
     """The objects among `indices` that `thresholds` accept under the predictions `p`."""
     pos = [p.position[i] for i in indices]
     if not pos:
         return []
     conf = _confidence(task, p, pos)
     # boxes and masks have one threshold: every object counts as "class" 0
-    pred = (np.asarray([int(np.argmax(p.probs[k])) for k in pos]) if task.is_classification
-            else np.zeros(len(pos), dtype=np.int64))
+    pred = (
+        np.asarray([int(np.argmax(p.probs[k])) for k in pos])
+        if task.is_classification
+        else np.zeros(len(pos), dtype=np.int64)
+    )
     accepted = accept_by_class(conf, pred, np.atleast_1d(np.asarray(thresholds, np.float64)))
     return [i for i, ok in zip(indices, accepted, strict=True) if ok]
 
@@ -79,13 +83,18 @@ class _Split:
 
 
 def _split(ctx: Context, iteration: int, guaranteed: bool) -> _Split:
-    state = LabelState.load(ctx.ws, human_upto=iteration, machine_upto=iteration - 1,
-                            objects=ctx.objects())
+    state = LabelState.load(
+        ctx.ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
+    )
     p = load_predictions(ctx.ws, iteration)
     retired = retired_validation(ctx.ws, iteration) if guaranteed else set()
-    return _Split(state, p,
-                  [i for i in state.validation_indices() if i in p.position and i not in retired],
-                  [i for i in state.unlabeled() if i in p.position], retired)
+    return _Split(
+        state,
+        p,
+        [i for i in state.validation_indices() if i in p.position and i not in retired],
+        [i for i in state.unlabeled() if i in p.position],
+        retired,
+    )
 
 
 def _search(ctx: Context, split: _Split, delta: float) -> ThresholdResult:
@@ -99,8 +108,14 @@ def _search(ctx: Context, split: _Split, delta: float) -> ThresholdResult:
         val_probs = np.asarray([p.probs[k] for k in vpos]).reshape(-1, c)
         pool_probs = np.asarray([p.probs[k] for k in ppos]).reshape(-1, c)
         val_labels = np.asarray([state.labeled[i]["label"] for i in val], dtype=np.int64)
-        return classification_thresholds(val_probs, val_labels, pool_probs, target=cfg.target,
-                                         delta=delta, mode=cfg.threshold_mode)
+        return classification_thresholds(
+            val_probs,
+            val_labels,
+            pool_probs,
+            target=cfg.target,
+            delta=delta,
+            mode=cfg.threshold_mode,
+        )
     quality = []
     for i, k in zip(val, vpos, strict=True):
         truth = label_from_json(task, state.labeled[i]["label"], cfg.labels)
@@ -108,9 +123,14 @@ def _search(ctx: Context, split: _Split, delta: float) -> ThresholdResult:
             quality.append(boxes_mean_iou(p.boxes[k], truth.boxes))
         else:
             quality.append(mask_mean_iou(p.masks[k], truth))
-    return quality_thresholds(_confidence(task, p, vpos), np.asarray(quality),
-                              _confidence(task, p, ppos), target=cfg.target, delta=delta,
-                              mode=cfg.threshold_mode)
+    return quality_thresholds(
+        _confidence(task, p, vpos),
+        np.asarray(quality),
+        _confidence(task, p, ppos),
+        target=cfg.target,
+        delta=delta,
+        mode=cfg.threshold_mode,
+    )
 
 
 def _within(task: TaskType, p: ObjectPredictions, accepted: list[int], room: int) -> list[int]:
@@ -122,12 +142,18 @@ def _within(task: TaskType, p: ObjectPredictions, accepted: list[int], room: int
     return sorted(accepted[j] for j in np.argsort(-conf, kind="stable")[:room])
 
 
-def _machine_row(ctx: Context, iteration: int, index: int, p: ObjectPredictions,
-                 created: str, identity: str) -> dict[str, Any]:
+def _machine_row(
+    ctx: Context, iteration: int, index: int, p: ObjectPredictions, created: str, identity: str
+) -> dict[str, Any]:
     cfg = ctx.config
     k = p.position[index]
-    row: dict[str, Any] = {"index": index, "object": identity, "iteration": iteration,
-                           "source": MACHINE, "created": created}
+    row: dict[str, Any] = {
+        "index": index,
+        "object": identity,
+        "iteration": iteration,
+        "source": MACHINE,
+        "created": created,
+    }
     if cfg.task_type.is_classification:
         row["label"] = int(np.argmax(p.probs[k]))
         row["confidence"] = round(float(np.max(p.probs[k])), 6)
@@ -136,8 +162,9 @@ def _machine_row(ctx: Context, iteration: int, index: int, p: ObjectPredictions,
     if cfg.task_type is TaskType.OBJECT_DETECTION:
         h, w, d = p.size[k]
         boxes = p.boxes[k]
-        row["label"] = label_to_json(cfg.task_type, Boxes(w, h, d, boxes[:, :5]),
-                                     box_confidences=boxes[:, 5].tolist())
+        row["label"] = label_to_json(
+            cfg.task_type, Boxes(w, h, d, boxes[:, :5]), box_confidences=boxes[:, 5].tolist()
+        )
         return row
     uri = ctx.ws.machine_mask(iteration, index)
     formats.write_mask_png(uri, p.masks[k], formats.color_map(cfg.labels))
@@ -145,13 +172,15 @@ def _machine_row(ctx: Context, iteration: int, index: int, p: ObjectPredictions,
     return row
 
 
-def _select(ctx: Context, iteration: int, p: ObjectPredictions, candidates: list[int],
-            size: int) -> list[int]:
+def _select(
+    ctx: Context, iteration: int, p: ObjectPredictions, candidates: list[int], size: int
+) -> list[int]:
     task = ctx.config.task_type
     pos = [p.position[i] for i in candidates if i in p.position]
     known = [i for i in candidates if i in p.position]
     if not known or size <= 0:
         return []
+    features: np.ndarray | None
     if task.is_classification:
         probs = np.asarray([p.probs[k] for k in pos])
         uncertainty = 1.0 - selection.margins(probs)
@@ -163,30 +192,43 @@ def _select(ctx: Context, iteration: int, p: ObjectPredictions, candidates: list
     return sorted(known[j] for j in picked)
 
 
-def _rows(ctx: Context, iteration: int, p: ObjectPredictions,
-          accepted: list[int]) -> list[dict[str, Any]]:
+def _rows(
+    ctx: Context, iteration: int, p: ObjectPredictions, accepted: list[int]
+) -> list[dict[str, Any]]:
     """The iteration's machine labels: the objects inference could not read (failed), then
     the accepted ones."""
     ws = ctx.ws
     objects = {o.index: o for o in ctx.objects()}
     # a rerun after a crash before the commit mark keeps the first run's creation dates
-    previous = (timestamp_of(storage.read_jsonl(ws.machine_labels(iteration)))
-                if storage.exists(ws.machine_labels(iteration)) else {})
+    previous = (
+        timestamp_of(storage.read_jsonl(ws.machine_labels(iteration)))
+        if storage.exists(ws.machine_labels(iteration))
+        else {}
+    )
     created = next(iter(previous.values()), None) or formats.now_iso()
-    rows = [{"index": i, "object": object_id(objects[i]), "iteration": iteration,
-             "source": MACHINE, "failure": reason, "created": created}
-            for i, reason in sorted(p.failed.items())]
-    return rows + [_machine_row(ctx, iteration, i, p, created, object_id(objects[i]))
-                   for i in accepted]
+    rows = [
+        {
+            "index": i,
+            "object": object_id(objects[i]),
+            "iteration": iteration,
+            "source": MACHINE,
+            "failure": reason,
+            "created": created,
+        }
+        for i, reason in sorted(p.failed.items())
+    ]
+    return rows + [
+        _machine_row(ctx, iteration, i, p, created, object_id(objects[i])) for i in accepted
+    ]
 
 
-def _next_batch(ctx: Context, iteration: int, split: _Split, remaining: list[int],
-                labeled: int, cap: int) -> tuple[StopReason | None, list[int]]:
+def _next_batch(
+    ctx: Context, iteration: int, split: _Split, remaining: list[int], labeled: int, cap: int
+) -> tuple[StopReason | None, list[int]]:
     """Why the loop stops, or the objects people label next."""
     cfg = ctx.config
     human_left = human_budget_left(cfg.max_human_labeled, split.state.human_sent)
-    stop = stop_reason(unlabeled=len(remaining), labeled=labeled, cap=cap,
-                       human_left=human_left)
+    stop = stop_reason(unlabeled=len(remaining), labeled=labeled, cap=cap, human_left=human_left)
     if stop is not None:
         return stop, []
     size = min(cfg.max_concurrent_task_count, human_left, len(remaining), cap - labeled)
@@ -194,18 +236,26 @@ def _next_batch(ctx: Context, iteration: int, split: _Split, remaining: list[int
     return (None, selected) if selected else (StopReason.NO_PROGRESS, [])
 
 
-def _details(ctx: Context, split: _Split, result: ThresholdResult,
-             guaranteed: bool) -> dict[str, Any]:
+def _details(
+    ctx: Context, split: _Split, result: ThresholdResult, guaranteed: bool
+) -> dict[str, Any]:
     """The search as thresholds.json records it."""
     cfg = ctx.config
     details = result.summary()
     if guaranteed:
         details["validationRetired"] = len(split.retired)
-        details["validationAcceptedIndices"] = passing(cfg.task_type, split.predictions,
-                                                       split.validation, result.thresholds)
-    details.update({"validationObjects": len(split.validation), "poolObjects": len(split.pool),
-                    "mode": str(ThresholdMode(cfg.threshold_mode)),
-                    "target": cfg.target, "labels": cfg.labels})
+        details["validationAcceptedIndices"] = passing(
+            cfg.task_type, split.predictions, split.validation, result.thresholds
+        )
+    details.update(
+        {
+            "validationObjects": len(split.validation),
+            "poolObjects": len(split.pool),
+            "mode": str(ThresholdMode(cfg.threshold_mode)),
+            "target": cfg.target,
+            "labels": cfg.labels,
+        }
+    )
     return details
 
 
@@ -219,23 +269,34 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     split = _split(ctx, iteration, guaranteed)
     result = _search(ctx, split, bounds.spend_delta(ctx.delta, iteration))
     cap = labeled_cap(split.state.total, cfg.max_percentage_labeled)
-    accepted = _within(cfg.task_type, split.predictions,
-                       [i for i, ok in zip(split.pool, result.accepted, strict=True) if ok],
-                       max(0, cap - len(split.state.labeled)))
+    accepted = _within(
+        cfg.task_type,
+        split.predictions,
+        [i for i, ok in zip(split.pool, result.accepted, strict=True) if ok],
+        max(0, cap - len(split.state.labeled)),
+    )
     rows = _rows(ctx, iteration, split.predictions, accepted)
     taken = set(accepted)
     remaining = [i for i in split.pool if i not in taken]
-    stop, selected = _next_batch(ctx, iteration, split, remaining,
-                                 len(split.state.labeled) + len(accepted), cap)
+    stop, selected = _next_batch(
+        ctx, iteration, split, remaining, len(split.state.labeled) + len(accepted), cap
+    )
     storage.write_jsonl(ws.machine_labels(iteration), rows)
     storage.write_json(ws.selection(iteration), {"selected": selected})
     summary = StepSummary(
-        step=Step.THRESHOLD, iteration=iteration, status=StepStatus.SUCCEEDED,
-        next=Step.EXPORT if stop else Step.HUMAN, stop_reason=stop,
+        step=Step.THRESHOLD,
+        iteration=iteration,
+        status=StepStatus.SUCCEEDED,
+        next=Step.EXPORT if stop else Step.HUMAN,
+        stop_reason=stop,
         label_counters=split.state.with_rows(rows).counters(),
         accuracy_bound=None if result.bound is None else round(result.bound, 6),
-        machine_labeled_this_iteration=len(accepted), human_batch=len(selected),
-        seconds=ctx.seconds())
-    storage.write_json(ws.thresholds(iteration), {
-        "summary": summary.to_dict(), "search": _details(ctx, split, result, guaranteed)})
+        machine_labeled_this_iteration=len(accepted),
+        human_batch=len(selected),
+        seconds=ctx.seconds(),
+    )
+    storage.write_json(
+        ws.thresholds(iteration),
+        {"summary": summary.to_dict(), "search": _details(ctx, split, result, guaranteed)},
+    )
     return summary

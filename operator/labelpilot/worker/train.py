@@ -27,8 +27,10 @@ def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
 
     objects = {o.index: o for o in ctx.objects()}
     access = ObjectAccess.for_config(ctx.config)
-    return [load_input(ctx.config.task_type, objects[i].record, ctx.manifest_base, i,
-                       access=access) for i in indices]
+    return [
+        load_input(ctx.config.task_type, objects[i].record, ctx.manifest_base, i, access=access)
+        for i in indices
+    ]
 
 
 def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
@@ -62,8 +64,9 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     if storage.exists(ws.training_summary(iteration)):
         done = storage.read_json(ws.training_summary(iteration))
         return _summary(ctx, iteration, done["trainSize"])
-    state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1,
-                            objects=ctx.objects())
+    state = LabelState.load(
+        ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
+    )
     train = state.training_indices()
     if not train:
         raise RuntimeError("no human labels to train on")
@@ -75,16 +78,30 @@ def run(ctx: Context, iteration: int) -> StepSummary:
         init_from = local_model_dir(ws.model(iteration - 1), keep)
     elif cfg.initial_model_ref:
         init_from = local_model_dir(cfg.initial_model_ref, keep)
-    model = build_model(cfg.task_type, cfg.labels, seed=cfg.seed + iteration,
-                        options=ctx.model_options())
+    model = build_model(
+        cfg.task_type, cfg.labels, seed=cfg.seed + iteration, options=ctx.model_options()
+    )
     metrics = model.fit(inputs, targets, init_from=init_from)
     save_model(model, ws.model(iteration))
-    storage.write_json(ws.training_summary(iteration), {
-        "iteration": iteration, "trainSize": len(train), "warmStart": init_from is not None,
-        "metrics": metrics, "seconds": ctx.seconds()})
+    storage.write_json(
+        ws.training_summary(iteration),
+        {
+            "iteration": iteration,
+            "trainSize": len(train),
+            "warmStart": init_from is not None,
+            "metrics": metrics,
+            "seconds": ctx.seconds(),
+        },
+    )
     return _summary(ctx, iteration, len(train))
 
 
 def _summary(ctx: Context, iteration: int, train_size: int) -> StepSummary:
-    return StepSummary(step=Step.TRAIN, iteration=iteration, status=StepStatus.SUCCEEDED,
-                       next=Step.INFER, train_size=train_size, seconds=ctx.seconds())
+    return StepSummary(
+        step=Step.TRAIN,
+        iteration=iteration,
+        status=StepStatus.SUCCEEDED,
+        next=Step.INFER,
+        train_size=train_size,
+        seconds=ctx.seconds(),
+    )

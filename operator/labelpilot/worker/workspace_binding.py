@@ -66,17 +66,22 @@ class Binding:
             raise ValueError(f"not a binding ({type(error).__name__}: {error})") from error
 
     def differences(self, other: Binding) -> list[str]:
-        return [f"{part} {f.name}" for part in ("job", "manifest")
-                for f in fields(getattr(self, part))
-                if getattr(getattr(self, part), f.name) != getattr(getattr(other, part), f.name)]
+        return [
+            f"{part} {f.name}"
+            for part in ("job", "manifest")
+            for f in fields(getattr(self, part))
+            if getattr(getattr(self, part), f.name) != getattr(getattr(other, part), f.name)
+        ]
 
 
 def of_this_job(ctx: Context) -> Binding:
     """The binding of `ctx`'s job and input manifest as they are now."""
     cfg = ctx.config
     digest = hashlib.sha256(storage.read_bytes(cfg.input_manifest_uri)).hexdigest()
-    return Binding(JobRef(cfg.job_name, cfg.job_namespace, cfg.job_uid),
-                   ManifestRef(cfg.input_manifest_uri, digest, len(ctx.objects())))
+    return Binding(
+        JobRef(cfg.job_name, cfg.job_namespace, cfg.job_uid),
+        ManifestRef(cfg.input_manifest_uri, digest, len(ctx.objects())),
+    )
 
 
 def bind(ctx: Context) -> None:
@@ -89,6 +94,8 @@ def bind(ctx: Context) -> None:
                 raise _unbound(ws)
             storage.write_new(ws.binding, mine.to_bytes())
             stored = _stored(ws)  # another job may have bound it first
+    if stored is None:
+        raise _unbound(ws)
     if stored != mine:
         raise _mismatch(ws, stored, mine)
 
@@ -110,33 +117,44 @@ def _stored(ws: Workspace) -> Binding | None:
     try:
         return Binding.from_json(storage.read_json(ws.binding))
     except ValueError as error:
-        raise StepFailed(WORKSPACE_MISMATCH,
-                         f"{ws.binding} is not a LabelPilot workspace binding: {error}") from error
+        raise StepFailed(
+            WORKSPACE_MISMATCH, f"{ws.binding} is not a LabelPilot workspace binding: {error}"
+        ) from error
 
 
 def _holds_files(ws: Workspace) -> bool:
     """Whether anything but a binding's leftover temporary file is in the workspace."""
-    return any(not (name.startswith(".binding.json.") and name.endswith(".tmp"))
-               for name in storage.listdir(ws.root))
+    return any(
+        not (name.startswith(".binding.json.") and name.endswith(".tmp"))
+        for name in storage.listdir(ws.root)
+    )
 
 
 def _unbound(ws: Workspace) -> StepFailed:
     if _holds_files(ws):
-        return StepFailed(WORKSPACE_MISMATCH,
-                          f"the workspace {ws.root} holds files but no binding.json: it was "
-                          "written by another tool or an older LabelPilot, so which job and "
-                          "input manifest its labels belong to is unknown, and nothing was "
-                          "read or written; give the job an empty output location")
-    return StepFailed(WORKSPACE_MISMATCH,
-                      f"the workspace {ws.root} has no binding.json: prepare has not run "
-                      "for this job")
+        return StepFailed(
+            WORKSPACE_MISMATCH,
+            f"the workspace {ws.root} holds files but no binding.json: it was "
+            "written by another tool or an older LabelPilot, so which job and "
+            "input manifest its labels belong to is unknown, and nothing was "
+            "read or written; give the job an empty output location",
+        )
+    return StepFailed(
+        WORKSPACE_MISMATCH,
+        f"the workspace {ws.root} has no binding.json: prepare has not run for this job",
+    )
 
 
 def _mismatch(ws: Workspace, stored: Binding, mine: Binding) -> StepFailed:
     differences = stored.differences(mine)
-    remedy = ("restore the manifest it was bound to, or give the job its own output location"
-              if stored.job == mine.job else "give this job its own output location")
-    return StepFailed(WORKSPACE_MISMATCH,
-                      f"the workspace {ws.root} belongs to {stored}, but this is {mine} "
-                      f"(they differ in: {', '.join(differences)}); its labels would land on "
-                      f"the wrong objects, so nothing was read or written: {remedy}")
+    remedy = (
+        "restore the manifest it was bound to, or give the job its own output location"
+        if stored.job == mine.job
+        else "give this job its own output location"
+    )
+    return StepFailed(
+        WORKSPACE_MISMATCH,
+        f"the workspace {ws.root} belongs to {stored}, but this is {mine} "
+        f"(they differ in: {', '.join(differences)}); its labels would land on "
+        f"the wrong objects, so nothing was read or written: {remedy}",
+    )

@@ -11,8 +11,7 @@ from labelpilot.api.run_config import RunConfig
 from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
 from labelpilot.workforce.consolidation import consolidate
 
-__all__ = ["Answer", "BatchStatus", "TaskItem", "WorkforceProvider", "consolidate",
-           "provider_for"]
+__all__ = ["Answer", "BatchStatus", "TaskItem", "WorkforceProvider", "consolidate", "provider_for"]
 
 
 def provider_for(config: RunConfig, manifest_base: str | None = None) -> WorkforceProvider:
@@ -24,7 +23,11 @@ def provider_for(config: RunConfig, manifest_base: str | None = None) -> Workfor
     if config.workforce.simulated is not None:
         from labelpilot.workforce.simulated import SimulatedWorkforce
 
-        return SimulatedWorkforce(config.workforce.simulated, config.task_type,
-                                  config.label_attribute_name, config.labels,
-                                  seed=config.seed)
+        return SimulatedWorkforce(
+            config.workforce.simulated,
+            config.task_type,
+            config.label_attribute_name,
+            config.labels,
+            seed=config.seed,
+        )
     raise ValueError("no workforce provider configured")

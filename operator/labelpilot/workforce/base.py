@@ -42,8 +42,9 @@ class WorkforceProvider(ABC):
     name: str = ""
 
     @abstractmethod
-    def submit(self, batch_id: str, items: list[TaskItem], workers_per_object: int
-               ) -> dict[str, Any]:
+    def submit(
+        self, batch_id: str, items: list[TaskItem], workers_per_object: int
+    ) -> dict[str, Any]:
         """Starts labeling `items`; returns a JSON-able handle. Submitting the same batch id
         again must not create a second batch."""
 

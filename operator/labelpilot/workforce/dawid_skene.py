@@ -99,7 +99,7 @@ def _m_step(
     priors = (posterior.sum(axis=0) + smoothing) / (n + k * smoothing)
     counts = np.tile(_pseudo_counts(k, smoothing, prior_accuracy), (n_workers, 1, 1))
     # counts[w, :, a] += posterior[i, :] for every answer (i, w, a)
-    np.add.at(counts, (who, slice(None), what), posterior[objects])
+    np.add.at(counts, (who, slice(None), what), posterior[objects])  # type: ignore[arg-type]  # numpy's stubs take no slice here
     confusion = counts / counts.sum(axis=2, keepdims=True)
     return np.log(priors), np.log(confusion)
 

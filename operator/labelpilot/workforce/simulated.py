@@ -24,8 +24,15 @@ from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforcePr
 class SimulatedWorkforce(WorkforceProvider):
     name = "simulated"
 
-    def __init__(self, settings: cfg.SimulatedWorkforceConfig, task_type: TaskType, attr: str,
-                 labels: list[str], *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        settings: cfg.SimulatedWorkforceConfig,
+        task_type: TaskType,
+        attr: str,
+        labels: list[str],
+        *,
+        seed: int = 0,
+    ) -> None:
         self.settings = settings
         self.task_type = TaskType(task_type)
         self.attr = attr
@@ -36,14 +43,21 @@ class SimulatedWorkforce(WorkforceProvider):
     @property
     def truth(self) -> GroundTruth:
         if self._truth is None:
-            self._truth = GroundTruth(self.settings.ground_truth_uri, self.task_type, self.attr,
-                                      labels=self.labels)
+            self._truth = GroundTruth(
+                self.settings.ground_truth_uri, self.task_type, self.attr, labels=self.labels
+            )
         return self._truth
 
-    def submit(self, batch_id: str, items: list[TaskItem], workers_per_object: int
-               ) -> dict[str, Any]:
-        return {"provider": self.name, "batchId": batch_id, "submittedAt": time.time(),
-                "workersPerObject": workers_per_object, "objects": len(items)}
+    def submit(
+        self, batch_id: str, items: list[TaskItem], workers_per_object: int
+    ) -> dict[str, Any]:
+        return {
+            "provider": self.name,
+            "batchId": batch_id,
+            "submittedAt": time.time(),
+            "workersPerObject": workers_per_object,
+            "objects": len(items),
+        }
 
     def poll(self, handle: dict[str, Any]) -> BatchStatus:
         done = time.time() >= float(handle["submittedAt"]) + self.settings.latency_seconds
@@ -70,8 +84,9 @@ class SimulatedWorkforce(WorkforceProvider):
             rng = self._rng(item.index, w)
             wrong = rng.random() < self.settings.error_rate
             answers.append(self._corrupt(truth, rng) if wrong else truth)
-        return Answer(item.index, labels=answers,
-                      workers=[f"simulated-{w}" for w in range(workers)])
+        return Answer(
+            item.index, labels=answers, workers=[f"simulated-{w}" for w in range(workers)]
+        )
 
     def _corrupt(self, truth: Any, rng: np.random.Generator) -> Any:
         if self.task_type.is_classification:

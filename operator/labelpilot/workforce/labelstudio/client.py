@@ -32,8 +32,14 @@ def _is_jwt(token: str) -> bool:
 
 
 class Client:
-    def __init__(self, url: str, token: str, *, timeout: float = TIMEOUT_SECONDS,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        session: requests.Session | None = None,
+    ) -> None:
         if not token:
             raise LabelStudioError("no Label Studio API token")
         self.url = checked(url).rstrip("/")
@@ -51,7 +57,8 @@ class Client:
             if not isinstance(access, str) or not access:
                 raise LabelStudioError(
                     f"Label Studio POST {REFRESH}: the answer holds no access token; is the "
-                    f"token a personal access token of the Label Studio at {self.url}?")
+                    f"token a personal access token of the Label Studio at {self.url}?"
+                )
             self._access = access
         return f"Bearer {self._access}"
 
@@ -61,18 +68,32 @@ class Client:
                 text = text.replace(secret, "<token>")
         return text
 
-    def _request(self, method: str, path: str, *, headers: dict[str, str],
-                 params: dict[str, Any] | None, json: Any) -> requests.Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        json: Any,
+    ) -> requests.Response:
         """Sends the request, following redirects only within the configured origin."""
         url = self.url + path
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                response = self._session.request(method, url, params=params, json=json,
-                                                 headers=headers, timeout=self._timeout,
-                                                 allow_redirects=False)
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
             except requests.RequestException as exc:
-                raise LabelStudioError(self._redacted(
-                    f"Label Studio {method} {path}: {type(exc).__name__}: {exc}")) from exc
+                raise LabelStudioError(
+                    self._redacted(f"Label Studio {method} {path}: {type(exc).__name__}: {exc}")
+                ) from exc
             if not response.is_redirect:
                 return response
             target = urljoin(response.url, response.headers["location"])
@@ -80,31 +101,46 @@ class Client:
                 raise LabelStudioError(
                     f"Label Studio {method} {path}: redirected to {origin(target)}; the API "
                     f"token is only sent to {origin(self.url)}, the configured url. Set the "
-                    "url to the address Label Studio answers at", response.status_code)
+                    "url to the address Label Studio answers at",
+                    response.status_code,
+                )
             url, params = target, None  # the Location carries its own query
-        raise LabelStudioError(f"Label Studio {method} {path}: more than {MAX_REDIRECTS} "
-                               "redirects")
+        raise LabelStudioError(f"Label Studio {method} {path}: more than {MAX_REDIRECTS} redirects")
 
-    def _send(self, method: str, path: str, *, headers: dict[str, str],
-              params: dict[str, Any] | None = None, json: Any = None) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
         response = self._request(method, path, headers=headers, params=params, json=json)
         if response.status_code >= 300:
-            raise LabelStudioError(self._redacted(
-                f"Label Studio {method} {path}: HTTP {response.status_code}: "
-                f"{response.text[:300]}"), response.status_code)
+            raise LabelStudioError(
+                self._redacted(
+                    f"Label Studio {method} {path}: HTTP {response.status_code}: "
+                    f"{response.text[:300]}"
+                ),
+                response.status_code,
+            )
         if not response.content:
             return None
         try:
             return response.json()
         except ValueError as exc:
             kind = response.headers.get("content-type", "no content type")
-            raise LabelStudioError(f"Label Studio {method} {path}: HTTP "
-                                   f"{response.status_code} answered {kind}, not JSON; is "
-                                   f"{self.url} Label Studio's API?",
-                                   response.status_code) from exc
+            raise LabelStudioError(
+                f"Label Studio {method} {path}: HTTP "
+                f"{response.status_code} answered {kind}, not JSON; is "
+                f"{self.url} Label Studio's API?",
+                response.status_code,
+            ) from exc
 
-    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-             json: Any = None) -> Any:
+    def call(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+    ) -> Any:
         headers = {"Authorization": self._authorization()}
         try:
             return self._send(method, path, headers=headers, params=params, json=json)
@@ -143,12 +179,18 @@ class Client:
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
         """Creates `tasks`; returns their ids in order."""
-        body = self.call("POST", f"/api/projects/{project_id}/import",
-                         params={"return_task_ids": "true"}, json=tasks)
+        body = self.call(
+            "POST",
+            f"/api/projects/{project_id}/import",
+            params={"return_task_ids": "true"},
+            json=tasks,
+        )
         ids = [int(i) for i in body.get("task_ids") or []]
         if len(ids) != len(tasks):
-            raise LabelStudioError(f"Label Studio import into project {project_id} returned "
-                                   f"{len(ids)} task ids for {len(tasks)} tasks")
+            raise LabelStudioError(
+                f"Label Studio import into project {project_id} returned "
+                f"{len(ids)} task ids for {len(tasks)} tasks"
+            )
         return ids
 
     def delete_task(self, task_id: int) -> None:
@@ -164,9 +206,16 @@ class Client:
         page = 1
         while True:
             try:
-                body = self.call("GET", "/api/tasks", params={
-                    "project": project_id, "page": page, "page_size": PAGE_SIZE,
-                    "fields": "all"})
+                body = self.call(
+                    "GET",
+                    "/api/tasks",
+                    params={
+                        "project": project_id,
+                        "page": page,
+                        "page_size": PAGE_SIZE,
+                        "fields": "all",
+                    },
+                )
             except LabelStudioError as exc:
                 if exc.status == 404 and page > 1:  # past the last page
                     return

@@ -34,8 +34,9 @@ class JobIdentity:
     def of(cls, config: RunConfig) -> JobIdentity:
         uid = config.job_uid
         if not uid:
-            seed = "\n".join((config.job_namespace or "", config.job_name,
-                              config.output_uri.rstrip("/")))
+            seed = "\n".join(
+                (config.job_namespace or "", config.job_name, config.output_uri.rstrip("/"))
+            )
             uid = STAND_IN_PREFIX + hashlib.sha256(seed.encode()).hexdigest()[:32]
         return cls(config.job_name, config.job_namespace, uid)
 
@@ -49,7 +50,10 @@ class JobIdentity:
         if not isinstance(meta, dict):
             return False
         return (meta.get("job"), meta.get("namespace"), meta.get("uid")) == (
-            self.name, self.namespace, self.uid)
+            self.name,
+            self.namespace,
+            self.uid,
+        )
 
     def __str__(self) -> str:
         where = f"{self.namespace}/" if self.namespace else ""

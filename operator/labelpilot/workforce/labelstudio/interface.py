@@ -38,11 +38,12 @@ def labeling_config(task_type: TaskType, labels: list[str]) -> str:
         shown = f'<Image name="{IMAGE}" value="${IMAGE}" zoom="true" zoomControl="true"/>'
     if task_type.is_classification:
         options = "".join(f"<Choice value={quoteattr(label)}/>" for label in labels)
-        control = (f'<Choices name="{CONTROL}" toName="{name}" choice="single-radio" '
-                   f'required="true" showInline="true">{options}</Choices>')
+        control = (
+            f'<Choices name="{CONTROL}" toName="{name}" choice="single-radio" '
+            f'required="true" showInline="true">{options}</Choices>'
+        )
     else:
-        tag = ("RectangleLabels" if task_type is TaskType.OBJECT_DETECTION
-               else "PolygonLabels")
+        tag = "RectangleLabels" if task_type is TaskType.OBJECT_DETECTION else "PolygonLabels"
         options = "".join(f"<Label value={quoteattr(label)}/>" for label in labels)
         control = f'<{tag} name="{CONTROL}" toName="{name}">{options}</{tag}>'
     return f"<View>{shown}{control}</View>"

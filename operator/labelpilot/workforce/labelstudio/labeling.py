@@ -23,8 +23,12 @@ def _parse(config: str) -> ElementTree.Element | None:
 
 
 def _shape(element: ElementTree.Element) -> Shape:
-    return (element.tag, tuple(sorted(element.attrib.items())), (element.text or "").strip(),
-            tuple(_shape(child) for child in element))
+    return (
+        element.tag,
+        tuple(sorted(element.attrib.items())),
+        (element.text or "").strip(),
+        tuple(_shape(child) for child in element),
+    )
 
 
 def is_empty(config: str | None) -> bool:
@@ -59,8 +63,10 @@ def difference(current: str, wanted: str) -> str:
         return "its labeling config is not one LabelPilot made"
     parts = []
     if theirs[:2] != ours[:2]:
-        parts.append(f"it labels with {theirs[0]} on {theirs[1]}, the job with {ours[0]} on "
-                     f"{ours[1]} (another task type)")
+        parts.append(
+            f"it labels with {theirs[0]} on {theirs[1]}, the job with {ours[0]} on "
+            f"{ours[1]} (another task type)"
+        )
     if theirs[2] != ours[2]:
         parts.append(f"its labels are {theirs[2]}, the job's are {ours[2]}")
     return "; ".join(parts) or "its labeling config has other settings than the job's"

@@ -67,12 +67,18 @@ def _presigned(uri: str, seconds: int) -> str:
     try:
         return str(fs.sign(path, expiration=seconds))
     except NotImplementedError as exc:
-        raise MediaError(f"{uri}: its storage cannot presign URLs; "
-                         "use objectUrls Inline or LocalFiles") from exc
+        raise MediaError(
+            f"{uri}: its storage cannot presign URLs; use objectUrls Inline or LocalFiles"
+        ) from exc
 
 
-def task_data(task_type: TaskType, record: dict[str, Any], base: str | None,
-              settings: LabelStudioWorkforceConfig, access: ObjectAccess) -> Shown:
+def task_data(
+    task_type: TaskType,
+    record: dict[str, Any],
+    base: str | None,
+    settings: LabelStudioWorkforceConfig,
+    access: ObjectAccess,
+) -> Shown:
     """The task's `data` for one input-manifest record, read only under the job's data
     roots and within its size limits (what annotators see is what the job may read);
     raises MediaError."""

@@ -33,26 +33,47 @@ def _named(project: dict[str, Any]) -> str:
     return f"{project['id']} ({project.get('title')!r})"
 
 
-def _find_or_create(client: Client, settings: cfg.LabelStudioWorkforceConfig, job: JobIdentity,
-                    wanted: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _find_or_create(
+    client: Client,
+    settings: cfg.LabelStudioWorkforceConfig,
+    job: JobIdentity,
+    wanted: dict[str, Any],
+) -> tuple[dict[str, Any], bool]:
     """The project, and whether it was created just now (with `wanted`)."""
     if settings.project_id is not None:
         return client.project(settings.project_id), False
-    found = [p for p in client.projects(settings.project_title)
-             if p.get("title") == settings.project_title]
+    found = [
+        p
+        for p in client.projects(settings.project_title)
+        if p.get("title") == settings.project_title
+    ]
     if found:
         return min(found, key=lambda p: int(p["id"])), False
-    return client.create_project({"title": settings.project_title, **wanted,
-                                  "description": f"Human tasks of LabelPilot job {job}"}), True
+    return client.create_project(
+        {
+            "title": settings.project_title,
+            **wanted,
+            "description": f"Human tasks of LabelPilot job {job}",
+        }
+    ), True
 
 
-def open_project(client: Client, settings: cfg.LabelStudioWorkforceConfig, job: JobIdentity,
-                 task_type: TaskType, labels: list[str], workers_per_object: int) -> int:
+def open_project(
+    client: Client,
+    settings: cfg.LabelStudioWorkforceConfig,
+    job: JobIdentity,
+    task_type: TaskType,
+    labels: list[str],
+    workers_per_object: int,
+) -> int:
     """The id of the project the job's tasks go to; raises StepFailed when the project is
     set up for something else."""
     config = labeling_config(task_type, labels)
-    wanted = {"label_config": config, "maximum_annotations": workers_per_object,
-              "show_collab_predictions": True}
+    wanted = {
+        "label_config": config,
+        "maximum_annotations": workers_per_object,
+        "show_collab_predictions": True,
+    }
     project, created = _find_or_create(client, settings, job, wanted)
     project_id = int(project["id"])
     if created:
@@ -62,20 +83,28 @@ def open_project(client: Client, settings: cfg.LabelStudioWorkforceConfig, job: 
     if same(current, config):
         changes.pop("label_config", None)
     elif not is_empty(current):
-        raise StepFailed(CONFLICT, (
-            f"Label Studio project {_named(project)} already has another labeling config: "
-            f"{difference(current, config)}. LabelPilot does not replace a project's "
-            "labeling config; give the job a project of its own (another title), or one "
-            "whose labeling config is empty or the job's"))
+        raise StepFailed(
+            CONFLICT,
+            (
+                f"Label Studio project {_named(project)} already has another labeling config: "
+                f"{difference(current, config)}. LabelPilot does not replace a project's "
+                "labeling config; give the job a project of its own (another title), or one "
+                "whose labeling config is empty or the job's"
+            ),
+        )
     if "maximum_annotations" in changes:
         others = sum(not job.owns(t) for t in client.tasks(project_id))
         if others:
-            raise StepFailed(CONFLICT, (
-                f"Label Studio project {_named(project)} asks for "
-                f"{project.get('maximum_annotations')} annotations per task (its overlap) and "
-                f"holds {others} tasks of other jobs; job {job} asks for "
-                f"{workers_per_object} workers per object. LabelPilot does not change the "
-                "overlap of other jobs' tasks; give the job a project of its own"))
+            raise StepFailed(
+                CONFLICT,
+                (
+                    f"Label Studio project {_named(project)} asks for "
+                    f"{project.get('maximum_annotations')} annotations per task (its overlap) and "
+                    f"holds {others} tasks of other jobs; job {job} asks for "
+                    f"{workers_per_object} workers per object. LabelPilot does not change the "
+                    "overlap of other jobs' tasks; give the job a project of its own"
+                ),
+            )
     if changes:
         client.update_project(project_id, changes)
     return project_id

@@ -43,9 +43,17 @@ IMPORT_CHUNK = 100
 class LabelStudioWorkforce(WorkforceProvider):
     name = "labelStudio"
 
-    def __init__(self, workforce: cfg.WorkforceConfig, task_type: TaskType, labels: list[str],
-                 job: JobIdentity | str, manifest_base: str | None, *,
-                 client: Client | None = None, access: ObjectAccess | None = None) -> None:
+    def __init__(
+        self,
+        workforce: cfg.WorkforceConfig,
+        task_type: TaskType,
+        labels: list[str],
+        job: JobIdentity | str,
+        manifest_base: str | None,
+        *,
+        client: Client | None = None,
+        access: ObjectAccess | None = None,
+    ) -> None:
         """`job`: the job's identity; a bare name stands for a job without namespace and
         uid, which owns only the tasks that carry neither. `access`: where objects may be
         read and how large (default: the manifest's folder or bucket, default limits)."""
@@ -58,9 +66,17 @@ class LabelStudioWorkforce(WorkforceProvider):
         self.labels = labels
         self.job = job if isinstance(job, JobIdentity) else JobIdentity(job, None, None)
         self.base = manifest_base
-        self.access = access or ObjectAccess(DataRoots(
-            [os.path.abspath(manifest_base) if storage.is_local(manifest_base)
-             else manifest_base] if manifest_base else []))
+        self.access = access or ObjectAccess(
+            DataRoots(
+                [
+                    os.path.abspath(manifest_base)
+                    if storage.is_local(manifest_base)
+                    else manifest_base
+                ]
+                if manifest_base
+                else []
+            )
+        )
         self._client = client
         self._progress: tuple[int, int] | None = None
         # batch id -> its tasks, as the poll that found the batch complete fetched them
@@ -71,8 +87,10 @@ class LabelStudioWorkforce(WorkforceProvider):
         if self._client is None:
             token = os.environ.get(self.settings.token_env, "")
             if not token:
-                raise LabelStudioError(f"no Label Studio API token: set {self.settings.token_env}"
-                                       " (from the Secret named by apiTokenSecretName)")
+                raise LabelStudioError(
+                    f"no Label Studio API token: set {self.settings.token_env}"
+                    " (from the Secret named by apiTokenSecretName)"
+                )
             try:
                 self._client = Client(self.settings.url, token)
             except UnsafeUrl as exc:
@@ -80,11 +98,19 @@ class LabelStudioWorkforce(WorkforceProvider):
         return self._client
 
     @classmethod
-    def for_run(cls, config: RunConfig, manifest_base: str | None, *,
-                client: Client | None = None) -> LabelStudioWorkforce:
+    def for_run(
+        cls, config: RunConfig, manifest_base: str | None, *, client: Client | None = None
+    ) -> LabelStudioWorkforce:
         """The provider of a job's run config, its tasks bound to the job's identity."""
-        return cls(config.workforce, config.task_type, config.labels, JobIdentity.of(config),
-                   manifest_base, client=client, access=ObjectAccess.for_config(config))
+        return cls(
+            config.workforce,
+            config.task_type,
+            config.labels,
+            JobIdentity.of(config),
+            manifest_base,
+            client=client,
+            access=ObjectAccess.for_config(config),
+        )
 
     # ---------------------------------------------------------------- tasks
 
@@ -98,22 +124,31 @@ class LabelStudioWorkforce(WorkforceProvider):
 
     # ---------------------------------------------------------------- submit
 
-    def _task(self, batch_id: str, item: TaskItem, data: dict[str, Any],
-              size: tuple[int, int, int] | None) -> dict[str, Any]:
-        task: dict[str, Any] = {"data": data, "meta": {META_KEY: {
-            **self.job.meta(), "batch": batch_id, "index": item.index}}}
+    def _task(
+        self, batch_id: str, item: TaskItem, data: dict[str, Any], size: tuple[int, int, int] | None
+    ) -> dict[str, Any]:
+        task: dict[str, Any] = {
+            "data": data,
+            "meta": {META_KEY: {**self.job.meta(), "batch": batch_id, "index": item.index}},
+        }
         if item.prediction is not None:
-            task["predictions"] = [{
-                "model_version": MODEL_VERSION,
-                "score": float(item.prediction_score or 0.0),
-                "result": to_result(self.task_type, item.prediction, self.labels,
-                                    size[:2] if size else None)}]
+            task["predictions"] = [
+                {
+                    "model_version": MODEL_VERSION,
+                    "score": float(item.prediction_score or 0.0),
+                    "result": to_result(
+                        self.task_type, item.prediction, self.labels, size[:2] if size else None
+                    ),
+                }
+            ]
         return task
 
-    def submit(self, batch_id: str, items: list[TaskItem], workers_per_object: int
-               ) -> dict[str, Any]:
-        project = open_project(self.client, self.settings, self.job, self.task_type,
-                               self.labels, workers_per_object)
+    def submit(
+        self, batch_id: str, items: list[TaskItem], workers_per_object: int
+    ) -> dict[str, Any]:
+        project = open_project(
+            self.client, self.settings, self.job, self.task_type, self.labels, workers_per_object
+        )
         existing = self._batch_tasks(project, batch_id)
         tasks = {str(i): int(t["id"]) for i, t in existing.items()}
         sizes: dict[str, list[int]] = {}
@@ -121,8 +156,9 @@ class LabelStudioWorkforce(WorkforceProvider):
         pending: list[tuple[TaskItem, dict[str, Any]]] = []
         for item in items:
             try:
-                shown = task_data(self.task_type, item.record, self.base, self.settings,
-                                  self.access)
+                shown = task_data(
+                    self.task_type, item.record, self.base, self.settings, self.access
+                )
             except MediaError as exc:
                 failed[str(item.index)] = f"NotShowable: {exc}"
                 continue
@@ -131,16 +167,24 @@ class LabelStudioWorkforce(WorkforceProvider):
             if str(item.index) not in tasks:
                 pending.append((item, self._task(batch_id, item, shown.data, shown.size)))
         for start in range(0, len(pending), IMPORT_CHUNK):
-            chunk = pending[start:start + IMPORT_CHUNK]
+            chunk = pending[start : start + IMPORT_CHUNK]
             ids = self.client.import_tasks(project, [task for _, task in chunk])
             tasks.update({str(item.index): i for (item, _), i in zip(chunk, ids, strict=True)})
         if any(item.prediction is not None for item in items):
             # the UI pre-fills a task with the predictions of the project's model version
             self.client.update_project(project, {"model_version": MODEL_VERSION})
-        return {"provider": self.name, "url": self.settings.url, "projectId": project,
-                "job": self.job.meta(), "batchId": batch_id, "submittedAt": time.time(),
-                "workersPerObject": workers_per_object, "tasks": tasks, "sizes": sizes,
-                "failed": failed}
+        return {
+            "provider": self.name,
+            "url": self.settings.url,
+            "projectId": project,
+            "job": self.job.meta(),
+            "batchId": batch_id,
+            "submittedAt": time.time(),
+            "workersPerObject": workers_per_object,
+            "tasks": tasks,
+            "sizes": sizes,
+            "failed": failed,
+        }
 
     # ---------------------------------------------------------------- poll, collect
 
@@ -149,8 +193,11 @@ class LabelStudioWorkforce(WorkforceProvider):
         # a handle without "job" was recorded before tasks carried namespace and uid
         owner = self.job if "job" in handle else JobIdentity(self.job.name, None, None)
         wanted = set(handle["tasks"].values())
-        return {int(t["id"]): t for t in self.client.tasks(int(handle["projectId"]))
-                if int(t["id"]) in wanted and owner.owns(t)}
+        return {
+            int(t["id"]): t
+            for t in self.client.tasks(int(handle["projectId"]))
+            if int(t["id"]) in wanted and owner.owns(t)
+        }
 
     def _expired(self, handle: dict[str, Any]) -> bool:
         lifetime = self.workforce.task_availability_lifetime_seconds
@@ -163,8 +210,11 @@ class LabelStudioWorkforce(WorkforceProvider):
     def poll(self, handle: dict[str, Any]) -> BatchStatus:
         tasks = self._fetch(handle)
         overlap = int(handle["workersPerObject"])
-        done = sum(1 for i in handle["tasks"].values()
-                   if i not in tasks or self._answered(tasks[i]) >= overlap)
+        done = sum(
+            1
+            for i in handle["tasks"].values()
+            if i not in tasks or self._answered(tasks[i]) >= overlap
+        )
         total = len(handle["tasks"])
         self._progress = (done + len(handle["failed"]), total + len(handle["failed"]))
         complete = done == total or self._expired(handle)
@@ -185,9 +235,14 @@ class LabelStudioWorkforce(WorkforceProvider):
                 continue
             task_id = int(handle["tasks"][key])
             if task_id not in tasks:
-                answers.append(Answer(item.index, failure=f"TaskDeleted: task {task_id} is "
-                                      f"gone from project {handle['projectId']} (deleted, "
-                                      "or not this job's)"))
+                answers.append(
+                    Answer(
+                        item.index,
+                        failure=f"TaskDeleted: task {task_id} is "
+                        f"gone from project {handle['projectId']} (deleted, "
+                        "or not this job's)",
+                    )
+                )
                 continue
             size = handle["sizes"].get(key)
             answers.append(self._answer(item, tasks[task_id], size, handle))
@@ -204,8 +259,9 @@ class LabelStudioWorkforce(WorkforceProvider):
         for task_id in sorted(i for i, t in tasks.items() if self._answered(t) < overlap):
             self.client.delete_task(task_id)
 
-    def _answer(self, item: TaskItem, task: dict[str, Any], size: list[int] | None,
-                handle: dict[str, Any]) -> Answer:
+    def _answer(
+        self, item: TaskItem, task: dict[str, Any], size: list[int] | None, handle: dict[str, Any]
+    ) -> Answer:
         limit = self.workforce.task_time_limit_seconds
         labels, workers, problems = [], [], []
         for annotation in sorted(task.get("annotations") or [], key=lambda a: int(a["id"])):
@@ -214,12 +270,18 @@ class LabelStudioWorkforce(WorkforceProvider):
                 continue
             lead = annotation.get("lead_time")
             if lead is not None and float(lead) > limit:
-                problems.append(f"TaskTimeLimitExceeded: answered in {float(lead):.0f} s, "
-                                f"the limit is {limit} s")
+                problems.append(
+                    f"TaskTimeLimitExceeded: answered in {float(lead):.0f} s, "
+                    f"the limit is {limit} s"
+                )
                 continue
             try:
-                label = from_result(self.task_type, annotation.get("result") or [],
-                                    self.labels, (size[0], size[1]) if size else None)
+                label = from_result(
+                    self.task_type,
+                    annotation.get("result") or [],
+                    self.labels,
+                    (size[0], size[1]) if size else None,
+                )
             except ResultError as exc:
                 problems.append(f"InvalidAnswer: {exc}")
                 continue
@@ -230,11 +292,12 @@ class LabelStudioWorkforce(WorkforceProvider):
         if not labels:
             if not problems:
                 lifetime = self.workforce.task_availability_lifetime_seconds
-                problems.append(f"TaskAvailabilityLifetimeExceeded: not answered within "
-                                f"{lifetime} s of {handle['batchId']} being sent")
+                problems.append(
+                    f"TaskAvailabilityLifetimeExceeded: not answered within "
+                    f"{lifetime} s of {handle['batchId']} being sent"
+                )
             return Answer(item.index, failure=problems[-1])
         edited = None
         if item.prediction is not None:
-            edited = sum(not same_label(self.task_type, label, item.prediction)
-                         for label in labels)
+            edited = sum(not same_label(self.task_type, label, item.prediction) for label in labels)
         return Answer(item.index, labels=labels, workers=workers, edited=edited)

@@ -27,18 +27,24 @@ class ResultError(ValueError):
     """An annotation that does not hold a label of the job's task type and labels."""
 
 
-def _item(task_type: TaskType, value: dict[str, Any], size: tuple[int, int] | None
-          ) -> dict[str, Any]:
-    item: dict[str, Any] = {"from_name": CONTROL, "to_name": object_name(task_type),
-                            "type": result_type(task_type), "value": value}
+def _item(
+    task_type: TaskType, value: dict[str, Any], size: tuple[int, int] | None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "from_name": CONTROL,
+        "to_name": object_name(task_type),
+        "type": result_type(task_type),
+        "value": value,
+    }
     if size is not None:
         item["original_width"], item["original_height"] = size
         item["image_rotation"] = 0
     return item
 
 
-def to_result(task_type: TaskType, label: Any, labels: list[str],
-              size: tuple[int, int] | None = None) -> Result:
+def to_result(
+    task_type: TaskType, label: Any, labels: list[str], size: tuple[int, int] | None = None
+) -> Result:
     """A label as Label Studio result items; `size` (width, height) for boxes and masks."""
     task_type = TaskType(task_type)
     if task_type.is_classification:
@@ -47,15 +53,33 @@ def to_result(task_type: TaskType, label: Any, labels: list[str],
         raise ValueError("boxes and masks need the image size")
     width, height = size
     if task_type is TaskType.OBJECT_DETECTION:
-        return [_item(task_type, {
-            "x": 100.0 * left / width, "y": 100.0 * top / height,
-            "width": 100.0 * w / width, "height": 100.0 * h / height, "rotation": 0,
-            "rectanglelabels": [labels[int(cls)]]}, size)
-            for cls, left, top, w, h in np.asarray(label.boxes, dtype=np.float64)]
-    return [_item(task_type, {
-        "points": [list(p) for p in polygons.to_percent(points, width, height)],
-        "closed": True, "polygonlabels": [labels[int(cls) - 1]]}, size)
-        for cls, points in polygons.mask_to_polygons(np.asarray(label))]
+        return [
+            _item(
+                task_type,
+                {
+                    "x": 100.0 * left / width,
+                    "y": 100.0 * top / height,
+                    "width": 100.0 * w / width,
+                    "height": 100.0 * h / height,
+                    "rotation": 0,
+                    "rectanglelabels": [labels[int(cls)]],
+                },
+                size,
+            )
+            for cls, left, top, w, h in np.asarray(label.boxes, dtype=np.float64)
+        ]
+    return [
+        _item(
+            task_type,
+            {
+                "points": [list(p) for p in polygons.to_percent(points, width, height)],
+                "closed": True,
+                "polygonlabels": [labels[int(cls) - 1]],
+            },
+            size,
+        )
+        for cls, points in polygons.mask_to_polygons(np.asarray(label))
+    ]
 
 
 def _class_of(value: dict[str, Any], key: str, labels: list[str]) -> int:
@@ -65,12 +89,16 @@ def _class_of(value: dict[str, Any], key: str, labels: list[str]) -> int:
     return labels.index(names[0])
 
 
-def from_result(task_type: TaskType, result: Result, labels: list[str],
-                size: tuple[int, int] | None = None) -> Any:
+def from_result(
+    task_type: TaskType, result: Result, labels: list[str], size: tuple[int, int] | None = None
+) -> Any:
     """The label a person gave; raises ResultError for an empty or foreign answer."""
     task_type = TaskType(task_type)
-    items = [r for r in result or [] if r.get("from_name") == CONTROL
-             and r.get("type") == result_type(task_type)]
+    items = [
+        r
+        for r in result or []
+        if r.get("from_name") == CONTROL and r.get("type") == result_type(task_type)
+    ]
     if task_type.is_classification:
         if not items:
             raise ResultError("no class chosen")
@@ -84,13 +112,23 @@ def from_result(task_type: TaskType, result: Result, labels: list[str],
             v = item["value"]
             if float(v.get("rotation") or 0.0) != 0.0:
                 raise ResultError("rotated boxes are not supported")
-            rows.append([_class_of(v, "rectanglelabels", labels),
-                         v["x"] * width / 100.0, v["y"] * height / 100.0,
-                         v["width"] * width / 100.0, v["height"] * height / 100.0])
+            rows.append(
+                [
+                    _class_of(v, "rectanglelabels", labels),
+                    v["x"] * width / 100.0,
+                    v["y"] * height / 100.0,
+                    v["width"] * width / 100.0,
+                    v["height"] * height / 100.0,
+                ]
+            )
         return Boxes(width, height, 3, np.asarray(rows, dtype=np.float32).reshape(-1, 5))
-    drawn = [(_class_of(item["value"], "polygonlabels", labels) + 1,
-              polygons.from_percent([tuple(p) for p in item["value"]["points"]], width, height))
-             for item in items]
+    drawn = [
+        (
+            _class_of(item["value"], "polygonlabels", labels) + 1,
+            polygons.from_percent([tuple(p) for p in item["value"]["points"]], width, height),
+        )
+        for item in items
+    ]
     return polygons.polygons_to_mask(drawn, height, width)
 
 

@@ -39,7 +39,7 @@ def _local(host: str) -> bool:
     suffix = next((s for s in CLUSTER_SUFFIXES if name.endswith(s)), None)
     if suffix is None:
         return False
-    labels = name[:-len(suffix)].split(".")
+    labels = name[: -len(suffix)].split(".")
     return bool(SERVICE.match(labels[0])) and all(DNS_LABEL.match(x) for x in labels[1:])
 
 
@@ -52,17 +52,21 @@ def checked(url: str) -> str:
     except ValueError as exc:
         raise UnsafeUrl(f"{FIELD}: not a valid URL ({exc})") from exc
     if parts.scheme not in DEFAULT_PORTS or not host:
-        raise UnsafeUrl(f"{FIELD}: {parts.scheme or 'no'} scheme or no host; it must be "
-                        "http(s)://host[:port]")
+        raise UnsafeUrl(
+            f"{FIELD}: {parts.scheme or 'no'} scheme or no host; it must be http(s)://host[:port]"
+        )
     if parts.username is not None or parts.password is not None:
-        raise UnsafeUrl(f"{FIELD} for {_bracketed(host)}: a user or password in the URL is "
-                        "not allowed; the API token comes from its Secret")
+        raise UnsafeUrl(
+            f"{FIELD} for {_bracketed(host)}: a user or password in the URL is "
+            "not allowed; the API token comes from its Secret"
+        )
     if parts.scheme == "http" and not _local(host):
         raise UnsafeUrl(
             f"{FIELD} http://{_bracketed(host)}: plain http would send the API token across "
             "the network in clear text; use https://, or plain http only to a loopback "
             "address, localhost or an in-cluster service name (without dots, or ending in "
-            ".svc or .svc.cluster.local)")
+            ".svc or .svc.cluster.local)"
+        )
     return url
 
 
