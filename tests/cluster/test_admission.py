@@ -35,19 +35,8 @@ from tests.policy_cases import (
     REFUSED_BY_DEFAULT,
     REFUSED_WHEN_CONFIGURED,
 )
+from tests.specs import BASE_SPEC
 
-BASE_SPEC: dict[str, Any] = {
-    "taskType": "ImageClassification",
-    "labelAttributeName": "digit",
-    "labels": ["0", "1", "2"],
-    "input": {"manifestUri": "file:///data/mnist/input.manifest"},
-    "output": {"uri": "file:///data/out"},
-    "storage": {"volumeClaimName": "labelpilot-data", "mountPath": "/data"},
-    "humanTaskConfig": {
-        "maxConcurrentTaskCount": 100,
-        "workforce": {"simulated": {"groundTruthManifestUri": "file:///data/gt.manifest"}},
-    },
-}
 # The builder with a policy that refuses nothing: what is left to refuse is the Job API's.
 OPEN = JobSettings(
     policy=Policy.from_yaml(

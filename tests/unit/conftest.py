@@ -7,19 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-BASE_SPEC: dict[str, Any] = {
-    "taskType": "ImageClassification",
-    "labelAttributeName": "digit",
-    "labels": ["0", "1", "2"],
-    "input": {"manifestUri": "file:///data/mnist/input.manifest"},
-    "output": {"uri": "file:///data/out"},
-    "storage": {"volumeClaimName": "labelpilot-data", "mountPath": "/data"},
-    "humanTaskConfig": {
-        "maxConcurrentTaskCount": 100,
-        "workforce": {"simulated": {"groundTruthManifestUri": "file:///data/gt.manifest"}},
-    },
-}
+from tests.specs import BASE_SPEC
 
 
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

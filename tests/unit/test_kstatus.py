@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 import yaml
 from tests import kstatus
+from tests.specs import summary
 
 from labelpilot.api.crd import GROUP, KIND, VERSION
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.status import LabelingJobStatus, Phase
-from labelpilot.api.step_summary import StepSummary, parse_summary
+from labelpilot.api.step_summary import StepSummary
 from labelpilot.api.steps import Step
 from labelpilot.controller.conditions import Outcome, stalled
 from labelpilot.controller.observed import JobState, ObservedJob
@@ -32,15 +33,6 @@ from labelpilot.controller.step_jobs import job_name
 NAME = "digits"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 Spec = dict[str, Any]
-
-
-def summary(step: Step, iteration: int | None = None, **fields: Any) -> StepSummary:
-    body = {"step": str(step), "status": "Succeeded", **fields}
-    if iteration is not None:
-        body["iteration"] = iteration
-    parsed = parse_summary(json.dumps(body))
-    assert parsed is not None
-    return parsed
 
 
 def job(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.specs import summary
 
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.status import (
@@ -43,16 +44,6 @@ NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 def make_spec(spec_dict: Any, changes: dict[str, Any] | None = None) -> LabelingJobSpec:
     return LabelingJobSpec.from_k8s(spec_dict(changes))
-
-
-def summary(step: Step, iteration: int | None = None, **fields: Any) -> StepSummary:
-    """A summary as a step prints it: compact JSON, parsed back as the operator does."""
-    body = {"step": str(step), "status": "Succeeded", **fields}
-    if iteration is not None:
-        body["iteration"] = iteration
-    parsed = parse_summary(json.dumps(body))
-    assert parsed is not None
-    return parsed
 
 
 def job(
