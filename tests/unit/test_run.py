@@ -98,5 +98,21 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
         assert accepted <= validation - retired
         assert len(accepted) == search["validationAccepted"]
         retired |= accepted
+    per_class = report["perClass"]
+    assert sum(c["machine"] for c in per_class.values()) == counters["machineLabeled"]
+    assert sum(c["human"] for c in per_class.values()) == counters["humanLabeled"]
+    searches = [e["threshold"] for e in report["iterations"] if "threshold" in e]
+    accepted = sum(t["validationAccepted"] for t in searches)
+    assert sum(c["validationAccepted"] for c in per_class.values()) == accepted
+    for c in per_class.values():
+        if c["validationAccepted"]:
+            assert 0 <= c["accuracyLowerBound"] <= c["validationAccuracy"] <= 1
+    saved = report["humanLabelsSaved"]
+    assert saved["vsAllByHand"] == 600 - report["humanObjectsSent"]
+    assert all(t["groundTruthRule"]["accepted"] >= 0 for t in searches)
+    capsys.readouterr()
     assert cli.main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"{saved['vsAllByHand']:,} saved" in text
+    assert f"machine {counters['machineLabeled']:,} (" in text
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ from labelpilot.api.steps import Step, StopReason
 from labelpilot.engine import formats, storage
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.labels import HUMAN, LabelState, label_from_json
-from labelpilot.worker import workspace_binding
+from labelpilot.worker import report_figures, workspace_binding
 from labelpilot.worker.common import Context, step
 
 
@@ -95,6 +95,8 @@ def history(ctx: Context) -> list[dict[str, Any]]:
                 "validationAccepted": search.get("validationAccepted"),
                 "validationObjects": search.get("validationObjects"),
                 "validationRetired": search.get("validationRetired"),
+                "groundTruthRule": search.get("groundTruthRule"),
+                "validationAcceptedByClass": search.get("validationAcceptedByClass"),
                 "seconds": s["seconds"],
             }
         out.append(entry)
@@ -140,6 +142,10 @@ def run(ctx: Context) -> StepSummary:
         "validationSize": len(state.validation),
         "humanObjectsSent": state.human_sent,
         "stopReason": stop,
+        "humanLabelsSaved": report_figures.human_labels_saved(
+            state, cfg.workforce.workers_per_object
+        ),
+        "perClass": report_figures.per_class(cfg, state, its),
         "iterations": its,
         "outputManifestUri": ws.output_manifest,
         "finalModelRef": final_model,

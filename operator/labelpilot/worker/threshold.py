@@ -12,6 +12,7 @@ mark: once it exists the step returns what it recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +98,9 @@ def _split(ctx: Context, iteration: int, guaranteed: bool) -> _Split:
     )
 
 
-def _search(ctx: Context, split: _Split, delta: float) -> ThresholdResult:
+def _searcher(ctx: Context, split: _Split) -> Callable[[float, ThresholdMode], ThresholdResult]:
+    """The search over this iteration's validation and pool, for a delta and a mode: the
+    scores (and for boxes and masks the validation IoUs) are computed once."""
     cfg = ctx.config
     task = cfg.task_type
     p, val, state = split.predictions, split.validation, split.state
@@ -108,13 +111,8 @@ def _search(ctx: Context, split: _Split, delta: float) -> ThresholdResult:
         val_probs = np.asarray([p.probs[k] for k in vpos]).reshape(-1, c)
         pool_probs = np.asarray([p.probs[k] for k in ppos]).reshape(-1, c)
         val_labels = np.asarray([state.labeled[i]["label"] for i in val], dtype=np.int64)
-        return classification_thresholds(
-            val_probs,
-            val_labels,
-            pool_probs,
-            target=cfg.target,
-            delta=delta,
-            mode=cfg.threshold_mode,
+        return lambda delta, mode: classification_thresholds(
+            val_probs, val_labels, pool_probs, target=cfg.target, delta=delta, mode=mode
         )
     quality = []
     for i, k in zip(val, vpos, strict=True):
@@ -123,13 +121,9 @@ def _search(ctx: Context, split: _Split, delta: float) -> ThresholdResult:
             quality.append(boxes_mean_iou(p.boxes[k], truth.boxes))
         else:
             quality.append(mask_mean_iou(p.masks[k], truth))
-    return quality_thresholds(
-        _confidence(task, p, vpos),
-        np.asarray(quality),
-        _confidence(task, p, ppos),
-        target=cfg.target,
-        delta=delta,
-        mode=cfg.threshold_mode,
+    val_conf, pool_conf = _confidence(task, p, vpos), _confidence(task, p, ppos)
+    return lambda delta, mode: quality_thresholds(
+        val_conf, np.asarray(quality), pool_conf, target=cfg.target, delta=delta, mode=mode
     )
 
 
@@ -236,17 +230,41 @@ def _next_batch(
     return (None, selected) if selected else (StopReason.NO_PROGRESS, [])
 
 
+def _by_class(ctx: Context, split: _Split, thresholds: np.ndarray) -> dict[str, list[int]]:
+    """Classification: per predicted class, the validation objects `thresholds` accept and
+    how many of them the model got right (what report.json's perClass shows)."""
+    cfg, p = ctx.config, split.predictions
+    counts = {name: [0, 0] for name in cfg.labels}
+    for i in passing(cfg.task_type, p, split.validation, thresholds):
+        predicted = int(np.argmax(p.probs[p.position[i]]))
+        entry = counts[cfg.labels[predicted]]
+        entry[0] += 1
+        entry[1] += int(predicted == int(split.state.labeled[i]["label"]))
+    return counts
+
+
 def _details(
-    ctx: Context, split: _Split, result: ThresholdResult, guaranteed: bool
+    ctx: Context,
+    split: _Split,
+    result: ThresholdResult,
+    search: Callable[[float, ThresholdMode], ThresholdResult],
 ) -> dict[str, Any]:
-    """The search as thresholds.json records it."""
+    """The search as thresholds.json records it; in guaranteed mode also what Ground
+    Truth's point-estimate rule would have accepted on the same scores and labels."""
     cfg = ctx.config
     details = result.summary()
-    if guaranteed:
+    if ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED:
         details["validationRetired"] = len(split.retired)
         details["validationAcceptedIndices"] = passing(
             cfg.task_type, split.predictions, split.validation, result.thresholds
         )
+        rule = search(result.delta, ThresholdMode.GROUND_TRUTH)
+        details["groundTruthRule"] = {
+            "accepted": int(rule.accepted.sum()),
+            "estimate": rule.summary()["estimate"],
+        }
+    if cfg.task_type.is_classification:
+        details["validationAcceptedByClass"] = _by_class(ctx, split, result.thresholds)
     details.update(
         {
             "validationObjects": len(split.validation),
@@ -267,7 +285,8 @@ def run(ctx: Context, iteration: int) -> StepSummary:
         return StepSummary.model_validate(storage.read_json(ws.thresholds(iteration))["summary"])
     guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
     split = _split(ctx, iteration, guaranteed)
-    result = _search(ctx, split, bounds.spend_delta(ctx.delta, iteration))
+    search = _searcher(ctx, split)
+    result = search(bounds.spend_delta(ctx.delta, iteration), cfg.threshold_mode)
     cap = labeled_cap(split.state.total, cfg.max_percentage_labeled)
     accepted = _within(
         cfg.task_type,
@@ -297,6 +316,6 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     )
     storage.write_json(
         ws.thresholds(iteration),
-        {"summary": summary.to_dict(), "search": _details(ctx, split, result, guaranteed)},
+        {"summary": summary.to_dict(), "search": _details(ctx, split, result, search)},
     )
     return summary
