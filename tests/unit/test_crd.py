@@ -111,7 +111,7 @@ def test_crd_names_and_subresources():
     assert version["name"] == "v1alpha1" and version["served"] and version["storage"]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
-    assert columns == ["Phase", "Iteration", "Human", "Machine", "Accuracy", "Age"]
+    assert columns == ["Phase", "Iteration", "Human", "Machine", "Accuracy", "Progress", "Age"]
 
 
 def test_printer_columns_point_at_status_fields():

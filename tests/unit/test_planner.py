@@ -1057,3 +1057,51 @@ def test_suspend_while_people_work_stops_and_resume_polls_again(spec_dict):
     )
     assert resumed.actions == (CreateJob(Step.HUMAN, 0, 1),)
     assert resumed.status.phase is Phase.IN_PROGRESS
+
+
+def test_progress_names_the_step_its_start_and_what_people_answered(spec_dict):
+    spec = make_spec(spec_dict)
+    new = plan(spec, None, [], NOW).status
+    assert new.progress is not None and new.progress.message == "prepare: starting"
+    running = replace(job(Step.PREPARE, state=JobState.ACTIVE), start_time=NOW)
+    progress = plan(spec, new, [running], NOW).status.progress
+    assert (progress.step, progress.since, progress.message) == (
+        Step.PREPARE,
+        NOW,
+        "prepare: running",
+    )
+    status = started(spec, Step.HUMAN, 0)
+    polled = replace(
+        waiting_job(0, NOW),
+        summary=summary(Step.HUMAN, 0, status="Waiting", answered=120, humanBatch=440),
+        start_time=NOW,
+    )
+    waiting = plan(spec, status, [polled], NOW + timedelta(seconds=1)).status
+    answered = waiting.progress
+    assert (answered.done, answered.total, answered.unit) == (120, 440, "objects answered")
+    assert answered.message == "human iteration 0: 120/440 objects answered (27%)"
+    # the next round runs: the last count holds, with the step's first start
+    later = NOW + timedelta(minutes=5)
+    next_round = replace(
+        job(Step.HUMAN, 0, state=JobState.ACTIVE),
+        name=job_name(NAME, Step.HUMAN, 0, 1),
+        poll=1,
+        start_time=later,
+    )
+    holding = plan(spec, waiting, [polled, next_round], later).status.progress
+    assert holding == answered
+
+
+def test_a_job_at_rest_shows_no_progress(spec_dict):
+    spec = make_spec(spec_dict)
+    status = plan(spec, None, [], NOW).status
+    assert status.progress is not None
+    gone = failed(spec, status, NOW, "JobRejected", "refused").status
+    assert gone.phase is Phase.FAILED and gone.progress is None
+    stopped = plan(
+        make_spec(spec_dict, {"suspend": True}),
+        started(spec, Step.HUMAN, 0),
+        [waiting_job(0, NOW)],
+        NOW + timedelta(hours=1),
+    ).status
+    assert stopped.phase is Phase.STOPPED and stopped.progress is None

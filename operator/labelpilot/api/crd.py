@@ -37,6 +37,12 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
         "jsonPath": ".status.accuracyBound",
         "description": "Lower bound of the machine labels' accuracy (or IoU)",
     },
+    {
+        "name": "Progress",
+        "type": "string",
+        "jsonPath": ".status.progress.message",
+        "description": "The current step and how far it has got",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "Task", "type": "string", "jsonPath": ".spec.taskType", "priority": 1},
     {"name": "Step", "type": "string", "jsonPath": ".status.currentStep", "priority": 1},

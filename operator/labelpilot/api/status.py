@@ -81,10 +81,24 @@ class IterationRecord(StatusModel):
     completion_time: datetime | None = None
 
 
+class Progress(StatusModel):
+    """How far the current step has got, as far as the operator sees it: which step, since
+    when its Job runs, and for the human step how many objects people have answered."""
+
+    step: Step
+    iteration: int | None = Field(None, ge=0)
+    since: datetime | None = Field(None, description="When the step's Job started.")
+    done: int | None = Field(None, ge=0)
+    total: int | None = Field(None, ge=0)
+    unit: str | None = Field(None, max_length=64)
+    message: str = Field("", max_length=256, description="One line, for kubectl get.")
+
+
 class LabelingJobStatus(StatusModel):
     phase: Phase | None = None
     iteration: int = Field(0, ge=0)
     current_step: Step | None = None
+    progress: Progress | None = None
     label_counters: LabelCounters = Field(default_factory=LabelCounters)
     thresholds: Thresholds | None = None
     accuracy_bound: float | None = None

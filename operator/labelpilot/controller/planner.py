@@ -48,6 +48,7 @@ from labelpilot.api.steps import OUTPUT_MANIFEST, Step, StopReason
 from labelpilot.api.stopping import human_budget_left, share_reached
 from labelpilot.controller.conditions import Outcome, merge, reason_word
 from labelpilot.controller.observed import JobState, ObservedJob
+from labelpilot.controller.progress import progress as step_progress
 from labelpilot.controller.redact import redact, safe_text
 from labelpilot.controller.run_config_from_spec import TASK_TYPES
 
@@ -135,7 +136,16 @@ def plan(
     `status` is the resource's current status (None or empty for a new one), `observed`
     its child Jobs, `now` the time to stamp, `generation` its `metadata.generation`.
     """
-    return _step(spec, status, now, generation, lambda draft: _advance(draft, observed))
+    decision = _step(spec, status, now, generation, lambda draft: _advance(draft, observed))
+    current = decision.status
+    step = current.current_step
+    job = (
+        None
+        if step is None
+        else _find(observed, step, current.iteration if step.iterative else None)
+    )
+    current.progress = step_progress(current, job)
+    return decision
 
 
 def failed(
@@ -149,13 +159,15 @@ def failed(
 ) -> Decision:
     """Fails the job for a reason found outside the planner (e.g. an unknown profile, or a
     step Job the API server rejected: reasons in SPEC_FAILURES are retried on a spec edit)."""
-    return _step(
+    decision = _step(
         spec,
         status,
         now,
         generation,
         lambda draft: _fail(draft, reason_word(reason, "Failed"), message),
     )
+    decision.status.progress = step_progress(decision.status, None)
+    return decision
 
 
 def _step(

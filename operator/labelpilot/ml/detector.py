@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from labelpilot.engine import progress
 from labelpilot.ml.base import (
     Model,
     Predictions,
@@ -188,7 +189,7 @@ class Detector(Model):
             device = self.runtime.device
             self.net.train()
             loss_value = float("nan")
-            for _ in range(epochs):
+            for epoch in range(epochs):
                 for idx in batches(n, batch_size, torch.randperm(n, generator=generator).numpy()):
                     with self.runtime.autocast():
                         hm, cl, sz, off, _ = self.net(x_all[idx].to(device))
@@ -211,6 +212,7 @@ class Detector(Model):
                     optimizer.step()
                     scheduler.step()
                     loss_value = float(loss.detach())
+                progress.report("epochs", epoch + 1, epochs)
             self.net.eval()
         return self._metrics(
             started, epochs, trainSize=n, finalLoss=round(loss_value, 5), warmStart=bool(init_from)
@@ -231,6 +233,7 @@ class Detector(Model):
                 with self.runtime.autocast():
                     hm, cl, sz, off, emb = self.net(x.to(self.runtime.device))
                 embeddings.append(emb.float().cpu())
+                progress.report("objects", int(idx[-1]) + 1, len(inputs))
                 heat = torch.sigmoid(hm.float())
                 class_probs, class_ids = torch.softmax(cl.float(), 1).max(1)
                 # score = P(object centre here) x P(its class)

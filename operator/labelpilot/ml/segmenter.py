@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from labelpilot.engine import progress
 from labelpilot.ml.base import (
     Model,
     Predictions,
@@ -196,7 +197,7 @@ class Segmenter(Model):
             device = self.runtime.device
             self.net.train()
             loss_value = float("nan")
-            for _ in range(epochs):
+            for epoch in range(epochs):
                 for idx in batches(n, batch_size, torch.randperm(n, generator=generator).numpy()):
                     rows = train_idx[idx]
                     with self.runtime.autocast():
@@ -207,6 +208,7 @@ class Segmenter(Model):
                     optimizer.step()
                     scheduler.step()
                     loss_value = float(loss.detach())
+                progress.report("epochs", epoch + 1, epochs)
             self.net.eval()
             temperature = 1.0
             if len(cal_idx):
@@ -250,6 +252,7 @@ class Segmenter(Model):
                 with self.runtime.autocast():
                     logits, _, emb = self.net(x.to(self.runtime.device))
                 embeddings.append(emb.float().cpu())
+                progress.report("objects", int(idx[-1]) + 1, len(inputs))
                 probs = torch.softmax(logits.float() / temperature, 1).cpu().numpy()
                 for j, image in enumerate(chunk):
                     pred = probs[j].argmax(0).astype(np.uint8)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from labelpilot.engine import progress
 from labelpilot.ml.base import Runtime, batches
 
 T_MIN, T_MAX = 0.5, 20.0
@@ -165,7 +166,7 @@ def train_classifier(
     )
     net.train()
     loss_value = float("nan")
-    for _ in range(epochs):
+    for epoch in range(epochs):
         order = torch.randperm(n, generator=generator).numpy()
         for idx in batches(n, batch_size, order):
             x = batch_fn(idx, True)
@@ -178,6 +179,7 @@ def train_classifier(
             optimizer.step()
             scheduler.step()
             loss_value = float(loss.detach())
+        progress.report("epochs", epoch + 1, epochs)
     net.eval()
     return loss_value
 
@@ -194,6 +196,7 @@ def predict_logits(
                 out, emb = net(batch_fn(idx, False))
             logits.append(out.float().cpu())
             embeddings.append(emb.float().cpu())
+            progress.report("objects", int(idx[-1]) + 1, n)
     if not logits:
         return torch.zeros(0), torch.zeros(0)
     return torch.cat(logits), torch.cat(embeddings)

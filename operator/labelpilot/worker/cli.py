@@ -58,6 +58,22 @@ def _run_step(
     shard_count: int | None,
     max_wait: float | None,
 ) -> StepSummary:
+    from labelpilot.engine import progress
+    from labelpilot.worker.progress import Reporter
+
+    what = str(step) if iteration is None else f"{step} iteration {iteration}"
+    with progress.reporting_to(Reporter(what)):
+        return _dispatch(step, config, iteration, shard_index, shard_count, max_wait)
+
+
+def _dispatch(
+    step: Step,
+    config: Any,
+    iteration: int | None,
+    shard_index: int | None,
+    shard_count: int | None,
+    max_wait: float | None,
+) -> StepSummary:
     from labelpilot.worker import export, human, infer, prepare, threshold, train
     from labelpilot.worker.common import Context
 

@@ -28,7 +28,7 @@ from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StepFailed, StopReason
 from labelpilot.api.stopping import human_budget_left, stop_reason
-from labelpilot.engine import formats, storage
+from labelpilot.engine import formats, progress, storage
 from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
 from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, Context, step
@@ -174,8 +174,11 @@ def _collect(
         )
     deadline = None if max_wait is None else time.monotonic() + max_wait
     while provider.poll(handle) is not BatchStatus.COMPLETED:
+        answered = provider.progress(handle)
+        if answered is not None:
+            progress.report("objects answered", *answered)
         if deadline is not None and time.monotonic() + POLL_SECONDS > deadline:
-            raise StillWaiting(provider.progress(handle))
+            raise StillWaiting(answered)
         time.sleep(POLL_SECONDS)
     rows = _rows(ctx, iteration, provider.collect(handle, items))
     return rows, lambda: provider.withdraw(handle)
