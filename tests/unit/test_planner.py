@@ -161,10 +161,10 @@ class FakeWorker:
 
 
 def drive(
-    spec: LabelingJobSpec, worker: FakeWorker, limit: int = 500
+    spec: LabelingJobSpec, worker: FakeWorker, limit: int = 500, story: list[str] | None = None
 ) -> tuple[Decision, list[CreateJob]]:
     """Runs the planner as the controller would: each created Job finishes with the
-    worker's summary before the next reconcile."""
+    worker's summary before the next reconcile. `story` collects the Events."""
     status: LabelingJobStatus | None = None
     observed: list[ObservedJob] = []
     created: list[CreateJob] = []
@@ -172,6 +172,8 @@ def drive(
     for _ in range(limit):
         decision = plan(spec, status, observed, now, generation=1)
         status = decision.status
+        if story is not None:
+            story.extend(f"{e.reason}: {e.message}" for e in decision.events)
         creates = [a for a in decision.actions if isinstance(a, CreateJob)]
         if not creates:
             return decision, created
@@ -263,7 +265,7 @@ def test_a_new_job_initializes_and_creates_prepare(spec_dict):
     assert {c.type for c in s.conditions} == set(ConditionType)
     assert condition(s, ConditionType.RECONCILING)[0] == "True"
     assert condition(s, ConditionType.READY)[0] == "False"
-    assert [e.reason for e in decision.events] == ["Initializing"]
+    assert [e.reason for e in decision.events] == ["StepStarted", "Initializing"]
     assert plan(make_spec(spec_dict), LabelingJobStatus(), [], NOW).actions == decision.actions
 
 
@@ -288,7 +290,7 @@ def test_prepare_leads_to_human_zero_with_counters(spec_dict):
     assert at(decision) == (Phase.IN_PROGRESS, Step.HUMAN, 0)
     assert decision.actions == (CreateJob(Step.HUMAN, 0),)
     assert decision.status.label_counters.unlabeled == 900
-    assert {e.reason for e in decision.events} == {"StepSucceeded", "InProgress"}
+    assert {e.reason for e in decision.events} == {"StepSucceeded", "StepStarted", "InProgress"}
 
 
 def test_prepare_without_summary_still_goes_on(spec_dict):
@@ -751,7 +753,7 @@ def test_a_spec_failure_is_retried_once_the_spec_changes(spec_dict, reason):
     assert edited.status.completion_time is None
     assert condition(edited.status, ConditionType.FAILED) == ("False", "StepStarting")
     assert condition(edited.status, ConditionType.RECONCILING) == ("True", "StepStarting")
-    assert [e.reason for e in edited.events] == ["Retrying"]
+    assert [e.reason for e in edited.events] == ["StepStarted", "Retrying"]
 
     again = failed(
         spec, rejected.status, NOW + timedelta(minutes=2), reason, "spec.y is invalid", generation=2
@@ -856,7 +858,7 @@ def test_suspend_deletes_the_running_job_then_stops(spec_dict):
     resumed = plan(running, stopped.status, [], NOW)
     assert resumed.actions == (CreateJob(Step.TRAIN, 1),)
     assert resumed.status.phase is Phase.IN_PROGRESS
-    assert [e.reason for e in resumed.events] == ["Resumed"]
+    assert [e.reason for e in resumed.events] == ["StepStarted", "Resumed"]
 
 
 def test_resume_waits_until_the_deleted_job_is_gone(spec_dict):
@@ -1105,3 +1107,27 @@ def test_a_job_at_rest_shows_no_progress(spec_dict):
         NOW + timedelta(hours=1),
     ).status
     assert stopped.phase is Phase.STOPPED and stopped.progress is None
+
+
+def test_the_events_tell_each_step_with_its_counts_and_the_threshold_chosen(spec_dict):
+    story: list[str] = []
+    drive(make_spec(spec_dict), FakeWorker(size=1000, batch=100), story=story)
+    assert story[:6] == [
+        "StepStarted: prepare started",
+        "Initializing: prepare starting",
+        "StepSucceeded: prepare succeeded in 0.5 s: validation set 0 objects; so far human 0, "
+        "machine 0, failed 0, unlabeled 1,000",
+        "StepStarted: human (iteration 0) started",
+        "InProgress: human (iteration 0) starting",
+        "StepSucceeded: human (iteration 0) succeeded in 2.0 s: 100 objects sent; so far "
+        "human 100, machine 0, failed 0, unlabeled 900",
+    ]
+    assert (
+        "StepSucceeded: threshold (iteration 0) succeeded in 1.0 s: machine-labeled 450 with "
+        "accuracy >= 0.9510 (threshold 0.8000); so far human 100, machine 450, failed 0, "
+        "unlabeled 450"
+    ) in story
+    starts = [line for line in story if line.startswith("StepStarted")]
+    ends = [line for line in story if line.startswith("StepSucceeded")]
+    assert len(starts) == len(ends) and starts[-1] == "StepStarted: export started"
+    assert story[-1].startswith("Completed: AllLabeled")

@@ -46,6 +46,7 @@ from labelpilot.api.status import (
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import OUTPUT_MANIFEST, Step, StopReason
 from labelpilot.api.stopping import human_budget_left, share_reached
+from labelpilot.controller import step_events
 from labelpilot.controller.conditions import Outcome, merge, reason_word
 from labelpilot.controller.observed import JobState, ObservedJob
 from labelpilot.controller.progress import progress as step_progress
@@ -384,6 +385,7 @@ def _no_job_yet(
         )
         return
     draft.actions.append(CreateJob(step, iteration))
+    draft.event("StepStarted", f"{where} started")
     draft.outcome = Outcome("StepStarting", f"{where} starting")
 
 
@@ -427,11 +429,7 @@ def _job_succeeded(draft: _Draft, job: ObservedJob, step: Step, iteration: int |
     if summary is not None and summary.label_counters is not None:
         status.label_counters = summary.label_counters.model_copy()
     _record(draft, job, step, iteration, summary)
-    draft.event(
-        "StepSucceeded",
-        f"{_describe(step, iteration)} succeeded"
-        + (f" in {summary.seconds:.1f} s" if summary and summary.seconds else ""),
-    )
+    draft.event("StepSucceeded", step_events.succeeded(step, _describe(step, iteration), summary))
     if step is Step.EXPORT:
         _complete(draft, summary)
         return True
