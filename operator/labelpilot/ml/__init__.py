@@ -29,13 +29,20 @@ Models (`options` pick and tune them; all train from scratch unless stated):
 
 Runtime options for every model: `device` ("cuda" / "cpu"; default cuda when available, with
 bf16 autocast), `threads` (torch CPU threads; default $LABELPILOT_TORCH_THREADS, else
-min(4, cores)), `epochs`, `sample_budget`, `batch_size`, `lr`. Fits are deterministic for a
-given seed on the CPU. See docs/ml.md for what each confidence means.
+min(4, the CPUs the process may use: affinity and cgroup quota)), `epochs`,
+`sample_budget`, `batch_size`, `lr`. Fits are deterministic for a given seed and thread
+count on the CPU. See docs/ml.md for what each confidence means.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
+
+# OpenMP threads that wait for work sleep instead of spinning: spinning threads fight every
+# other process on a shared CPU (a training step ran ~10x slower beside two busy
+# processes). Read once, when torch loads its OpenMP runtime: so before any torch import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from labelpilot.api.run_config import TaskType
 from labelpilot.ml.inputs import ObjectAccess, ObjectReadError, load_input, load_inputs

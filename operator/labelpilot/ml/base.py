@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.ml.cpus import usable_cpus
 
 FORMAT_VERSION = 1
 META_FILE = "model.json"
@@ -82,7 +83,7 @@ class Runtime:
         )
         device = torch.device(name)
         threads = int(
-            options.get("threads") or os.environ.get(THREADS_ENV) or min(4, os.cpu_count() or 1)
+            options.get("threads") or os.environ.get(THREADS_ENV) or min(4, usable_cpus())
         )
         dtype = torch.bfloat16 if device.type == "cuda" and options.get("bf16", True) else None
         return cls(device=device, threads=max(1, threads), autocast_dtype=dtype)
