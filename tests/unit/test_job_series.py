@@ -5,7 +5,6 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 from tests.specs import summary
 
-from labelpilot.api.step_summary import StepStatus
 from labelpilot.api.steps import Step
 from labelpilot.controller.observed import JobState, ObservedJob
 from labelpilot.controller.prometheus_metrics import JobSeries, human_queue
@@ -24,23 +23,20 @@ def _status(phase: str = "InProgress", step: str = "train", human: int = 0) -> d
     }
 
 
-def _job(step: Step, failed_pods: int = 0, name: str = "", **summary_fields: object) -> ObservedJob:
-    said = summary(step, 1, **summary_fields) if summary_fields else None
+def _job(step: Step, failed_pods: int = 0, poll: int = 0, **said: object) -> ObservedJob:
     return ObservedJob(
-        name=name or f"j-i1-{step}",
+        name=f"j-i1-{step}-p{poll}",
         step=step,
         iteration=1,
-        state=JobState.ACTIVE,
-        summary=said,
+        state=JobState.SUCCEEDED if said else JobState.ACTIVE,
+        summary=summary(step, 1, **said) if said else None,
         failed_pods=failed_pods,
+        poll=poll,
     )
 
 
 def _waiting(answered: int, batch: int = 10, poll: int = 0) -> ObservedJob:
-    job = _job(Step.HUMAN, name=f"j-i1-human-p{poll}", answered=answered, humanBatch=batch)
-    assert job.summary is not None
-    job.summary.status = StepStatus.WAITING
-    return ObservedJob(**{**job.__dict__, "poll": poll})
+    return _job(Step.HUMAN, poll=poll, status="Waiting", answered=answered, humanBatch=batch)
 
 
 def test_phase_is_one_for_the_current_phase_only() -> None:
@@ -67,6 +63,8 @@ def test_human_queue_is_the_latest_waiting_rounds_unanswered_objects() -> None:
     assert human_queue([]) == 0
     assert human_queue([_job(Step.TRAIN)]) == 0
     assert human_queue([_waiting(2, poll=0), _waiting(7, poll=1)]) == 3
+    # the round after the last waiting one got every answer
+    assert human_queue([_waiting(7, poll=1), _job(Step.HUMAN, poll=2, humanBatch=10)]) == 0
     series = JobSeries()
     series.record("queue", "j", _status(step="human"), [_waiting(2)], now=10.0)
     series.record("queue", "j", _status(step="human"), [_waiting(2)], now=20.0)

@@ -83,21 +83,15 @@ _SOURCES = {
 
 
 def human_queue(observed: list[ObservedJob]) -> int:
-    """Unanswered objects of the latest human polling round that is waiting for people."""
-    waiting = [
-        job
-        for job in observed
-        if job.step is Step.HUMAN
-        and job.summary is not None
-        and job.summary.status is StepStatus.WAITING
-        and not job.deleting
-    ]
-    if not waiting:
+    """Unanswered objects of the latest human round, if it is waiting for people."""
+    rounds = [job for job in observed if job.step is Step.HUMAN and not job.deleting]
+    if not rounds:
         return 0
-    latest = max(waiting, key=lambda job: (job.iteration or 0, job.poll))
-    summary = latest.summary
-    assert summary is not None
-    return max((summary.human_batch or 0) - (summary.answered or 0), 0)
+    latest = max(rounds, key=lambda job: (job.iteration or 0, job.poll))
+    said = latest.summary
+    if said is None or said.status is not StepStatus.WAITING:
+        return 0
+    return max((said.human_batch or 0) - (said.answered or 0), 0)
 
 
 @dataclass
