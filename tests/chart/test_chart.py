@@ -247,6 +247,8 @@ def test_metrics_service_and_optional_service_monitor():
     assert ports["metrics"] == 9100 == operator_args(docs).metrics_port
     monitor = one(docs, "ServiceMonitor")
     assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    # the metrics' namespace label (a LabelingJob's) wins over the target's
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
     assert "ServiceMonitor" not in kinds(render())
     assert "Service" not in kinds(render("--set", "metrics.service.enabled=false"))
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.cluster.kubeutil import wait_for
+from tests.cluster.kubeutil import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / "labelpilot.dev_labelingjobs.yaml"
@@ -30,6 +30,8 @@ class OperatorProcess:
         self.kubeconfig = kubeconfig
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
+        # Its Prometheus metrics, on 127.0.0.1 (tests/cluster/test_dashboards.py scrapes them)
+        self.metrics_port = free_port()
 
     def start(self) -> None:
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1")
@@ -45,7 +47,7 @@ class OperatorProcess:
                 "-n",
                 "t-*",
                 "--metrics-port",
-                "0",
+                str(self.metrics_port),
                 "--liveness",
                 "",
                 "--resync-seconds",

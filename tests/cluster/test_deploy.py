@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from kubernetes import client
 from devcluster.logs import pod_log
 from tests import kstatus
 from tests.chart.helm import CHART, REPO, binary_dir
-from tests.cluster.kubeutil import wait_for
+from tests.cluster.kubeutil import free_port, wait_for
 from tests.cluster.operator_fixtures import (
     GROUP,
     PLURAL,
@@ -40,12 +39,6 @@ from tests.cluster.operator_fixtures import (
 LABELS = [str(d) for d in range(10)]
 CAPTURE = os.environ.get("LABELPILOT_CAPTURE_STATUS")
 INSTALL_NAMESPACE = "labelpilot-system"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(tool: str, *args: str, kubeconfig: Path, check: bool = True) -> str:

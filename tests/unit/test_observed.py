@@ -166,8 +166,10 @@ def test_a_crash_after_backoff_names_its_last_pod_and_keeps_none_of_its_log():
         ),
         pod_dict("p1", 1, "Traceback\nValueError: first", "2025-03-01T12:01:00Z", reason="Error"),
     ]
+    job["status"]["failed"] = 2
     observed = observed_from(job, pods)
     assert observed.state is JobState.FAILED and not observed.rule_failure
+    assert observed.failed_pods == 2
     assert (observed.exit_code, observed.container_reason, observed.pod) == (137, "OOMKilled", "p2")
     assert observed.pod_logs_hint == "kubectl logs p2 -n team-a"
     assert observed.summary is None

@@ -25,12 +25,12 @@ class _Response:
 def _series(namespace: str, name: str) -> dict[str, float | None]:
     found: dict[str, float | None] = {
         source: REGISTRY.get_sample_value(
-            "labelpilot_labels", {"namespace": namespace, "job": name, "source": source}
+            "labelpilot_labels", {"namespace": namespace, "labelingjob": name, "source": source}
         )
         for source in ("human", "machine", "failed", "unlabeled")
     }
     found["iteration"] = REGISTRY.get_sample_value(
-        "labelpilot_iteration", {"namespace": namespace, "job": name}
+        "labelpilot_iteration", {"namespace": namespace, "labelingjob": name}
     )
     return found
 

@@ -41,6 +41,7 @@ class ObservedJob:
     start_time: datetime | None = None
     completion_time: datetime | None = None
     poll: int = 0  # the human step's polling round
+    failed_pods: int = 0  # the Job's status.failed: its Pods that failed (retried or not)
 
     @property
     def rule_failure(self) -> bool:
@@ -194,4 +195,5 @@ def observed_from(job: Obj, pods: list[Obj]) -> ObservedJob:
         start_time=parse_time(get(status, "startTime")),
         completion_time=parse_time(get(status, "completionTime")),
         poll=int(labels.get(LABEL_POLL) or 0),
+        failed_pods=int(get(status, "failed") or 0),
     )

@@ -91,6 +91,7 @@ class Reconciler:
         # (namespace, LabelingJob) -> (step Job, monotonic time its ending was first seen)
         self._endings: dict[tuple[str, str], tuple[str, float]] = {}
         self._ended: dict[tuple[str, str], None] = {}  # step Jobs whose ending was timed
+        self.series = prometheus_metrics.JobSeries()
 
     def ending_seen(self, namespace: str, name: str, job_name: str) -> None:
         """A step Job of `namespace/name` ended: the clock of the decision starts now."""
@@ -206,7 +207,7 @@ class Reconciler:
 
     def forget(self, namespace: str, name: str) -> None:
         """The LabelingJob is gone (or going): drop what is kept about it, metrics included."""
-        prometheus_metrics.forget(namespace, name)
+        self.series.forget(namespace, name)
         if self.children is not None:
             self.children.forget((namespace, name))
         with self._guard:
@@ -279,7 +280,7 @@ class Reconciler:
             self.apis.custom.patch_namespaced_custom_object_status(
                 GROUP, VERSION, namespace, PLURAL, name, {"status": new_status}
             )
-        prometheus_metrics.record_status(namespace, name, new_status)
+        self.series.record(namespace, name, new_status, observed)
         for event in decision.events:
             self._post(body, event)
         return decision
