@@ -87,7 +87,7 @@ def test_invalid_jobs_are_refused_naming_the_field(env: dict[str, Any]) -> None:
         "spec.labels": {"labels": []},
         "spec.autoLabeling.targetAccuracy": {"autoLabeling": {"targetAccuracy": 1.5}},
         "spec.humanTaskConfig.maxConcurrentTaskCount": {
-            "humanTaskConfig": {"maxConcurrentTaskCount": 5000}
+            "humanTaskConfig": {"maxConcurrentTaskCount": 5001}
         },
     }
     for field, override in cases.items():

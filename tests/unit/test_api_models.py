@@ -48,7 +48,7 @@ def test_round_trip_keeps_camel_case(spec_dict):
         ({"autoLabeling": {"confidenceLevel": 1}}, "confidenceLevel"),
         ({"autoLabeling": {"thresholdMode": "Loose"}}, "thresholdMode"),
         ({"humanTaskConfig": {"maxConcurrentTaskCount": 0}}, "maxConcurrentTaskCount"),
-        ({"humanTaskConfig": {"maxConcurrentTaskCount": 1001}}, "maxConcurrentTaskCount"),
+        ({"humanTaskConfig": {"maxConcurrentTaskCount": 5001}}, "maxConcurrentTaskCount"),
         ({"humanTaskConfig": {"workforce": {"simulated": None}}}, "provider"),
         ({"stoppingConditions": {"maxHumanLabeledObjectCount": 0}}, "maxHumanLabeledObjectCount"),
         (

@@ -218,7 +218,8 @@ def test_valid_specs_pass_schema_and_models(spec_dict):
                 },
             },
             "humanTaskConfig": {
-                "maxConcurrentTaskCount": 1000,
+                "maxConcurrentTaskCount": 5000,  # Ground Truth's limits
+                "taskAvailabilityLifetimeInSeconds": 30 * 24 * 3600,
                 "numberOfHumanWorkersPerDataObject": 1,
                 "workforce": {"simulated": {"errorRate": 0.0}},
             },
@@ -279,7 +280,11 @@ INVALID = [
     ({"autoLabeling": {"confidenceLevel": 1.0}}, "confidenceLevel"),
     ({"autoLabeling": {"validationPolicy": "Half"}}, "validationPolicy"),
     ({"humanTaskConfig": {"maxConcurrentTaskCount": 0}}, "maxConcurrentTaskCount"),
-    ({"humanTaskConfig": {"maxConcurrentTaskCount": 1001}}, "maxConcurrentTaskCount"),
+    ({"humanTaskConfig": {"maxConcurrentTaskCount": 5001}}, "maxConcurrentTaskCount"),
+    (
+        {"humanTaskConfig": {"taskAvailabilityLifetimeInSeconds": 30 * 24 * 3600 + 1}},
+        "taskAvailabilityLifetimeInSeconds",
+    ),
     ({"humanTaskConfig": {"workforce": {"simulated": None}}}, "workforce"),
     ({"humanTaskConfig": {"workforce": {"simulated": {"errorRate": 2}}}}, "errorRate"),
     ({"humanTaskConfig": None}, "humanTaskConfig"),

@@ -30,6 +30,8 @@ LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_TOKEN"
 MAX_LABELS = 256
 MAX_SEGMENTATION_LABELS = 255
 MAX_LABEL_LENGTH = 256
+# Ground Truth's limit on MaxConcurrentTaskCount: objects sent to humans per iteration.
+MAX_CONCURRENT_TASKS = 5000
 # Bounds of one data object (bytes read, decoded pixels): an object over them fails.
 DEFAULT_MAX_IMAGE_BYTES = 50_000_000
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -148,7 +150,7 @@ class RunConfig(BaseModel):
     threshold_mode: ThresholdMode = ThresholdMode.GUARANTEED
     validation_policy: ValidationPolicy = ValidationPolicy.SEED
     auto_labeling: bool = True
-    max_concurrent_task_count: int = Field(1000, ge=1, le=1000)
+    max_concurrent_task_count: int = Field(1000, ge=1, le=MAX_CONCURRENT_TASKS)
     max_human_labeled: int | None = Field(None, ge=1)
     max_percentage_labeled: float = Field(100.0, gt=0.0, le=100.0)
     allow_small_dataset: bool = False

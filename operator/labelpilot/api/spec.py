@@ -11,7 +11,12 @@ from labelpilot.api import kube, paths
 from labelpilot.api.base import ApiModel
 from labelpilot.api.cel import immutable, rule, validations
 from labelpilot.api.kube import DNS_SUBDOMAIN_PATTERN, IMAGE_PATTERN
-from labelpilot.api.run_config import MAX_LABEL_LENGTH, MAX_LABELS, MAX_SEGMENTATION_LABELS
+from labelpilot.api.run_config import (
+    MAX_CONCURRENT_TASKS,
+    MAX_LABEL_LENGTH,
+    MAX_LABELS,
+    MAX_SEGMENTATION_LABELS,
+)
 
 URI_MAX = 2048
 NAME_MAX = 253
@@ -24,6 +29,8 @@ TOLERATIONS_MAX = 32
 # A step Job's activeDeadlineSeconds a job may ask for, at most (the cluster's policy
 # usually allows less).
 DEADLINE_MAX = 30 * 24 * 3600
+# Ground Truth's longest TaskAvailabilityLifetimeInSeconds: 30 days.
+TASK_AVAILABILITY_MAX = 30 * 24 * 3600
 # Ground Truth's LabelAttributeName pattern; `-metadata` is refused separately.
 ATTRIBUTE_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$"
 
@@ -289,7 +296,11 @@ class WorkforceSpec(ApiModel):
 
 class HumanTaskConfigSpec(ApiModel):
     max_concurrent_task_count: int = Field(
-        1000, ge=1, le=1000, description="Objects sent to humans per iteration."
+        1000,
+        ge=1,
+        le=MAX_CONCURRENT_TASKS,
+        description="At most this many objects are sent to humans per iteration "
+        "(iteration 0's validation and training objects together).",
     )
     number_of_human_workers_per_data_object: int = Field(1, ge=1, le=9)
     task_time_limit_in_seconds: int = Field(
@@ -298,7 +309,7 @@ class HumanTaskConfigSpec(ApiModel):
     task_availability_lifetime_in_seconds: int = Field(
         864000,
         ge=60,
-        le=864000,
+        le=TASK_AVAILABILITY_MAX,
         description="An object not answered this long after it was sent fails.",
     )
     poll_interval_seconds: int = Field(
