@@ -205,6 +205,8 @@ def test_unreadable_manifest_fails_with_reason(env: dict[str, Any]) -> None:
     assert final["status"]["phase"] == "Failed"
     failed = next(c for c in final["status"]["conditions"] if c["type"] == "Failed")
     assert "nope.manifest" in failed["message"]
+    reason = final["status"]["failureReason"]
+    assert reason == f"InputManifestUnreadable: {failed['message']}", reason
 
 
 def test_stopping_condition_ends_the_job(env: dict[str, Any]) -> None:
