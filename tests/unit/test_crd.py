@@ -126,6 +126,22 @@ def test_printer_columns_point_at_status_fields():
             assert node["type"] == column["type"] or column["type"] == "date"
 
 
+def test_selectable_fields_are_scalar_fields_outside_metadata():
+    (version,) = yaml.safe_load(crd.render())["spec"]["versions"]
+    paths = [field["jsonPath"] for field in version["selectableFields"]]
+    assert paths == list(crd.SELECTABLE_FIELDS)
+    assert {".spec.taskType", ".status.phase"} <= set(paths)
+    assert len(paths) <= 8  # the API server's limit
+    schema = openapi()
+    for path in paths:
+        parts = path.strip(".").split(".")
+        assert parts[0] != "metadata" and "[" not in path, path
+        node = schema
+        for part in parts:
+            node = node["properties"][part]
+        assert node["type"] in ("string", "boolean", "integer"), path
+
+
 def test_schema_is_structural():
     assert structural_problems(openapi()) == []
     assert "$ref" not in crd.render()
