@@ -160,6 +160,16 @@ def test_run_config_defaults(spec_dict):
     assert run.max_human_labeled is None
 
 
+def test_run_config_carries_a_label_category_file_for_prepare_to_read(spec_dict):
+    uri = "file:///data/mnist/labels.json"
+    spec = LabelingJobSpec.from_k8s(spec_dict({"labels": None, "labelCategoryConfigUri": uri}))
+    run = to_run_config("j", "ns", spec)
+    assert run.labels == [] and run.label_category_config_uri == uri
+    assert run_config.RunConfig.model_validate_json(run.to_json()) == run
+    with pytest.raises(ValidationError, match="label category config"):
+        run_config.RunConfig.model_validate({**run.model_dump(), "label_category_config_uri": None})
+
+
 def test_status_reads_tolerantly_and_writes_camel_case():
     status = LabelingJobStatus.from_k8s(
         {

@@ -356,6 +356,13 @@ INVALID = [
     ),
     ({"humanTaskConfig": {"pollIntervalSeconds": 1}}, "pollIntervalSeconds"),
     ({"humanTaskConfig": {"taskTimeLimitInSeconds": 5}}, "taskTimeLimitInSeconds"),
+    ({"labels": None}, "labelCategoryConfigUri"),  # neither
+    ({"labelCategoryConfigUri": "file:///data/labels.json"}, "labelCategoryConfigUri"),  # both
+    (
+        {"labels": None, "labelCategoryConfigUri": "file:///etc/labels.json"},
+        "labelCategoryConfigUri",
+    ),
+    ({"labels": None, "labelCategoryConfigUri": ""}, "labelCategoryConfigUri"),
 ]
 
 
@@ -388,6 +395,31 @@ def test_what_the_job_api_takes_passes(spec_dict):
 )
 def test_identity_fields_are_immutable(spec_dict, changes):
     errors = schema_errors(spec_dict(changes), old_spec=spec_dict())
+    assert any("immutable" in e for e in errors), errors
+
+
+CATEGORY_FILE = {"labels": None, "labelCategoryConfigUri": "file:///data/mnist/labels.json"}
+
+
+def test_a_label_category_file_may_replace_the_labels(spec_dict):
+    for uri in ("file:///data/mnist/labels.json", "/data/labels.json", "s3://b/labels.json"):
+        spec = spec_dict({**CATEGORY_FILE, "labelCategoryConfigUri": uri})
+        assert schema_errors(spec) == [], uri
+        assert LabelingJobSpec.from_k8s(spec).label_category_config_uri == uri
+    segmentation = spec_dict({**CATEGORY_FILE, "taskType": "SemanticSegmentation"})
+    assert schema_errors(segmentation) == []
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ({}, CATEGORY_FILE),
+        (CATEGORY_FILE, {}),
+        (CATEGORY_FILE, {**CATEGORY_FILE, "labelCategoryConfigUri": "file:///data/other.json"}),
+    ],
+)
+def test_the_label_source_is_immutable(spec_dict, old, new):
+    errors = schema_errors(spec_dict(new), old_spec=spec_dict(old))
     assert any("immutable" in e for e in errors), errors
 
 

@@ -135,7 +135,11 @@ class RunConfig(BaseModel):
     job_uid: str | None = None
     task_type: TaskType
     label_attribute_name: str = Field(min_length=1)
-    labels: list[str] = Field(min_length=1)
+    # The classes in order (class id = index). With label_category_config_uri they may be
+    # left out: prepare reads them from that file and records them in its plan, where the
+    # later steps find them (labelpilot.worker.label_categories).
+    labels: list[str] = Field(default_factory=list)
+    label_category_config_uri: str | None = Field(None, min_length=1)
     input_manifest_uri: str
     output_uri: str
     # Where objects may be read (labelpilot.api.data_roots); empty: the input manifest's folder,
@@ -192,6 +196,12 @@ class RunConfig(BaseModel):
                 f"{task_type or 'a job'} takes at most {limit} labels, got {len(labels)}"
             )
         return labels
+
+    @model_validator(mode="after")
+    def _labels_given(self) -> RunConfig:
+        if not self.labels and self.label_category_config_uri is None:
+            raise ValueError("labels: give the labels, or a label category config file")
+        return self
 
     @property
     def target(self) -> float:

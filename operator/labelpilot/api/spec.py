@@ -500,8 +500,18 @@ class LabelingJobSpec(ApiModel):
     model_config = ApiModel.model_config | {
         "json_schema_extra": validations(
             rule(
-                f"self.taskType != 'SemanticSegmentation' || size(self.labels) <= "
-                f"{SEGMENTATION_LABELS_MAX}",
+                "has(self.labels) != has(self.labelCategoryConfigUri)",
+                "set exactly one of labels and labelCategoryConfigUri",
+                field_path=".labels",
+            ),
+            rule(
+                "has(self.labels) == has(oldSelf.labels)",
+                "labels and labelCategoryConfigUri are immutable once the job exists",
+                field_path=".labels",
+            ),
+            rule(
+                f"self.taskType != 'SemanticSegmentation' || !has(self.labels) || "
+                f"size(self.labels) <= {SEGMENTATION_LABELS_MAX}",
                 f"semantic segmentation takes at most {SEGMENTATION_LABELS_MAX} labels "
                 "(the mask palette)",
                 field_path=".labels",
@@ -515,6 +525,11 @@ class LabelingJobSpec(ApiModel):
                 paths.uri_on_claim_rule("output", "uri"),
                 "output.uri must lie under storage.mountPath (the claim)",
                 field_path=".output.uri",
+            ),
+            rule(
+                paths.uri_on_claim_rule("labelCategoryConfigUri"),
+                "labelCategoryConfigUri must lie under storage.mountPath (the claim)",
+                field_path=".labelCategoryConfigUri",
             ),
         )
     }
@@ -530,11 +545,19 @@ class LabelingJobSpec(ApiModel):
             immutable("labelAttributeName"),
         ),
     )
-    labels: list[Annotated[str, Field(min_length=1, max_length=LABEL_MAX)]] = Field(
+    labels: list[Annotated[str, Field(min_length=1, max_length=LABEL_MAX)]] | None = Field(
+        None,
         min_length=1,
         max_length=LABELS_MAX,
-        description="The classes, in order (class id = index); unique.",
+        description="The classes, in order (class id = index); unique. Or labelCategoryConfigUri.",
         json_schema_extra={"x-kubernetes-list-type": "set", **validations(immutable("labels"))},
+    )
+    label_category_config_uri: Uri | None = Field(
+        None,
+        description="Instead of labels: a label category file in Ground Truth's format "
+        '({"document-version": "2018-11-28", "labels": [{"label": "dog"}, ...]}), '
+        "read by the prepare step under the job's data roots.",
+        json_schema_extra=validations(immutable("labelCategoryConfigUri")),
     )
     input: InputSpec = Field(json_schema_extra=validations(immutable("input")))
     output: OutputSpec = Field(json_schema_extra=validations(immutable("output")))
@@ -573,8 +596,11 @@ class LabelingJobSpec(ApiModel):
 
     @model_validator(mode="after")
     def _fits(self) -> LabelingJobSpec:
+        if (self.labels is None) == (self.label_category_config_uri is None):
+            raise ValueError("set exactly one of labels and labelCategoryConfigUri")
         if (
             self.task_type is TaskType.SEMANTIC_SEGMENTATION
+            and self.labels is not None
             and len(self.labels) > SEGMENTATION_LABELS_MAX
         ):
             raise ValueError(
@@ -586,7 +612,8 @@ class LabelingJobSpec(ApiModel):
             for field, uri in (
                 ("input.manifestUri", self.input.manifest_uri),
                 ("output.uri", self.output.uri),
+                ("labelCategoryConfigUri", self.label_category_config_uri),
             ):
-                if not paths.on_claim(uri, mount):
+                if uri is not None and not paths.on_claim(uri, mount):
                     raise ValueError(f"{field} must lie under storage.mountPath ({mount}): {uri!r}")
         return self

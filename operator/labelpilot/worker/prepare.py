@@ -129,6 +129,7 @@ def run(ctx: Context) -> StepSummary:
         "iteration0": batch0,
         "seed": cfg.seed,
         "validationPolicy": str(cfg.validation_policy),
+        "labels": cfg.labels,
         "created": _previous_created(ctx) or formats.now_iso(),
     }
     storage.write_json(ctx.ws.prepare_plan, plan)
