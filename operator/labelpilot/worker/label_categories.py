@@ -1,8 +1,9 @@
 """A job's labels when they come from a label category file (`labelCategoryConfigUri`,
 `labelpilot run --label-category-config`): `prepare` reads the file under the data roots
 and records its labels in its plan; every later step takes them from there, so the file is
-read once, by the step that reads the job's data, and a file changed mid-run changes
-nothing. Each step gets a RunConfig whose `labels` are filled in, as with inline labels.
+read by the step that reads the job's data, and a file edited after prepare changes
+nothing until prepare runs again. Each step gets a RunConfig whose `labels` are filled in,
+as with inline labels.
 """
 
 from __future__ import annotations
