@@ -87,7 +87,7 @@ def test_invalid_jobs_are_refused_naming_the_field(env: dict[str, Any]) -> None:
         "spec.labels": {"labels": []},
         "spec.autoLabeling.targetAccuracy": {"autoLabeling": {"targetAccuracy": 1.5}},
         "spec.humanTaskConfig.maxConcurrentTaskCount": {
-            "humanTaskConfig": {"maxConcurrentTaskCount": 5000}
+            "humanTaskConfig": {"maxConcurrentTaskCount": 5001}
         },
     }
     for field, override in cases.items():
@@ -205,6 +205,8 @@ def test_unreadable_manifest_fails_with_reason(env: dict[str, Any]) -> None:
     assert final["status"]["phase"] == "Failed"
     failed = next(c for c in final["status"]["conditions"] if c["type"] == "Failed")
     assert "nope.manifest" in failed["message"]
+    reason = final["status"]["failureReason"]
+    assert reason == f"InputManifestUnreadable: {failed['message']}", reason
 
 
 def test_stopping_condition_ends_the_job(env: dict[str, Any]) -> None:

@@ -161,6 +161,7 @@ def test_a_rejected_step_job_fails_the_labeling_job_until_the_spec_changes(
     assert failed["status"] == "True" and failed["reason"] == "JobRejected", failed
     assert RULE in failed["message"], failed["message"]
     assert job_name("refused", Step.PREPARE, None) in failed["message"]
+    assert final["status"]["failureReason"] == f"JobRejected: {failed['message']}"
     warnings = wait_for(
         lambda: [e for e in _events(core, namespace, "refused") if e.reason == "JobRejected"],
         timeout=30,
@@ -193,3 +194,6 @@ def test_a_rejected_step_job_fails_the_labeling_job_until_the_spec_changes(
         what="the Retrying Event",
     )
     assert _job_creates(dev_cluster.log("audit"), namespace) == [422, 201]
+    # the rejection's reason is gone (the step may since have failed for a reason of its own)
+    retried = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "refused")
+    assert not retried["status"].get("failureReason", "").startswith("JobRejected"), retried

@@ -48,7 +48,7 @@ def test_round_trip_keeps_camel_case(spec_dict):
         ({"autoLabeling": {"confidenceLevel": 1}}, "confidenceLevel"),
         ({"autoLabeling": {"thresholdMode": "Loose"}}, "thresholdMode"),
         ({"humanTaskConfig": {"maxConcurrentTaskCount": 0}}, "maxConcurrentTaskCount"),
-        ({"humanTaskConfig": {"maxConcurrentTaskCount": 1001}}, "maxConcurrentTaskCount"),
+        ({"humanTaskConfig": {"maxConcurrentTaskCount": 5001}}, "maxConcurrentTaskCount"),
         ({"humanTaskConfig": {"workforce": {"simulated": None}}}, "provider"),
         ({"stoppingConditions": {"maxHumanLabeledObjectCount": 0}}, "maxHumanLabeledObjectCount"),
         (
@@ -158,6 +158,16 @@ def test_run_config_defaults(spec_dict):
     assert run.target == 0.6
     assert run.initial_model_ref is None
     assert run.max_human_labeled is None
+
+
+def test_run_config_carries_a_label_category_file_for_prepare_to_read(spec_dict):
+    uri = "file:///data/mnist/labels.json"
+    spec = LabelingJobSpec.from_k8s(spec_dict({"labels": None, "labelCategoryConfigUri": uri}))
+    run = to_run_config("j", "ns", spec)
+    assert run.labels == [] and run.label_category_config_uri == uri
+    assert run_config.RunConfig.model_validate_json(run.to_json()) == run
+    with pytest.raises(ValidationError, match="label category config"):
+        run_config.RunConfig.model_validate({**run.model_dump(), "label_category_config_uri": None})
 
 
 def test_status_reads_tolerantly_and_writes_camel_case():

@@ -126,6 +126,22 @@ def test_printer_columns_point_at_status_fields():
             assert node["type"] == column["type"] or column["type"] == "date"
 
 
+def test_selectable_fields_are_scalar_fields_outside_metadata():
+    (version,) = yaml.safe_load(crd.render())["spec"]["versions"]
+    paths = [field["jsonPath"] for field in version["selectableFields"]]
+    assert paths == list(crd.SELECTABLE_FIELDS)
+    assert {".spec.taskType", ".status.phase"} <= set(paths)
+    assert len(paths) <= 8  # the API server's limit
+    schema = openapi()
+    for path in paths:
+        parts = path.strip(".").split(".")
+        assert parts[0] != "metadata" and "[" not in path, path
+        node = schema
+        for part in parts:
+            node = node["properties"][part]
+        assert node["type"] in ("string", "boolean", "integer"), path
+
+
 def test_schema_is_structural():
     assert structural_problems(openapi()) == []
     assert "$ref" not in crd.render()
@@ -218,7 +234,8 @@ def test_valid_specs_pass_schema_and_models(spec_dict):
                 },
             },
             "humanTaskConfig": {
-                "maxConcurrentTaskCount": 1000,
+                "maxConcurrentTaskCount": 5000,  # Ground Truth's limits
+                "taskAvailabilityLifetimeInSeconds": 30 * 24 * 3600,
                 "numberOfHumanWorkersPerDataObject": 1,
                 "workforce": {"simulated": {"errorRate": 0.0}},
             },
@@ -279,7 +296,11 @@ INVALID = [
     ({"autoLabeling": {"confidenceLevel": 1.0}}, "confidenceLevel"),
     ({"autoLabeling": {"validationPolicy": "Half"}}, "validationPolicy"),
     ({"humanTaskConfig": {"maxConcurrentTaskCount": 0}}, "maxConcurrentTaskCount"),
-    ({"humanTaskConfig": {"maxConcurrentTaskCount": 1001}}, "maxConcurrentTaskCount"),
+    ({"humanTaskConfig": {"maxConcurrentTaskCount": 5001}}, "maxConcurrentTaskCount"),
+    (
+        {"humanTaskConfig": {"taskAvailabilityLifetimeInSeconds": 30 * 24 * 3600 + 1}},
+        "taskAvailabilityLifetimeInSeconds",
+    ),
     ({"humanTaskConfig": {"workforce": {"simulated": None}}}, "workforce"),
     ({"humanTaskConfig": {"workforce": {"simulated": {"errorRate": 2}}}}, "errorRate"),
     ({"humanTaskConfig": None}, "humanTaskConfig"),
@@ -335,6 +356,13 @@ INVALID = [
     ),
     ({"humanTaskConfig": {"pollIntervalSeconds": 1}}, "pollIntervalSeconds"),
     ({"humanTaskConfig": {"taskTimeLimitInSeconds": 5}}, "taskTimeLimitInSeconds"),
+    ({"labels": None}, "labelCategoryConfigUri"),  # neither
+    ({"labelCategoryConfigUri": "file:///data/labels.json"}, "labelCategoryConfigUri"),  # both
+    (
+        {"labels": None, "labelCategoryConfigUri": "file:///etc/labels.json"},
+        "labelCategoryConfigUri",
+    ),
+    ({"labels": None, "labelCategoryConfigUri": ""}, "labelCategoryConfigUri"),
 ]
 
 
@@ -367,6 +395,31 @@ def test_what_the_job_api_takes_passes(spec_dict):
 )
 def test_identity_fields_are_immutable(spec_dict, changes):
     errors = schema_errors(spec_dict(changes), old_spec=spec_dict())
+    assert any("immutable" in e for e in errors), errors
+
+
+CATEGORY_FILE = {"labels": None, "labelCategoryConfigUri": "file:///data/mnist/labels.json"}
+
+
+def test_a_label_category_file_may_replace_the_labels(spec_dict):
+    for uri in ("file:///data/mnist/labels.json", "/data/labels.json", "s3://b/labels.json"):
+        spec = spec_dict({**CATEGORY_FILE, "labelCategoryConfigUri": uri})
+        assert schema_errors(spec) == [], uri
+        assert LabelingJobSpec.from_k8s(spec).label_category_config_uri == uri
+    segmentation = spec_dict({**CATEGORY_FILE, "taskType": "SemanticSegmentation"})
+    assert schema_errors(segmentation) == []
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ({}, CATEGORY_FILE),
+        (CATEGORY_FILE, {}),
+        (CATEGORY_FILE, {**CATEGORY_FILE, "labelCategoryConfigUri": "file:///data/other.json"}),
+    ],
+)
+def test_the_label_source_is_immutable(spec_dict, old, new):
+    errors = schema_errors(spec_dict(new), old_spec=spec_dict(old))
     assert any("immutable" in e for e in errors), errors
 
 

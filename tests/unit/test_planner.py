@@ -16,6 +16,7 @@ from tests.specs import summary
 
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.status import (
+    FAILURE_REASON_MAX,
     HISTORY_MAX,
     ConditionStatus,
     ConditionType,
@@ -489,6 +490,9 @@ def test_a_rule_failure_fails_the_job_with_its_reason(spec_dict):
     assert condition(s, ConditionType.RECONCILING)[0] == "False"
     assert "14.0% of the 100 objects failed" in s.condition(ConditionType.FAILED).message
     assert "human (iteration 0)" in s.condition(ConditionType.FAILED).message
+    assert s.failure_reason == (
+        "TooManyFailedObjects: human (iteration 0): 14.0% of the 100 objects failed (limit 10%)"
+    )
     (event,) = decision.events
     assert (event.type, event.reason) == ("Warning", "TooManyFailedObjects")
 
@@ -751,6 +755,8 @@ def test_a_spec_failure_is_retried_once_the_spec_changes(spec_dict, reason):
     assert edited.actions == (CreateJob(Step.PREPARE, None),)
     assert edited.status.phase is Phase.INITIALIZING
     assert edited.status.completion_time is None
+    assert rejected.status.failure_reason == f"{reason}: spec.x is invalid"
+    assert edited.status.failure_reason is None
     assert condition(edited.status, ConditionType.FAILED) == ("False", "StepStarting")
     assert condition(edited.status, ConditionType.RECONCILING) == ("True", "StepStarting")
     assert [e.reason for e in edited.events] == ["StepStarted", "Retrying"]
@@ -1131,3 +1137,26 @@ def test_the_events_tell_each_step_with_its_counts_and_the_threshold_chosen(spec
     ends = [line for line in story if line.startswith("StepSucceeded")]
     assert len(starts) == len(ends) and starts[-1] == "StepStarted: export started"
     assert story[-1].startswith("Completed: AllLabeled")
+
+
+def test_failure_reason_is_one_redacted_line_within_ground_truths_length(spec_dict):
+    spec = make_spec(spec_dict)
+    started_ = plan(spec, None, [], NOW, generation=1)
+    assert started_.status.failure_reason is None
+    long = "the server said:\n PGPASSWORD=hunter2 " + "x" * 2000
+    decision = failed(spec, started_.status, NOW, JOB_REJECTED, long, generation=1)
+    reason = decision.status.failure_reason
+    assert reason is not None and reason.startswith("JobRejected: the server said: PGPASSWORD=")
+    assert "hunter2" not in reason and "\n" not in reason
+    assert len(reason) <= FAILURE_REASON_MAX
+    assert LabelingJobStatus.from_k8s(decision.status_body()).failure_reason == reason
+
+
+def test_a_job_that_failed_before_failure_reason_existed_gets_it_from_its_condition(spec_dict):
+    spec = make_spec(spec_dict)
+    first = plan(spec, None, [], NOW, generation=1)
+    rejected = failed(spec, first.status, NOW, INVALID_PROFILE, "no profile z9", generation=1)
+    older = rejected.status.model_copy(update={"failure_reason": None})
+    again = plan(spec, older, [], NOW + timedelta(minutes=1), generation=1)
+    assert again.status.failure_reason == "InvalidProfile: no profile z9"
+    assert again.events == ()

@@ -37,6 +37,18 @@ def _refused(status: int, message: str = SERVER_SAYS) -> ApiException:
     return error
 
 
+def _merged(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merged(result.get(key), value)
+    return result
+
+
 class Cluster:
     """The API calls a reconcile makes, answered from one LabelingJob kept here."""
 
@@ -58,7 +70,8 @@ class Cluster:
         self.reconciler = Reconciler(self.apis, JobSettings(), lambda b, e: self.events.append(e))
 
     def _patched(self, *args: Any, **_: Any) -> None:
-        self.body["status"] = args[-1]["status"]
+        """Applied as the API server applies the client's JSON merge patch (RFC 7386)."""
+        self.body = _merged(self.body, args[-1])
 
     def conditions(self) -> dict[str, dict[str, Any]]:
         return {c["type"]: c for c in self.body["status"]["conditions"]}
@@ -79,6 +92,7 @@ def test_a_rejected_job_fails_the_labeling_job_with_the_servers_message(spec_dic
     assert "must be no more than 63 characters" in failed["message"]
     assert "digits-prepare" in failed["message"]
     assert cluster.conditions()["Stalled"]["status"] == "True"
+    assert status["failureReason"] == f"JobRejected: {failed['message']}"
     assert [(e.type, e.reason) for e in cluster.events] == [("Warning", "JobRejected")]
     assert "spec.template.spec.nodeSelector" in cluster.events[0].message
 
@@ -99,7 +113,10 @@ def test_a_rejected_job_is_not_asked_for_again_until_the_spec_changes(spec_dict)
     assert cluster.creates == 2
     assert cluster.body["status"]["phase"] == "Initializing"
     assert cluster.conditions()["Failed"]["status"] == "False"
-    assert [e.reason for e in cluster.events] == ["JobRejected", "Retrying"]
+    # a merge patch keeps what it does not name: the failure's fields are sent as null
+    assert "failureReason" not in cluster.body["status"]
+    assert "completionTime" not in cluster.body["status"]
+    assert [e.reason for e in cluster.events] == ["JobRejected", "StepStarted", "Retrying"]
 
 
 def test_a_spec_still_rejected_after_an_edit_says_so_again(spec_dict):

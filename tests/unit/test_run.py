@@ -37,7 +37,7 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
             data["groundTruthManifest"],
             "--allow-small-dataset",
             "--max-concurrent-task-count",
-            "100",
+            "240",  # Ground Truth's 120 validation objects and as many training ones
             "--seed",
             "1",
             "--target-accuracy",

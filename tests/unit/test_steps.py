@@ -143,6 +143,7 @@ def test_malformed_and_unreadable_objects_become_failed_objects(data, tmp_path):
         tmp_path / "job",
         input_manifest_uri=str(manifest),
         data_roots=[str(Path(data["inputManifest"]).parent), str(tmp_path)],
+        max_concurrent_task_count=200,  # room for the whole validation set
     )
     summary = run_step("prepare", config)
     assert summary.label_counters.failed_non_retryable_error == 3

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from engine_fixtures import config_for, digits
 
 from labelpilot.api.run_config import TaskType
@@ -10,7 +11,7 @@ from labelpilot.engine.labels import HUMAN, LabelState
 from labelpilot.engine.threshold_search import bound_sized_validation
 from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.in_process import run_job
-from labelpilot.worker.prepare import ground_truth_validation_size
+from labelpilot.worker.prepare import first_batch, ground_truth_validation_size
 
 
 def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tmp_path):
@@ -21,7 +22,7 @@ def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tm
         out,
         validation_policy="bound-sized",
         target_accuracy=0.9,
-        max_concurrent_task_count=200,
+        max_concurrent_task_count=400,  # room for the validation and training objects
         seed=3,
     )
     summary = run_job(config, progress=False)
@@ -66,3 +67,54 @@ def test_bound_sized_policy_uses_fewer_validation_labels_and_keeps_the_target(tm
     assert len(machine) == counters["machineLabeled"]
     accuracy = sum(r["label"] == truth.get(r["source-ref"]) for r in machine) / len(machine)
     assert accuracy >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("wanted", "auto", "cap", "budget", "expected"),
+    [
+        (100, True, 1000, None, (100, 100)),  # fits: as many training as validation objects
+        (240, True, 200, None, (100, 100)),  # over the cap: half each
+        (240, True, 1000, 300, (150, 150)),  # over the human budget: half each
+        (240, True, 200, 150, (75, 75)),  # both: the smaller one counts
+        (0, True, 1, None, (1, 0)),  # one validation object at least, still within the cap
+        (5, True, 1, 1, (1, 0)),
+        (240, False, 200, None, (0, 200)),  # humans only: a random batch of the cap
+        (240, False, 5000, None, (0, 1200)),  # ... never more than the objects
+    ],
+)
+def test_first_batch_never_exceeds_the_cap_or_the_budget(wanted, auto, cap, budget, expected):
+    n_val, n_train = first_batch(
+        wanted, 1200, auto_labeling=auto, max_concurrent=cap, max_human_labeled=budget
+    )
+    assert (n_val, n_train) == expected
+    assert n_val + n_train <= min(cap, budget or cap)
+
+
+def test_every_iteration_sends_at_most_max_concurrent_task_count_objects(tmp_path):
+    data = digits(tmp_path / "digits", 1500)
+    out = tmp_path / "job"
+    # Ground Truth's rule wants 300 validation objects: more than the cap on its own
+    config = config_for(data, out, max_concurrent_task_count=200, seed=2, target_accuracy=0.9)
+    summary = run_job(config, max_iterations=3, progress=False)
+    ws = Workspace(str(out))
+
+    plan = storage.read_json(ws.prepare_plan)
+    assert ground_truth_validation_size(1500) == 300
+    assert len(plan["validation"]) == 100 and len(plan["iteration0"]) == 200
+    sent = [
+        len(storage.read_jsonl(ws.human_response(i)))
+        for i in ws.iterations()
+        if storage.exists(ws.human_response(i))
+    ]
+    assert len(sent) == 3 and max(sent) <= 200, sent
+    assert summary.label_counters.human_labeled == sum(sent)
+    # the smaller validation set, all labeled by humans, still certifies machine labels
+    state = LabelState.load(ws)
+    assert all(state.labeled[i]["source"] == HUMAN for i in plan["validation"])
+    report = json.loads((out / "report.json").read_text())
+    bounds_met = [
+        e["threshold"]["accuracyBound"]
+        for e in report["iterations"]
+        if e.get("threshold") and e["threshold"]["machineLabeled"]
+    ]
+    assert bounds_met and min(bounds_met) >= 0.9

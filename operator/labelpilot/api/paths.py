@@ -52,10 +52,11 @@ SYSTEM_MESSAGE = (
 )
 
 
-def uri_on_claim_rule(part: str, field: str) -> str:
-    """The CEL rule, on the spec, that `<part>.<field>` lies under the claim's mount path."""
+def uri_on_claim_rule(part: str, field: str | None = None) -> str:
+    """The CEL rule, on the spec, that `<part>.<field>` (or the spec's own field `part`)
+    lies under the claim's mount path."""
     mount = f"(has(self.storage.mountPath) ? self.storage.mountPath : '{DEFAULT_MOUNT_PATH}')"
-    uri = f"self.{part}.{field}"
+    uri = f"self.{part}.{field}" if field else f"self.{part}"
     return (
         f"!has(self.storage) || !has(self.storage.volumeClaimName) || !has(self.{part}) || "
         f"({uri}.matches('{_cel(REMOTE_SCHEME)}') && !{uri}.startsWith('{FILE_SCHEME}')) || "

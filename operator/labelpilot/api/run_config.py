@@ -30,6 +30,8 @@ LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_TOKEN"
 MAX_LABELS = 256
 MAX_SEGMENTATION_LABELS = 255
 MAX_LABEL_LENGTH = 256
+# Ground Truth's limit on MaxConcurrentTaskCount: objects sent to humans per iteration.
+MAX_CONCURRENT_TASKS = 5000
 # Bounds of one data object (bytes read, decoded pixels): an object over them fails.
 DEFAULT_MAX_IMAGE_BYTES = 50_000_000
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -133,7 +135,11 @@ class RunConfig(BaseModel):
     job_uid: str | None = None
     task_type: TaskType
     label_attribute_name: str = Field(min_length=1)
-    labels: list[str] = Field(min_length=1)
+    # The classes in order (class id = index). With label_category_config_uri they may be
+    # left out: prepare reads them from that file and records them in its plan, where the
+    # later steps find them (labelpilot.worker.label_categories).
+    labels: list[str] = Field(default_factory=list)
+    label_category_config_uri: str | None = Field(None, min_length=1)
     input_manifest_uri: str
     output_uri: str
     # Where objects may be read (labelpilot.api.data_roots); empty: the input manifest's folder,
@@ -148,7 +154,7 @@ class RunConfig(BaseModel):
     threshold_mode: ThresholdMode = ThresholdMode.GUARANTEED
     validation_policy: ValidationPolicy = ValidationPolicy.SEED
     auto_labeling: bool = True
-    max_concurrent_task_count: int = Field(1000, ge=1, le=1000)
+    max_concurrent_task_count: int = Field(1000, ge=1, le=MAX_CONCURRENT_TASKS)
     max_human_labeled: int | None = Field(None, ge=1)
     max_percentage_labeled: float = Field(100.0, gt=0.0, le=100.0)
     allow_small_dataset: bool = False
@@ -190,6 +196,12 @@ class RunConfig(BaseModel):
                 f"{task_type or 'a job'} takes at most {limit} labels, got {len(labels)}"
             )
         return labels
+
+    @model_validator(mode="after")
+    def _labels_given(self) -> RunConfig:
+        if not self.labels and self.label_category_config_uri is None:
+            raise ValueError("labels: give the labels, or a label category config file")
+        return self
 
     @property
     def target(self) -> float:

@@ -11,7 +11,12 @@ from labelpilot.api import kube, paths
 from labelpilot.api.base import ApiModel
 from labelpilot.api.cel import immutable, rule, validations
 from labelpilot.api.kube import DNS_SUBDOMAIN_PATTERN, IMAGE_PATTERN
-from labelpilot.api.run_config import MAX_LABEL_LENGTH, MAX_LABELS, MAX_SEGMENTATION_LABELS
+from labelpilot.api.run_config import (
+    MAX_CONCURRENT_TASKS,
+    MAX_LABEL_LENGTH,
+    MAX_LABELS,
+    MAX_SEGMENTATION_LABELS,
+)
 
 URI_MAX = 2048
 NAME_MAX = 253
@@ -24,6 +29,8 @@ TOLERATIONS_MAX = 32
 # A step Job's activeDeadlineSeconds a job may ask for, at most (the cluster's policy
 # usually allows less).
 DEADLINE_MAX = 30 * 24 * 3600
+# Ground Truth's longest TaskAvailabilityLifetimeInSeconds: 30 days.
+TASK_AVAILABILITY_MAX = 30 * 24 * 3600
 # Ground Truth's LabelAttributeName pattern; `-metadata` is refused separately.
 ATTRIBUTE_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$"
 
@@ -289,7 +296,11 @@ class WorkforceSpec(ApiModel):
 
 class HumanTaskConfigSpec(ApiModel):
     max_concurrent_task_count: int = Field(
-        1000, ge=1, le=1000, description="Objects sent to humans per iteration."
+        1000,
+        ge=1,
+        le=MAX_CONCURRENT_TASKS,
+        description="At most this many objects are sent to humans per iteration "
+        "(iteration 0's validation and training objects together).",
     )
     number_of_human_workers_per_data_object: int = Field(1, ge=1, le=9)
     task_time_limit_in_seconds: int = Field(
@@ -298,7 +309,7 @@ class HumanTaskConfigSpec(ApiModel):
     task_availability_lifetime_in_seconds: int = Field(
         864000,
         ge=60,
-        le=864000,
+        le=TASK_AVAILABILITY_MAX,
         description="An object not answered this long after it was sent fails.",
     )
     poll_interval_seconds: int = Field(
@@ -489,8 +500,18 @@ class LabelingJobSpec(ApiModel):
     model_config = ApiModel.model_config | {
         "json_schema_extra": validations(
             rule(
-                f"self.taskType != 'SemanticSegmentation' || size(self.labels) <= "
-                f"{SEGMENTATION_LABELS_MAX}",
+                "has(self.labels) != has(self.labelCategoryConfigUri)",
+                "set exactly one of labels and labelCategoryConfigUri",
+                field_path=".labels",
+            ),
+            rule(
+                "has(self.labels) == has(oldSelf.labels)",
+                "labels and labelCategoryConfigUri are immutable once the job exists",
+                field_path=".labels",
+            ),
+            rule(
+                f"self.taskType != 'SemanticSegmentation' || !has(self.labels) || "
+                f"size(self.labels) <= {SEGMENTATION_LABELS_MAX}",
                 f"semantic segmentation takes at most {SEGMENTATION_LABELS_MAX} labels "
                 "(the mask palette)",
                 field_path=".labels",
@@ -504,6 +525,11 @@ class LabelingJobSpec(ApiModel):
                 paths.uri_on_claim_rule("output", "uri"),
                 "output.uri must lie under storage.mountPath (the claim)",
                 field_path=".output.uri",
+            ),
+            rule(
+                paths.uri_on_claim_rule("labelCategoryConfigUri"),
+                "labelCategoryConfigUri must lie under storage.mountPath (the claim)",
+                field_path=".labelCategoryConfigUri",
             ),
         )
     }
@@ -519,11 +545,19 @@ class LabelingJobSpec(ApiModel):
             immutable("labelAttributeName"),
         ),
     )
-    labels: list[Annotated[str, Field(min_length=1, max_length=LABEL_MAX)]] = Field(
+    labels: list[Annotated[str, Field(min_length=1, max_length=LABEL_MAX)]] | None = Field(
+        None,
         min_length=1,
         max_length=LABELS_MAX,
-        description="The classes, in order (class id = index); unique.",
+        description="The classes, in order (class id = index); unique. Or labelCategoryConfigUri.",
         json_schema_extra={"x-kubernetes-list-type": "set", **validations(immutable("labels"))},
+    )
+    label_category_config_uri: Uri | None = Field(
+        None,
+        description="Instead of labels: a label category file in Ground Truth's format "
+        '({"document-version": "2018-11-28", "labels": [{"label": "dog"}, ...]}), '
+        "read by the prepare step under the job's data roots.",
+        json_schema_extra=validations(immutable("labelCategoryConfigUri")),
     )
     input: InputSpec = Field(json_schema_extra=validations(immutable("input")))
     output: OutputSpec = Field(json_schema_extra=validations(immutable("output")))
@@ -562,8 +596,11 @@ class LabelingJobSpec(ApiModel):
 
     @model_validator(mode="after")
     def _fits(self) -> LabelingJobSpec:
+        if (self.labels is None) == (self.label_category_config_uri is None):
+            raise ValueError("set exactly one of labels and labelCategoryConfigUri")
         if (
             self.task_type is TaskType.SEMANTIC_SEGMENTATION
+            and self.labels is not None
             and len(self.labels) > SEGMENTATION_LABELS_MAX
         ):
             raise ValueError(
@@ -575,7 +612,8 @@ class LabelingJobSpec(ApiModel):
             for field, uri in (
                 ("input.manifestUri", self.input.manifest_uri),
                 ("output.uri", self.output.uri),
+                ("labelCategoryConfigUri", self.label_category_config_uri),
             ):
-                if not paths.on_claim(uri, mount):
+                if uri is not None and not paths.on_claim(uri, mount):
                     raise ValueError(f"{field} must lie under storage.mountPath ({mount}): {uri!r}")
         return self

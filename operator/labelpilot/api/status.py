@@ -13,6 +13,8 @@ from labelpilot.api.steps import Step
 
 HISTORY_MAX = 50
 REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+# Ground Truth's FailureReason is at most 1,024 characters.
+FAILURE_REASON_MAX = 1024
 
 
 class Phase(StrEnum):
@@ -103,6 +105,12 @@ class LabelingJobStatus(StatusModel):
     thresholds: Thresholds | None = None
     accuracy_bound: float | None = None
     stop_reason: str | None = Field(None, description="Why the loop ended (AllLabeled, ...).")
+    failure_reason: str | None = Field(
+        None,
+        max_length=FAILURE_REASON_MAX,
+        description="Why the job failed, set with phase Failed (Ground Truth's FailureReason): "
+        "the Failed condition's reason, a colon and its message (redacted, one line).",
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},

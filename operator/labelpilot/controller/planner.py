@@ -19,11 +19,12 @@ loses no label): phase Stopping while the Job still exists, then Stopped. A Job 
 finished before the deletion is taken as usual. Resuming recreates the current step's Job.
 
 The loop ends with `export`: phase Completed, the Succeeded condition's reason being why
-the loop ended (AllLabeled, MaxHumanLabeled, MaxPercentageLabeled, NoProgress). Completed
+the loop ended (AllLabeled, MaxHumanLabeled, MaxPercentageLabeled, NoProgress). Phase Failed
+sets `status.failureReason` (the Failed condition's reason and message). Completed
 and Failed are final; a later spec change is only acknowledged (observedGeneration), except
 after a failure the spec itself caused (SPEC_FAILURES: the API server rejected a step Job,
 the spec names an unknown profile or something the cluster's policy does not allow): a new
-generation tries the current step again.
+generation tries the current step again (and clears failureReason).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from datetime import UTC, datetime
 
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.status import (
+    FAILURE_REASON_MAX,
     HISTORY_MAX,
     ConditionType,
     IterationRecord,
@@ -222,6 +224,11 @@ def _second(now: datetime) -> datetime:
 def _decide(draft: _Draft, old: LabelingJobStatus, retried: bool = False) -> Decision:
     phase = _phase(draft)
     draft.outcome = Outcome(draft.outcome.reason, redact(draft.outcome.message))
+    draft.status.failure_reason = (
+        safe_text(f"{draft.outcome.reason}: {draft.outcome.message}", FAILURE_REASON_MAX)
+        if phase is Phase.FAILED
+        else None
+    )
     if phase is not old.phase or (retried and phase is Phase.FAILED):
         _phase_event(draft, old.phase, phase)
     draft.status.conditions = merge(

@@ -65,6 +65,14 @@ def _json(response: Any) -> Obj:
     return cast(Obj, json.loads(response.data))
 
 
+def status_patch(old: Obj | None, new: Obj) -> Obj:
+    """The merge patch that makes `old` status `new`: a field the new status leaves out
+    (e.g. failureReason and completionTime once a spec edit retries a failed job) is sent
+    as null, since a merge patch keeps what it does not mention."""
+    gone = {key: None for key in old or {} if key not in new}
+    return {"status": {**gone, **new}}
+
+
 class Reconciler:
     """At most one reconcile per LabelingJob at a time; safe to call from several threads."""
 
@@ -278,7 +286,7 @@ class Reconciler:
         new_status = decision.status_body()
         if new_status != old_status:
             self.apis.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURAL, name, {"status": new_status}
+                GROUP, VERSION, namespace, PLURAL, name, status_patch(old_status, new_status)
             )
         self.series.record(namespace, name, new_status, observed)
         for event in decision.events:

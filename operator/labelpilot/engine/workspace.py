@@ -3,7 +3,8 @@
 binding.json                              the job and the input manifest the workspace
                                           belongs to (worker.workspace_binding);
                                           written first, checked by every step
-manifests/intermediate/prepare.json       the split: failed objects, validation, batch 0
+manifests/intermediate/prepare.json       the split: failed objects, validation, batch 0;
+                                          the labels (worker.label_categories)
 annotations/iteration-NNNN/               human request (batch id), response, masks
 training/iteration-NNNN/summary.json      what was trained on, metrics
 models/iteration-NNNN/, models/final/     model folders

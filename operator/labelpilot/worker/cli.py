@@ -74,10 +74,10 @@ def _dispatch(
     shard_count: int | None,
     max_wait: float | None,
 ) -> StepSummary:
-    from labelpilot.worker import export, human, infer, prepare, threshold, train
+    from labelpilot.worker import export, human, infer, label_categories, prepare, threshold, train
     from labelpilot.worker.common import Context
 
-    ctx = Context(config)
+    ctx = Context(label_categories.resolve(step, config))
     if step is Step.PREPARE:
         return prepare.run(ctx)
     if step is Step.EXPORT:

@@ -19,7 +19,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("run", help="run a whole labeling job in-process")
     p.add_argument("--task-type", required=True, choices=[str(t) for t in TaskType])
     p.add_argument("--input-manifest", required=True)
-    p.add_argument("--labels-file", required=True, help="one label per line")
+    labels = p.add_mutually_exclusive_group(required=True)
+    labels.add_argument("--labels-file", help="one label per line")
+    labels.add_argument(
+        "--label-category-config",
+        metavar="FILE",
+        help='a label category file in Ground Truth\'s format ({"document-version": '
+        '"2018-11-28", "labels": [{"label": "dog"}, ...]}), under the data roots',
+    )
     p.add_argument("--label-attribute-name", required=True)
     p.add_argument("--output", required=True, help="the job's workspace (path or URI)")
     p.add_argument("--workforce", default="simulated", choices=["simulated", "label-studio"])
@@ -78,6 +85,7 @@ FLAGS = {
     "task_type": "--task-type",
     "label_attribute_name": "--label-attribute-name",
     "labels": "--labels-file",
+    "label_category_config_uri": "--label-category-config",
     "input_manifest_uri": "--input-manifest",
     "output_uri": "--output",
     "data_roots": "--data-root",
@@ -131,6 +139,11 @@ def _labels(path: str) -> list[str]:
     return labels
 
 
+def _category_file(path: str | None) -> str | None:
+    """The file prepare reads: its labels come from there (labelpilot.worker.label_categories)."""
+    return None if path is None else _absolute(path)
+
+
 def _model_options(text: str) -> dict[str, Any]:
     try:
         options = json.loads(text)
@@ -143,7 +156,7 @@ def _model_options(text: str) -> dict[str, Any]:
     return options
 
 
-def _data_root(root: str) -> str:
+def _absolute(root: str) -> str:
     return root if "://" in root else os.path.abspath(root)
 
 
@@ -154,7 +167,7 @@ def build_config(args: argparse.Namespace) -> Any:
     from labelpilot.api.run_config import RunConfig
     from labelpilot.engine import storage
 
-    labels = _labels(args.labels_file)
+    labels = _labels(args.labels_file) if args.labels_file else []
     model_options = _model_options(args.model_options)
     if args.workforce == "label-studio":
         if not (args.label_studio_url and args.label_studio_project):
@@ -193,9 +206,10 @@ def build_config(args: argparse.Namespace) -> Any:
                 task_type=args.task_type,
                 label_attribute_name=args.label_attribute_name,
                 labels=labels,
+                label_category_config_uri=_category_file(args.label_category_config),
                 input_manifest_uri=args.input_manifest,
                 output_uri=args.output,
-                data_roots=[_data_root(root) for root in args.data_roots],
+                data_roots=[_absolute(root) for root in args.data_roots],
                 **limits,
                 workforce={**provider, "workers_per_object": args.workers_per_object},
                 target_accuracy=args.target_accuracy,
@@ -269,6 +283,7 @@ def _progress_line(elapsed: float, summary: StepSummary) -> str:
 def main(args: argparse.Namespace) -> int:
     from labelpilot.engine.evaluate import evaluate
     from labelpilot.engine.formats import GroundTruthError
+    from labelpilot.worker import label_categories
     from labelpilot.worker.cli import emit
 
     config = build_config(args)
@@ -282,7 +297,7 @@ def main(args: argparse.Namespace) -> int:
         emit(summary, None)
         return 0
     try:
-        result = evaluate(config, args.ground_truth)
+        result = evaluate(label_categories.resolve(Step.EXPORT, config), args.ground_truth)
     except GroundTruthError as error:
         print(_one_line(f"labelpilot run: --ground-truth: {error}"), file=sys.stderr)
         return FAILED_EXIT_CODE

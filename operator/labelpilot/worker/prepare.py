@@ -4,8 +4,9 @@ Validation size (Ground Truth's rule, the `seed` policy): 20% of the valid objec
 5,000, 10% from 5,000. With the `bound-sized` policy: as many as the first iteration's bound
 needs (labelpilot.engine.threshold_search.bound_sized_validation), never more than Ground
 Truth's rule. Iteration 0 sends the validation objects plus as many random training objects
-(at most max_concurrent_task_count) to humans. The split is a seeded permutation: a rerun
-gives the same plan.
+to humans, together at most max_concurrent_task_count (and the human label budget): when
+both do not fit, the validation set shrinks to half of that and training takes the rest
+(`first_batch`, docs/ml.md). The split is a seeded permutation: a rerun gives the same plan.
 
 Failed objects: malformed lines, and objects that cannot be read, lie outside the job's data
 roots or exceed its size limits (labelpilot.ml.inputs). More than 10% of them fail the job
@@ -31,6 +32,31 @@ from labelpilot.worker.common import MAX_FAILED_FRACTION, MIN_OBJECTS, Context, 
 
 def ground_truth_validation_size(n: int) -> int:
     return round(n * (0.2 if n < 5000 else 0.1))
+
+
+def first_batch(
+    n_val: int,
+    n_valid: int,
+    *,
+    auto_labeling: bool,
+    max_concurrent: int,
+    max_human_labeled: int | None,
+) -> tuple[int, int]:
+    """Iteration 0's (validation, training) object counts for a wanted validation size.
+
+    As many training as validation objects, all within the budget: max_concurrent_task_count
+    and the human label budget. Over it, the validation set shrinks to half the budget (a
+    smaller random sample keeps the guarantee; it certifies less) and training takes the rest.
+    Without auto-labeling, no validation set: a random batch."""
+    budget = max_concurrent if max_human_labeled is None else min(max_concurrent, max_human_labeled)
+    if not auto_labeling:
+        return 0, min(budget, n_valid)
+    n_val = max(n_val, 1)
+    n_train = min(budget, n_val)
+    if n_val + n_train > budget:
+        n_val = max(1, min(n_val, budget // 2))
+        n_train = budget - n_val
+    return n_val, n_train
 
 
 def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
@@ -87,13 +113,13 @@ def run(ctx: Context) -> StepSummary:
             ground_truth_size=n_val,
             bounded_loss=not cfg.task_type.is_classification,
         )
-    n_train = min(cfg.max_concurrent_task_count, n_val) if cfg.auto_labeling else 0
-    if not cfg.auto_labeling:
-        n_val, n_train = 0, min(cfg.max_concurrent_task_count, len(valid))
-    if cfg.max_human_labeled is not None and n_val + n_train > cfg.max_human_labeled:
-        n_val = min(n_val, cfg.max_human_labeled // 2) if cfg.auto_labeling else 0
-        n_train = cfg.max_human_labeled - n_val
-    n_val = max(n_val, 1) if cfg.auto_labeling else 0
+    n_val, n_train = first_batch(
+        n_val,
+        len(valid),
+        auto_labeling=cfg.auto_labeling,
+        max_concurrent=cfg.max_concurrent_task_count,
+        max_human_labeled=cfg.max_human_labeled,
+    )
     validation = sorted(order[:n_val])
     batch0 = sorted(order[: n_val + n_train])
     plan = {
@@ -103,6 +129,7 @@ def run(ctx: Context) -> StepSummary:
         "iteration0": batch0,
         "seed": cfg.seed,
         "validationPolicy": str(cfg.validation_policy),
+        "labels": cfg.labels,
         "created": _previous_created(ctx) or formats.now_iso(),
     }
     storage.write_json(ctx.ws.prepare_plan, plan)
