@@ -450,17 +450,36 @@ def decode_label(
 ) -> Label:
     """Reads the label of a record; for segmentation reads the PNG mask (a relative mask URI
     is resolved against folder `base`; with `roots`, only a mask under them is read).
-    With `labels`, every class id must index them. Raises FormatError, naming the field,
-    when there is no label or it is bad."""
+
+    With `labels`, the record's class names decide its classes (`class-name`, `class-map`,
+    the colour map's `class-name`s: a name not among `labels` is an error), and a class id
+    the record does not name must index `labels`. A multi-label value is refused: the task
+    types are single-label. Raises FormatError, naming the field, when there is no label or
+    it is bad."""
     task_type = TaskType(task_type)
     key = label_key(task_type, attr)
     if key not in record:
         raise FormatError(f"record has no {key!r}")
-    n_labels = None if labels is None else len(labels)
     try:
-        return _decode(task_type, key, record, attr, n_labels, base, roots)
+        return _decode(task_type, key, record, attr, labels, base, roots)
     except labelfields.LabelFieldError as exc:
         raise FormatError(str(exc)) from exc
+
+
+def _metadata(record: Mapping[str, Any], meta_key: str) -> Mapping[str, Any]:
+    """The record's metadata; {} when it has none."""
+    if meta_key not in record:
+        return {}
+    return labelfields.mapping(record[meta_key], meta_key)
+
+
+def _refuse_multilabel(key: str, value: Any, meta_key: str, meta: Mapping[str, Any]) -> None:
+    kind = meta.get("type")
+    if isinstance(value, list) or (isinstance(kind, str) and kind.endswith("-multilabel")):
+        what = f"{meta_key}.type is {kind!r}" if isinstance(kind, str) else "a list of classes"
+        raise FormatError(
+            f"{key} is a multi-label value ({what}): this job's task type is single-label"
+        )
 
 
 def _decode(
@@ -468,28 +487,46 @@ def _decode(
     key: str,
     record: Mapping[str, Any],
     attr: str,
-    n_labels: int | None,
+    labels: Sequence[str] | None,
     base: str | None,
     roots: DataRoots | None,
 ) -> Label:
     value = record[key]
+    n_labels = None if labels is None else len(labels)
+    meta_key = metadata_key(task_type, attr)
     if task_type.is_classification:
-        return labelfields.class_id(value, key, n_labels)
+        meta = _metadata(record, meta_key)
+        _refuse_multilabel(key, value, meta_key, meta)
+        if labels is None or "class-name" not in meta:
+            return labelfields.class_id(value, key, n_labels)
+        labelfields.class_id(value, key, None)
+        field = f"{meta_key}.class-name"
+        return labelfields.class_of_name(
+            labelfields.class_name(meta["class-name"], field), labels, field
+        )
     if task_type is TaskType.OBJECT_DETECTION:
         box = labelfields.mapping(value, key)
         if "image_size" not in box:
             raise FormatError(f"{key} has no 'image_size'")
         width, height, depth = labelfields.image_size(box["image_size"], f"{key}.image_size")
-        rows = labelfields.box_rows(box.get("annotations", []), f"{key}.annotations", n_labels)
+        meta = _metadata(record, meta_key)
+        named = labels is not None and "class-map" in meta
+        field = f"{key}.annotations"
+        rows = labelfields.box_rows(box.get("annotations", []), field, None if named else n_labels)
+        if named:
+            assert labels is not None
+            rows[:, 0] = _classes_by_name(rows[:, 0], field, meta, meta_key, labels)
         return Boxes(width, height, depth, rows)
     if not isinstance(value, str) or not value:
         raise FormatError(f"{key} must be the URI of a PNG mask")
-    meta_key = metadata_key(task_type, attr)
-    meta = labelfields.mapping(record.get(meta_key), meta_key)
+    meta = _metadata(record, meta_key)
     if "internal-color-map" not in meta:
         raise FormatError(f"{meta_key} has no internal-color-map")
-    colors = labelfields.color_map(meta["internal-color-map"], f"{meta_key}.internal-color-map")
+    field = f"{meta_key}.internal-color-map"
+    colors = labelfields.color_map(meta["internal-color-map"], field)
     mask = _read_truth_mask(storage.resolve(value, base), colors, roots)
+    if labels is not None:
+        mask = _mask_by_name(mask, colors, labels, field)
     top = int(mask.max(initial=0))
     if n_labels is not None and top > n_labels:
         raise FormatError(
@@ -497,6 +534,74 @@ def _decode(
             f"labels (1 to {n_labels}, 0 the background)"
         )
     return mask
+
+
+def _classes_by_name(
+    ids: np.ndarray, field: str, meta: Mapping[str, Any], meta_key: str, labels: Sequence[str]
+) -> np.ndarray:
+    """Boxes' class ids as the job's label indices, by the names of the record's class-map."""
+    map_field = f"{meta_key}.class-map"
+    names = labelfields.class_map(meta["class-map"], map_field)
+    out = np.empty_like(ids)
+    for i, cid in enumerate(int(c) for c in ids):
+        if cid not in names:
+            raise FormatError(
+                f"{field}[{i}].class_id is class id {cid}, which {map_field} does not name"
+            )
+        out[i] = labelfields.class_of_name(names[cid], labels, f"{map_field}[{str(cid)!r}]")
+    return out
+
+
+def _mask_by_name(
+    mask: np.ndarray, colors: Mapping[str, Mapping[str, str]], labels: Sequence[str], field: str
+) -> np.ndarray:
+    """A mask's ids as the job's (0 the background, c + 1 labels[c]), by the colour map's
+    class names; an id whose entry has no name keeps its value. A name not among `labels`
+    is an error when the mask has pixels of it."""
+    table = np.arange(labelfields.MAX_MASK_CLASSES, dtype=np.int32)
+    unknown: dict[int, str] = {}
+    for key, entry in colors.items():
+        name = entry.get("class-name")
+        if name is None:
+            continue
+        if name == BACKGROUND:
+            table[int(key)] = 0
+        elif name in labels:
+            table[int(key)] = list(labels).index(name) + 1
+        else:
+            unknown[int(key)] = name
+            table[int(key)] = -1
+    out = table[mask]
+    if unknown:
+        present = sorted(k for k in unknown if (mask == k).any())
+        if present:
+            k = present[0]
+            raise FormatError(
+                f"{field}[{str(k)!r}].class-name is {unknown[k]!r}, not one of the job's "
+                f"{len(labels)} labels, and the mask has pixels of it"
+            )
+    return out.astype(np.uint8)
+
+
+def decode_multilabel(
+    task_type: TaskType, attr: str, record: Mapping[str, Any], *, labels: Sequence[str]
+) -> set[int]:
+    """A multi-label record's classes (`attr`: [5, 1], named by its metadata's class-map)
+    as the job's label indices. Raises FormatError naming the field."""
+    task_type = TaskType(task_type)
+    key = label_key(task_type, attr)
+    meta_key = metadata_key(task_type, attr)
+    if key not in record:
+        raise FormatError(f"record has no {key!r}")
+    try:
+        meta = _metadata(record, meta_key)
+        if "class-map" not in meta:
+            raise FormatError(f"{meta_key} has no class-map")
+        map_field = f"{meta_key}.class-map"
+        names = labelfields.class_map(meta["class-map"], map_field)
+        return labelfields.multilabel(record[key], key, names, labels, map_field)
+    except labelfields.LabelFieldError as exc:
+        raise FormatError(str(exc)) from exc
 
 
 def decode_metadata(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> dict[str, Any]:
