@@ -83,6 +83,13 @@ def _run(tmp_path: Path, *changes: str, labels: str | None = "even\nodd\n") -> t
             "a\nb\n",
             "--data-root: data root 's3://bucket/../other': the path holds a '.' or '..' segment",
         ),
+        (
+            ("--label-attribute-name", "source-ref"),
+            "a\nb\n",
+            "--label-attribute-name: label attribute name 'source-ref' must not be "
+            "'source-ref': 'source-ref' and 'source' are the input manifest's keys (and a "
+            "segmentation label of 'source' is kept under 'source-ref')",
+        ),
     ],
 )
 def test_bad_flags_are_one_line_naming_the_flag(tmp_path, changes, labels, message):
