@@ -161,3 +161,50 @@ def test_a_mask_class_not_among_the_jobs_labels_is_refused():
         "seg-ref-metadata.internal-color-map['2'].class-name is 'parrot', not one of the "
         "job's 2 labels, and the mask has pixels of it"
     ) in str(error.value)
+
+
+# ---------------------------------------------------------------- writing
+
+
+META = formats.LabelMeta(0.7, False, "pets", creation_date="2026-01-02T03:04:05.000006")
+
+
+def test_a_written_segmentation_line_carries_each_classs_confidence(tmp_path):
+    labels = ["cat", "dog", "bird"]
+    meta = formats.LabelMeta(
+        0.7, False, "pets", creation_date=META.creation_date, class_confidences={0: 0.95, 2: 0.61}
+    )
+    record = formats.encode_label(SEG, "seg", "m.png", meta, labels=labels)
+    colors = record["seg-ref-metadata"]["internal-color-map"]
+    assert colors == {
+        "0": {"class-name": "BACKGROUND", "hex-color": "#ffffff", "confidence": 0.95},
+        "1": {"class-name": "cat", "hex-color": "#2ca02c", "confidence": 0.7},
+        "2": {"class-name": "dog", "hex-color": "#1f77b4", "confidence": 0.61},
+        "3": {"class-name": "bird", "hex-color": "#ff7f0e", "confidence": 0.7},
+    }
+    assert record["seg-ref-metadata"]["confidence"] == 0.7
+    # read back by a job that lists the classes in another order
+    mask = np.array([[0, 1], [2, 3]], np.uint8)
+    formats.write_mask_png(str(tmp_path / "m.png"), mask, formats.color_map(labels))
+    decoded = formats.decode_label(
+        SEG, "seg", record, base=str(tmp_path), labels=["bird", "dog", "cat"]
+    )
+    np.testing.assert_array_equal(decoded, [[0, 3], [2, 1]])
+
+
+def test_written_boxes_read_back_by_name_in_another_jobs_label_order():
+    written = ["cat", "dog", "bird"]
+    boxes = formats.Boxes(50, 40, 3, [[2, 1.5, 2.25, 10, 11.125], [2, 5, 5, 1, 1]])
+    record = formats.encode_label(BOXES, "bb", boxes, META, labels=written)
+    assert record["bb-metadata"]["class-map"] == {"2": "bird"}
+    assert record["bb"]["annotations"][0]["top"] == 2.25
+    line = json.loads(json.dumps(record))
+    read = formats.decode_label(BOXES, "bb", line, labels=["bird", "cat", "dog"])
+    np.testing.assert_allclose(read.boxes, [[0, 1.5, 2.25, 10, 11.125], [0, 5, 5, 1, 1]])
+
+
+def test_creation_dates_from_another_system_become_ground_truths_form():
+    assert formats.iso_utc("2024-03-05T10:01:02.123456Z") == "2024-03-05T10:01:02.123456"
+    assert formats.iso_utc("2024-03-05T12:01:02+02:00") == "2024-03-05T10:01:02.000000"
+    assert formats.iso_utc("2024-03-05T10:01:02") == "2024-03-05T10:01:02.000000"
+    assert formats.iso_utc("yesterday") is None and formats.iso_utc(None) is None

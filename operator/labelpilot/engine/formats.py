@@ -196,6 +196,8 @@ class LabelMeta:
     job_name: str
     creation_date: str | None = None
     box_confidences: Sequence[float] | None = None  # detection: one per box
+    # segmentation: by mask id (0 the background); a class without one gets `confidence`
+    class_confidences: Mapping[int, float] | None = None
 
 
 def label_key(task_type: TaskType, attr: str) -> str:
@@ -210,7 +212,22 @@ def metadata_key(task_type: TaskType, attr: str) -> str:
 
 
 def now_iso() -> str:
+    """Now, as Ground Truth's `creation-date`: UTC, microseconds, no zone suffix."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def iso_utc(text: Any) -> str | None:
+    """An ISO 8601 time another system reports (a zone, or none: UTC) in now_iso's form;
+    None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 # ---------------------------------------------------------------- colour maps and masks
@@ -382,21 +399,7 @@ def encode_label(
     elif task_type is TaskType.OBJECT_DETECTION:
         if not isinstance(label, Boxes):
             raise FormatError("an object-detection label must be Boxes")
-        value = {
-            "image_size": [
-                {"width": int(label.width), "height": int(label.height), "depth": int(label.depth)}
-            ],
-            "annotations": [
-                {
-                    "class_id": int(c),
-                    "left": round(float(x)),
-                    "top": round(float(y)),
-                    "width": round(float(w)),
-                    "height": round(float(h)),
-                }
-                for c, x, y, w, h in label.boxes.tolist()
-            ],
-        }
+        value = _boxes_value(label, labels)
         confidences = (
             list(meta.box_confidences)
             if meta.box_confidences is not None
@@ -404,14 +407,52 @@ def encode_label(
         )
         if len(confidences) != len(label.boxes):
             raise FormatError("one box confidence per box is needed")
-        metadata["class-map"] = {str(i): name for i, name in enumerate(labels)}
+        del metadata["confidence"]  # Ground Truth has one per box, in `objects`
         metadata["objects"] = [{"confidence": round(float(c), 6)} for c in confidences]
+        metadata["class-map"] = {
+            str(c): labels[c] for c in sorted({int(a["class_id"]) for a in value["annotations"]})
+        }
     else:
         if not isinstance(label, str):
             raise FormatError("a segmentation label is encoded by its mask URI")
         value = label
-        metadata["internal-color-map"] = color_map(labels)
+        metadata["internal-color-map"] = _confident_color_map(labels, meta)
     return {label_key(task_type, attr): value, metadata_key(task_type, attr): metadata}
+
+
+def _coordinate(value: float) -> int | float:
+    """A box coordinate as Ground Truth writes it: an integer, or a float where it has a
+    fraction (to a thousandth of a pixel)."""
+    rounded = round(float(value), 3)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def _boxes_value(label: Boxes, labels: Sequence[str]) -> dict[str, Any]:
+    annotations = []
+    for c, x, y, w, h in label.boxes.tolist():
+        if not 0 <= int(c) < len(labels):
+            raise FormatError(f"box class id {int(c)} outside the {len(labels)} labels")
+        annotations.append(
+            {
+                "class_id": int(c),
+                "left": _coordinate(x),
+                "top": _coordinate(y),
+                "width": _coordinate(w),
+                "height": _coordinate(h),
+            }
+        )
+    size = {"width": int(label.width), "height": int(label.height), "depth": int(label.depth)}
+    return {"image_size": [size], "annotations": annotations}
+
+
+def _confident_color_map(labels: Sequence[str], meta: LabelMeta) -> dict[str, dict[str, Any]]:
+    """The job's colour map with each class's `confidence`, as Ground Truth writes it."""
+    by_class = meta.class_confidences or {}
+    out: dict[str, dict[str, Any]] = {}
+    for key, entry in color_map(labels).items():
+        confidence = by_class.get(int(key), meta.confidence)
+        out[key] = {**entry, "confidence": round(float(confidence), 6)}
+    return out
 
 
 def encode_failure(
