@@ -274,8 +274,6 @@ INVALID = [
     ({"labels": ["a", "b", "a"]}, "labels"),
     ({"labelAttributeName": "digit-metadata"}, "labelAttributeName"),
     ({"labelAttributeName": "-x"}, "labelAttributeName"),
-    ({"labelAttributeName": "source-ref"}, "labelAttributeName"),
-    ({"labelAttributeName": "source"}, "labelAttributeName"),
     ({"autoLabeling": {"targetAccuracy": 0}}, "targetAccuracy"),
     ({"autoLabeling": {"targetAccuracy": 1.5}}, "targetAccuracy"),
     ({"autoLabeling": {"confidenceLevel": 1.0}}, "confidenceLevel"),
