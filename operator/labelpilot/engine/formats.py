@@ -1,5 +1,9 @@
 """Ground Truth's formats: the input manifest, and label encoding in the augmented manifest.
 
+Reading, the class names a record carries (`class-name`, `class-map`, the colour map's
+`class-name`s) decide its classes in the job's labels; writing follows Ground Truth's
+per-task metadata (README, "Manifests").
+
 In-memory label types per task type:
 - classification (image, text): `int`, the class index into the job's labels.
 - object detection: `Boxes` (image size, and a (k, 5) float array
@@ -583,14 +587,13 @@ def _classes_by_name(
     """Boxes' class ids as the job's label indices, by the names of the record's class-map."""
     map_field = f"{meta_key}.class-map"
     names = labelfields.class_map(meta["class-map"], map_field)
-    out = np.empty_like(ids)
-    for i, cid in enumerate(int(c) for c in ids):
-        if cid not in names:
-            raise FormatError(
-                f"{field}[{i}].class_id is class id {cid}, which {map_field} does not name"
-            )
-        out[i] = labelfields.class_of_name(names[cid], labels, f"{map_field}[{str(cid)!r}]")
-    return out
+    return np.asarray(
+        [
+            labelfields.named_class(int(c), f"{field}[{i}].class_id", names, labels, map_field)
+            for i, c in enumerate(ids)
+        ],
+        dtype=ids.dtype,
+    )
 
 
 def _mask_by_name(

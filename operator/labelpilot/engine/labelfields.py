@@ -85,20 +85,27 @@ def class_map(value: Any, field: str) -> dict[int, str]:
     return out
 
 
+def named_class(
+    cid: int, field: str, names: Mapping[int, str], labels: Sequence[str], map_field: str
+) -> int:
+    """The job's label index of class id `cid` (read from `field`), by its name in the
+    record's class map `names` (read from `map_field`)."""
+    if cid not in names:
+        raise LabelFieldError(f"{field} is class id {cid}, which {map_field} does not name")
+    return class_of_name(names[cid], labels, f"{map_field}[{str(cid)!r}]")
+
+
 def multilabel(
     value: Any, field: str, names: Mapping[int, str], labels: Sequence[str], map_field: str
 ) -> set[int]:
     """A multi-label value (a list of class ids, each named by the record's class map
     `names`, read from `map_field`) as a set of the job's label indices."""
-    out = set()
-    for i, item in enumerate(listed(value, field)):
-        cid = class_id(item, f"{field}[{i}]", None)
-        if cid not in names:
-            raise LabelFieldError(
-                f"{field}[{i}] is class id {cid}, which {map_field} does not name"
-            )
-        out.add(class_of_name(names[cid], labels, f"{map_field}[{str(cid)!r}]"))
-    return out
+    return {
+        named_class(
+            class_id(item, f"{field}[{i}]", None), f"{field}[{i}]", names, labels, map_field
+        )
+        for i, item in enumerate(listed(value, field))
+    }
 
 
 def number(value: Any, field: str) -> float:
