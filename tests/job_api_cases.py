@@ -78,6 +78,9 @@ JOB_API_INVALID: list[tuple[dict[str, Any], str]] = [
     ({"output": {"uri": "file:///database/out"}}, "uri"),
     ({"taskType": "SemanticSegmentation", "labels": [f"c{i}" for i in range(256)]}, "labels"),
     ({"labels": [f"c{i}" for i in range(MAX_LABELS + 1)]}, "labels"),
+    # a label under the input's own keys (the worker's RunConfig refuses them)
+    ({"labelAttributeName": "source-ref"}, "labelAttributeName"),
+    ({"taskType": "SemanticSegmentation", "labelAttributeName": "source"}, "labelAttributeName"),
 ]
 
 JOB_API_VALID: list[dict[str, Any]] = [

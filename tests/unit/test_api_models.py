@@ -42,6 +42,12 @@ def test_round_trip_keeps_camel_case(spec_dict):
         ({"labels": []}, "labels"),
         ({"labels": ["a", "a"]}, "duplicate"),
         ({"labelAttributeName": "digit-metadata"}, "metadata"),
+        ({"labelAttributeName": "source-ref"}, "input manifest's keys"),
+        ({"labelAttributeName": "source"}, "input manifest's keys"),
+        (
+            {"taskType": "SemanticSegmentation", "labelAttributeName": "source"},
+            "kept under 'source-ref'",
+        ),
         ({"labelAttributeName": "bad name"}, "labelAttributeName"),
         ({"autoLabeling": {"targetAccuracy": 0}}, "targetAccuracy"),
         ({"autoLabeling": {"targetAccuracy": 1.01}}, "targetAccuracy"),
@@ -73,6 +79,31 @@ def test_invalid_specs_are_refused_naming_the_field(spec_dict, changes, field):
     with pytest.raises(ValidationError) as caught:
         LabelingJobSpec.from_k8s(spec_dict(changes))
     assert field in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("source-ref", "input manifest's keys"),
+        ("source", "input manifest's keys"),
+        ("digit-metadata", "must not end in -metadata"),
+        ("bad name", "must match"),
+    ],
+)
+def test_the_run_config_refuses_a_reserved_label_attribute_name(name, why):
+    """`labelpilot run` builds a RunConfig, not a LabelingJobSpec: it refuses them too."""
+    base = {
+        "job_name": "j",
+        "task_type": "semantic-segmentation",
+        "label_attribute_name": name,
+        "labels": ["a"],
+        "input_manifest_uri": "/in.manifest",
+        "output_uri": "/out",
+        "workforce": {"simulated": {"ground_truth_uri": "/gt.manifest"}},
+    }
+    with pytest.raises(ValidationError, match=f"label attribute name {name!r} .*{why}"):
+        run_config.RunConfig.model_validate(base)
+    run_config.RunConfig.model_validate({**base, "label_attribute_name": "digit"})
 
 
 @pytest.mark.parametrize(

@@ -62,28 +62,36 @@ def test_classification_round_trip(task):
 
 
 def test_detection_round_trip():
-    boxes = Boxes(64, 48, 3, np.array([[0, 1, 2, 10, 12], [2, 30, 4, 8, 8]]))
+    boxes = Boxes(64, 48, 3, np.array([[0, 1, 2, 10, 12], [2, 30.5, 4, 8, 8.25]]))
     meta = LabelMeta(0.7, True, "demo", box_confidences=[0.9, 0.5])
     record = formats.encode_label(TaskType.OBJECT_DETECTION, "box", boxes, meta, labels=LABELS)
     assert record["box"]["image_size"] == [{"width": 64, "height": 48, "depth": 3}]
+    # whole pixels stay integers, fractions stay floats (Ground Truth's human boxes)
     assert record["box"]["annotations"][1] == {
         "class_id": 2,
-        "left": 30,
+        "left": 30.5,
         "top": 4,
         "width": 8,
-        "height": 8,
+        "height": 8.25,
     }
+    assert isinstance(record["box"]["annotations"][0]["left"], int)
     md = record["box-metadata"]
-    assert md["class-map"] == {"0": "cat", "1": "dog", "2": "bird"}
+    # only the classes of this image's boxes, as Ground Truth writes it
+    assert md["class-map"] == {"0": "cat", "2": "bird"}
     assert md["objects"] == [{"confidence": 0.9}, {"confidence": 0.5}]
+    assert "confidence" not in md  # one per box, in objects
     assert md["type"] == "groundtruth/object-detection" and md["human-annotated"] == "yes"
-    assert (
-        formats.decode_label(TaskType.OBJECT_DETECTION, "box", json.loads(json.dumps(record)))
-        == boxes
-    )
+    as_read = json.loads(json.dumps(record))
+    assert formats.decode_label(TaskType.OBJECT_DETECTION, "box", as_read) == boxes
+    assert formats.decode_label(TaskType.OBJECT_DETECTION, "box", as_read, labels=LABELS) == boxes
     empty = Boxes(5, 5, 1)
     rec = formats.encode_label(TaskType.OBJECT_DETECTION, "box", empty, META, labels=LABELS)
-    assert formats.decode_label(TaskType.OBJECT_DETECTION, "box", rec) == empty
+    assert rec["box-metadata"]["class-map"] == {} and rec["box-metadata"]["objects"] == []
+    assert formats.decode_label(TaskType.OBJECT_DETECTION, "box", rec, labels=LABELS) == empty
+    with pytest.raises(formats.FormatError, match="box class id 3 outside the 3 labels"):
+        formats.encode_label(
+            TaskType.OBJECT_DETECTION, "box", Boxes(5, 5, 1, [[3, 0, 0, 1, 1]]), META, labels=LABELS
+        )
 
 
 def test_segmentation_round_trip(tmp_path):
@@ -97,11 +105,15 @@ def test_segmentation_round_trip(tmp_path):
         TaskType.SEMANTIC_SEGMENTATION, "seg", "m.png", META, labels=LABELS
     )
     assert set(record) == {"seg-ref", "seg-ref-metadata"}
-    assert record["seg-ref-metadata"]["internal-color-map"] == cmap
-    decoded = formats.decode_label(
-        TaskType.SEMANTIC_SEGMENTATION, "seg", record, base=str(tmp_path)
-    )
-    np.testing.assert_array_equal(decoded, mask)
+    # every class of the job, each with its confidence (here the object's)
+    assert record["seg-ref-metadata"]["internal-color-map"] == {
+        key: {**entry, "confidence": 0.87} for key, entry in cmap.items()
+    }
+    for labels in (None, LABELS):
+        decoded = formats.decode_label(
+            TaskType.SEMANTIC_SEGMENTATION, "seg", record, base=str(tmp_path), labels=labels
+        )
+        np.testing.assert_array_equal(decoded, mask)
     # an attribute that already ends in -ref is kept as it is
     assert formats.label_key(TaskType.SEMANTIC_SEGMENTATION, "seg-ref") == "seg-ref"
     # an RGB PNG in Ground Truth's colours decodes to the same ids

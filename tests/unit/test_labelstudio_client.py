@@ -175,3 +175,31 @@ def test_an_unsafe_url_fails_the_job(monkeypatch):
         provider.client  # noqa: B018 - the client is made on first use
     assert failed.value.reason == "UnsafeLabelStudioUrl"
     assert "http://labels.example.com" in failed.value.message
+
+
+def test_an_answer_is_dated_by_its_last_annotation():
+    from labelpilot.workforce.base import TaskItem
+    from labelpilot.workforce.labelstudio.results import to_result
+
+    workforce = WorkforceConfig.model_validate(
+        {"label_studio": {"url": "http://localhost:8080", "project_title": "p"}}
+    )
+    labels = ["a", "b"]
+    provider = LabelStudioWorkforce(workforce, TaskType.IMAGE_CLASSIFICATION, labels, "job", None)
+    result = to_result(TaskType.IMAGE_CLASSIFICATION, 1, labels)
+    task = {
+        "annotations": [
+            {"id": 1, "result": result, "created_at": "2024-03-05T10:00:00.5Z"},
+            {
+                "id": 2,
+                "result": result,
+                "created_at": "2024-03-05T10:00:01Z",
+                "updated_at": "2024-03-05T12:30:00+01:00",
+            },
+        ]
+    }
+    handle = {"batchId": "b"}
+    answer = provider._answer(TaskItem(0, "x"), task, None, handle)
+    assert answer.labels == [1, 1] and answer.answered_at == "2024-03-05T11:30:00.000000"
+    undated = {"annotations": [{"id": 3, "result": result}]}
+    assert provider._answer(TaskItem(0, "x"), undated, None, handle).answered_at is None

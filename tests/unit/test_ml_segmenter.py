@@ -27,6 +27,24 @@ def test_segments_squares(trained):
     assert ious.mean() > 0.5, ious.mean()
     conf = predictions.image_confidence
     assert conf.shape == (40,) and ((conf >= 0) & (conf <= 1)).all()
+    # each class's mean probability over its pixels: for the classes the mask holds only
+    by_class = predictions.class_confidence
+    assert by_class.shape == (40, len(LABELS) + 1)
+    for row, mask in zip(by_class, predictions.masks, strict=True):
+        assert set(np.flatnonzero(np.isfinite(row))) == set(np.unique(mask).tolist())
+        assert ((row[np.isfinite(row)] > 0) & (row[np.isfinite(row)] <= 1)).all()
+
+
+def test_class_confidence_is_the_mean_probability_over_the_class_pixels():
+    from labelpilot.ml.segmenter import class_confidence
+
+    probs = np.zeros((3, 1, 4), np.float32)
+    probs[0] = [[0.9, 0.3, 0.2, 0.5]]
+    probs[2] = [[0.1, 0.7, 0.8, 0.5]]
+    pred = probs.argmax(0).astype(np.uint8)  # [0, 2, 2, 0]
+    out = class_confidence(probs, pred)
+    np.testing.assert_allclose(out[[0, 2]], [0.7, 0.75], rtol=1e-6)
+    assert np.isnan(out[1])
 
 
 def test_masks_come_back_at_each_image_size(trained):

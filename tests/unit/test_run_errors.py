@@ -83,6 +83,13 @@ def _run(tmp_path: Path, *changes: str, labels: str | None = "even\nodd\n") -> t
             "a\nb\n",
             "--data-root: data root 's3://bucket/../other': the path holds a '.' or '..' segment",
         ),
+        (
+            ("--label-attribute-name", "source-ref"),
+            "a\nb\n",
+            "--label-attribute-name: label attribute name 'source-ref' must not be "
+            "'source-ref': 'source-ref' and 'source' are the input manifest's keys (and a "
+            "segmentation label of 'source' is kept under 'source-ref')",
+        ),
     ],
 )
 def test_bad_flags_are_one_line_naming_the_flag(tmp_path, changes, labels, message):
@@ -127,7 +134,8 @@ def test_labelpilot_run_reports_a_bad_ground_truth_in_one_line(tmp_path):
     code, err = _run(tmp_path, labels="even\nodd\n")
     assert code == 3
     assert err.startswith("labelpilot run: InvalidGroundTruth: ground-truth manifest ")
-    assert err.endswith("label is class id -1, outside the 2 labels (0 to 1)\n")
+    # the line names its class (class-name), so the id is checked only for what it is
+    assert err.endswith("label is class id -1; class ids are 0 to 16777215\n")
 
 
 def test_true_labels_must_index_the_jobs_labels(tmp_path):
@@ -176,7 +184,8 @@ def test_true_labels_must_index_the_jobs_labels(tmp_path):
             TaskType.SEMANTIC_SEGMENTATION,
             "seg",
             "s.png",
-            "seg-ref: the mask holds class id 3, outside the 2 labels",
+            "seg-ref-metadata.internal-color-map['3'].class-name is 'c', not one of the "
+            "job's 2 labels, and the mask has pixels of it",
         ),
     ]
     for task_type, attr, key, why in cases:

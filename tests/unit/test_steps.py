@@ -244,3 +244,62 @@ def test_threshold_retires_the_validation_objects_earlier_thresholds_accepted(tm
     # what is left of the validation set is all wrong: nothing more may be certified
     assert search["validationAcceptedIndices"] == []
     assert storage.read_json(ws.thresholds(1))["summary"]["machineLabeledThisIteration"] == 0
+
+
+def test_each_object_is_dated_when_its_label_was_decided(tmp_path):
+    data = digits(tmp_path / "digits", 600)
+    out = tmp_path / "job"
+    config = config_for(data, out, target_accuracy=0.8)
+    ws = Workspace(str(out))
+    run_step("prepare", config)
+    run_step("human", config, 0)
+    write_scripted_inference(data, ws, 0)
+    run_step("threshold", config, 0)
+    run_step("export", config)
+    human = storage.read_jsonl(ws.human_response(0))
+    machine = [r for r in storage.read_jsonl(ws.machine_labels(0)) if "label" in r]
+    assert len(human) >= 20 and len(machine) >= 20
+    for rows in (human, machine):
+        stamps = [r["created"] for r in rows]
+        assert stamps == sorted(stamps)  # recorded one after another
+        assert len(set(stamps)) > 1  # not one stamp for the batch: each object has its own
+    assert human[-1]["created"] < machine[0]["created"]
+    lines = storage.read_jsonl(ws.output_manifest)
+    meta = formats.metadata_key(config.task_type, config.label_attribute_name)
+    for row in human + machine:
+        assert lines[row["index"]][meta]["creation-date"] == row["created"]
+
+
+def test_a_machine_masks_class_confidences_reach_the_output_manifest(tmp_path):
+    from labelpilot.engine.predictions import load_predictions
+    from labelpilot.worker import export, threshold
+    from labelpilot.worker.common import Context
+
+    manifest = tmp_path / "input.manifest"
+    manifest.write_text('{"source-ref": "a.png"}\n')
+    config = config_for(
+        {
+            "taskType": "semantic-segmentation",
+            "labelAttributeName": "seg",
+            "labels": ["cat", "dog"],
+            "inputManifest": str(manifest),
+            "groundTruthManifest": str(manifest),
+        },
+        tmp_path / "job",
+    )
+    ctx = Context(config)
+    mask = np.array([[0, 2], [2, 2]], np.uint8)
+    predictions = Predictions(
+        masks=[mask],
+        image_confidence=np.array([0.8], np.float32),
+        class_confidence=np.array([[0.9, np.nan, 0.7]], np.float32),
+    )
+    storage.write_bytes(ctx.ws.inference_shard(0, 0, 1), pack(predictions, [0], [(2, 2, 3)], {}))
+    loaded = load_predictions(ctx.ws, 0)
+    row = threshold._machine_row(ctx, 0, 0, loaded, "2026-01-01T00:00:00.000001", "id")
+    assert row["label"]["classConfidences"] == {"0": 0.9, "2": 0.7}
+    state = LabelState(total=1, validation=set(), labeled={0: json.loads(json.dumps(row))})
+    line = export.output_line(ctx, ctx.objects()[0], state)
+    colors = line["seg-ref-metadata"]["internal-color-map"]
+    assert {k: e["confidence"] for k, e in colors.items()} == {"0": 0.9, "1": 0.8, "2": 0.7}
+    assert line["seg-ref-metadata"]["creation-date"] == "2026-01-01T00:00:00.000001"

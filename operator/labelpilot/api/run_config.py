@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,25 @@ MAX_CONCURRENT_TASKS = 5000
 DEFAULT_MAX_IMAGE_BYTES = 50_000_000
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
 DEFAULT_MAX_TEXT_BYTES = 1_000_000
+# Ground Truth's LabelAttributeName pattern (at most 127 characters).
+ATTRIBUTE_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$"
+# The input manifest's keys: a label under one would overwrite the object's reference (a
+# segmentation label of `source` is kept under `source-ref`).
+RESERVED_ATTRIBUTE_NAMES = ("source-ref", "source")
+
+
+def attribute_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a label attribute name, or None."""
+    if not re.fullmatch(ATTRIBUTE_PATTERN, name):
+        return f"must match {ATTRIBUTE_PATTERN} (Ground Truth's LabelAttributeName)"
+    if name in RESERVED_ATTRIBUTE_NAMES:
+        return (
+            f"must not be {name!r}: 'source-ref' and 'source' are the input manifest's keys "
+            "(and a segmentation label of 'source' is kept under 'source-ref')"
+        )
+    if name.endswith("-metadata"):
+        return "must not end in -metadata (the label's metadata key is <name>-metadata)"
+    return None
 
 
 class TaskType(StrEnum):
@@ -162,6 +182,14 @@ class RunConfig(BaseModel):
     seed: int = 0
     # Passed to labelpilot.ml.build_model (architecture, epochs, threads, device...).
     model_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("label_attribute_name")
+    @classmethod
+    def _attribute_name(cls, name: str) -> str:
+        problem = attribute_name_problem(name)
+        if problem is not None:
+            raise ValueError(f"label attribute name {name!r} {problem}")
+        return name
 
     @field_validator("labels")
     @classmethod

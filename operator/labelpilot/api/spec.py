@@ -12,10 +12,13 @@ from labelpilot.api.base import ApiModel
 from labelpilot.api.cel import immutable, rule, validations
 from labelpilot.api.kube import DNS_SUBDOMAIN_PATTERN, IMAGE_PATTERN
 from labelpilot.api.run_config import (
+    ATTRIBUTE_PATTERN,
     MAX_CONCURRENT_TASKS,
     MAX_LABEL_LENGTH,
     MAX_LABELS,
     MAX_SEGMENTATION_LABELS,
+    RESERVED_ATTRIBUTE_NAMES,
+    attribute_name_problem,
 )
 
 URI_MAX = 2048
@@ -31,8 +34,6 @@ TOLERATIONS_MAX = 32
 DEADLINE_MAX = 30 * 24 * 3600
 # Ground Truth's longest TaskAvailabilityLifetimeInSeconds: 30 days.
 TASK_AVAILABILITY_MAX = 30 * 24 * 3600
-# Ground Truth's LabelAttributeName pattern; `-metadata` is refused separately.
-ATTRIBUTE_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$"
 
 Quantity = Annotated[
     int | str,
@@ -539,9 +540,14 @@ class LabelingJobSpec(ApiModel):
         min_length=1,
         max_length=127,
         pattern=ATTRIBUTE_PATTERN,
-        description="The key of the label in the output manifest.",
+        description="The key of the label in the output manifest; not source-ref or source "
+        "(the input manifest's keys), not ending in -metadata.",
         json_schema_extra=validations(
             rule("!self.endsWith('-metadata')", "must not end in -metadata"),
+            rule(
+                f"!(self in {list(RESERVED_ATTRIBUTE_NAMES)})",
+                "must not be source-ref or source: the input manifest's keys",
+            ),
             immutable("labelAttributeName"),
         ),
     )
@@ -582,9 +588,10 @@ class LabelingJobSpec(ApiModel):
 
     @field_validator("label_attribute_name")
     @classmethod
-    def _not_metadata(cls, value: str) -> str:
-        if value.endswith("-metadata"):
-            raise ValueError("labelAttributeName must not end in -metadata")
+    def _not_reserved(cls, value: str) -> str:
+        problem = attribute_name_problem(value)
+        if problem is not None:
+            raise ValueError(f"labelAttributeName {problem}")
         return value
 
     @model_validator(mode="before")

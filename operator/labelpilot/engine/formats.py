@@ -1,5 +1,9 @@
 """Ground Truth's formats: the input manifest, and label encoding in the augmented manifest.
 
+Reading, the class names a record carries (`class-name`, `class-map`, the colour map's
+`class-name`s) decide its classes in the job's labels; writing follows Ground Truth's
+per-task metadata (README, "Manifests").
+
 In-memory label types per task type:
 - classification (image, text): `int`, the class index into the job's labels.
 - object detection: `Boxes` (image size, and a (k, 5) float array
@@ -196,6 +200,8 @@ class LabelMeta:
     job_name: str
     creation_date: str | None = None
     box_confidences: Sequence[float] | None = None  # detection: one per box
+    # segmentation: by mask id (0 the background); a class without one gets `confidence`
+    class_confidences: Mapping[int, float] | None = None
 
 
 def label_key(task_type: TaskType, attr: str) -> str:
@@ -210,7 +216,22 @@ def metadata_key(task_type: TaskType, attr: str) -> str:
 
 
 def now_iso() -> str:
+    """Now, as Ground Truth's `creation-date`: UTC, microseconds, no zone suffix."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def iso_utc(text: Any) -> str | None:
+    """An ISO 8601 time another system reports (a zone, or none: UTC) in now_iso's form;
+    None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 # ---------------------------------------------------------------- colour maps and masks
@@ -382,21 +403,7 @@ def encode_label(
     elif task_type is TaskType.OBJECT_DETECTION:
         if not isinstance(label, Boxes):
             raise FormatError("an object-detection label must be Boxes")
-        value = {
-            "image_size": [
-                {"width": int(label.width), "height": int(label.height), "depth": int(label.depth)}
-            ],
-            "annotations": [
-                {
-                    "class_id": int(c),
-                    "left": round(float(x)),
-                    "top": round(float(y)),
-                    "width": round(float(w)),
-                    "height": round(float(h)),
-                }
-                for c, x, y, w, h in label.boxes.tolist()
-            ],
-        }
+        value = _boxes_value(label, labels)
         confidences = (
             list(meta.box_confidences)
             if meta.box_confidences is not None
@@ -404,14 +411,52 @@ def encode_label(
         )
         if len(confidences) != len(label.boxes):
             raise FormatError("one box confidence per box is needed")
-        metadata["class-map"] = {str(i): name for i, name in enumerate(labels)}
+        del metadata["confidence"]  # Ground Truth has one per box, in `objects`
         metadata["objects"] = [{"confidence": round(float(c), 6)} for c in confidences]
+        metadata["class-map"] = {
+            str(c): labels[c] for c in sorted({int(a["class_id"]) for a in value["annotations"]})
+        }
     else:
         if not isinstance(label, str):
             raise FormatError("a segmentation label is encoded by its mask URI")
         value = label
-        metadata["internal-color-map"] = color_map(labels)
+        metadata["internal-color-map"] = _confident_color_map(labels, meta)
     return {label_key(task_type, attr): value, metadata_key(task_type, attr): metadata}
+
+
+def _coordinate(value: float) -> int | float:
+    """A box coordinate as Ground Truth writes it: an integer, or a float where it has a
+    fraction (to a thousandth of a pixel)."""
+    rounded = round(float(value), 3)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def _boxes_value(label: Boxes, labels: Sequence[str]) -> dict[str, Any]:
+    annotations = []
+    for c, x, y, w, h in label.boxes.tolist():
+        if not 0 <= int(c) < len(labels):
+            raise FormatError(f"box class id {int(c)} outside the {len(labels)} labels")
+        annotations.append(
+            {
+                "class_id": int(c),
+                "left": _coordinate(x),
+                "top": _coordinate(y),
+                "width": _coordinate(w),
+                "height": _coordinate(h),
+            }
+        )
+    size = {"width": int(label.width), "height": int(label.height), "depth": int(label.depth)}
+    return {"image_size": [size], "annotations": annotations}
+
+
+def _confident_color_map(labels: Sequence[str], meta: LabelMeta) -> dict[str, dict[str, Any]]:
+    """The job's colour map with each class's `confidence`, as Ground Truth writes it."""
+    by_class = meta.class_confidences or {}
+    out: dict[str, dict[str, Any]] = {}
+    for key, entry in color_map(labels).items():
+        confidence = by_class.get(int(key), meta.confidence)
+        out[key] = {**entry, "confidence": round(float(confidence), 6)}
+    return out
 
 
 def encode_failure(
@@ -450,17 +495,36 @@ def decode_label(
 ) -> Label:
     """Reads the label of a record; for segmentation reads the PNG mask (a relative mask URI
     is resolved against folder `base`; with `roots`, only a mask under them is read).
-    With `labels`, every class id must index them. Raises FormatError, naming the field,
-    when there is no label or it is bad."""
+
+    With `labels`, the record's class names decide its classes (`class-name`, `class-map`,
+    the colour map's `class-name`s: a name not among `labels` is an error), and a class id
+    the record does not name must index `labels`. A multi-label value is refused: the task
+    types are single-label. Raises FormatError, naming the field, when there is no label or
+    it is bad."""
     task_type = TaskType(task_type)
     key = label_key(task_type, attr)
     if key not in record:
         raise FormatError(f"record has no {key!r}")
-    n_labels = None if labels is None else len(labels)
     try:
-        return _decode(task_type, key, record, attr, n_labels, base, roots)
+        return _decode(task_type, key, record, attr, labels, base, roots)
     except labelfields.LabelFieldError as exc:
         raise FormatError(str(exc)) from exc
+
+
+def _metadata(record: Mapping[str, Any], meta_key: str) -> Mapping[str, Any]:
+    """The record's metadata; {} when it has none."""
+    if meta_key not in record:
+        return {}
+    return labelfields.mapping(record[meta_key], meta_key)
+
+
+def _refuse_multilabel(key: str, value: Any, meta_key: str, meta: Mapping[str, Any]) -> None:
+    kind = meta.get("type")
+    if isinstance(value, list) or (isinstance(kind, str) and kind.endswith("-multilabel")):
+        what = f"{meta_key}.type is {kind!r}" if isinstance(kind, str) else "a list of classes"
+        raise FormatError(
+            f"{key} is a multi-label value ({what}): this job's task type is single-label"
+        )
 
 
 def _decode(
@@ -468,28 +532,46 @@ def _decode(
     key: str,
     record: Mapping[str, Any],
     attr: str,
-    n_labels: int | None,
+    labels: Sequence[str] | None,
     base: str | None,
     roots: DataRoots | None,
 ) -> Label:
     value = record[key]
+    n_labels = None if labels is None else len(labels)
+    meta_key = metadata_key(task_type, attr)
     if task_type.is_classification:
-        return labelfields.class_id(value, key, n_labels)
+        meta = _metadata(record, meta_key)
+        _refuse_multilabel(key, value, meta_key, meta)
+        if labels is None or "class-name" not in meta:
+            return labelfields.class_id(value, key, n_labels)
+        labelfields.class_id(value, key, None)
+        field = f"{meta_key}.class-name"
+        return labelfields.class_of_name(
+            labelfields.class_name(meta["class-name"], field), labels, field
+        )
     if task_type is TaskType.OBJECT_DETECTION:
         box = labelfields.mapping(value, key)
         if "image_size" not in box:
             raise FormatError(f"{key} has no 'image_size'")
         width, height, depth = labelfields.image_size(box["image_size"], f"{key}.image_size")
-        rows = labelfields.box_rows(box.get("annotations", []), f"{key}.annotations", n_labels)
+        meta = _metadata(record, meta_key)
+        named = labels is not None and "class-map" in meta
+        field = f"{key}.annotations"
+        rows = labelfields.box_rows(box.get("annotations", []), field, None if named else n_labels)
+        if named:
+            assert labels is not None
+            rows[:, 0] = _classes_by_name(rows[:, 0], field, meta, meta_key, labels)
         return Boxes(width, height, depth, rows)
     if not isinstance(value, str) or not value:
         raise FormatError(f"{key} must be the URI of a PNG mask")
-    meta_key = metadata_key(task_type, attr)
-    meta = labelfields.mapping(record.get(meta_key), meta_key)
+    meta = _metadata(record, meta_key)
     if "internal-color-map" not in meta:
         raise FormatError(f"{meta_key} has no internal-color-map")
-    colors = labelfields.color_map(meta["internal-color-map"], f"{meta_key}.internal-color-map")
+    field = f"{meta_key}.internal-color-map"
+    colors = labelfields.color_map(meta["internal-color-map"], field)
     mask = _read_truth_mask(storage.resolve(value, base), colors, roots)
+    if labels is not None:
+        mask = _mask_by_name(mask, colors, labels, field)
     top = int(mask.max(initial=0))
     if n_labels is not None and top > n_labels:
         raise FormatError(
@@ -497,6 +579,73 @@ def _decode(
             f"labels (1 to {n_labels}, 0 the background)"
         )
     return mask
+
+
+def _classes_by_name(
+    ids: np.ndarray, field: str, meta: Mapping[str, Any], meta_key: str, labels: Sequence[str]
+) -> np.ndarray:
+    """Boxes' class ids as the job's label indices, by the names of the record's class-map."""
+    map_field = f"{meta_key}.class-map"
+    names = labelfields.class_map(meta["class-map"], map_field)
+    return np.asarray(
+        [
+            labelfields.named_class(int(c), f"{field}[{i}].class_id", names, labels, map_field)
+            for i, c in enumerate(ids)
+        ],
+        dtype=ids.dtype,
+    )
+
+
+def _mask_by_name(
+    mask: np.ndarray, colors: Mapping[str, Mapping[str, str]], labels: Sequence[str], field: str
+) -> np.ndarray:
+    """A mask's ids as the job's (0 the background, c + 1 labels[c]), by the colour map's
+    class names; an id whose entry has no name keeps its value. A name not among `labels`
+    is an error when the mask has pixels of it."""
+    table = np.arange(labelfields.MAX_MASK_CLASSES, dtype=np.int32)
+    unknown: dict[int, str] = {}
+    for key, entry in colors.items():
+        name = entry.get("class-name")
+        if name is None:
+            continue
+        if name == BACKGROUND:
+            table[int(key)] = 0
+        elif name in labels:
+            table[int(key)] = list(labels).index(name) + 1
+        else:
+            unknown[int(key)] = name
+            table[int(key)] = -1
+    out = table[mask]
+    if unknown:
+        present = sorted(k for k in unknown if (mask == k).any())
+        if present:
+            k = present[0]
+            raise FormatError(
+                f"{field}[{str(k)!r}].class-name is {unknown[k]!r}, not one of the job's "
+                f"{len(labels)} labels, and the mask has pixels of it"
+            )
+    return out.astype(np.uint8)
+
+
+def decode_multilabel(
+    task_type: TaskType, attr: str, record: Mapping[str, Any], *, labels: Sequence[str]
+) -> set[int]:
+    """A multi-label record's classes (`attr`: [5, 1], named by its metadata's class-map)
+    as the job's label indices. Raises FormatError naming the field."""
+    task_type = TaskType(task_type)
+    key = label_key(task_type, attr)
+    meta_key = metadata_key(task_type, attr)
+    if key not in record:
+        raise FormatError(f"record has no {key!r}")
+    try:
+        meta = _metadata(record, meta_key)
+        if "class-map" not in meta:
+            raise FormatError(f"{meta_key} has no class-map")
+        map_field = f"{meta_key}.class-map"
+        names = labelfields.class_map(meta["class-map"], map_field)
+        return labelfields.multilabel(record[key], key, names, labels, map_field)
+    except labelfields.LabelFieldError as exc:
+        raise FormatError(str(exc)) from exc
 
 
 def decode_metadata(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 A label row is `{"index", "object", "label", "confidence", "iteration", "source",
 "created"}` or `{"index", "object", "failure", ...}`; `label` is a class id
 (classification), `{"width", "height", "depth", "boxes": [[class, left, top, width,
-height], ...], "boxConfidences": [...]}` (boxes) or `{"mask": URI}` (masks). `index` is the
+height], ...], "boxConfidences": [...]}` (boxes) or `{"mask": URI, "classConfidences":
+{mask id: confidence}}` (masks; the model's, when it gave them). `created` is when that
+object's label was decided (formats.now_iso, UTC): people's answer, or the threshold step
+accepting the model's label; the output manifest's `creation-date`. `index` is the
 object's line in the input manifest and `object` its identity (`object_id`): a row read
 back with the objects at hand must name the object at its index, or the step fails
 (ObjectMismatch) instead of putting the label on another object. The state of a job is
@@ -78,6 +81,7 @@ def label_to_json(
     *,
     mask_uri: str | None = None,
     box_confidences: list[float] | None = None,
+    class_confidences: Mapping[int, float] | None = None,
 ) -> Any:
     task_type = TaskType(task_type)
     if task_type.is_classification:
@@ -94,7 +98,18 @@ def label_to_json(
         return out
     if mask_uri is None:
         raise ValueError("a mask label is stored by the URI of its PNG")
-    return {"mask": mask_uri}
+    mask: dict[str, Any] = {"mask": mask_uri}
+    if class_confidences:
+        mask["classConfidences"] = {
+            str(k): round(float(v), 6) for k, v in sorted(class_confidences.items())
+        }
+    return mask
+
+
+def class_confidences_of(value: Any) -> dict[int, float] | None:
+    """A stored mask label's confidences by mask id, when it has them."""
+    stored = value.get("classConfidences") if isinstance(value, dict) else None
+    return None if stored is None else {int(k): float(v) for k, v in stored.items()}
 
 
 def label_from_json(task_type: TaskType, value: Any, labels: list[str]) -> Any:

@@ -34,6 +34,8 @@ def pack(
             arrays["probs"] = np.asarray(predictions.probs, dtype=np.float32)
         if predictions.image_confidence is not None:
             arrays["confidence"] = np.asarray(predictions.image_confidence, dtype=np.float32)
+        if predictions.class_confidence is not None:
+            arrays["classConfidence"] = np.asarray(predictions.class_confidence, np.float32)
         if predictions.embeddings is not None and len(predictions.embeddings) == len(indices):
             arrays["embeddings"] = np.asarray(predictions.embeddings, dtype=np.float32)
         if predictions.boxes is not None:
@@ -69,6 +71,8 @@ class ObjectPredictions:
     embeddings: list[np.ndarray] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
+    # segmentation, where the model gives it: (C + 1,) per object, NaN for an absent class
+    class_confidence: list[np.ndarray] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
 
 
@@ -114,6 +118,8 @@ def load_predictions(ws: Workspace, iteration: int) -> ObjectPredictions:
                 out.confidence.append(float(data["confidence"][j]))
             if "embeddings" in data:
                 out.embeddings.append(data["embeddings"][j])
+            if "classConfidence" in data:
+                out.class_confidence.append(data["classConfidence"][j])
             if box_start is not None:
                 out.boxes.append(data["boxes"][box_start[j] : box_start[j + 1]])
             if mask_start is not None:

@@ -34,7 +34,8 @@ class Predictions:
     detection: `boxes`, one (k, 6) float32 array per image [class, left, top, width, height,
     score] in the image's own pixels, and `image_confidence` (N,).
     segmentation: `masks`, one HxW uint8 array per image (0 = background, c + 1 = labels[c]),
-    and `image_confidence` (N,).
+    `image_confidence` (N,), and `class_confidence` (N, C + 1) where the model gives it: the
+    mean probability of each class over the pixels predicted as it (NaN: no such pixel).
     `embeddings` (N, d) float32 where the model has them (for diverse batch selection).
     """
 
@@ -43,6 +44,7 @@ class Predictions:
     masks: list[np.ndarray] | None = None
     image_confidence: np.ndarray | None = None
     embeddings: np.ndarray | None = None
+    class_confidence: np.ndarray | None = None
 
     def __len__(self) -> int:
         for value in (self.probs, self.boxes, self.masks, self.image_confidence):

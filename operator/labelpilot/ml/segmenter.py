@@ -137,6 +137,15 @@ def expected_iou(probs: np.ndarray, pred: np.ndarray, min_pixels: float) -> floa
     return float(np.mean(scores))
 
 
+def class_confidence(probs: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """(C+1, H, W) probabilities and the argmax mask -> (C+1,) each class's mean probability
+    over the pixels predicted as it; NaN for a class with no such pixel."""
+    out = np.full(probs.shape[0], np.nan, np.float32)
+    for c in np.unique(pred):
+        out[c] = float(probs[c][pred == c].mean())
+    return out
+
+
 class Segmenter(Model):
     """Options: image_size, width (8), depth (4), epochs, batch_size, lr, min_pixels (4),
     calibration_fraction (0.1)."""
@@ -244,6 +253,7 @@ class Segmenter(Model):
         temperature = self.state.get("temperature", 1.0)
         masks: list[np.ndarray] = []
         confidence = np.zeros(len(inputs), np.float32)
+        by_class = np.full((len(inputs), self.num_classes + 1), np.nan, np.float32)
         embeddings = []
         with self.runtime.activate(), torch.no_grad():
             for idx in batches(len(inputs), 64):
@@ -257,11 +267,13 @@ class Segmenter(Model):
                 for j, image in enumerate(chunk):
                     pred = probs[j].argmax(0).astype(np.uint8)
                     confidence[idx[j]] = expected_iou(probs[j], pred, min_pixels)
+                    by_class[idx[j]] = class_confidence(probs[j], pred)
                     height, width = np.asarray(image).shape[:2]
                     masks.append(resize(pred, height, width, nearest=True))
         return Predictions(
             masks=masks,
             image_confidence=confidence,
+            class_confidence=by_class,
             embeddings=torch.cat(embeddings).numpy()
             if embeddings
             else np.zeros((0, 0), np.float32),

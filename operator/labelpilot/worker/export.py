@@ -12,7 +12,7 @@ from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StopReason
 from labelpilot.engine import formats, storage
 from labelpilot.engine.formats import LabelMeta
-from labelpilot.engine.labels import HUMAN, LabelState, label_from_json
+from labelpilot.engine.labels import HUMAN, LabelState, class_confidences_of, label_from_json
 from labelpilot.worker import report_figures, workspace_binding
 from labelpilot.worker.common import Context, step
 
@@ -47,6 +47,7 @@ def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dic
         job_name=cfg.job_name,
         creation_date=row.get("created"),
         box_confidences=value.get("boxConfidences") if isinstance(value, dict) else None,
+        class_confidences=class_confidences_of(value),
     )
     return {
         **record,

@@ -118,7 +118,6 @@ def _consolidated(ctx: Context, answers: list[Answer]) -> dict[int, tuple[Any, f
 
 def _rows(ctx: Context, iteration: int, answers: list[Answer]) -> list[dict[str, Any]]:
     cfg, ws = ctx.config, ctx.ws
-    created = formats.now_iso()
     colors = formats.color_map(cfg.labels)
     consolidated = _consolidated(ctx, answers)
     objects = {o.index: o for o in ctx.objects()}
@@ -129,7 +128,8 @@ def _rows(ctx: Context, iteration: int, answers: list[Answer]) -> list[dict[str,
             "object": object_id(objects[answer.index]),
             "iteration": iteration,
             "source": HUMAN,
-            "created": created,
+            # when the workforce says the object was answered, else when it is recorded
+            "created": answer.answered_at or formats.now_iso(),
         }
         if answer.index not in consolidated:
             row["failure"] = answer.failure or "WorkerFailure: no answer"

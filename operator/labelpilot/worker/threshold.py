@@ -162,7 +162,10 @@ def _machine_row(
         return row
     uri = ctx.ws.machine_mask(iteration, index)
     formats.write_mask_png(uri, p.masks[k], formats.color_map(cfg.labels))
-    row["label"] = label_to_json(cfg.task_type, None, mask_uri=uri)
+    by_class = None
+    if p.class_confidence:
+        by_class = {c: float(v) for c, v in enumerate(p.class_confidence[k]) if np.isfinite(v)}
+    row["label"] = label_to_json(cfg.task_type, None, mask_uri=uri, class_confidences=by_class)
     return row
 
 
@@ -190,7 +193,7 @@ def _rows(
     ctx: Context, iteration: int, p: ObjectPredictions, accepted: list[int]
 ) -> list[dict[str, Any]]:
     """The iteration's machine labels: the objects inference could not read (failed), then
-    the accepted ones."""
+    the accepted ones. Each row is stamped when it is made: its object's labeling moment."""
     ws = ctx.ws
     objects = {o.index: o for o in ctx.objects()}
     # a rerun after a crash before the commit mark keeps the first run's creation dates
@@ -199,7 +202,10 @@ def _rows(
         if storage.exists(ws.machine_labels(iteration))
         else {}
     )
-    created = next(iter(previous.values()), None) or formats.now_iso()
+
+    def created(index: int) -> str:
+        return previous.get(index) or formats.now_iso()
+
     rows = [
         {
             "index": i,
@@ -207,12 +213,12 @@ def _rows(
             "iteration": iteration,
             "source": MACHINE,
             "failure": reason,
-            "created": created,
+            "created": created(i),
         }
         for i, reason in sorted(p.failed.items())
     ]
     return rows + [
-        _machine_row(ctx, iteration, i, p, created, object_id(objects[i])) for i in accepted
+        _machine_row(ctx, iteration, i, p, created(i), object_id(objects[i])) for i in accepted
     ]
 
 

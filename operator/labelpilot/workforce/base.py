@@ -24,13 +24,15 @@ class TaskItem:
 class Answer:
     """One object's answers: one label per worker who answered (`workers` names them, in
     the same order), or a failure reason. `edited`: how many of the answers changed the
-    pre-annotation (None when none was shown)."""
+    pre-annotation (None when none was shown). `answered_at`: when the last of them was
+    given, as the workforce reports it (formats.now_iso's form, UTC; None: it does not)."""
 
     index: int
     labels: list[Any] = field(default_factory=list)
     failure: str | None = None
     workers: list[str] = field(default_factory=list)
     edited: int | None = None
+    answered_at: str | None = None
 
 
 class BatchStatus(StrEnum):

@@ -4,7 +4,8 @@ The only reader of the ground truth besides evaluation. Each worker's answer is 
 a generator seeded by (job seed, object index, worker), so a batch collected twice gives the
 same answers. A wrong answer is a different class (classification), jittered boxes with one
 dropped (boxes), or a mask shifted by a few pixels (masks). A failed object (failure_rate,
-or no truth for its key) fails for all its workers.
+or no truth for its key) fails for all its workers. An object is answered when its answers
+are drawn (`answered_at`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from labelpilot.api import run_config as cfg
 from labelpilot.api.run_config import TaskType
-from labelpilot.engine.formats import Boxes, GroundTruth
+from labelpilot.engine.formats import Boxes, GroundTruth, now_iso
 from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
 
 
@@ -85,7 +86,10 @@ class SimulatedWorkforce(WorkforceProvider):
             wrong = rng.random() < self.settings.error_rate
             answers.append(self._corrupt(truth, rng) if wrong else truth)
         return Answer(
-            item.index, labels=answers, workers=[f"simulated-{w}" for w in range(workers)]
+            item.index,
+            labels=answers,
+            workers=[f"simulated-{w}" for w in range(workers)],
+            answered_at=now_iso(),
         )
 
     def _corrupt(self, truth: Any, rng: np.random.Generator) -> Any:

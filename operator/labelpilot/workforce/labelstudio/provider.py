@@ -29,6 +29,7 @@ from labelpilot.api.run_config import RunConfig, TaskType
 from labelpilot.api.steps import StepFailed
 from labelpilot.engine import storage
 from labelpilot.engine.confinement import DataRoots
+from labelpilot.engine.formats import iso_utc
 from labelpilot.ml.inputs import ObjectAccess
 from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
 from labelpilot.workforce.labelstudio.client import Client, LabelStudioError, UnsafeUrl
@@ -263,7 +264,7 @@ class LabelStudioWorkforce(WorkforceProvider):
         self, item: TaskItem, task: dict[str, Any], size: list[int] | None, handle: dict[str, Any]
     ) -> Answer:
         limit = self.workforce.task_time_limit_seconds
-        labels, workers, problems = [], [], []
+        labels, workers, problems, moments = [], [], [], []
         for annotation in sorted(task.get("annotations") or [], key=lambda a: int(a["id"])):
             if annotation.get("was_cancelled"):
                 problems.append("Skipped: the worker skipped the task")
@@ -289,6 +290,9 @@ class LabelStudioWorkforce(WorkforceProvider):
                 label.depth = size[2]
             labels.append(label)
             workers.append(str(annotation.get("completed_by") or annotation["id"]))
+            moment = iso_utc(annotation.get("updated_at") or annotation.get("created_at"))
+            if moment is not None:
+                moments.append(moment)
         if not labels:
             if not problems:
                 lifetime = self.workforce.task_availability_lifetime_seconds
@@ -300,4 +304,10 @@ class LabelStudioWorkforce(WorkforceProvider):
         edited = None
         if item.prediction is not None:
             edited = sum(not same_label(self.task_type, label, item.prediction) for label in labels)
-        return Answer(item.index, labels=labels, workers=workers, edited=edited)
+        return Answer(
+            item.index,
+            labels=labels,
+            workers=workers,
+            edited=edited,
+            answered_at=max(moments, default=None),
+        )
