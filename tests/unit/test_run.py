@@ -100,3 +100,12 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
         retired |= accepted
     assert cli.main(["report", str(out)]) == 0
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the labels, as Hugging Face datasets JSON Lines
+    labels = Path(data["labelsFile"]).read_text().splitlines()
+    assert report["labels"] == labels
+    assert cli.main(["export", str(out), "--format", "jsonl", "--out", str(tmp_path / "hf")]) == 0
+    assert "not exported: 1 failed, 0 unlabeled, 0 invalid" in capsys.readouterr().out
+    rows = [json.loads(x) for x in (tmp_path / "hf" / "data.jsonl").read_text().splitlines()]
+    assert rows == [{"image": r["source-ref"], "label": r["label"]} for r in labeled]
+    features = json.loads((tmp_path / "hf" / "features.json").read_text())
+    assert features["label"]["names"] == labels

@@ -131,6 +131,7 @@ def run(ctx: Context) -> StepSummary:
         "jobName": cfg.job_name,
         "taskType": str(cfg.task_type),
         "labelAttributeName": cfg.label_attribute_name,
+        "labels": list(cfg.labels),
         "target": cfg.target,
         "confidenceLevel": cfg.confidence_level,
         "thresholdMode": str(cfg.threshold_mode),
