@@ -13,7 +13,8 @@ activelearning/iteration-NNNN/            thresholds.json (written last: the ste
                                           selection.json (the next human batch), masks/
 manifests/output/output.manifest          the augmented output manifest (the step
                                           contract's OUTPUT_MANIFEST)
-report.json                               counters, history, thresholds, timings
+report.json                               the job (task type, label attribute, labels),
+                                          counters, history, thresholds, timings
 """
 
 from __future__ import annotations
