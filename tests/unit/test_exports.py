@@ -14,10 +14,13 @@ import pytest
 import yaml
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
+from pydantic import ValidationError
 
 from labelpilot import cli
-from labelpilot.api.run_config import TaskType
+from labelpilot.api.run_config import ExportFormat, RunConfig, TaskType
 from labelpilot.engine import formats
+from labelpilot.engine.confinement import DataRoots
+from labelpilot.engine.exports import run, source
 from labelpilot.engine.exports.coco import rle_counts, rle_string
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.workspace import Workspace
@@ -369,3 +372,45 @@ def test_what_cannot_be_exported_is_refused_before_anything_is_written(tmp_path,
     assert code == 2 and "holds no report.json" in err
     code, _, err = export(capsys, "--format", "voc", "--out", str(tmp_path / "o"))
     assert code == 2 and "give one of the job's output folder (JOB_OUTPUT) and --manifest" in err
+
+
+def test_masks_are_read_only_under_the_roots_given(tmp_path):
+    job, masks = segmentation_job(tmp_path / "job")
+    elsewhere = tmp_path / "elsewhere.png"
+    formats.write_mask_png(str(elsewhere), next(iter(masks.values())), formats.color_map(LABELS))
+    ws = Workspace(str(job))
+    lines = Path(ws.output_manifest).read_text().splitlines()
+    record = json.loads(lines[0])
+    record["seg-ref"] = str(elsewhere)
+    Path(ws.output_manifest).write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    src = source.open_source(workspace=str(job))
+    outcome = run.export(
+        ExportFormat.COCO, src, str(tmp_path / "coco"), roots=DataRoots([str(job)])
+    )
+    assert outcome.exported == 2
+    (left,) = outcome.left
+    assert left.index == 0 and left.reason == "invalid"
+    assert left.detail.endswith(f"elsewhere.png: not under the data roots {job}")
+    assert run.export(ExportFormat.COCO, src, str(tmp_path / "all")).exported == 3
+
+
+def test_a_job_asks_only_for_export_formats_that_hold_its_labels(tmp_path, capsys):
+    config = {
+        "job_name": "pets",
+        "task_type": "image-classification",
+        "label_attribute_name": "pet",
+        "labels": LABELS,
+        "input_manifest_uri": str(tmp_path / "input.manifest"),
+        "output_uri": str(tmp_path / "out"),
+        "workforce": {"simulated": {"ground_truth_uri": str(tmp_path / "gt.manifest")}},
+    }
+    assert RunConfig.model_validate({**config, "export_formats": ["jsonl"]}).export_formats == [
+        ExportFormat.JSONL
+    ]
+    with pytest.raises(
+        ValidationError,
+        match="yolo holds object-detection labels, not image-classification: export them as jsonl",
+    ):
+        RunConfig.model_validate({**config, "export_formats": ["yolo"]})
+    with pytest.raises(ValidationError, match="jsonl is listed twice"):
+        RunConfig.model_validate({**config, "export_formats": ["jsonl", "jsonl"]})

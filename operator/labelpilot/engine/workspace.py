@@ -13,6 +13,8 @@ activelearning/iteration-NNNN/            thresholds.json (written last: the ste
                                           selection.json (the next human batch), masks/
 manifests/output/output.manifest          the augmented output manifest (the step
                                           contract's OUTPUT_MANIFEST)
+exports/<format>/                         the labels in spec.output.exportFormats'
+                                          formats (labelpilot.engine.exports)
 report.json                               the job (task type, label attribute, labels),
                                           counters, history, thresholds, timings
 """
@@ -95,6 +97,9 @@ class Workspace:
     @property
     def output_manifest(self) -> str:
         return self.path(*OUTPUT_MANIFEST.split("/"))
+
+    def export(self, fmt: str) -> str:
+        return self.path("exports", fmt)
 
     @property
     def report(self) -> str:

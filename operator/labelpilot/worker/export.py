@@ -11,6 +11,9 @@ from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StopReason
 from labelpilot.engine import formats, storage
+from labelpilot.engine.confinement import DataRoots
+from labelpilot.engine.exports import source
+from labelpilot.engine.exports.run import export as run_export
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.labels import HUMAN, LabelState, label_from_json
 from labelpilot.worker import workspace_binding
@@ -54,6 +57,32 @@ def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dic
             cfg.task_type, cfg.label_attribute_name, label, meta, labels=cfg.labels
         ),
     }
+
+
+def exports(ctx: Context) -> dict[str, Any]:
+    """Writes the labels in the job's export formats (spec.output.exportFormats) under
+    exports/<format>/, each folder emptied first; returns report.json's account of them.
+    Masks are read only from the workspace, where the job wrote them."""
+    cfg, ws = ctx.config, ctx.ws
+    out: dict[str, Any] = {}
+    if not cfg.export_formats:
+        return out
+    src = source.Source(
+        ws.output_manifest,
+        formats.read_manifest(ws.output_manifest),
+        source.Job(cfg.task_type, cfg.label_attribute_name, tuple(cfg.labels)),
+    )
+    for fmt in cfg.export_formats:
+        folder = ws.export(fmt.value)
+        for path in list(storage.walk_files(folder)):
+            storage.remove(storage.join(folder, path))
+        outcome = run_export(fmt, src, folder, roots=DataRoots([ws.root]))
+        out[fmt.value] = {
+            "uri": folder,
+            "exported": outcome.exported,
+            "notExported": outcome.counts(),
+        }
+    return out
 
 
 def history(ctx: Context) -> list[dict[str, Any]]:
@@ -108,6 +137,7 @@ def run(ctx: Context) -> StepSummary:
     objects = ctx.objects()
     state = LabelState.load(ws, objects=objects)
     storage.write_jsonl(ws.output_manifest, [output_line(ctx, o, state) for o in objects])
+    exported = exports(ctx)
     trained = [
         i for i in ws.iterations() if storage.exists(storage.join(ws.model(i), "model.json"))
     ]
@@ -144,6 +174,7 @@ def run(ctx: Context) -> StepSummary:
         "iterations": its,
         "outputManifestUri": ws.output_manifest,
         "finalModelRef": final_model,
+        "exports": exported,
         "timings": {
             "human": round(sum(e.get("human", {}).get("seconds", 0) for e in its), 3),
             "training": round(sum(e.get("training", {}).get("seconds", 0) for e in its), 3),

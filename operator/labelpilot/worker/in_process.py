@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from labelpilot.api.run_config import TaskType, ThresholdMode, ValidationPolicy
+from labelpilot.api.run_config import ExportFormat, TaskType, ThresholdMode, ValidationPolicy
 from labelpilot.api.step_summary import StepSummary
 from labelpilot.api.steps import FAILED_EXIT_CODE, Step, StepFailed
 from labelpilot.engine import reasons
@@ -65,6 +65,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--max-image-bytes", type=int, help="largest image object, in bytes")
     p.add_argument("--max-image-pixels", type=int, help="largest decoded image, in pixels")
     p.add_argument("--max-text-bytes", type=int, help="largest text object, in bytes")
+    p.add_argument(
+        "--export-format",
+        action="append",
+        default=[],
+        dest="export_formats",
+        choices=[str(f) for f in ExportFormat],
+        help="also write the labels in this format under <output>/exports/<format>/ "
+        "(repeatable; as labelpilot export)",
+    )
     p.add_argument("--max-iterations", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -92,6 +101,7 @@ FLAGS = {
     "initial_model_ref": "--initial-model-ref",
     "seed": "--seed",
     "model_options": "--model-options",
+    "export_formats": "--export-format",
     "workers_per_object": "--workers-per-object",
     "ground_truth_uri": "--ground-truth",
     "error_rate": "--error-rate",
@@ -209,6 +219,7 @@ def build_config(args: argparse.Namespace) -> Any:
                 allow_small_dataset=args.allow_small_dataset,
                 initial_model_ref=args.initial_model_ref,
                 model_options=model_options,
+                export_formats=args.export_formats,
                 seed=args.seed,
             )
         )

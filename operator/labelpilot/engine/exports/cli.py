@@ -7,16 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
-from typing import Any
 
-FORMATS = {  # format: the task types it holds
-    "coco": ("object-detection", "semantic-segmentation"),
-    "yolo": ("object-detection",),
-    "voc": ("object-detection",),
-    "jsonl": ("image-classification", "text-classification"),
-}
-NOT_EXPORTED = "not-exported.jsonl"
+from labelpilot.api.run_config import ExportFormat
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--format",
         required=True,
-        choices=sorted(FORMATS),
+        choices=[f.value for f in ExportFormat],
         help="coco: boxes or masks; yolo, voc: boxes; jsonl: classification",
     )
     p.add_argument("--out", required=True, help="folder to write (new or empty)")
@@ -65,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
             manifest=args.manifest,
             task_type=args.task_type,
             attribute=args.attribute,
-            labels=args.labels.split(",") if args.labels else None,
+            labels=[name.strip() for name in args.labels.split(",")] if args.labels else None,
         )
     except ExportError as error:
         print(f"labelpilot export: {error}", file=sys.stderr)
@@ -87,11 +79,11 @@ def export(
     attribute: str | None = None,
     labels: list[str] | None = None,
 ) -> str:
-    """Exports the job's labels to folder `out` in format `fmt`; returns the summary.
-    Raises ExportError for what cannot be exported at all."""
+    """Exports the job's labels to the new or empty folder `out` in format `fmt`; returns
+    the summary. Raises ExportError for what cannot be exported at all."""
     from labelpilot.engine import storage
-    from labelpilot.engine.exports import coco, jsonl, source, voc, yolo
-    from labelpilot.engine.exports.common import REASONS, ExportError, Left
+    from labelpilot.engine.exports import run, source
+    from labelpilot.engine.exports.common import ExportError
 
     src = source.open_source(
         workspace=workspace,
@@ -100,35 +92,6 @@ def export(
         attribute=attribute,
         labels=labels,
     )
-    job = src.job
-    if job.task_type.value not in FORMATS[fmt]:
-        fits = [f for f, kinds in FORMATS.items() if job.task_type.value in kinds]
-        raise ExportError(
-            f"{fmt} holds {' and '.join(FORMATS[fmt])} labels; {src.manifest} holds "
-            f"{job.task_type.value} labels: export them as {' or '.join(fits)}"
-        )
     if storage.listdir(out):
         raise ExportError(f"{out} is not empty: give a new or empty folder")
-    left: list[Left] = []
-    items = source.items(src, left)
-    files: list[str]
-    if fmt == "coco":
-        description = f"labelpilot export of {src.manifest}"
-        files = coco.write(out, items, job.task_type, job.labels, description)
-    elif fmt == "yolo":
-        files = yolo.write(out, items, job.labels, left)
-    elif fmt == "voc":
-        files = voc.write(out, items, job.labels, left)
-    else:
-        files = jsonl.write(out, items, job.task_type, job.labels, left)
-    left.sort(key=lambda entry: entry.index)
-    listing = storage.join(out, NOT_EXPORTED)
-    storage.write_jsonl(listing, [entry.to_json() for entry in left])
-    counts: Counter[str] = Counter(entry.reason for entry in left)
-    total = len(src.objects)
-    shown: list[Any] = [f"{counts[reason]} {reason}" for reason in REASONS]
-    return (
-        f"exported {total - len(left)} of {total} objects of {src.manifest} as {fmt}: "
-        f"{len(files)} files under {out}\n"
-        f"not exported: {', '.join(shown)} (listed in {listing})"
-    )
+    return run.export(ExportFormat(fmt), src, out).summary()

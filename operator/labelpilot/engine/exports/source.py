@@ -15,6 +15,7 @@ from typing import Any
 
 from labelpilot.api.run_config import TaskType
 from labelpilot.engine import formats, reasons, storage
+from labelpilot.engine.confinement import DataRoots
 from labelpilot.engine.exports.common import (
     FAILED,
     INVALID,
@@ -160,9 +161,9 @@ def _is_id(key: Any) -> bool:
     return isinstance(key, str) and key.isascii() and key.isdecimal()
 
 
-def items(source: Source, left: list[Left]) -> Iterator[Item]:
-    """The labeled objects, one at a time (a segmentation item holds its mask); each other
-    object goes to `left` with the reason."""
+def items(source: Source, left: list[Left], *, roots: DataRoots | None = None) -> Iterator[Item]:
+    """The labeled objects, one at a time (a segmentation item holds its mask, read only
+    under `roots` when given); each other object goes to `left` with the reason."""
     job = source.job
     base = storage.parent(source.manifest)
     meta_key = formats.metadata_key(job.task_type, job.attribute)
@@ -185,7 +186,12 @@ def items(source: Source, left: list[Left]) -> Iterator[Item]:
             continue
         try:
             label = formats.decode_label(
-                job.task_type, job.attribute, obj.record, base=base, labels=job.labels
+                job.task_type,
+                job.attribute,
+                obj.record,
+                base=base,
+                labels=job.labels,
+                roots=roots,
             )
         except formats.FormatError as error:
             left.append(Left(obj.index, obj.key, INVALID, str(error)))
