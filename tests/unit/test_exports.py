@@ -20,7 +20,7 @@ from labelpilot import cli
 from labelpilot.api.run_config import ExportFormat, RunConfig, TaskType
 from labelpilot.engine import formats
 from labelpilot.engine.confinement import DataRoots
-from labelpilot.engine.exports import run, source
+from labelpilot.engine.exports import jsonl, run, source
 from labelpilot.engine.exports.coco import rle_counts, rle_string
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.workspace import Workspace
@@ -414,3 +414,24 @@ def test_a_job_asks_only_for_export_formats_that_hold_its_labels(tmp_path, capsy
         RunConfig.model_validate({**config, "export_formats": ["yolo"]})
     with pytest.raises(ValidationError, match="jsonl is listed twice"):
         RunConfig.model_validate({**config, "export_formats": ["jsonl", "jsonl"]})
+
+
+def test_texts_are_read_relative_to_the_input_manifest_and_only_under_the_roots(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("a good dog")
+    (tmp_path / "secret.txt").write_text("not for export")
+    label = formats.encode_label(TaskType.TEXT_CLASSIFICATION, "topic", 0, META, labels=LABELS)
+    lines = [{"source-ref": ref, **label} for ref in ("a.txt", str(tmp_path / "secret.txt"))]
+    job = job_folder(tmp_path / "job", TaskType.TEXT_CLASSIFICATION, "topic", lines)
+    src = source.open_source(workspace=str(job))
+    texts = jsonl.TextFiles(str(data), DataRoots([str(data)]), limit=100)
+    outcome = run.export(ExportFormat.JSONL, src, str(tmp_path / "hf"), texts=texts)
+    rows = (tmp_path / "hf" / "data.jsonl").read_text().splitlines()
+    assert [json.loads(row) for row in rows] == [{"text": "a good dog", "label": 0}]
+    (left,) = outcome.left
+    assert left.index == 1 and "not under the data roots" in left.detail
+    short = jsonl.TextFiles(str(data), None, limit=5)
+    outcome = run.export(ExportFormat.JSONL, src, str(tmp_path / "short"), texts=short)
+    assert [entry.index for entry in outcome.left] == [0, 1]  # over the 5-byte limit
+    assert all("more than" in entry.detail for entry in outcome.left)

@@ -1,18 +1,22 @@
-"""`export`: the output manifest (one line per input object), the final model, report.json.
+"""`export`: the output manifest (one line per input object), the labels in the job's export
+formats, the final model, report.json.
 
 Everything is derived from the workspace's files, so a rerun writes the same bytes.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from labelpilot.api.data_roots import is_local
 from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StopReason
 from labelpilot.engine import formats, storage
-from labelpilot.engine.confinement import DataRoots
+from labelpilot.engine.confinement import DataRoots, default_roots
 from labelpilot.engine.exports import source
+from labelpilot.engine.exports.jsonl import TextFiles
 from labelpilot.engine.exports.run import export as run_export
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.labels import HUMAN, LabelState, label_from_json
@@ -62,7 +66,7 @@ def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dic
 def exports(ctx: Context) -> dict[str, Any]:
     """Writes the labels in the job's export formats (spec.output.exportFormats) under
     exports/<format>/, each folder emptied first; returns report.json's account of them.
-    Masks are read only from the workspace, where the job wrote them."""
+    Masks and texts are read only under the job's data roots and the workspace."""
     cfg, ws = ctx.config, ctx.ws
     out: dict[str, Any] = {}
     if not cfg.export_formats:
@@ -72,11 +76,15 @@ def exports(ctx: Context) -> dict[str, Any]:
         formats.read_manifest(ws.output_manifest),
         source.Job(cfg.task_type, cfg.label_attribute_name, tuple(cfg.labels)),
     )
+    job_roots = cfg.data_roots or default_roots(cfg.input_manifest_uri)
+    workspace = os.path.abspath(storage.local_path(ws.root)) if is_local(ws.root) else ws.root
+    roots = DataRoots([*job_roots, workspace])
+    texts = TextFiles(storage.parent(cfg.input_manifest_uri), roots, cfg.max_text_bytes)
     for fmt in cfg.export_formats:
         folder = ws.export(fmt.value)
         for path in list(storage.walk_files(folder)):
             storage.remove(storage.join(folder, path))
-        outcome = run_export(fmt, src, folder, roots=DataRoots([ws.root]))
+        outcome = run_export(fmt, src, folder, roots=roots, texts=texts)
         out[fmt.value] = {
             "uri": folder,
             "exported": outcome.exported,

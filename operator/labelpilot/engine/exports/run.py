@@ -42,11 +42,17 @@ class Outcome:
 
 
 def export(
-    fmt: ExportFormat, src: source.Source, out: str, *, roots: DataRoots | None = None
+    fmt: ExportFormat,
+    src: source.Source,
+    out: str,
+    *,
+    roots: DataRoots | None = None,
+    texts: jsonl.TextFiles | None = None,
 ) -> Outcome:
     """Writes `src`'s labels under folder `out` in format `fmt`, and `not-exported.jsonl`
-    listing the objects left out (masks are read only under `roots` when given). Raises
-    ExportError when the format does not hold the job's task type."""
+    listing the objects left out. Masks are read only under `roots` when given; the texts
+    of source-refs as `texts` says (default: relative to the manifest's folder, under
+    `roots`). Raises ExportError when the format does not hold the job's task type."""
     job = src.job
     why = fmt.refusal(job.task_type)
     if why is not None:
@@ -61,7 +67,8 @@ def export(
     elif fmt is ExportFormat.VOC:
         files = voc.write(out, items, job.labels, left)
     else:
-        files = jsonl.write(out, items, job.task_type, job.labels, left)
+        texts = texts or jsonl.TextFiles(storage.parent(src.manifest), roots)
+        files = jsonl.write(out, items, job.task_type, job.labels, texts, left)
     left.sort(key=lambda entry: entry.index)
     storage.write_jsonl(storage.join(out, NOT_EXPORTED), [entry.to_json() for entry in left])
     return Outcome(fmt, out, src.manifest, len(src.objects), files, left)
