@@ -435,3 +435,33 @@ def test_texts_are_read_relative_to_the_input_manifest_and_only_under_the_roots(
     outcome = run.export(ExportFormat.JSONL, src, str(tmp_path / "short"), texts=short)
     assert [entry.index for entry in outcome.left] == [0, 1]  # over the 5-byte limit
     assert all("more than" in entry.detail for entry in outcome.left)
+
+
+def test_labelpilot_run_names_its_workspace_absolutely_so_masks_export_from_anywhere(
+    tmp_path, monkeypatch
+):
+    from labelpilot.worker.in_process import build_config
+
+    (tmp_path / "labels.txt").write_text("dog\ncat\n")
+    (tmp_path / "truth.manifest").write_text("")
+    monkeypatch.chdir(tmp_path)
+    args = cli.build_parser().parse_args(
+        [
+            "run",
+            "--task-type",
+            "semantic-segmentation",
+            "--input-manifest",
+            "input.manifest",
+            "--labels-file",
+            "labels.txt",
+            "--label-attribute-name",
+            "seg",
+            "--output",
+            "job",
+            "--ground-truth",
+            "truth.manifest",
+        ]
+    )
+    config = build_config(args)
+    assert config.output_uri == str(tmp_path / "job")
+    assert Workspace(config.output_uri).human_mask(0, 3).startswith(str(tmp_path))

@@ -153,8 +153,10 @@ def _model_options(text: str) -> dict[str, Any]:
     return options
 
 
-def _data_root(root: str) -> str:
-    return root if "://" in root else os.path.abspath(root)
+def _absolute(uri: str) -> str:
+    """A local path made absolute (a URI as it is): the workspace URIs the job writes into
+    its output manifest, masks among them, then name the same files from any folder."""
+    return uri if "://" in uri else os.path.abspath(uri)
 
 
 def build_config(args: argparse.Namespace) -> Any:
@@ -204,8 +206,8 @@ def build_config(args: argparse.Namespace) -> Any:
                 label_attribute_name=args.label_attribute_name,
                 labels=labels,
                 input_manifest_uri=args.input_manifest,
-                output_uri=args.output,
-                data_roots=[_data_root(root) for root in args.data_roots],
+                output_uri=_absolute(args.output),
+                data_roots=[_absolute(root) for root in args.data_roots],
                 **limits,
                 workforce={**provider, "workers_per_object": args.workers_per_object},
                 target_accuracy=args.target_accuracy,

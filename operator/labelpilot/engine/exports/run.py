@@ -36,7 +36,8 @@ class Outcome:
         shown = ", ".join(f"{n} {reason}" for reason, n in self.counts().items())
         return (
             f"exported {self.exported} of {self.objects} objects of {self.manifest} as "
-            f"{self.fmt.value}: {len(self.files)} files under {self.out}\n"
+            f"{self.fmt.value}: {len(self.files)} file{'' if len(self.files) == 1 else 's'} "
+            f"under {self.out}\n"
             f"not exported: {shown} (listed in {storage.join(self.out, NOT_EXPORTED)})"
         )
 
