@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "labelpilot.worker.cli",
     "labelpilot.worker.in_process",
     "labelpilot.engine.report_plot",
+    "labelpilot.engine.exports.cli",
 )
 
 

@@ -144,10 +144,12 @@ def test_run_config_carries_every_setting(spec_dict):
                     "maxPercentageOfInputDatasetLabeled": 80,
                 },
                 "seed": 7,
+                "output": {"uri": "file:///data/out", "exportFormats": ["jsonl"]},
             }
         )
     )
     run = to_run_config("mnist", "team-a", spec)
+    assert run.export_formats == [run_config.ExportFormat.JSONL]
     assert run.job_name == "mnist"
     assert run.labels == ["0", "1", "2"]
     assert run.label_attribute_name == "digit"

@@ -254,8 +254,13 @@ def test_valid_specs_pass_schema_and_models(spec_dict):
             },
             "worker": {"image": "labelpilot/worker:dev", "imagePullPolicy": "Never"},
             "suspend": False,
+            "output": {"uri": "s3://bucket/out", "exportFormats": ["jsonl"]},
         }
     )
+    boxes = spec_dict(
+        {"taskType": "ObjectDetection", "output": {"exportFormats": ["coco", "yolo", "voc"]}}
+    )
+    masks = spec_dict({"taskType": "SemanticSegmentation", "output": {"exportFormats": ["coco"]}})
     studio = spec_dict(
         {
             "humanTaskConfig": {
@@ -275,7 +280,7 @@ def test_valid_specs_pass_schema_and_models(spec_dict):
             }
         }
     )
-    for spec in (spec_dict(), full, studio):
+    for spec in (spec_dict(), full, studio, boxes, masks):
         assert schema_errors(spec) == []
         LabelingJobSpec.from_k8s(spec)
 
@@ -363,6 +368,13 @@ INVALID = [
         "labelCategoryConfigUri",
     ),
     ({"labels": None, "labelCategoryConfigUri": ""}, "labelCategoryConfigUri"),
+    ({"output": {"exportFormats": ["coco"]}}, "exportFormats"),
+    ({"output": {"exportFormats": ["jsonl", "jsonl"]}}, "exportFormats"),
+    ({"output": {"exportFormats": ["csv"]}}, "exportFormats"),
+    (
+        {"taskType": "SemanticSegmentation", "output": {"exportFormats": ["yolo"]}},
+        "exportFormats",
+    ),
 ]
 
 

@@ -37,6 +37,7 @@ def _without_the_worker_extra(monkeypatch: pytest.MonkeyPatch) -> None:
             "o",
         ],
         ["report", "/nowhere"],
+        ["export", "/nowhere", "--format", "coco", "--out", "/nowhere-out"],
         ["datasets", "list"],
     ],
 )

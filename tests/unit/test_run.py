@@ -44,6 +44,8 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
             "0.9",
             "--model-options",
             json.dumps({"epochs": 8, "threads": 1, "device": "cpu"}),
+            "--export-format",
+            "jsonl",
         ]
     )
     captured = capsys.readouterr()
@@ -116,3 +118,22 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
     assert f"{saved['vsAllByHand']:,} saved" in text
     assert f"machine {counters['machineLabeled']:,} (" in text
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the labels, as Hugging Face datasets JSON Lines
+    labels = Path(data["labelsFile"]).read_text().splitlines()
+    assert report["labels"] == labels
+    assert cli.main(["export", str(out), "--format", "jsonl", "--out", str(tmp_path / "hf")]) == 0
+    assert "not exported: 1 failed, 0 unlabeled, 0 invalid" in capsys.readouterr().out
+    rows = [json.loads(x) for x in (tmp_path / "hf" / "data.jsonl").read_text().splitlines()]
+    assert rows == [{"image": r["source-ref"], "label": r["label"]} for r in labeled]
+    features = json.loads((tmp_path / "hf" / "features.json").read_text())
+    assert features["label"]["names"] == labels
+    # the export step wrote the same files (--export-format), and says so in the report
+    for name in ("data.jsonl", "features.json", "not-exported.jsonl"):
+        assert (out / "exports" / "jsonl" / name).read_bytes() == (
+            tmp_path / "hf" / name
+        ).read_bytes()
+    assert report["exports"]["jsonl"] == {
+        "uri": str(out / "exports" / "jsonl"),
+        "exported": len(labeled),
+        "notExported": {"failed": 1, "unlabeled": 0, "invalid": 0, "not-writable": 0},
+    }

@@ -36,7 +36,7 @@ def run_worker(capsys, config, tmp_path, *args):
 
 def test_each_step_is_idempotent(data, tmp_path, capsys):
     out = tmp_path / "job"
-    config = config_for(data, out)
+    config = config_for(data, out, export_formats=["jsonl"])
     sequence = [
         ["prepare"],
         ["human", "--iteration", "0"],
@@ -98,6 +98,10 @@ def test_each_step_is_idempotent(data, tmp_path, capsys):
     assert (out / "models" / "final" / "model.json").exists()
     report = json.loads((out / "report.json").read_text())
     assert report["labelCounters"] == counters and report["iterations"]
+    # spec.output.exportFormats: the labels as datasets JSON Lines too
+    rows = storage.read_jsonl(str(out / "exports" / "jsonl" / "data.jsonl"))
+    assert len(rows) == counters["humanLabeled"] + counters["machineLabeled"]
+    assert report["exports"]["jsonl"]["exported"] == len(rows)
 
 
 def test_threshold_rerun_after_a_crash_neither_duplicates_nor_loses(data, tmp_path):

@@ -77,6 +77,34 @@ class TaskType(StrEnum):
         }.get(self, 0.95)
 
 
+class ExportFormat(StrEnum):
+    """What `labelpilot export` and the export step write besides the output manifest."""
+
+    COCO = "coco"
+    YOLO = "yolo"
+    VOC = "voc"
+    JSONL = "jsonl"
+
+    @property
+    def task_types(self) -> tuple[TaskType, ...]:
+        """The task types whose labels the format holds."""
+        if self is ExportFormat.COCO:
+            return (TaskType.OBJECT_DETECTION, TaskType.SEMANTIC_SEGMENTATION)
+        if self is ExportFormat.JSONL:
+            return (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
+        return (TaskType.OBJECT_DETECTION,)
+
+    def refusal(self, task_type: TaskType) -> str | None:
+        """Why the format cannot hold `task_type`'s labels (None when it can)."""
+        if task_type in self.task_types:
+            return None
+        fits = [f.value for f in ExportFormat if task_type in f.task_types]
+        return (
+            f"{self.value} holds {' and '.join(self.task_types)} labels, not "
+            f"{task_type.value}: export them as {' or '.join(fits)}"
+        )
+
+
 class ThresholdMode(StrEnum):
     GUARANTEED = "guaranteed"
     GROUND_TRUTH = "groundtruth"
@@ -182,6 +210,8 @@ class RunConfig(BaseModel):
     seed: int = 0
     # Passed to labelpilot.ml.build_model (architecture, epochs, threads, device...).
     model_options: dict[str, Any] = Field(default_factory=dict)
+    # Written by the export step under the workspace's exports/<format>/.
+    export_formats: list[ExportFormat] = Field(default_factory=list)
 
     @field_validator("label_attribute_name")
     @classmethod
@@ -202,6 +232,18 @@ class RunConfig(BaseModel):
                 raise ValueError(f"duplicate label {label!r}")
             seen.add(label)
         return labels
+
+    @field_validator("export_formats")
+    @classmethod
+    def _formats_fit(cls, formats: list[ExportFormat], info: ValidationInfo) -> list[ExportFormat]:
+        task_type = info.data.get("task_type")
+        for i, fmt in enumerate(formats):
+            if fmt in formats[:i]:
+                raise ValueError(f"{fmt.value} is listed twice")
+            why = None if task_type is None else fmt.refusal(task_type)
+            if why is not None:
+                raise ValueError(why)
+        return formats
 
     @field_validator("data_roots")
     @classmethod

@@ -18,6 +18,7 @@ from labelpilot.api.run_config import (
     MAX_LABELS,
     MAX_SEGMENTATION_LABELS,
     RESERVED_ATTRIBUTE_NAMES,
+    ExportFormat,
     attribute_name_problem,
 )
 
@@ -57,6 +58,27 @@ class TaskType(StrEnum):
     SEMANTIC_SEGMENTATION = "SemanticSegmentation"
 
 
+def export_task_types(fmt: ExportFormat) -> list[TaskType]:
+    """The spec's task types whose labels `fmt` holds."""
+    return [TaskType[t.name] for t in fmt.task_types]
+
+
+def _held() -> str:
+    return "; ".join(f"{fmt.value}: {' and '.join(export_task_types(fmt))}" for fmt in ExportFormat)
+
+
+def _exports_fit_rule() -> dict[str, Any]:
+    fits = " || ".join(
+        f"(f == '{fmt.value}' && self.taskType in {[t.value for t in export_task_types(fmt)]})"
+        for fmt in ExportFormat
+    )
+    return rule(
+        f"!has(self.output.exportFormats) || self.output.exportFormats.all(f, {fits})",
+        f"output.exportFormats: a format must hold the task type's labels ({_held()})",
+        field_path=".output.exportFormats",
+    )
+
+
 class ThresholdMode(StrEnum):
     GUARANTEED = "Guaranteed"
     GROUND_TRUTH = "GroundTruth"
@@ -82,6 +104,22 @@ class InputSpec(ApiModel):
 
 class OutputSpec(ApiModel):
     uri: Uri = Field(description="Where the job's workspace and output manifest are written.")
+    export_formats: list[ExportFormat] = Field(
+        default_factory=list,
+        max_length=len(ExportFormat),
+        description="The labels also in these formats, under exports/<format>/ beside the "
+        "output manifest (labelpilot export): coco (ObjectDetection, SemanticSegmentation), "
+        "yolo and voc (ObjectDetection), jsonl (ImageClassification, TextClassification).",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+    @field_validator("export_formats")
+    @classmethod
+    def _unique_formats(cls, value: list[ExportFormat]) -> list[ExportFormat]:
+        for i, fmt in enumerate(value):
+            if fmt in value[:i]:
+                raise ValueError(f"{fmt.value} is listed twice")
+        return value
 
 
 class StorageSpec(ApiModel):
@@ -532,6 +570,7 @@ class LabelingJobSpec(ApiModel):
                 "labelCategoryConfigUri must lie under storage.mountPath (the claim)",
                 field_path=".labelCategoryConfigUri",
             ),
+            _exports_fit_rule(),
         )
     }
 
@@ -614,6 +653,12 @@ class LabelingJobSpec(ApiModel):
                 f"labels: semantic segmentation takes at most "
                 f"{SEGMENTATION_LABELS_MAX} labels (the mask palette)"
             )
+        for fmt in self.output.export_formats:
+            if self.task_type not in export_task_types(fmt):
+                raise ValueError(
+                    f"output.exportFormats: {fmt.value} does not hold {self.task_type.value} "
+                    f"labels ({_held()})"
+                )
         if self.storage is not None and self.storage.volume_claim_name is not None:
             mount = self.storage.mount_path
             for field, uri in (

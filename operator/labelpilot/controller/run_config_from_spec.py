@@ -69,6 +69,7 @@ def to_run_config(
         label_category_config_uri=spec.label_category_config_uri,
         input_manifest_uri=spec.input.manifest_uri,
         output_uri=spec.output.uri,
+        export_formats=list(spec.output.export_formats),
         data_roots=data_roots(spec),
         workforce=run_config.WorkforceConfig(
             simulated=None

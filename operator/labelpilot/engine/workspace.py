@@ -14,7 +14,10 @@ activelearning/iteration-NNNN/            thresholds.json (written last: the ste
                                           selection.json (the next human batch), masks/
 manifests/output/output.manifest          the augmented output manifest (the step
                                           contract's OUTPUT_MANIFEST)
-report.json                               counters, history, thresholds, timings
+exports/<format>/                         the labels in spec.output.exportFormats'
+                                          formats (labelpilot.engine.exports)
+report.json                               the job (task type, label attribute, labels),
+                                          counters, history, thresholds, timings
 """
 
 from __future__ import annotations
@@ -95,6 +98,9 @@ class Workspace:
     @property
     def output_manifest(self) -> str:
         return self.path(*OUTPUT_MANIFEST.split("/"))
+
+    def export(self, fmt: str) -> str:
+        return self.path("exports", fmt)
 
     @property
     def report(self) -> str:

@@ -1,16 +1,23 @@
-"""`export`: the output manifest (one line per input object), the final model, report.json.
+"""`export`: the output manifest (one line per input object), the labels in the job's export
+formats, the final model, report.json.
 
 Everything is derived from the workspace's files, so a rerun writes the same bytes.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from labelpilot.api.data_roots import is_local
 from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StopReason
 from labelpilot.engine import formats, storage
+from labelpilot.engine.confinement import DataRoots, default_roots
+from labelpilot.engine.exports import source
+from labelpilot.engine.exports.jsonl import TextFiles
+from labelpilot.engine.exports.run import export as run_export
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.labels import HUMAN, LabelState, class_confidences_of, label_from_json
 from labelpilot.worker import report_figures, workspace_binding
@@ -55,6 +62,36 @@ def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dic
             cfg.task_type, cfg.label_attribute_name, label, meta, labels=cfg.labels
         ),
     }
+
+
+def exports(ctx: Context) -> dict[str, Any]:
+    """Writes the labels in the job's export formats (spec.output.exportFormats) under
+    exports/<format>/, each folder emptied first; returns report.json's account of them.
+    Masks and texts are read only under the job's data roots and the workspace."""
+    cfg, ws = ctx.config, ctx.ws
+    out: dict[str, Any] = {}
+    if not cfg.export_formats:
+        return out
+    src = source.Source(
+        ws.output_manifest,
+        formats.read_manifest(ws.output_manifest),
+        source.Job(cfg.task_type, cfg.label_attribute_name, tuple(cfg.labels)),
+    )
+    job_roots = cfg.data_roots or default_roots(cfg.input_manifest_uri)
+    workspace = os.path.abspath(storage.local_path(ws.root)) if is_local(ws.root) else ws.root
+    roots = DataRoots([*job_roots, workspace])
+    texts = TextFiles(storage.parent(cfg.input_manifest_uri), roots, cfg.max_text_bytes)
+    for fmt in cfg.export_formats:
+        folder = ws.export(fmt.value)
+        for path in list(storage.walk_files(folder)):
+            storage.remove(storage.join(folder, path))
+        outcome = run_export(fmt, src, folder, roots=roots, texts=texts)
+        out[fmt.value] = {
+            "uri": folder,
+            "exported": outcome.exported,
+            "notExported": outcome.counts(),
+        }
+    return out
 
 
 def history(ctx: Context) -> list[dict[str, Any]]:
@@ -111,6 +148,7 @@ def run(ctx: Context) -> StepSummary:
     objects = ctx.objects()
     state = LabelState.load(ws, objects=objects)
     storage.write_jsonl(ws.output_manifest, [output_line(ctx, o, state) for o in objects])
+    exported = exports(ctx)
     trained = [
         i for i in ws.iterations() if storage.exists(storage.join(ws.model(i), "model.json"))
     ]
@@ -134,6 +172,7 @@ def run(ctx: Context) -> StepSummary:
         "jobName": cfg.job_name,
         "taskType": str(cfg.task_type),
         "labelAttributeName": cfg.label_attribute_name,
+        "labels": list(cfg.labels),
         "target": cfg.target,
         "confidenceLevel": cfg.confidence_level,
         "thresholdMode": str(cfg.threshold_mode),
@@ -150,6 +189,7 @@ def run(ctx: Context) -> StepSummary:
         "iterations": its,
         "outputManifestUri": ws.output_manifest,
         "finalModelRef": final_model,
+        "exports": exported,
         "timings": {
             "human": round(sum(e.get("human", {}).get("seconds", 0) for e in its), 3),
             "training": round(sum(e.get("training", {}).get("seconds", 0) for e in its), 3),

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from labelpilot.api.run_config import TaskType, ThresholdMode, ValidationPolicy
+from labelpilot.api.run_config import ExportFormat, TaskType, ThresholdMode, ValidationPolicy
 from labelpilot.api.step_summary import StepSummary
 from labelpilot.api.steps import FAILED_EXIT_CODE, Step, StepFailed
 from labelpilot.engine import reasons
@@ -72,6 +72,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--max-image-bytes", type=int, help="largest image object, in bytes")
     p.add_argument("--max-image-pixels", type=int, help="largest decoded image, in pixels")
     p.add_argument("--max-text-bytes", type=int, help="largest text object, in bytes")
+    p.add_argument(
+        "--export-format",
+        action="append",
+        default=[],
+        dest="export_formats",
+        choices=[str(f) for f in ExportFormat],
+        help="also write the labels in this format under <output>/exports/<format>/ "
+        "(repeatable; as labelpilot export)",
+    )
     p.add_argument("--max-iterations", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -100,6 +109,7 @@ FLAGS = {
     "initial_model_ref": "--initial-model-ref",
     "seed": "--seed",
     "model_options": "--model-options",
+    "export_formats": "--export-format",
     "workers_per_object": "--workers-per-object",
     "ground_truth_uri": "--ground-truth",
     "error_rate": "--error-rate",
@@ -156,8 +166,10 @@ def _model_options(text: str) -> dict[str, Any]:
     return options
 
 
-def _absolute(root: str) -> str:
-    return root if "://" in root else os.path.abspath(root)
+def _absolute(uri: str) -> str:
+    """A local path made absolute (a URI as it is): the workspace URIs the job writes into
+    its output manifest, masks among them, then name the same files from any folder."""
+    return uri if "://" in uri else os.path.abspath(uri)
 
 
 def build_config(args: argparse.Namespace) -> Any:
@@ -208,7 +220,7 @@ def build_config(args: argparse.Namespace) -> Any:
                 labels=labels,
                 label_category_config_uri=_category_file(args.label_category_config),
                 input_manifest_uri=args.input_manifest,
-                output_uri=args.output,
+                output_uri=_absolute(args.output),
                 data_roots=[_absolute(root) for root in args.data_roots],
                 **limits,
                 workforce={**provider, "workers_per_object": args.workers_per_object},
@@ -223,6 +235,7 @@ def build_config(args: argparse.Namespace) -> Any:
                 allow_small_dataset=args.allow_small_dataset,
                 initial_model_ref=args.initial_model_ref,
                 model_options=model_options,
+                export_formats=args.export_formats,
                 seed=args.seed,
             )
         )
