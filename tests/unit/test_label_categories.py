@@ -118,7 +118,9 @@ def test_prepare_fails_the_job_on_a_bad_file_and_later_steps_need_its_plan(tmp_p
 def test_labelpilot_run_takes_its_labels_from_a_category_file(tmp_path, capsys):
     data = digits(tmp_path / "digits", 400)
     category_file = Path(data["inputManifest"]).parent / "categories.json"
-    category_file.write_bytes(document(NAMES))
+    # the digits in another order than their ids: the ground truth is read by class name
+    names = [str(d) for d in range(9, -1, -1)]
+    category_file.write_bytes(document(names))
     out = tmp_path / "job"
     code = cli.main(
         [
@@ -149,17 +151,17 @@ def test_labelpilot_run_takes_its_labels_from_a_category_file(tmp_path, capsys):
     assert code == 0, captured.err
     # prepare recorded the file's labels; the file changing later changes nothing
     ws = Workspace(str(out))
-    assert storage.read_json(ws.prepare_plan)["labels"] == NAMES
+    assert storage.read_json(ws.prepare_plan)["labels"] == names
     category_file.write_bytes(document(["dog"]))
     config = config_for(data, out, labels=[], label_category_config_uri=str(category_file))
-    assert label_categories.resolve(Step.EXPORT, config).labels == NAMES
+    assert label_categories.resolve(Step.EXPORT, config).labels == names
     output = [json.loads(x) for x in Path(ws.output_manifest).read_text().splitlines()]
     labeled = [r for r in output if "label" in r]
     assert labeled
     for row in labeled:
-        assert row["label-metadata"]["class-name"] == NAMES[row["label"]]
+        assert row["label-metadata"]["class-name"] == names[row["label"]]
     thresholds = json.loads(Path(ws.thresholds(0)).read_text())
-    assert thresholds["search"]["labels"] == NAMES
+    assert thresholds["search"]["labels"] == names
 
 
 def _run_flags(data: dict, out: Path, *labels: str) -> list[str]:
