@@ -276,7 +276,7 @@ def test_each_object_is_dated_when_its_label_was_decided(tmp_path):
 
 def test_a_machine_masks_class_confidences_reach_the_output_manifest(tmp_path):
     from labelpilot.engine.predictions import load_predictions
-    from labelpilot.worker import export, threshold
+    from labelpilot.worker import output_manifest, threshold
     from labelpilot.worker.common import Context
 
     manifest = tmp_path / "input.manifest"
@@ -303,7 +303,7 @@ def test_a_machine_masks_class_confidences_reach_the_output_manifest(tmp_path):
     row = threshold._machine_row(ctx, 0, 0, loaded, "2026-01-01T00:00:00.000001", "id")
     assert row["label"]["classConfidences"] == {"0": 0.9, "2": 0.7}
     state = LabelState(total=1, validation=set(), labeled={0: json.loads(json.dumps(row))})
-    line = export.output_line(ctx, ctx.objects()[0], state)
+    line = output_manifest.output_line(ctx, ctx.objects()[0], state)
     colors = line["seg-ref-metadata"]["internal-color-map"]
     assert {k: e["confidence"] for k, e in colors.items()} == {"0": 0.9, "1": 0.8, "2": 0.7}
     assert line["seg-ref-metadata"]["creation-date"] == "2026-01-01T00:00:00.000001"

@@ -115,6 +115,14 @@ class ValidationPolicy(StrEnum):
     BOUND_SIZED = "bound-sized"  # only as many validation labels as the bound needs
 
 
+class ExistingLabels(StrEnum):
+    """What a chained job does with the labels its input manifest already carries (the
+    line has the label attribute and its metadata): such objects are never sent again."""
+
+    IGNORE = "ignore"  # kept in the output as they are; not used by the model
+    TRUSTED = "trusted"  # also training data (never validation: docs/ml.md)
+
+
 class SimulatedWorkforceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -201,6 +209,7 @@ class RunConfig(BaseModel):
     confidence_level: float = Field(0.95, gt=0.0, lt=1.0)
     threshold_mode: ThresholdMode = ThresholdMode.GUARANTEED
     validation_policy: ValidationPolicy = ValidationPolicy.SEED
+    existing_labels: ExistingLabels = ExistingLabels.IGNORE
     auto_labeling: bool = True
     max_concurrent_task_count: int = Field(1000, ge=1, le=MAX_CONCURRENT_TASKS)
     max_human_labeled: int | None = Field(None, ge=1)

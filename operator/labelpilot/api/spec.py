@@ -89,6 +89,11 @@ class ValidationPolicy(StrEnum):
     BOUND_SIZED = "BoundSized"
 
 
+class ExistingLabels(StrEnum):
+    IGNORE = "Ignore"
+    TRUSTED = "Trusted"
+
+
 class PullPolicy(StrEnum):
     ALWAYS = "Always"
     IF_NOT_PRESENT = "IfNotPresent"
@@ -222,6 +227,12 @@ class AutoLabelingSpec(ApiModel):
         ValidationPolicy.SEED,
         description="Seed: 20% of the dataset under 5,000 objects, 10% above; BoundSized: "
         "only as many validation labels as the bound needs.",
+    )
+    existing_labels: ExistingLabels = Field(
+        ExistingLabels.IGNORE,
+        description="Objects whose input line already carries the label attribute (a chained "
+        "job) are never sent to humans and keep their label. Ignore: the model does not use "
+        "them; Trusted: they are training data too (never validation data).",
     )
     initial_model_ref: str | None = Field(
         None, max_length=URI_MAX, description="Warm start from an earlier job's finalModelRef."

@@ -55,11 +55,17 @@ class Condition(StatusModel):
 
 
 class LabelCounters(StatusModel):
-    total_labeled: int = Field(0, ge=0)
+    total_labeled: int = Field(0, ge=0, description="Labeled by this job: human + machine.")
     human_labeled: int = Field(0, ge=0)
     machine_labeled: int = Field(0, ge=0)
     failed_non_retryable_error: int = Field(0, ge=0)
     unlabeled: int = Field(0, ge=0)
+    pre_labeled: int = Field(
+        0,
+        ge=0,
+        description="Objects whose input line already carried the label attribute (a chained "
+        "job): kept as they were, not labeled by this job, outside totalLabeled.",
+    )
 
 
 class Thresholds(StatusModel):

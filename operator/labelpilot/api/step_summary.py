@@ -59,7 +59,8 @@ class StepSummary(ApiModel):
     shard: int | None = Field(None, ge=0)  # infer
     shard_count: int | None = Field(None, ge=1)  # infer
     objects: int | None = Field(None, ge=0)  # infer: the objects of this shard
-    output_manifest_uri: str | None = None  # export
+    # prepare, human, threshold, export: the output manifest as of this step
+    output_manifest_uri: str | None = None
     final_model_ref: str | None = None  # export
     evaluation: dict[str, Any] | None = None  # `labelpilot run` with a ground truth
 

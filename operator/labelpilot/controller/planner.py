@@ -435,6 +435,8 @@ def _job_succeeded(draft: _Draft, job: ObservedJob, step: Step, iteration: int |
     summary = job.summary
     if summary is not None and summary.label_counters is not None:
         status.label_counters = summary.label_counters.model_copy()
+    if summary is not None and summary.output_manifest_uri:
+        status.output_manifest_uri = summary.output_manifest_uri
     _record(draft, job, step, iteration, summary)
     draft.event("StepSucceeded", step_events.succeeded(step, _describe(step, iteration), summary))
     if step is Step.EXPORT:

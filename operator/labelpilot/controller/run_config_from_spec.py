@@ -5,6 +5,7 @@ from __future__ import annotations
 from labelpilot.api import run_config
 from labelpilot.api.data_roots import bucket_of
 from labelpilot.api.spec import (
+    ExistingLabels,
     LabelingJobSpec,
     ObjectUrls,
     TaskType,
@@ -30,6 +31,11 @@ OBJECT_URLS: dict[ObjectUrls, run_config.ObjectUrls] = {
 VALIDATION_POLICIES: dict[ValidationPolicy, run_config.ValidationPolicy] = {
     ValidationPolicy.SEED: run_config.ValidationPolicy.SEED,
     ValidationPolicy.BOUND_SIZED: run_config.ValidationPolicy.BOUND_SIZED,
+}
+
+EXISTING_LABELS: dict[ExistingLabels, run_config.ExistingLabels] = {
+    ExistingLabels.IGNORE: run_config.ExistingLabels.IGNORE,
+    ExistingLabels.TRUSTED: run_config.ExistingLabels.TRUSTED,
 }
 
 
@@ -97,6 +103,7 @@ def to_run_config(
         confidence_level=auto.confidence_level,
         threshold_mode=THRESHOLD_MODES[auto.threshold_mode],
         validation_policy=VALIDATION_POLICIES[auto.validation_policy],
+        existing_labels=EXISTING_LABELS[auto.existing_labels],
         auto_labeling=auto.enabled,
         max_concurrent_task_count=human.max_concurrent_task_count,
         max_human_labeled=spec.stopping_conditions.max_human_labeled_object_count,

@@ -43,7 +43,7 @@ def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
         "machineQuality": float(np.mean(scores["machine"])) if scores["machine"] else None,
         "humanLabeled": len(scores["human"]),
         "humanQuality": float(np.mean(scores["human"])) if scores["human"] else None,
-        "machineFraction": counters.machine_labeled / max(1, state.total),
+        "machineFraction": counters.machine_labeled / max(1, state.size),
         "machineQualityPerIteration": {
             str(i): float(np.mean(v)) for i, v in sorted(per_iteration.items())
         },

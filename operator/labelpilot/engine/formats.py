@@ -75,6 +75,9 @@ class DataObject:
     index: int
     record: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # The line as read: an object this job does not label goes to the output manifest as
+    # it came (a chained job's earlier labels keep their bytes).
+    line: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -94,6 +97,9 @@ class DataObject:
     def key(self) -> str | None:
         """What ground truth is keyed by: the source-ref, else the inline source."""
         return self.source_ref if self.source_ref is not None else self.source
+
+
+_JSON_SPACE = " \t\r\n"  # the only white space JSON allows around a value
 
 
 def _malformed(index: int, why: str) -> DataObject:
@@ -121,11 +127,11 @@ def parse_manifest_line(index: int, line: str) -> DataObject:
             return DataObject(
                 index, record, "MalformedLine: 'source-ref' must be a non-empty string"
             )
-        return DataObject(index, record)
+        return DataObject(index, record, line=line.strip(_JSON_SPACE))
     if SOURCE in record:
         if not isinstance(record[SOURCE], str):
             return DataObject(index, record, "MalformedLine: 'source' must be a string")
-        return DataObject(index, record)
+        return DataObject(index, record, line=line.strip(_JSON_SPACE))
     return DataObject(index, record, "MalformedLine: neither 'source-ref' nor 'source' is set")
 
 
@@ -482,6 +488,12 @@ def encode_failure(
 
 def has_label(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> bool:
     return label_key(task_type, attr) in record
+
+
+def carries_label(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> bool:
+    """Whether an input line was labeled before (a chained job's input): it holds both the
+    label attribute and its metadata, as Ground Truth's output manifest writes them."""
+    return label_key(task_type, attr) in record and metadata_key(task_type, attr) in record
 
 
 def decode_label(

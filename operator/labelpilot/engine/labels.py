@@ -13,6 +13,11 @@ back with the objects at hand must name the object at its index, or the step fai
 never stored: it is derived from the files each step writes atomically (human responses
 and machine labels per iteration), so a crashed step rerun later can neither duplicate nor
 lose a label. The first label an object gets wins; failures are final.
+
+A chained job's pre-labeled objects (their input line already carries the label attribute)
+are none of these: never unlabeled, never labeled by this job (`preLabeled` in the
+counters). Their labels become rows (source `pre`) only when the job trusts them as
+training data (RunConfig.existing_labels).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from labelpilot.engine.workspace import Workspace
 
 HUMAN = "human"
 MACHINE = "machine"
+PRE = "pre"  # a label the input manifest carried, trusted as training data
 
 
 class ObjectMismatch(ValueError):
@@ -137,6 +143,8 @@ class LabelState:
     labeled: dict[int, dict[str, Any]] = field(default_factory=dict)
     human_sent: int = 0  # objects sent to humans, failed ones included
     failed_created: dict[int, str] = field(default_factory=dict)
+    pre_labeled: set[int] = field(default_factory=set)
+    trusted: dict[int, dict[str, Any]] = field(default_factory=dict)  # PRE rows
 
     @property
     def human(self) -> dict[int, dict[str, Any]]:
@@ -146,11 +154,26 @@ class LabelState:
     def machine(self) -> dict[int, dict[str, Any]]:
         return {i: r for i, r in self.labeled.items() if r["source"] == MACHINE}
 
+    @property
+    def size(self) -> int:
+        """The objects this job labels: all but the pre-labeled ones (MaxPercentageLabeled
+        is a share of these)."""
+        return self.total - len(self.pre_labeled)
+
     def unlabeled(self) -> list[int]:
-        return [i for i in range(self.total) if i not in self.failed and i not in self.labeled]
+        return [
+            i
+            for i in range(self.total)
+            if i not in self.failed and i not in self.labeled and i not in self.pre_labeled
+        ]
 
     def training_indices(self) -> list[int]:
-        return sorted(i for i in self.human if i not in self.validation)
+        """Human labels outside the validation set, and the trusted existing labels."""
+        human = (i for i in self.human if i not in self.validation)
+        return sorted({*human, *self.trusted})
+
+    def training_row(self, index: int) -> dict[str, Any]:
+        return self.labeled[index] if index in self.labeled else self.trusted[index]
 
     def validation_indices(self) -> list[int]:
         return sorted(i for i in self.human if i in self.validation)
@@ -163,7 +186,8 @@ class LabelState:
             human_labeled=human,
             machine_labeled=machine,
             failed_non_retryable_error=len(self.failed),
-            unlabeled=self.total - len(self.failed) - human - machine,
+            unlabeled=self.total - len(self.failed) - human - machine - len(self.pre_labeled),
+            pre_labeled=len(self.pre_labeled),
         )
 
     def with_rows(self, rows: list[dict[str, Any]]) -> LabelState:
@@ -175,6 +199,8 @@ class LabelState:
             labeled=dict(self.labeled),
             human_sent=self.human_sent,
             failed_created=dict(self.failed_created),
+            pre_labeled=set(self.pre_labeled),
+            trusted=dict(self.trusted),
         )
         for row in rows:
             after._add(row)
@@ -182,7 +208,7 @@ class LabelState:
 
     def _add(self, row: dict[str, Any]) -> None:
         index = int(row["index"])
-        if index in self.failed or index in self.labeled:
+        if index in self.failed or index in self.labeled or index in self.pre_labeled:
             return
         if "failure" in row:
             self.failed[index] = row["failure"]
@@ -218,6 +244,10 @@ class LabelState:
                 for row in rows:
                     check_row(row, by_index, uri)
             return rows
+
+        state.pre_labeled = {int(i) for i in plan.get("preLabeled", [])}
+        if plan.get("preLabelsTrusted") and storage.exists(ws.pre_labels):
+            state.trusted = {int(row["index"]): row for row in read(ws.pre_labels)}
 
         for i in ws.iterations():
             if (human_upto is None or i <= human_upto) and storage.exists(ws.human_response(i)):

@@ -3,8 +3,11 @@
 binding.json                              the job and the input manifest the workspace
                                           belongs to (worker.workspace_binding);
                                           written first, checked by every step
-manifests/intermediate/prepare.json       the split: failed objects, validation, batch 0;
-                                          the labels (worker.label_categories)
+manifests/intermediate/prepare.json       the split: failed objects, validation, batch 0,
+                                          pre-labeled objects; the labels
+                                          (worker.label_categories)
+manifests/intermediate/pre-labels.jsonl   a chained job's existing labels it trusts as
+                                          training data (masks/ beside it)
 annotations/iteration-NNNN/               human request (batch id), response, masks
 training/iteration-NNNN/summary.json      what was trained on, metrics
 models/iteration-NNNN/, models/final/     model folders
@@ -48,6 +51,13 @@ class Workspace:
     @property
     def prepare_plan(self) -> str:
         return self.path("manifests", "intermediate", "prepare.json")
+
+    @property
+    def pre_labels(self) -> str:
+        return self.path("manifests", "intermediate", "pre-labels.jsonl")
+
+    def pre_label_mask(self, index: int) -> str:
+        return self.path("manifests", "intermediate", "pre-label-masks", f"{index:08d}.png")
 
     def annotations(self, i: int) -> str:
         return self.path("annotations", self._it(i))

@@ -10,7 +10,6 @@ import os
 from typing import Any
 
 from labelpilot.api.data_roots import is_local
-from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StopReason
 from labelpilot.engine import formats, storage
@@ -18,50 +17,9 @@ from labelpilot.engine.confinement import DataRoots, default_roots
 from labelpilot.engine.exports import source
 from labelpilot.engine.exports.jsonl import TextFiles
 from labelpilot.engine.exports.run import export as run_export
-from labelpilot.engine.formats import LabelMeta
-from labelpilot.engine.labels import HUMAN, LabelState, class_confidences_of, label_from_json
-from labelpilot.worker import report_figures, workspace_binding
+from labelpilot.engine.labels import LabelState
+from labelpilot.worker import output_manifest, report_figures, workspace_binding
 from labelpilot.worker.common import Context, step
-
-
-def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dict[str, Any]:
-    cfg = ctx.config
-    record = dict(obj.record)
-    if obj.index in state.failed:
-        return {
-            **record,
-            **formats.encode_failure(
-                cfg.task_type,
-                cfg.label_attribute_name,
-                state.failed[obj.index],
-                job_name=cfg.job_name,
-                creation_date=state.failed_created.get(obj.index),
-            ),
-        }
-    row = state.labeled.get(obj.index)
-    if row is None:
-        return record
-    value = row["label"]
-    if cfg.task_type is TaskType.SEMANTIC_SEGMENTATION:
-        label: Any = value["mask"]
-    elif cfg.task_type is TaskType.OBJECT_DETECTION:
-        label = label_from_json(cfg.task_type, value, cfg.labels)
-    else:
-        label = int(value)
-    meta = LabelMeta(
-        confidence=float(row.get("confidence", 1.0)),
-        human_annotated=row["source"] == HUMAN,
-        job_name=cfg.job_name,
-        creation_date=row.get("created"),
-        box_confidences=value.get("boxConfidences") if isinstance(value, dict) else None,
-        class_confidences=class_confidences_of(value),
-    )
-    return {
-        **record,
-        **formats.encode_label(
-            cfg.task_type, cfg.label_attribute_name, label, meta, labels=cfg.labels
-        ),
-    }
 
 
 def exports(ctx: Context) -> dict[str, Any]:
@@ -147,7 +105,7 @@ def run(ctx: Context) -> StepSummary:
     workspace_binding.check(ctx)
     objects = ctx.objects()
     state = LabelState.load(ws, objects=objects)
-    storage.write_jsonl(ws.output_manifest, [output_line(ctx, o, state) for o in objects])
+    output_manifest.write(ctx, objects, state)
     exported = exports(ctx)
     trained = [
         i for i in ws.iterations() if storage.exists(storage.join(ws.model(i), "model.json"))

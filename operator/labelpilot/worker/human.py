@@ -30,7 +30,7 @@ from labelpilot.api.steps import Step, StepFailed, StopReason
 from labelpilot.api.stopping import human_budget_left, stop_reason
 from labelpilot.engine import formats, progress, storage
 from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
-from labelpilot.worker import workspace_binding
+from labelpilot.worker import output_manifest, workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, Context, step
 from labelpilot.workforce import Answer, BatchStatus, TaskItem, consolidate, provider_for
 from labelpilot.workforce.dawid_skene import dawid_skene
@@ -236,6 +236,10 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSumm
         storage.write_jsonl(ws.human_response(iteration), rows)
         if withdraw is not None:
             withdraw()
+    state = LabelState.load(
+        ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
+    )
+    uri = output_manifest.write(ctx, ctx.objects(), state)  # also when the rule below fails
     failed = sum("failure" in r for r in rows)
     if iteration == 0 and rows and failed > MAX_FAILED_FRACTION * len(rows):
         raise StepFailed(
@@ -244,9 +248,6 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSumm
             f"(more than {MAX_FAILED_FRACTION:.0%}); first reason: "
             f"{next(r['failure'] for r in rows if 'failure' in r)}",
         )
-    state = LabelState.load(
-        ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
-    )
     summary = StepSummary(
         step=Step.HUMAN,
         iteration=iteration,
@@ -255,6 +256,7 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSumm
         human_batch=len(rows),
         failed=failed,
         seconds=ctx.seconds(),
+        output_manifest_uri=uri,
     )
     shown = _pre_annotations(rows)
     if shown is not None:

@@ -9,7 +9,13 @@ import sys
 import time
 from typing import Any
 
-from labelpilot.api.run_config import ExportFormat, TaskType, ThresholdMode, ValidationPolicy
+from labelpilot.api.run_config import (
+    ExistingLabels,
+    ExportFormat,
+    TaskType,
+    ThresholdMode,
+    ValidationPolicy,
+)
 from labelpilot.api.step_summary import StepSummary
 from labelpilot.api.steps import FAILED_EXIT_CODE, Step, StepFailed
 from labelpilot.engine import reasons
@@ -49,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--validation-policy", default="seed", choices=[str(v) for v in ValidationPolicy]
+    )
+    p.add_argument(
+        "--existing-labels",
+        default="ignore",
+        choices=[str(v) for v in ExistingLabels],
+        help="objects whose input line already carries the label attribute are never sent "
+        "again; trusted: the model also trains on their labels (never validates on them)",
     )
     p.add_argument("--max-concurrent-task-count", type=int, default=1000)
     p.add_argument("--max-human-labeled", type=int)
@@ -103,6 +116,7 @@ FLAGS = {
     "max_text_bytes": "--max-text-bytes",
     "target_accuracy": "--target-accuracy",
     "confidence_level": "--confidence-level",
+    "existing_labels": "--existing-labels",
     "max_concurrent_task_count": "--max-concurrent-task-count",
     "max_human_labeled": "--max-human-labeled",
     "max_percentage_labeled": "--max-percentage-labeled",
@@ -228,6 +242,7 @@ def build_config(args: argparse.Namespace) -> Any:
                 confidence_level=args.confidence_level,
                 threshold_mode=args.threshold_mode,
                 validation_policy=args.validation_policy,
+                existing_labels=args.existing_labels,
                 auto_labeling=not args.no_auto_labeling,
                 max_concurrent_task_count=args.max_concurrent_task_count,
                 max_human_labeled=args.max_human_labeled,
@@ -256,8 +271,9 @@ def run_job(config: Any, *, max_iterations: int = 100, progress: bool = True) ->
                 _progress_line(time.perf_counter() - started, summary), file=sys.stderr, flush=True
             )
 
-    say(run_step(Step.PREPARE, config))
-    for i in range(max_iterations):
+    prepared = run_step(Step.PREPARE, config)
+    say(prepared)
+    for i in range(max_iterations if prepared.next is Step.HUMAN else 0):
         human = run_step(Step.HUMAN, config, i)
         say(human)
         if human.next is Step.EXPORT:

@@ -11,6 +11,10 @@ both do not fit, the validation set shrinks to half of that and training takes t
 Failed objects: malformed lines, and objects that cannot be read, lie outside the job's data
 roots or exceed its size limits (labelpilot.ml.inputs). More than 10% of them fail the job
 (TooManyFailedObjects).
+
+Pre-labeled objects (a chained job: the line carries the label attribute and its metadata,
+labelpilot.worker.pre_labels) are neither sent nor split: validation and batch 0 are drawn
+from the objects to label. With none left to label, the job goes straight to export.
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot.api.run_config import ValidationPolicy
+from labelpilot.api.run_config import ExistingLabels, ValidationPolicy
 from labelpilot.api.step_summary import StepStatus, StepSummary
-from labelpilot.api.steps import Step, StepFailed
+from labelpilot.api.steps import Step, StepFailed, StopReason
 from labelpilot.engine import formats, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.threshold_search import bound_sized_validation
-from labelpilot.worker import workspace_binding
+from labelpilot.worker import output_manifest, pre_labels, workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, MIN_OBJECTS, Context, step
 
 
@@ -89,22 +93,26 @@ def run(ctx: Context) -> StepSummary:
         raise StepFailed(
             "InputManifestUnreadable", f"{cfg.input_manifest_uri}: {type(error).__name__}: {error}"
         ) from error
+    pre = set(pre_labels.find(cfg, objects))
+    trusted = cfg.auto_labeling and cfg.existing_labels is ExistingLabels.TRUSTED
     failed = {o.index: o.error for o in objects if o.error}
-    failed.update(_check_readable(ctx, [o for o in objects if not o.failed]))
+    failed.update(_check_readable(ctx, [o for o in objects if not o.failed and o.index not in pre]))
     _too_many_failed(failed, len(objects))
-    valid = [o.index for o in objects if o.index not in failed]
-    if not valid:
+    valid = [o.index for o in objects if o.index not in failed and o.index not in pre]
+    if not valid and not pre:
         raise StepFailed("NoValidObjects", "the input manifest holds no readable object")
-    if len(valid) < MIN_OBJECTS and not cfg.allow_small_dataset:
+    if valid and len(valid) < MIN_OBJECTS and not cfg.allow_small_dataset:
+        chained = f" ({len(pre)} more already carry the label attribute)" if pre else ""
         raise StepFailed(
             "DatasetTooSmall",
-            f"{len(valid)} valid objects; automated labeling needs at least {MIN_OBJECTS} "
-            "(set allowSmallDataset / --allow-small-dataset for demos)",
+            f"{len(valid)} valid objects to label{chained}; automated labeling needs at least "
+            f"{MIN_OBJECTS} (set allowSmallDataset / --allow-small-dataset for demos)",
         )
     workspace_binding.bind(ctx)  # before the workspace is read or written
+    unreadable = _trusted_labels(ctx, [o for o in objects if o.index in pre]) if trusted else {}
     rng = np.random.default_rng([cfg.seed, 1])
     order = [valid[i] for i in rng.permutation(len(valid))]
-    n_val = ground_truth_validation_size(len(valid))
+    n_val = ground_truth_validation_size(len(valid))  # of the objects to label
     if cfg.validation_policy is ValidationPolicy.BOUND_SIZED:
         n_val = bound_sized_validation(
             len(valid),
@@ -131,19 +139,35 @@ def run(ctx: Context) -> StepSummary:
         "validationPolicy": str(cfg.validation_policy),
         "labels": cfg.labels,
         "created": _previous_created(ctx) or formats.now_iso(),
+        "preLabeled": sorted(pre),
+        "preLabelsTrusted": trusted,
+        "preLabelsUnreadable": {str(k): v for k, v in sorted(unreadable.items())},
     }
     storage.write_json(ctx.ws.prepare_plan, plan)
-    state = LabelState.load(ctx.ws, human_upto=-1, machine_upto=-1)
+    state = LabelState.load(ctx.ws, human_upto=-1, machine_upto=-1, objects=objects)
+    output_manifest.write(ctx, objects, state)
+    nothing_to_label = not valid
     return StepSummary(
         step=Step.PREPARE,
         iteration=None,
         status=StepStatus.SUCCEEDED,
-        next=Step.HUMAN,
+        next=Step.EXPORT if nothing_to_label else Step.HUMAN,
+        stop_reason=StopReason.ALL_LABELED if nothing_to_label else None,
         label_counters=state.counters(),
         validation_size=len(validation),
         human_batch=len(batch0),
         failed_reasons=_reason_counts(failed),
+        output_manifest_uri=ctx.ws.output_manifest,
     )
+
+
+def _trusted_labels(ctx: Context, objects: list[formats.DataObject]) -> dict[int, str]:
+    """Writes the trusted existing labels of the objects that can be read (the model
+    trains on them); returns the others with the reasons."""
+    unreadable = _check_readable(ctx, objects)
+    readable = [o for o in objects if o.index not in unreadable]
+    storage.write_jsonl(ctx.ws.pre_labels, pre_labels.rows(ctx.config, ctx.ws, readable))
+    return unreadable
 
 
 def _too_many_failed(failed: dict[int, str], total: int) -> None:

@@ -14,7 +14,7 @@ def human_labels_saved(state: LabelState, workers_per_object: int) -> dict[str, 
     """Human answers spent against labeling every object (that could be read) by hand.
     What Ground Truth's rule would have machine-labeled is per search, in the iteration
     history (`groundTruthRule`): summed over iterations it would count objects twice."""
-    objects = state.total - len(state.failed)
+    objects = state.size - len(state.failed)
     spent = state.human_sent * workers_per_object
     return {
         "humanAnswers": spent,

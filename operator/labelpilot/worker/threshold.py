@@ -34,7 +34,7 @@ from labelpilot.engine.threshold_search import (
     quality_thresholds,
 )
 from labelpilot.engine.workspace import Workspace
-from labelpilot.worker import workspace_binding
+from labelpilot.worker import output_manifest, workspace_binding
 from labelpilot.worker.common import Context, step, timestamp_of
 
 
@@ -293,7 +293,7 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     split = _split(ctx, iteration, guaranteed)
     search = _searcher(ctx, split)
     result = search(bounds.spend_delta(ctx.delta, iteration), cfg.threshold_mode)
-    cap = labeled_cap(split.state.total, cfg.max_percentage_labeled)
+    cap = labeled_cap(split.state.size, cfg.max_percentage_labeled)
     accepted = _within(
         cfg.task_type,
         split.predictions,
@@ -308,17 +308,20 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     )
     storage.write_jsonl(ws.machine_labels(iteration), rows)
     storage.write_json(ws.selection(iteration), {"selected": selected})
+    labeled = split.state.with_rows(rows)
+    output_manifest.write(ctx, ctx.objects(), labeled)
     summary = StepSummary(
         step=Step.THRESHOLD,
         iteration=iteration,
         status=StepStatus.SUCCEEDED,
         next=Step.EXPORT if stop else Step.HUMAN,
         stop_reason=stop,
-        label_counters=split.state.with_rows(rows).counters(),
+        label_counters=labeled.counters(),
         accuracy_bound=None if result.bound is None else round(result.bound, 6),
         machine_labeled_this_iteration=len(accepted),
         human_batch=len(selected),
         seconds=ctx.seconds(),
+        output_manifest_uri=ws.output_manifest,
     )
     storage.write_json(
         ws.thresholds(iteration),

@@ -1,4 +1,5 @@
-"""`train`: fit iteration i's model on the human labels outside the validation set.
+"""`train`: fit iteration i's model on the human labels outside the validation set (and a
+chained job's existing labels when it trusts them: labelpilot.worker.pre_labels).
 
 Warm-starts from the previous iteration's model (or `initial_model_ref` at iteration 0).
 The model folder is written first, the summary last; once the summary exists the step
@@ -71,7 +72,7 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     if not train:
         raise RuntimeError("no human labels to train on")
     inputs = load_inputs(ctx, train)
-    targets = targets_of(ctx, [state.labeled[i] for i in train])
+    targets = targets_of(ctx, [state.training_row(i) for i in train])
     keep: list[Any] = []
     init_from = None
     if iteration > 0 and storage.exists(storage.join(ws.model(iteration - 1), "model.json")):
