@@ -225,9 +225,10 @@ def test_a_label_row_without_its_object_is_refused(data, manifest, tmp_path):
     config = labeled_workspace(data, manifest, out)
     ws = Workspace(str(out))
     rows = storage.read_jsonl(ws.human_response(0))
+    before = storage.read_bytes(ws.output_manifest)  # the human step's
     storage.write_jsonl(
         ws.human_response(0), [{k: v for k, v in r.items() if k != "object"} for r in rows]
     )
     error = refused("export", config)
     assert error.reason == "ObjectMismatch" and "does not record which object" in error.message
-    assert not storage.exists(ws.output_manifest)
+    assert storage.read_bytes(ws.output_manifest) == before  # not rewritten from that row

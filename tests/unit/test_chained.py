@@ -16,7 +16,7 @@ from tests.specs import summary
 
 from labelpilot import cli
 from labelpilot.api.spec import LabelingJobSpec
-from labelpilot.api.status import LabelCounters, Phase
+from labelpilot.api.status import ConditionType, LabelCounters, Phase
 from labelpilot.api.steps import Step, StepFailed
 from labelpilot.controller.observed import JobState, ObservedJob
 from labelpilot.controller.planner import plan
@@ -95,6 +95,18 @@ def test_only_the_objects_without_the_attribute_reach_humans(tmp_path):
     report = storage.read_json(ws.report)
     assert report["labelCounters"]["preLabeled"] == 30
     assert report["humanLabelsSaved"]["allByHandAnswers"] == 10
+
+
+def test_rerunning_prepare_keeps_the_labels_in_the_output_manifest(tmp_path):
+    manifest, truth, _ = chained_set(tmp_path, 20, {0, 1})
+    cfg = config(manifest, tmp_path / "job", truth, auto_labeling=False)
+    run_step("prepare", cfg)
+    run_step("human", cfg, 0)
+    uri = Path(cfg.output_uri, "manifests/output/output.manifest")
+    labeled = uri.read_bytes()
+    assert labeled.count(b"labeling-job/inputs") == 18
+    run_step("prepare", cfg)  # labelpilot run, resumed
+    assert uri.read_bytes() == labeled
 
 
 def test_a_job_with_everything_labeled_goes_straight_to_export(tmp_path):
@@ -251,6 +263,17 @@ def test_nothing_to_label_completes_after_prepare(spec_dict):
     )
     status = plan(spec, status, [prepared], NOW).status
     assert status.current_step is Step.EXPORT and status.stop_reason == "AllLabeled"
+    exported = _job(
+        Step.EXPORT,
+        None,
+        JobState.SUCCEEDED,
+        summary(Step.EXPORT, labelCounters=_counters(pre_labeled=500), outputManifestUri=OUTPUT),
+    )
+    done = plan(spec, status, [prepared, exported], NOW).status
+    assert done.phase is Phase.COMPLETED
+    ready = done.condition(ConditionType.READY)
+    assert ready is not None and ready.reason == "AllLabeled"
+    assert "0 objects labeled" in ready.message and "500 already labeled kept" in ready.message
 
 
 def test_the_labeled_share_is_of_the_objects_this_job_labels(spec_dict):
@@ -353,3 +376,42 @@ def test_labelpilot_run_labels_only_what_lacks_the_attribute(tmp_path, capsys, e
 
 def _rows(uri: str) -> list[dict[str, Any]]:
     return storage.read_jsonl(uri) if storage.exists(uri) else []
+
+
+def test_a_trusted_mask_is_copied_into_the_workspace_and_reads_back(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from labelpilot.api.run_config import RunConfig
+    from labelpilot.engine import formats
+    from labelpilot.engine.labels import label_from_json
+    from labelpilot.worker import pre_labels
+
+    labels = ["cat", "dog"]
+    Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(tmp_path / "a.png")
+    mask = np.array([[0, 1, 2], [2, 2, 0]], np.uint8)
+    formats.write_mask_png(str(tmp_path / "a-mask.png"), mask, formats.color_map(labels))
+    line = {
+        "source-ref": str(tmp_path / "a.png"),
+        "seg-ref": str(tmp_path / "a-mask.png"),
+        "seg-ref-metadata": {"internal-color-map": formats.color_map(labels)},
+    }
+    manifest = write_lines(tmp_path / "input.manifest", [json.dumps(line)])
+    cfg = RunConfig.model_validate(
+        {
+            "job_name": "masks",
+            "task_type": "semantic-segmentation",
+            "label_attribute_name": "seg",
+            "labels": labels,
+            "input_manifest_uri": str(manifest),
+            "output_uri": str(tmp_path / "job"),
+            "workforce": {"simulated": {"ground_truth_uri": str(manifest)}},
+            "existing_labels": "trusted",
+        }
+    )
+    objects = formats.read_manifest(str(manifest))
+    assert pre_labels.find(cfg, objects) == [0]
+    ws = Workspace(cfg.output_uri)
+    (row,) = pre_labels.rows(cfg, ws, objects)
+    assert row["label"] == {"mask": ws.pre_label_mask(0)} and row["source"] == PRE
+    assert (label_from_json(cfg.task_type, row["label"], labels) == mask).all()

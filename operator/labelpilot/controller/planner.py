@@ -575,7 +575,8 @@ def _complete(draft: _Draft, summary: StepSummary | None) -> None:
     message = (
         f"{counters.total_labeled} objects labeled ({counters.human_labeled} by "
         f"humans, {counters.machine_labeled} by machine), {counters.unlabeled} "
-        f"unlabeled, {counters.failed_non_retryable_error} failed; output: "
-        f"{status.output_manifest_uri}"
+        f"unlabeled, {counters.failed_non_retryable_error} failed"
+        + (f", {counters.pre_labeled} already labeled kept" if counters.pre_labeled else "")
+        + f"; output: {status.output_manifest_uri}"
     )
     draft.outcome = Outcome(reason, message)

@@ -7,7 +7,7 @@ manifests/intermediate/prepare.json       the split: failed objects, validation,
                                           pre-labeled objects; the labels
                                           (worker.label_categories)
 manifests/intermediate/pre-labels.jsonl   a chained job's existing labels it trusts as
-                                          training data (masks/ beside it)
+                                          training data (pre-label-masks/ beside it)
 annotations/iteration-NNNN/               human request (batch id), response, masks
 training/iteration-NNNN/summary.json      what was trained on, metrics
 models/iteration-NNNN/, models/final/     model folders

@@ -239,7 +239,7 @@ def run(ctx: Context, iteration: int, max_wait: float | None = None) -> StepSumm
     state = LabelState.load(
         ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
     )
-    uri = output_manifest.write(ctx, ctx.objects(), state)  # also when the rule below fails
+    uri = output_manifest.write_all(ctx)  # also when the rule below fails
     failed = sum("failure" in r for r in rows)
     if iteration == 0 and rows and failed > MAX_FAILED_FRACTION * len(rows):
         raise StepFailed(

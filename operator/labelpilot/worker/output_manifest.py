@@ -75,3 +75,10 @@ def write(ctx: Context, objects: Sequence[formats.DataObject], state: LabelState
     uri = ctx.ws.output_manifest
     storage.write_text(uri, "".join(output_text(ctx, o, state) + "\n" for o in objects))
     return uri
+
+
+def write_all(ctx: Context) -> str:
+    """Writes the output manifest of every step that completed, so that rerunning an
+    earlier step never takes labels out of it; returns its URI."""
+    objects = ctx.objects()
+    return write(ctx, objects, LabelState.load(ctx.ws, objects=objects))

@@ -145,7 +145,7 @@ def run(ctx: Context) -> StepSummary:
     }
     storage.write_json(ctx.ws.prepare_plan, plan)
     state = LabelState.load(ctx.ws, human_upto=-1, machine_upto=-1, objects=objects)
-    output_manifest.write(ctx, objects, state)
+    output_manifest.write_all(ctx)  # a rerun (labelpilot run resumed) keeps later labels
     nothing_to_label = not valid
     return StepSummary(
         step=Step.PREPARE,
