@@ -22,7 +22,7 @@ from labelpilot.controller.observed import JobState, ObservedJob
 from labelpilot.controller.planner import plan
 from labelpilot.controller.run_config_from_spec import to_run_config
 from labelpilot.controller.step_jobs import job_name
-from labelpilot.engine import storage
+from labelpilot.engine import report_text, storage
 from labelpilot.engine.labels import PRE, LabelState
 from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.cli import run_step
@@ -71,6 +71,7 @@ def test_prepare_leaves_pre_labeled_objects_out_and_keeps_their_lines(tmp_path):
     assert Path(ws.output_manifest).read_text().splitlines() == lines
     state = LabelState.load(ws)
     assert not pre & set(state.unlabeled())
+    assert state.size == 20  # the objects this job labels
     assert state.training_indices() == []  # Ignore: nothing to train on yet
 
 
@@ -95,6 +96,7 @@ def test_only_the_objects_without_the_attribute_reach_humans(tmp_path):
     report = storage.read_json(ws.report)
     assert report["labelCounters"]["preLabeled"] == 30
     assert report["humanLabelsSaved"]["allByHandAnswers"] == 10
+    assert ", already labeled 30" in report_text.summary(report)
 
 
 def test_rerunning_prepare_keeps_the_labels_in_the_output_manifest(tmp_path):

@@ -18,7 +18,8 @@ def summary(report: dict[str, Any]) -> str:
         f"stopped: {report.get('stopReason') or '-'}",
         f"objects {total:,}: machine {machine:,} ({_pct(machine, total)}), human {human:,} "
         f"({_pct(human, total)}), failed {counters['failedNonRetryableError']:,}, "
-        f"unlabeled {counters['unlabeled']:,}",
+        f"unlabeled {counters['unlabeled']:,}"
+        + (f", already labeled {counters['preLabeled']:,}" if counters.get("preLabeled") else ""),
     ]
     bound = next(
         (
