@@ -25,9 +25,7 @@ CATS_AND_DOGS = '<Choice value="cat"/><Choice value="dog"/>'
 
 @pytest.mark.parametrize("task_type", list(TaskType), ids=str)
 def test_labelpilots_own_config_fits_with_its_fixed_names(task_type):
-    assert bind(labeling_config(task_type, LABELS), task_type, LABELS) == default_binding(
-        task_type
-    )
+    assert bind(labeling_config(task_type, LABELS), task_type, LABELS) == default_binding(task_type)
 
 
 def test_a_users_config_binds_its_own_names_and_reads_its_answers():
@@ -60,7 +58,7 @@ def test_aliases_are_the_labels_results_carry():
             TaskType.IMAGE_CLASSIFICATION,
             classify('<Choice value="cat"/><Choice value="fish"/>'),
             [
-                "<Choices name=\"animal\" toName=\"photo\"> lacks the job's labels 'dog'",
+                '<Choices name="animal" toName="photo"> lacks the job\'s labels \'dog\'',
                 "lists 'fish', which are not the job's labels",
             ],
         ),
