@@ -143,12 +143,12 @@ def bind(config: str, task_type: TaskType, labels: list[str]) -> Binding:
         if e.get("name") and shown & {n.strip() for n in str(e.get("toName") or "").split(",")}
     ]
     if not controls:
-        others = [
+        found = [
             _described(e)
             for e in root.iter()
             if e.get("toName") and e.tag != want.control and e.tag.endswith(("Labels", "Choices"))
         ]
-        hint = f"; it has {', '.join(others)}" if others else ""
+        hint = f"; it has {', '.join(found)}" if found else ""
         raise UiConfigError(
             f"no <{want.control}> control labels {' or '.join(sorted(shown))} "
             f"({TaskType(task_type).value} answers are read from {want.control}){hint}"
