@@ -182,3 +182,60 @@ def test_the_spec_refuses_a_config_that_does_not_fit_its_labels(spec_dict):
     del spec["labels"]
     spec["humanTaskConfig"]["uiConfig"] = MINE.replace('"dog"', '"fish"')
     LabelingJobSpec.from_k8s(spec)
+
+
+def run_flags(tmp_path: Any, *flags: str) -> Any:
+    """`labelpilot run`'s config of `flags` (a Label Studio job of two labels)."""
+    import argparse
+
+    from labelpilot.worker import in_process
+
+    (tmp_path / "labels.txt").write_text("cat\ndog\n")
+    parser = argparse.ArgumentParser()
+    in_process.register(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "run",
+            "--task-type",
+            "image-classification",
+            "--input-manifest",
+            str(tmp_path / "input.manifest"),
+            "--labels-file",
+            str(tmp_path / "labels.txt"),
+            "--label-attribute-name",
+            "pet",
+            "--output",
+            str(tmp_path / "out"),
+            *flags,
+        ]
+    )
+    return in_process.build_config(args)
+
+
+def test_labelpilot_run_takes_the_interface_from_a_file(tmp_path):
+    (tmp_path / "ui.xml").write_text(MINE)
+    studio = ("--workforce", "label-studio", "--label-studio-url", "http://127.0.0.1:8080")
+    config = run_flags(
+        tmp_path,
+        *studio,
+        "--label-studio-project",
+        "pets",
+        "--ui-config",
+        str(tmp_path / "ui.xml"),
+        "--task-title",
+        "Pets",
+    )
+    assert config.workforce.label_studio.label_config == MINE
+    assert config.workforce.task_title == "Pets"
+    (tmp_path / "bad.xml").write_text('<!DOCTYPE View [<!ENTITY a "b">]><View>&a;</View>')
+    with pytest.raises(SystemExit, match=r"--ui-config .*bad\.xml: a DOCTYPE"):
+        run_flags(
+            tmp_path,
+            *studio,
+            "--label-studio-project",
+            "p",
+            "--ui-config",
+            str(tmp_path / "bad.xml"),
+        )
+    with pytest.raises(SystemExit, match="needs --workforce label-studio"):
+        run_flags(tmp_path, "--ui-config", str(tmp_path / "ui.xml"))
