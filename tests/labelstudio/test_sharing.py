@@ -181,8 +181,8 @@ def test_a_project_set_up_for_other_labels_or_overlap_is_left_as_it_is(label_stu
         run_step("human", renamed, 0, max_wait=0)
     assert failed.value.reason == "LabelStudioProjectConflict"
     assert f"project {project} " in failed.value.message
-    assert "its labels are ['0', '1'" in failed.value.message
-    assert "the job's are ['digit 0'" in failed.value.message
+    assert "lacks the job's labels 'digit 0', 'digit 1'" in failed.value.message
+    assert "lists '0', '1'" in failed.value.message
 
     three = config("three", workforce={"workers_per_object": 3})
     run_step("prepare", three)

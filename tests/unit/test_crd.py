@@ -290,6 +290,18 @@ LABEL_STUDIO = {
     "apiTokenSecretName": "ls-token",
     "project": {"title": "digits"},
 }
+UI_CONFIG = (
+    '<View><Image name="digit" value="$image"/><Choices name="class" toName="digit">'
+    '<Choice value="0"/><Choice value="1"/><Choice value="2"/></Choices></View>'
+)
+STUDIO_UI = {
+    "humanTaskConfig": {
+        "taskTitle": "Which digit?",
+        "taskDescription": "Pick the digit the image shows.",
+        "uiConfig": UI_CONFIG,
+        "workforce": {"simulated": None, "labelStudio": LABEL_STUDIO},
+    }
+}
 INVALID = [
     ({"taskType": "VideoClassification"}, "taskType"),
     ({"labels": []}, "labels"),
@@ -359,6 +371,17 @@ INVALID = [
         },
         "objectUrls",
     ),
+    ({"humanTaskConfig": {"uiConfig": UI_CONFIG}}, "uiConfig"),  # the simulated workforce
+    (
+        {
+            "humanTaskConfig": {
+                "uiConfig": "<View>" + " " * 65536 + "</View>",
+                "workforce": {"simulated": None, "labelStudio": LABEL_STUDIO},
+            }
+        },
+        "uiConfig",
+    ),
+    ({"humanTaskConfig": {"taskTitle": "t" * 129}}, "taskTitle"),
     ({"humanTaskConfig": {"pollIntervalSeconds": 1}}, "pollIntervalSeconds"),
     ({"humanTaskConfig": {"taskTimeLimitInSeconds": 5}}, "taskTimeLimitInSeconds"),
     ({"labels": None}, "labelCategoryConfigUri"),  # neither
@@ -432,6 +455,40 @@ def test_a_label_category_file_may_replace_the_labels(spec_dict):
 )
 def test_the_label_source_is_immutable(spec_dict, old, new):
     errors = schema_errors(spec_dict(new), old_spec=spec_dict(old))
+    assert any("immutable" in e for e in errors), errors
+
+
+def test_a_label_studio_job_takes_its_own_interface_and_instructions(spec_dict):
+    spec = spec_dict(STUDIO_UI)
+    assert schema_errors(spec) == []
+    human = LabelingJobSpec.from_k8s(spec).human_task_config
+    assert (human.task_title, human.ui_config) == ("Which digit?", UI_CONFIG)
+
+
+def studio_spec(spec_dict: Any, **human: Any) -> dict[str, Any]:
+    """STUDIO_UI with humanTaskConfig fields set (None: left out)."""
+    spec = spec_dict(STUDIO_UI)
+    for key, value in human.items():
+        if value is None:
+            spec["humanTaskConfig"].pop(key)
+        else:
+            spec["humanTaskConfig"][key] = value
+    return spec
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ({"uiConfig": None}, {}),
+        ({}, {"uiConfig": None}),
+        ({}, {"uiConfig": UI_CONFIG.replace("digit", "d")}),
+        ({}, {"taskTitle": "Another title"}),
+        ({}, {"taskDescription": None}),
+    ],
+    ids=["added", "removed", "changed", "title", "description-removed"],
+)
+def test_the_interface_and_instructions_are_immutable(spec_dict, old, new):
+    errors = schema_errors(studio_spec(spec_dict, **new), old_spec=studio_spec(spec_dict, **old))
     assert any("immutable" in e for e in errors), errors
 
 

@@ -340,6 +340,26 @@ def test_only_the_human_job_gets_the_label_studio_token_and_only_by_reference(sp
         assert "LABEL_STUDIO_API_TOKEN" not in env_of(other)
 
 
+def test_only_the_human_job_gets_the_labeling_interface(spec_dict):
+    ui = (
+        '<View><Image name="i" value="$image"/><Choices name="c" toName="i">'
+        '<Choice value="0"/><Choice value="1"/><Choice value="2"/></Choices></View>'
+    )
+    changes = {
+        **LABEL_STUDIO,
+        "humanTaskConfig": {**LABEL_STUDIO["humanTaskConfig"], "uiConfig": ui},
+    }
+    human = build(spec_dict, changes, step=Step.HUMAN, iteration=0, settings=OPEN)
+    config = RunConfig.model_validate_json(env_of(human)["LABELPILOT_CONFIG"]["value"])
+    assert config.workforce.label_studio is not None
+    assert config.workforce.label_studio.label_config == ui
+    for step in (Step.PREPARE, Step.TRAIN, Step.EXPORT):
+        other = build(spec_dict, changes, step=step, iteration=0, settings=OPEN)
+        config = RunConfig.model_validate_json(env_of(other)["LABELPILOT_CONFIG"]["value"])
+        assert config.workforce.label_studio is not None
+        assert config.workforce.label_studio.label_config is None
+
+
 def test_a_job_the_policy_refuses_gets_no_job_and_the_error_names_the_field(spec_dict):
     with pytest.raises(PolicyError, match=r"spec\.storage\.credentialsSecretName: Secret 'db'"):
         build(

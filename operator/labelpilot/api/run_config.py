@@ -150,6 +150,9 @@ class LabelStudioWorkforceConfig(BaseModel):
     object_urls: ObjectUrls = ObjectUrls.INLINE
     local_files_root: str = "/"  # object paths are made relative to this for local-files
     presign_seconds: int = Field(7 * 24 * 3600, ge=60)
+    # The job's own labeling config (XML; labelpilot.api.ui_config); None: LabelPilot's for
+    # the task type, or the project's when it fits the job.
+    label_config: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _one_project(self) -> LabelStudioWorkforceConfig:
@@ -169,6 +172,9 @@ class WorkforceConfig(BaseModel):
     # Ground Truth's TaskAvailabilityLifetimeInSeconds: an object not answered this long
     # after it was sent is a failed object.
     task_availability_lifetime_seconds: int = Field(864000, ge=1)
+    # Ground Truth's TaskTitle and TaskDescription: the instructions people see (plain text).
+    task_title: str | None = Field(None, min_length=1)
+    task_description: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _one_provider(self) -> WorkforceConfig:

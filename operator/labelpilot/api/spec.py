@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
-from labelpilot.api import kube, paths
+from labelpilot.api import kube, paths, run_config, ui_config
 from labelpilot.api.base import ApiModel
 from labelpilot.api.cel import immutable, rule, validations
 from labelpilot.api.kube import DNS_SUBDOMAIN_PATTERN, IMAGE_PATTERN
@@ -35,6 +35,11 @@ TOLERATIONS_MAX = 32
 DEADLINE_MAX = 30 * 24 * 3600
 # Ground Truth's longest TaskAvailabilityLifetimeInSeconds: 30 days.
 TASK_AVAILABILITY_MAX = 30 * 24 * 3600
+# Ground Truth's TaskTitle bound; TaskDescription may be longer than its 255: it is the
+# instructions annotators read.
+TASK_TITLE_MAX = 128
+TASK_DESCRIPTION_MAX = 4096
+UI_CONFIG_MAX = ui_config.MAX_CHARS
 
 Quantity = Annotated[
     int | str,
@@ -345,6 +350,50 @@ class WorkforceSpec(ApiModel):
 
 
 class HumanTaskConfigSpec(ApiModel):
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            rule(
+                "!has(self.uiConfig) || has(self.workforce.labelStudio)",
+                "uiConfig is a Label Studio labeling config: it needs workforce.labelStudio",
+                field_path=".uiConfig",
+            ),
+            *(
+                rule(
+                    f"has(self.{field}) == has(oldSelf.{field})",
+                    f"{field} is immutable once the job exists",
+                    field_path=f".{field}",
+                )
+                for field in ("taskTitle", "taskDescription", "uiConfig")
+            ),
+        )
+    }
+
+    task_title: str | None = Field(
+        None,
+        min_length=1,
+        max_length=TASK_TITLE_MAX,
+        description="Ground Truth's TaskTitle: the title of the instructions annotators see "
+        "(plain text; Label Studio: the project's instructions, shown before labeling).",
+        json_schema_extra=validations(immutable("taskTitle")),
+    )
+    task_description: str | None = Field(
+        None,
+        min_length=1,
+        max_length=TASK_DESCRIPTION_MAX,
+        description="Ground Truth's TaskDescription: the instructions annotators see (plain "
+        "text; a blank line starts a paragraph).",
+        json_schema_extra=validations(immutable("taskDescription")),
+    )
+    ui_config: str | None = Field(
+        None,
+        min_length=1,
+        max_length=UI_CONFIG_MAX,
+        description="Ground Truth's UiConfig, for Label Studio: the labeling config (XML, "
+        "<View>...</View>) annotators work in. It needs one control of the task type "
+        "(Choices; RectangleLabels; PolygonLabels) on an Image showing $image (Text "
+        "showing $text), listing exactly the job's labels. Default: LabelPilot's.",
+        json_schema_extra=validations(immutable("uiConfig")),
+    )
     max_concurrent_task_count: int = Field(
         1000,
         ge=1,
@@ -369,6 +418,25 @@ class HumanTaskConfigSpec(ApiModel):
         description="While humans work, how often a short Job checks for answers.",
     )
     workforce: WorkforceSpec
+
+    @field_validator("ui_config")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ui_config.parse(value)
+            except ui_config.UiConfigError as exc:
+                raise ValueError(f"humanTaskConfig.uiConfig: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _ui_for_label_studio(self) -> HumanTaskConfigSpec:
+        if self.ui_config is not None and self.workforce.label_studio is None:
+            raise ValueError(
+                "humanTaskConfig.uiConfig is a Label Studio labeling config: "
+                "it needs workforce.labelStudio"
+            )
+        return self
 
 
 class StoppingConditionsSpec(ApiModel):
@@ -670,6 +738,15 @@ class LabelingJobSpec(ApiModel):
                     f"output.exportFormats: {fmt.value} does not hold {self.task_type.value} "
                     f"labels ({_held()})"
                 )
+        config = self.human_task_config.ui_config
+        if config is not None and self.labels is not None:
+            try:
+                ui_config.bind(config, run_config.TaskType[self.task_type.name], self.labels)
+            except ui_config.UiConfigError as exc:
+                raise ValueError(
+                    f"humanTaskConfig.uiConfig cannot take {self.task_type.value} tasks "
+                    f"of these labels: {exc}"
+                ) from exc
         if self.storage is not None and self.storage.volume_claim_name is not None:
             mount = self.storage.mount_path
             for field, uri in (

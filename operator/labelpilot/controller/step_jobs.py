@@ -164,6 +164,17 @@ def placement(spec: LabelingJobSpec, step: Step, settings: JobSettings) -> Place
     )
 
 
+def step_config(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: Step) -> str:
+    """The run config `step` reads, as JSON. Only the human step reads the job's labeling
+    interface (up to 64 KiB): the others go without it, as one environment variable holds
+    at most 128 KiB."""
+    config = to_run_config(name, namespace, spec, uid)
+    studio = config.workforce.label_studio
+    if step is not Step.HUMAN and studio is not None and studio.label_config is not None:
+        config.workforce.label_studio = studio.model_copy(update={"label_config": None})
+    return config.to_json()
+
+
 def _container(
     name: str,
     namespace: str,
@@ -176,7 +187,7 @@ def _container(
 ) -> Obj:
     command, args = command_and_args(spec, step, iteration)
     env: list[Obj] = [
-        {"name": CONFIG_ENV, "value": to_run_config(name, namespace, spec, uid).to_json()},
+        {"name": CONFIG_ENV, "value": step_config(name, namespace, uid, spec, step)},
         {"name": TERMINATION_LOG_ENV, "value": TERMINATION_LOG_PATH},
         {"name": "HOME", "value": SCRATCH_PATH},  # an arbitrary non-root uid has no home
         {"name": "PYTHONUNBUFFERED", "value": "1"},

@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--label-studio-project", help="label-studio: project title (created when missing)"
     )
+    p.add_argument(
+        "--ui-config",
+        help="label-studio: a file holding the job's labeling config (XML; spec "
+        "humanTaskConfig.uiConfig)",
+    )
+    p.add_argument("--task-title", help="the instructions' title annotators see")
+    p.add_argument("--task-description", help="the instructions annotators see")
     p.add_argument("--job-name", default="labelpilot-run")
     p.add_argument("--job-uid", help="the job identity the workspace is bound to")
     p.add_argument("--target-accuracy", type=float)
@@ -131,6 +138,9 @@ FLAGS = {
     "latency_seconds": "--latency",
     "url": "--label-studio-url",
     "project_title": "--label-studio-project",
+    "label_config": "--ui-config",
+    "task_title": "--task-title",
+    "task_description": "--task-description",
 }
 
 
@@ -161,6 +171,23 @@ def _labels(path: str) -> list[str]:
     if not labels:
         raise SystemExit(_one_line(f"--labels-file {path}: holds no label (one per line)"))
     return labels
+
+
+def _ui_config(path: str | None) -> str | None:
+    """The labeling config in `path`, read and checked now (what it lacks for the task
+    type and labels is found when the human step opens the project)."""
+    from labelpilot.api.ui_config import UiConfigError, parse
+    from labelpilot.engine import storage
+
+    if path is None:
+        return None
+    try:
+        text = storage.read_text(path)
+        parse(text)
+    except (OSError, ValueError) as error:  # UiConfigError and UnicodeDecodeError too
+        why = str(error) if isinstance(error, UiConfigError) else reasons.describe(error)
+        raise SystemExit(_one_line(f"--ui-config {path}: {why}")) from error
+    return text
 
 
 def _category_file(path: str | None) -> str | None:
@@ -204,8 +231,13 @@ def build_config(args: argparse.Namespace) -> Any:
             "label_studio": {
                 "url": args.label_studio_url,
                 "project_title": args.label_studio_project,
+                "label_config": _ui_config(args.ui_config),
             }
         }
+    elif args.ui_config:
+        raise SystemExit(
+            "--ui-config is a Label Studio labeling config: it needs --workforce label-studio"
+        )
     elif not args.ground_truth:
         raise SystemExit("--workforce simulated needs --ground-truth")
     elif not storage.exists(args.ground_truth):
@@ -237,7 +269,12 @@ def build_config(args: argparse.Namespace) -> Any:
                 output_uri=_absolute(args.output),
                 data_roots=[_absolute(root) for root in args.data_roots],
                 **limits,
-                workforce={**provider, "workers_per_object": args.workers_per_object},
+                workforce={
+                    **provider,
+                    "workers_per_object": args.workers_per_object,
+                    "task_title": args.task_title,
+                    "task_description": args.task_description,
+                },
                 target_accuracy=args.target_accuracy,
                 confidence_level=args.confidence_level,
                 threshold_mode=args.threshold_mode,

@@ -1,22 +1,44 @@
-"""What people see in Label Studio: the labeling config of a task type and its labels.
+"""What people see in Label Studio: LabelPilot's labeling config of a task type and its
+labels (when the job gives none of its own), and the instructions.
 
-Control and object names are fixed (`label` on `image` or `text`), so results and
-predictions can be mapped without parsing the config back. Masks are drawn as polygons.
+LabelPilot's control and object names are `label` on `image` or `text`; a job's own config
+names its own (labelpilot.api.ui_config.Binding). Masks are drawn as polygons.
 """
 
 from __future__ import annotations
 
+import html
 from xml.sax.saxutils import quoteattr
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.api.ui_config import IMAGE_FIELD, TEXT_FIELD, Binding
 
 CONTROL = "label"
-IMAGE = "image"
-TEXT = "text"
+IMAGE = IMAGE_FIELD
+TEXT = TEXT_FIELD
 
 
 def object_name(task_type: TaskType) -> str:
     return TEXT if TaskType(task_type) is TaskType.TEXT_CLASSIFICATION else IMAGE
+
+
+def default_binding(task_type: TaskType) -> Binding:
+    """Where the answers are in results of LabelPilot's own config."""
+    return Binding(CONTROL, object_name(task_type))
+
+
+def instructions(title: str | None, description: str | None) -> str | None:
+    """The project's `expert_instruction` (HTML) for a task title and description given as
+    plain text; None when neither is given."""
+    if not title and not description:
+        return None
+    parts = [f"<h3>{html.escape(title)}</h3>"] if title else []
+    parts += [
+        "<p>" + html.escape(paragraph.strip()).replace("\n", "<br/>") + "</p>"
+        for paragraph in (description or "").split("\n\n")
+        if paragraph.strip()
+    ]
+    return "".join(parts)
 
 
 def result_type(task_type: TaskType) -> str:

@@ -1,9 +1,11 @@
 """Label Studio as the human workforce.
 
 - The project: `project_id`, or the project titled `project_title` (created when missing),
-  with LabelPilot's labeling config for the task type (interface.py) and the overlap
-  (`maximum_annotations`) set to the workers per object; a project set up for something
-  else fails the job (project.py).
+  with the job's own labeling config (`uiConfig`) or LabelPilot's for the task type
+  (interface.py), the job's instructions, and the overlap (`maximum_annotations`) set to
+  the workers per object; a project set up for something else fails the job, one whose
+  own config fits the job keeps it (project.py). The handle records which control and
+  object of the config the answers come from.
 - submit: one task per object, meta `{"labelpilot": {job, namespace, uid, batch, index}}`,
   with the model's prediction as a pre-annotation when there is one. Tasks this job's batch
   already created (a rerun after a crash before the ids were recorded) are found by their
@@ -27,6 +29,7 @@ from typing import Any
 from labelpilot.api import run_config as cfg
 from labelpilot.api.run_config import RunConfig, TaskType
 from labelpilot.api.steps import StepFailed
+from labelpilot.api.ui_config import Binding
 from labelpilot.engine import storage
 from labelpilot.engine.confinement import DataRoots
 from labelpilot.engine.formats import iso_utc
@@ -34,6 +37,7 @@ from labelpilot.ml.inputs import ObjectAccess
 from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
 from labelpilot.workforce.labelstudio.client import Client, LabelStudioError, UnsafeUrl
 from labelpilot.workforce.labelstudio.identity import META_KEY, JobIdentity
+from labelpilot.workforce.labelstudio.interface import default_binding
 from labelpilot.workforce.labelstudio.media import MediaError, task_data
 from labelpilot.workforce.labelstudio.project import MODEL_VERSION, open_project
 from labelpilot.workforce.labelstudio.results import ResultError, from_result, same_label, to_result
@@ -126,7 +130,12 @@ class LabelStudioWorkforce(WorkforceProvider):
     # ---------------------------------------------------------------- submit
 
     def _task(
-        self, batch_id: str, item: TaskItem, data: dict[str, Any], size: tuple[int, int, int] | None
+        self,
+        batch_id: str,
+        item: TaskItem,
+        data: dict[str, Any],
+        size: tuple[int, int, int] | None,
+        binding: Binding,
     ) -> dict[str, Any]:
         task: dict[str, Any] = {
             "data": data,
@@ -138,7 +147,11 @@ class LabelStudioWorkforce(WorkforceProvider):
                     "model_version": MODEL_VERSION,
                     "score": float(item.prediction_score or 0.0),
                     "result": to_result(
-                        self.task_type, item.prediction, self.labels, size[:2] if size else None
+                        self.task_type,
+                        item.prediction,
+                        self.labels,
+                        size[:2] if size else None,
+                        binding,
                     ),
                 }
             ]
@@ -147,8 +160,15 @@ class LabelStudioWorkforce(WorkforceProvider):
     def submit(
         self, batch_id: str, items: list[TaskItem], workers_per_object: int
     ) -> dict[str, Any]:
-        project = open_project(
-            self.client, self.settings, self.job, self.task_type, self.labels, workers_per_object
+        project, binding = open_project(
+            self.client,
+            self.settings,
+            self.job,
+            self.task_type,
+            self.labels,
+            workers_per_object,
+            title=self.workforce.task_title,
+            description=self.workforce.task_description,
         )
         existing = self._batch_tasks(project, batch_id)
         tasks = {str(i): int(t["id"]) for i, t in existing.items()}
@@ -166,7 +186,7 @@ class LabelStudioWorkforce(WorkforceProvider):
             if shown.size is not None:
                 sizes[str(item.index)] = list(shown.size)
             if str(item.index) not in tasks:
-                pending.append((item, self._task(batch_id, item, shown.data, shown.size)))
+                pending.append((item, self._task(batch_id, item, shown.data, shown.size, binding)))
         for start in range(0, len(pending), IMPORT_CHUNK):
             chunk = pending[start : start + IMPORT_CHUNK]
             ids = self.client.import_tasks(project, [task for _, task in chunk])
@@ -182,6 +202,7 @@ class LabelStudioWorkforce(WorkforceProvider):
             "batchId": batch_id,
             "submittedAt": time.time(),
             "workersPerObject": workers_per_object,
+            "controls": {"control": binding.control, "object": binding.object},
             "tasks": tasks,
             "sizes": sizes,
             "failed": failed,
@@ -264,6 +285,12 @@ class LabelStudioWorkforce(WorkforceProvider):
         self, item: TaskItem, task: dict[str, Any], size: list[int] | None, handle: dict[str, Any]
     ) -> Answer:
         limit = self.workforce.task_time_limit_seconds
+        # a handle without "controls" was recorded before jobs could bring their own config
+        binding = (
+            Binding(handle["controls"]["control"], handle["controls"]["object"])
+            if "controls" in handle
+            else default_binding(self.task_type)
+        )
         labels, workers, problems, moments = [], [], [], []
         for annotation in sorted(task.get("annotations") or [], key=lambda a: int(a["id"])):
             if annotation.get("was_cancelled"):
@@ -282,6 +309,7 @@ class LabelStudioWorkforce(WorkforceProvider):
                     annotation.get("result") or [],
                     self.labels,
                     (size[0], size[1]) if size else None,
+                    binding,
                 )
             except ResultError as exc:
                 problems.append(f"InvalidAnswer: {exc}")

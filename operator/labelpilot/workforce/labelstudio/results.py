@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from labelpilot.api.run_config import TaskType
+from labelpilot.api.ui_config import Binding
 from labelpilot.engine.formats import Boxes
 from labelpilot.engine.quality import boxes_mean_iou, mask_mean_iou
 from labelpilot.workforce import polygons
-from labelpilot.workforce.labelstudio.interface import CONTROL, object_name, result_type
+from labelpilot.workforce.labelstudio.interface import default_binding, result_type
 
 Result = list[dict[str, Any]]
 # A pre-annotation counts as kept when the person's answer is this close to it.
@@ -28,11 +29,11 @@ class ResultError(ValueError):
 
 
 def _item(
-    task_type: TaskType, value: dict[str, Any], size: tuple[int, int] | None
+    task_type: TaskType, value: dict[str, Any], size: tuple[int, int] | None, binding: Binding
 ) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "from_name": CONTROL,
-        "to_name": object_name(task_type),
+        "from_name": binding.control,
+        "to_name": binding.object,
         "type": result_type(task_type),
         "value": value,
     }
@@ -43,12 +44,18 @@ def _item(
 
 
 def to_result(
-    task_type: TaskType, label: Any, labels: list[str], size: tuple[int, int] | None = None
+    task_type: TaskType,
+    label: Any,
+    labels: list[str],
+    size: tuple[int, int] | None = None,
+    binding: Binding | None = None,
 ) -> Result:
-    """A label as Label Studio result items; `size` (width, height) for boxes and masks."""
+    """A label as Label Studio result items of `binding`'s control (default: LabelPilot's
+    config); `size` (width, height) for boxes and masks."""
     task_type = TaskType(task_type)
+    binding = binding or default_binding(task_type)
     if task_type.is_classification:
-        return [_item(task_type, {"choices": [labels[int(label)]]}, None)]
+        return [_item(task_type, {"choices": [labels[int(label)]]}, None, binding)]
     if size is None:
         raise ValueError("boxes and masks need the image size")
     width, height = size
@@ -65,6 +72,7 @@ def to_result(
                     "rectanglelabels": [labels[int(cls)]],
                 },
                 size,
+                binding,
             )
             for cls, left, top, w, h in np.asarray(label.boxes, dtype=np.float64)
         ]
@@ -77,6 +85,7 @@ def to_result(
                 "polygonlabels": [labels[int(cls) - 1]],
             },
             size,
+            binding,
         )
         for cls, points in polygons.mask_to_polygons(np.asarray(label))
     ]
@@ -90,14 +99,20 @@ def _class_of(value: dict[str, Any], key: str, labels: list[str]) -> int:
 
 
 def from_result(
-    task_type: TaskType, result: Result, labels: list[str], size: tuple[int, int] | None = None
+    task_type: TaskType,
+    result: Result,
+    labels: list[str],
+    size: tuple[int, int] | None = None,
+    binding: Binding | None = None,
 ) -> Any:
-    """The label a person gave; raises ResultError for an empty or foreign answer."""
+    """The label a person gave with `binding`'s control (default: LabelPilot's config);
+    raises ResultError for an empty or foreign answer."""
     task_type = TaskType(task_type)
+    control = (binding or default_binding(task_type)).control
     items = [
         r
         for r in result or []
-        if r.get("from_name") == CONTROL and r.get("type") == result_type(task_type)
+        if r.get("from_name") == control and r.get("type") == result_type(task_type)
     ]
     if task_type.is_classification:
         if not items:
