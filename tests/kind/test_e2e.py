@@ -23,6 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "labelpilot-test"
 OBJECTS = 1000
 TARGET = 0.95
+# The first run builds the kind node image and the cluster before its job: on a fresh 2-core
+# machine that alone takes over ten minutes. The guard against a hang is the script's own.
+pytestmark = pytest.mark.timeout(3600)
 
 
 @pytest.fixture(scope="module")
