@@ -92,6 +92,7 @@ class ThresholdMode(StrEnum):
 class ValidationPolicy(StrEnum):
     SEED = "Seed"
     BOUND_SIZED = "BoundSized"
+    FRESH = "Fresh"
 
 
 class ExistingLabels(StrEnum):
@@ -231,7 +232,9 @@ class AutoLabelingSpec(ApiModel):
     validation_policy: ValidationPolicy = Field(
         ValidationPolicy.SEED,
         description="Seed: 20% of the dataset under 5,000 objects, 10% above; BoundSized: "
-        "only as many validation labels as the bound needs.",
+        "only as many validation labels as the bound needs; Fresh: BoundSized, and every "
+        "later iteration's human batch adds a new random sample of the unlabeled pool, "
+        "sized by the bound, that alone validates that iteration's thresholds.",
     )
     existing_labels: ExistingLabels = Field(
         ExistingLabels.IGNORE,

@@ -31,6 +31,7 @@ OBJECT_URLS: dict[ObjectUrls, run_config.ObjectUrls] = {
 VALIDATION_POLICIES: dict[ValidationPolicy, run_config.ValidationPolicy] = {
     ValidationPolicy.SEED: run_config.ValidationPolicy.SEED,
     ValidationPolicy.BOUND_SIZED: run_config.ValidationPolicy.BOUND_SIZED,
+    ValidationPolicy.FRESH: run_config.ValidationPolicy.FRESH,
 }
 
 EXISTING_LABELS: dict[ExistingLabels, run_config.ExistingLabels] = {

@@ -167,9 +167,11 @@ class LabelState:
             if i not in self.failed and i not in self.labeled and i not in self.pre_labeled
         ]
 
-    def training_indices(self) -> list[int]:
-        """Human labels outside the validation set, and the trusted existing labels."""
-        human = (i for i in self.human if i not in self.validation)
+    def training_indices(self, held_out: set[int] | None = None) -> list[int]:
+        """Human labels outside `held_out` (None: the validation set), and the trusted
+        existing labels."""
+        held_out = self.validation if held_out is None else held_out
+        human = (i for i in self.human if i not in held_out)
         return sorted({*human, *self.trusted})
 
     def training_row(self, index: int) -> dict[str, Any]:

@@ -414,26 +414,33 @@ def bound_sized_validation(
 ) -> int:
     """Validation size for the `bound-sized` policy: enough accepted validation objects that
     a model whose accepted error is half the allowed one is accepted by the first
-    iteration's test, divided by the coverage we expect; never more than Ground Truth's rule.
+    iteration's test (`accepted_needed` at delta_0 = bounds.spend_delta(delta, 0)), divided
+    by the coverage we expect; never more than Ground Truth's rule."""
+    needed = accepted_needed(target, bounds.spend_delta(delta, 0), bounded_loss=bounded_loss)
+    size = int(np.ceil(needed / expected_coverage))
+    return max(1, min(ground_truth_size, size, n_objects))
+
+
+def accepted_needed(target: float, delta: float, *, bounded_loss: bool = False) -> int:
+    """How many accepted validation objects let a search at level `delta` accept a model
+    whose accepted error is half the allowed one.
 
     `bounded_loss` (boxes, masks: the loss is 1 - IoU in [0, 1]): the same with the
     Hoeffding-Bentkus p-value the search uses for them, at the level of one walk's start
-    (delta_0 / MAX_WALKS): the binomial zero-error rule is too small for that bound
+    (delta / MAX_WALKS): the binomial zero-error rule is too small for that bound
     (docs/ml.md)."""
     alpha = 1.0 - target
-    delta0 = bounds.spend_delta(delta, 0)
     if bounded_loss:
         n = 1
 
         def passes(n: int) -> bool:
-            return bounds.hoeffding_bentkus_pvalue(alpha / 2, n, alpha) <= delta0 / MAX_WALKS
+            return bounds.hoeffding_bentkus_pvalue(alpha / 2, n, alpha) <= delta / MAX_WALKS
     else:
-        n = bounds.min_samples_for_zero_errors(alpha, delta0)
+        n = bounds.min_samples_for_zero_errors(alpha, delta)
 
         def passes(n: int) -> bool:
-            return bounds.binomial_pvalue(int(np.floor(n * alpha / 2)), n, alpha) <= delta0
+            return bounds.binomial_pvalue(int(np.floor(n * alpha / 2)), n, alpha) <= delta
 
     while not passes(n) and n < 100_000:
         n = int(n * 1.1) + 1
-    size = int(np.ceil(n / expected_coverage))
-    return max(1, min(ground_truth_size, size, n_objects))
+    return n

@@ -2,7 +2,9 @@
 
 The batch: iteration 0's from `prepare`, else the selection of threshold(i - 1) (with
 auto-labeling off: a seeded random sample of the unlabeled objects). From iteration 1 on,
-each object carries the model's prediction of iteration i - 1 as a pre-annotation. The
+each object carries the model's prediction of iteration i - 1 as a pre-annotation, but
+for the fresh validation sample (labelpilot.engine.fresh_validation): a label that leans
+on the model would hide the model's errors from the test that certifies it. The
 request (batch id and the provider's handle, e.g. Label Studio's task ids) is written
 before waiting, so a rerun finds the same batch; the response is written last, atomically,
 and once it exists the step does not ask again.
@@ -28,7 +30,7 @@ from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StepFailed, StopReason
 from labelpilot.api.stopping import human_budget_left, stop_reason
-from labelpilot.engine import formats, progress, storage
+from labelpilot.engine import formats, fresh_validation, progress, storage
 from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
 from labelpilot.worker import output_manifest, workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, Context, step
@@ -68,10 +70,11 @@ def _predictions(ctx: Context, iteration: int, batch: list[int]) -> dict[int, tu
     ):
         return {}
     p = load_predictions(ctx.ws, iteration - 1)
+    unshown = set(fresh_validation.sample_for(ctx.ws, iteration))
     out: dict[int, tuple[Any, float]] = {}
     for i in batch:
         k = p.position.get(i)
-        if k is None:
+        if k is None or i in unshown:
             continue
         if cfg.task_type.is_classification:
             out[i] = int(np.argmax(p.probs[k])), float(np.max(p.probs[k]))

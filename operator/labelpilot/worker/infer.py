@@ -13,7 +13,7 @@ from typing import Any
 
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step
-from labelpilot.engine import storage
+from labelpilot.engine import fresh_validation, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.predictions import pack
 from labelpilot.worker import workspace_binding
@@ -21,8 +21,9 @@ from labelpilot.worker.common import Context, step
 from labelpilot.worker.model_folder import local_model_dir
 
 
-def objects_to_predict(state: LabelState) -> list[int]:
-    return sorted(set(state.validation_indices()) | set(state.unlabeled()))
+def objects_to_predict(state: LabelState, fresh: list[int] | None = None) -> list[int]:
+    """The validation objects (and the iteration's fresh sample) and the unlabeled pool."""
+    return sorted(set(state.validation_indices()) | set(fresh or ()) | set(state.unlabeled()))
 
 
 def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
@@ -47,7 +48,8 @@ def run(
     state = LabelState.load(
         ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
     )
-    mine = objects_to_predict(state)[shard::count]
+    fresh = fresh_validation.sample_for(ws, iteration)
+    mine = objects_to_predict(state, fresh)[shard::count]
     if not storage.exists(target):
         objects = {o.index: o for o in ctx.objects()}
         access = ObjectAccess.for_config(cfg)

@@ -6,6 +6,10 @@ labelpilot.engine.threshold_search). In guaranteed mode, validation objects that
 iteration's thresholds accepted are retired from the validation set, as their pool
 counterparts were machine-labeled and left the pool: the validation set keeps resembling
 what remains.
+With the `fresh` validation policy (labelpilot.engine.fresh_validation), iteration i >= 1
+validates on the random sample of the pool that iteration i - 1 drew into its human batch
+(selection.json's freshValidation, after the active-learning pick) alone, at
+delta / 2^(i + 1); nothing retires.
 Files: machine-labels.jsonl and selection.json first, then thresholds.json, the commit
 mark: once it exists the step returns what it recorded.
 """
@@ -18,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot.api.run_config import TaskType, ThresholdMode
+from labelpilot.api.run_config import TaskType, ThresholdMode, ValidationPolicy
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StopReason
 from labelpilot.api.stopping import human_budget_left, labeled_cap, stop_reason
-from labelpilot.engine import bounds, formats, selection, storage
+from labelpilot.engine import formats, fresh_validation, selection, storage
 from labelpilot.engine.formats import Boxes
 from labelpilot.engine.labels import MACHINE, LabelState, label_from_json, label_to_json, object_id
 from labelpilot.engine.predictions import ObjectPredictions, load_predictions
@@ -88,6 +92,16 @@ def _split(ctx: Context, iteration: int, guaranteed: bool) -> _Split:
         ctx.ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
     )
     p = load_predictions(ctx.ws, iteration)
+    if _fresh(ctx) and iteration > 0:
+        sample = fresh_validation.sample_for(ctx.ws, iteration)
+        human = state.human
+        return _Split(
+            state,
+            p,
+            [i for i in sample if i in human and i in p.position],
+            [i for i in state.unlabeled() if i in p.position],
+            set(),
+        )
     retired = retired_validation(ctx.ws, iteration) if guaranteed else set()
     return _Split(
         state,
@@ -96,6 +110,10 @@ def _split(ctx: Context, iteration: int, guaranteed: bool) -> _Split:
         [i for i in state.unlabeled() if i in p.position],
         retired,
     )
+
+
+def _fresh(ctx: Context) -> bool:
+    return ctx.config.validation_policy is ValidationPolicy.FRESH
 
 
 def _searcher(ctx: Context, split: _Split) -> Callable[[float, ThresholdMode], ThresholdResult]:
@@ -224,16 +242,31 @@ def _rows(
 
 def _next_batch(
     ctx: Context, iteration: int, split: _Split, remaining: list[int], labeled: int, cap: int
-) -> tuple[StopReason | None, list[int]]:
-    """Why the loop stops, or the objects people label next."""
+) -> tuple[StopReason | None, list[int], list[int]]:
+    """Why the loop stops, or the objects people label next and (fresh policy) the random
+    validation sample among them."""
     cfg = ctx.config
     human_left = human_budget_left(cfg.max_human_labeled, split.state.human_sent)
     stop = stop_reason(unlabeled=len(remaining), labeled=labeled, cap=cap, human_left=human_left)
     if stop is not None:
-        return stop, []
+        return stop, [], []
     size = min(cfg.max_concurrent_task_count, human_left, len(remaining), cap - labeled)
-    selected = _select(ctx, iteration, split.predictions, remaining, size)
-    return (None, selected) if selected else (StopReason.NO_PROGRESS, [])
+    n_fresh = 0
+    if _fresh(ctx):
+        n_fresh = fresh_validation.sample_size(
+            len(remaining),
+            size,
+            target=cfg.target,
+            delta=fresh_validation.iteration_delta(ctx.delta, iteration + 1),
+            bounded_loss=not cfg.task_type.is_classification,
+        )
+    selected = _select(ctx, iteration, split.predictions, remaining, size - n_fresh)
+    # drawn after the pick, from what stays in the pool: exchangeable with what it validates
+    picked = set(selected)
+    left = [i for i in remaining if i not in picked]
+    fresh = fresh_validation.draw(left, n_fresh, seed=cfg.seed, iteration=iteration + 1)
+    batch = sorted([*selected, *fresh])
+    return (None, batch, fresh) if batch else (StopReason.NO_PROGRESS, [], [])
 
 
 def _by_class(ctx: Context, split: _Split, thresholds: np.ndarray) -> dict[str, list[int]]:
@@ -269,6 +302,8 @@ def _details(
             "accepted": int(rule.accepted.sum()),
             "estimate": rule.summary()["estimate"],
         }
+    if _fresh(ctx):
+        details["validationPolicy"] = str(ValidationPolicy.FRESH)
     if cfg.task_type.is_classification:
         details["validationAcceptedByClass"] = _by_class(ctx, split, result.thresholds)
     details.update(
@@ -292,7 +327,8 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
     split = _split(ctx, iteration, guaranteed)
     search = _searcher(ctx, split)
-    result = search(bounds.spend_delta(ctx.delta, iteration), cfg.threshold_mode)
+    delta = fresh_validation.delta_for(cfg.validation_policy, ctx.delta, iteration)
+    result = search(delta, cfg.threshold_mode)
     cap = labeled_cap(split.state.size, cfg.max_percentage_labeled)
     accepted = _within(
         cfg.task_type,
@@ -303,11 +339,14 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     rows = _rows(ctx, iteration, split.predictions, accepted)
     taken = set(accepted)
     remaining = [i for i in split.pool if i not in taken]
-    stop, selected = _next_batch(
+    stop, selected, fresh = _next_batch(
         ctx, iteration, split, remaining, len(split.state.labeled) + len(accepted), cap
     )
     storage.write_jsonl(ws.machine_labels(iteration), rows)
-    storage.write_json(ws.selection(iteration), {"selected": selected})
+    chosen: dict[str, Any] = {"selected": selected}
+    if _fresh(ctx):
+        chosen[fresh_validation.FRESH_KEY] = fresh
+    storage.write_json(ws.selection(iteration), chosen)
     labeled = split.state.with_rows(rows)
     output_manifest.write(ctx, ctx.objects(), labeled)
     summary = StepSummary(

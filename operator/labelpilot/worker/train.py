@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from labelpilot.api.run_config import TaskType
+from labelpilot.api.run_config import TaskType, ValidationPolicy
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step
-from labelpilot.engine import storage
+from labelpilot.engine import fresh_validation, storage
 from labelpilot.engine.labels import LabelState, label_from_json
 from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import Context, step
@@ -68,7 +68,10 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     state = LabelState.load(
         ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
     )
-    train = state.training_indices()
+    held_out = None
+    if cfg.validation_policy is ValidationPolicy.FRESH:
+        held_out = fresh_validation.held_out(ws, iteration, state.validation)
+    train = state.training_indices(held_out)
     if not train:
         raise RuntimeError("no human labels to train on")
     inputs = load_inputs(ctx, train)
