@@ -521,6 +521,11 @@ def main(argv: list[str] | None = None) -> None:
         help="maxConcurrentTaskCount of the guarantee check: with 1000 on "
         "2,000 objects the humans would take all but 200",
     )
+    parser.add_argument(
+        "--guarantee-policy",
+        default="seed",
+        help="validation policy of the guarantee check (the threshold-search replay: seed only)",
+    )
     parser.add_argument("--model-options", default="{}", help="model options of the table")
     parser.add_argument("--no-table", action="store_true")
     parser.add_argument("--no-guarantee", action="store_true")
@@ -652,7 +657,7 @@ def main(argv: list[str] | None = None) -> None:
                 data,
                 args.work,
                 mode="guaranteed",
-                policy="seed",
+                policy=args.guarantee_policy,
                 seed=seed,
                 model_options=options,
                 batch=args.guarantee_batch,
@@ -673,7 +678,8 @@ def main(argv: list[str] | None = None) -> None:
         body = (
             f"## Labeling engine: guarantee check over seeds\n\n{header(argv)}\n"
             f"MNIST first {args.guarantee_limit} digits, default settings (guaranteed "
-            f"mode, seed validation policy, target accuracy 0.95, confidence 0.95) but "
+            f"mode, {args.guarantee_policy} validation policy, target accuracy 0.95, "
+            "confidence 0.95) but "
             f"model options `{json.dumps(options)}` to fit the time and "
             f"maxConcurrentTaskCount {args.guarantee_batch}; seeds 0-"
             f"{args.seeds - 1}, each a new validation split, iteration-0 sample and "
@@ -705,6 +711,8 @@ def main(argv: list[str] | None = None) -> None:
         print(body)
         if not args.no_write:
             write_section("engine-guarantee", body)
+        if args.guarantee_policy != "seed":
+            return
         body = replay_section(args, argv, data, runs, guarantee_tag)
         print(body)
         if not args.no_write:

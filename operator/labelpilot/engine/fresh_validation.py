@@ -3,12 +3,14 @@
 Iteration 0 validates on prepare's bound-sized random split. For each later iteration i,
 threshold(i - 1) picks the active-learning batch S_i first, then draws F_i, a simple random
 sample of the objects left in the pool once S_i is taken out (the pool threshold(i) labels
-from), sized by the bound within the human batch. Humans label S_i and F_i together at
+from), sized by the bound, within the human batch (it may fill it: its labels train the
+next models as well). Humans label S_i and F_i together at
 human(i); train(i) leaves F_i out (the model must not see its validation objects), and
 threshold(i) validates on F_i alone. From train(i + 1) on, F_i is training data like any
 human label, and so is prepare's split from train(1) on: no human label is wasted.
 
-delta_i = delta / 2^(i + 1) (sum <= delta: the statements of all iterations hold together).
+delta_i = delta / ((i + 1)(i + 2)): the shares telescope to delta, so the statements of all
+iterations hold together with probability >= 1 - delta.
 Why, and what the statement of iteration i is: docs/ml.md, "Fresh validation samples".
 """
 
@@ -28,8 +30,9 @@ FRESH_KEY = "freshValidation"  # selection.json: the sample drawn for the next i
 
 
 def iteration_delta(delta: float, iteration: int) -> float:
-    """The fresh policy's share of `delta` for iteration i >= 0: delta / 2^(i + 1)."""
-    return delta * 0.5 ** (iteration + 1)
+    """The fresh policy's share of `delta` for iteration i >= 0: delta / ((i + 1)(i + 2))
+    (1/2, 1/6, 1/12, 1/20, ...: the sum over all i is delta)."""
+    return delta / ((iteration + 1) * (iteration + 2))
 
 
 def delta_for(policy: ValidationPolicy, delta: float, iteration: int) -> float:
@@ -48,12 +51,12 @@ def wanted_size(target: float, delta: float, *, bounded_loss: bool) -> int:
 def sample_size(
     candidates: int, room: int, *, target: float, delta: float, bounded_loss: bool
 ) -> int:
-    """The fresh sample's size: `wanted_size`, at most half of `room` (the human batch) and
-    never all the candidates (then humans label them all: nothing is left to validate for).
-    0 when that cannot certify anything even without a single error."""
+    """The fresh sample's size: `wanted_size`, at most `room` (the human batch), and none
+    when humans label every candidate anyway (nothing is left to validate for) or when the
+    sample could not certify anything even without a single error."""
     if candidates <= room:
         return 0
-    size = min(wanted_size(target, delta, bounded_loss=bounded_loss), room // 2, candidates)
+    size = min(wanted_size(target, delta, bounded_loss=bounded_loss), room)
     least = bounds.min_samples_for_zero_errors(1.0 - target, delta)
     return size if size >= least else 0
 

@@ -8,8 +8,8 @@ counterparts were machine-labeled and left the pool: the validation set keeps re
 what remains.
 With the `fresh` validation policy (labelpilot.engine.fresh_validation), iteration i >= 1
 validates on the random sample of the pool that iteration i - 1 drew into its human batch
-(selection.json's freshValidation, after the active-learning pick) alone, at
-delta / 2^(i + 1); nothing retires.
+(selection.json's freshValidation, drawn after the active-learning pick) alone, at
+delta / ((i + 1)(i + 2)); nothing retires.
 Files: machine-labels.jsonl and selection.json first, then thresholds.json, the commit
 mark: once it exists the step returns what it recorded.
 """
