@@ -56,9 +56,11 @@ def simulated_inference(
     ws: Workspace, iteration: int, seed: int, truth: np.ndarray, difficulty: np.ndarray
 ) -> None:
     state = LabelState.load(ws, human_upto=iteration, machine_upto=iteration - 1)
-    fresh = [int(i) for i in storage.read_json(ws.selection(iteration - 1)).get(
-        "freshValidation", []
-    )] if iteration else []
+    fresh = (
+        [int(i) for i in storage.read_json(ws.selection(iteration - 1)).get("freshValidation", [])]
+        if iteration
+        else []
+    )
     indices = objects_to_predict(state, fresh)
     rng = np.random.default_rng([seed, 99, iteration])
     skill = 0.45 + 0.35 * (1 - np.exp(-len(state.human) / 800))
@@ -132,7 +134,9 @@ def main() -> None:
     jobs = []
     for seed in range(args.seeds):
         with tempfile.TemporaryDirectory() as tmp:
-            jobs.append(one_job(seed, args.policy, args.objects, args.batch, args.target, Path(tmp)))
+            jobs.append(
+                one_job(seed, args.policy, args.objects, args.batch, args.target, Path(tmp))
+            )
     if args.out:
         args.out.write_text("".join(json.dumps(j) + "\n" for j in jobs))
     searches = [s for j in jobs for s in j["searches"]]  # type: ignore[attr-defined]

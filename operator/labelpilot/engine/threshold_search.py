@@ -57,7 +57,9 @@ Reusing validation labels across iterations
     (the least confident ones, picked with a diversity term), which the validation set
     cannot mirror, and the retired set depends on earlier thresholds that saw the
     validation labels; the guarantee is stated for an object drawn like the dataset's
-    remaining part, with confidence above the threshold.
+    remaining part, with confidence above the threshold. The `fresh` validation policy
+    (labelpilot.engine.fresh_validation) avoids the reuse: each later iteration tests on
+    a new random sample of the remaining pool, at delta / ((i + 1)(i + 2)).
 """
 
 from __future__ import annotations
