@@ -22,6 +22,7 @@ import json
 import statistics
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def simulated_inference(
 
 def one_job(
     seed: int, policy: str, n: int, batch: int, target: float, work: Path
-) -> dict[str, object]:
+) -> dict[str, Any]:
     data = work / "data"
     manifest, gt, truth = write_dataset(data, n)
     out = work / f"{policy}-s{seed}"
@@ -139,18 +140,18 @@ def main() -> None:
             )
     if args.out:
         args.out.write_text("".join(json.dumps(j) + "\n" for j in jobs))
-    searches = [s for j in jobs for s in j["searches"]]  # type: ignore[attr-defined]
+    searches = [s for j in jobs for s in j["searches"]]
     accepting = [s for s in searches if s["accepted"]]
     below = [s for s in accepting if s["right"] < args.target * s["accepted"]]
     seeds_below = {
         j["seed"]
         for j in jobs
-        for s in j["searches"]  # type: ignore[attr-defined]
+        for s in j["searches"]
         if s["accepted"] and s["right"] < args.target * s["accepted"]
     }
     later = [s for s in accepting if s["iteration"] > 0]
-    machine = [int(j["machine"]) for j in jobs]  # type: ignore[call-overload]
-    human = [int(j["human"]) for j in jobs]  # type: ignore[call-overload]
+    machine = [int(j["machine"]) for j in jobs]
+    human = [int(j["human"]) for j in jobs]
     print(
         json.dumps(
             {
@@ -163,7 +164,7 @@ def main() -> None:
                 "searchesBelowTarget": len(below),
                 "seedsWithASearchBelowTarget": len(seeds_below),
                 "laterSearchesAccepting": len(later),
-                "iterationsMedian": statistics.median(len(j["searches"]) for j in jobs),  # type: ignore[arg-type]
+                "iterationsMedian": statistics.median(len(j["searches"]) for j in jobs),
                 "machineShareMedian": statistics.median(machine) / args.objects,
                 "humanMedian": statistics.median(human),
                 "accuracyOfAccepted": sum(s["right"] for s in accepting)
