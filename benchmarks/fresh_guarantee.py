@@ -5,8 +5,8 @@ Each seed is a job on N inline text objects (10 classes) run through the real `p
 `human` (simulated workforce, no errors) and `threshold` steps, with `train` and `infer`
 replaced by a simulated model whose scores are written as the inference files. The model
 knows an object's latent difficulty u ~ U(0, 1) better as human labels H grow (skill
-s = 0.45 + 0.35 (1 - exp(-H / 800))); it is wrong with probability 0.01 + 0.6 sigmoid(8 (u -
-s)) and reports a top probability 0.1 + 0.9 sigmoid(5 (s - u) + N(0, 0.6)): miscalibrated,
+s = 0.5 + 0.35 (1 - exp(-H / 800))); it is wrong with probability 0.005 + 0.5 sigmoid(10 (u
+- s)) and reports a top probability 0.1 + 0.9 sigmoid(5 (s - u) + N(0, 0.6)): miscalibrated,
 so its own error estimates are wrong, and the error of the accepted objects rises slowly
 through 1 - target along the threshold path (a hard case for the walk).
 Counted: the (seed, iteration) searches whose machine labels are below the target, and the
@@ -64,9 +64,9 @@ def simulated_inference(
     )
     indices = objects_to_predict(state, fresh)
     rng = np.random.default_rng([seed, 99, iteration])
-    skill = 0.45 + 0.35 * (1 - np.exp(-len(state.human) / 800))
+    skill = 0.5 + 0.35 * (1 - np.exp(-len(state.human) / 800))
     u = difficulty[indices]
-    right = rng.random(len(u)) >= 0.01 + 0.6 / (1 + np.exp(-8 * (u - skill)))
+    right = rng.random(len(u)) >= 0.005 + 0.5 / (1 + np.exp(-10 * (u - skill)))
     top = 0.1 + 0.9 / (1 + np.exp(-(5 * (skill - u) + rng.normal(0, 0.6, len(u)))))
     t = truth[indices]
     predicted = np.where(right, t, (t + 1 + rng.integers(0, CLASSES - 1, len(u))) % CLASSES)
