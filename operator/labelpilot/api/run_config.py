@@ -63,10 +63,26 @@ class TaskType(StrEnum):
     TEXT_CLASSIFICATION = "text-classification"
     OBJECT_DETECTION = "object-detection"
     SEMANTIC_SEGMENTATION = "semantic-segmentation"
+    IMAGE_CLASSIFICATION_MULTILABEL = "image-classification-multilabel"
+    TEXT_CLASSIFICATION_MULTILABEL = "text-classification-multilabel"
 
     @property
     def is_classification(self) -> bool:
+        """Single-label classification: one class per object."""
         return self in (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
+
+    @property
+    def is_multilabel(self) -> bool:
+        """Multi-label classification: a set of classes per object (possibly empty)."""
+        return self in (
+            TaskType.IMAGE_CLASSIFICATION_MULTILABEL,
+            TaskType.TEXT_CLASSIFICATION_MULTILABEL,
+        )
+
+    @property
+    def is_text(self) -> bool:
+        """Objects are texts (`source`), not images."""
+        return self in (TaskType.TEXT_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION_MULTILABEL)
 
     @property
     def default_target(self) -> float:
@@ -91,7 +107,12 @@ class ExportFormat(StrEnum):
         if self is ExportFormat.COCO:
             return (TaskType.OBJECT_DETECTION, TaskType.SEMANTIC_SEGMENTATION)
         if self is ExportFormat.JSONL:
-            return (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
+            return (
+                TaskType.IMAGE_CLASSIFICATION,
+                TaskType.TEXT_CLASSIFICATION,
+                TaskType.IMAGE_CLASSIFICATION_MULTILABEL,
+                TaskType.TEXT_CLASSIFICATION_MULTILABEL,
+            )
         return (TaskType.OBJECT_DETECTION,)
 
     def refusal(self, task_type: TaskType) -> str | None:

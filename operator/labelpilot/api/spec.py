@@ -61,6 +61,8 @@ class TaskType(StrEnum):
     TEXT_CLASSIFICATION = "TextClassification"
     OBJECT_DETECTION = "ObjectDetection"
     SEMANTIC_SEGMENTATION = "SemanticSegmentation"
+    IMAGE_CLASSIFICATION_MULTILABEL = "ImageClassificationMultiLabel"
+    TEXT_CLASSIFICATION_MULTILABEL = "TextClassificationMultiLabel"
 
 
 def export_task_types(fmt: ExportFormat) -> list[TaskType]:

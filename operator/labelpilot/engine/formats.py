@@ -57,6 +57,8 @@ TYPE_NAMES = {
     TaskType.TEXT_CLASSIFICATION: "groundtruth/text-classification",
     TaskType.OBJECT_DETECTION: "groundtruth/object-detection",
     TaskType.SEMANTIC_SEGMENTATION: "groundtruth/semantic-segmentation",
+    TaskType.IMAGE_CLASSIFICATION_MULTILABEL: "groundtruth/image-classification-multilabel",
+    TaskType.TEXT_CLASSIFICATION_MULTILABEL: "groundtruth/text-classification-multilabel",
 }
 
 
