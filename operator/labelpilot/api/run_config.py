@@ -80,6 +80,12 @@ class TaskType(StrEnum):
         )
 
     @property
+    def measured_by_accuracy(self) -> bool:
+        """A label is right or wrong (classification, multi-label: the whole set), where
+        boxes and masks are measured by IoU."""
+        return self.is_classification or self.is_multilabel
+
+    @property
     def is_text(self) -> bool:
         """Objects are texts (`source`), not images."""
         return self in (TaskType.TEXT_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION_MULTILABEL)

@@ -121,7 +121,8 @@ class OutputSpec(ApiModel):
         max_length=len(ExportFormat),
         description="The labels also in these formats, under exports/<format>/ beside the "
         "output manifest (labelpilot export): coco (ObjectDetection, SemanticSegmentation), "
-        "yolo and voc (ObjectDetection), jsonl (ImageClassification, TextClassification).",
+        "yolo and voc (ObjectDetection), jsonl (the classification task types, multi-label "
+        "ones included).",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
 

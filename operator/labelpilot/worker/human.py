@@ -28,7 +28,7 @@ from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StepFailed, StopReason
 from labelpilot.api.stopping import human_budget_left, stop_reason
-from labelpilot.engine import formats, progress, storage
+from labelpilot.engine import formats, multilabel_search, progress, storage
 from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
 from labelpilot.worker import output_manifest, workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, Context, step
@@ -75,6 +75,12 @@ def _predictions(ctx: Context, iteration: int, batch: list[int]) -> dict[int, tu
             continue
         if cfg.task_type.is_classification:
             out[i] = int(np.argmax(p.probs[k])), float(np.max(p.probs[k]))
+        elif cfg.task_type.is_multilabel:
+            probs = np.asarray(p.probs[k], dtype=np.float64)[None]
+            out[i] = (
+                multilabel_search.predicted_labels(probs[0]),
+                float(multilabel_search.set_confidence(probs)[0]),
+            )
         elif cfg.task_type is TaskType.OBJECT_DETECTION:
             h, w, d = p.size[k]
             out[i] = formats.Boxes(w, h, d, p.boxes[k][:, :5]), float(p.confidence[k])

@@ -119,7 +119,7 @@ def run(ctx: Context) -> StepSummary:
             target=cfg.target,
             delta=ctx.delta,
             ground_truth_size=n_val,
-            bounded_loss=not cfg.task_type.is_classification,
+            bounded_loss=not cfg.task_type.measured_by_accuracy,
         )
     n_val, n_train = first_batch(
         n_val,
