@@ -2,7 +2,7 @@
 
 `labelpilot run` builds it from its flags; the operator builds it from a LabelingJob's
 spec and hands it to each step Job as JSON in the `LABELPILOT_CONFIG` environment variable
-(or a file given with `--config`).
+(compressed when large: labelpilot.api.config_env), or a file given with `--config`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from labelpilot.api import config_env
 
 CONFIG_ENV = "LABELPILOT_CONFIG"
 LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_TOKEN"
@@ -334,4 +336,4 @@ class RunConfig(BaseModel):
         text = os.environ.get(CONFIG_ENV)
         if not text:
             raise ValueError(f"no run config: pass --config PATH or set {CONFIG_ENV}")
-        return cls.model_validate(json.loads(text))
+        return cls.model_validate(json.loads(config_env.decode(text)))
