@@ -362,6 +362,21 @@ def test_only_the_human_job_gets_the_labeling_interface(spec_dict):
         assert config.workforce.label_studio.label_config is None
 
 
+def test_prepare_gets_the_interface_when_the_labels_come_from_a_file(spec_dict):
+    ui = '<View><Image name="i" value="$image"/><Choices name="c" toName="i"/></View>'
+    changes = {
+        **LABEL_STUDIO,
+        "labels": None,
+        "labelCategoryConfigUri": "s3://bucket/categories.json",
+        "humanTaskConfig": {**LABEL_STUDIO["humanTaskConfig"], "uiConfig": ui},
+    }
+    for step, gets in ((Step.PREPARE, True), (Step.TRAIN, False), (Step.HUMAN, True)):
+        job = build(spec_dict, changes, step=step, iteration=0, settings=OPEN)
+        config = RunConfig.model_validate_json(env_of(job)["LABELPILOT_CONFIG"]["value"])
+        assert config.workforce.label_studio is not None
+        assert (config.workforce.label_studio.label_config == ui) is gets
+
+
 def test_a_job_the_policy_refuses_gets_no_job_and_the_error_names_the_field(spec_dict):
     with pytest.raises(PolicyError, match=r"spec\.storage\.credentialsSecretName: Secret 'db'"):
         build(

@@ -115,6 +115,33 @@ def test_prepare_fails_the_job_on_a_bad_file_and_later_steps_need_its_plan(tmp_p
     assert label_categories.resolve(Step.PREPARE, inline) is inline
 
 
+def test_prepare_refuses_an_interface_that_cannot_take_the_files_labels(tmp_path):
+    data = digits(tmp_path / "digits", 60)
+    category_file = Path(data["inputManifest"]).parent / "categories.json"
+    category_file.write_bytes(document(NAMES))
+    choices = "".join(f'<Choice value="{name}"/>' for name in NAMES[:9])  # no "nine"
+    ui = (
+        f'<View><Image name="i" value="$image"/><Choices name="c" toName="i">{choices}'
+        "</Choices></View>"
+    )
+    studio = {"url": "http://ls:8080", "project_title": "digits", "label_config": ui}
+    config = config_for(
+        data,
+        tmp_path / "job",
+        labels=[],
+        label_category_config_uri=str(category_file),
+        workforce={"label_studio": studio},
+    )
+    with pytest.raises(StepFailed) as raised:
+        label_categories.resolve(Step.PREPARE, config)
+    assert raised.value.reason == "UiConfigIncompatible"
+    assert "humanTaskConfig.uiConfig cannot take the labels of" in raised.value.message
+    assert "nine" in raised.value.message
+    fitting = ui.replace("</Choices>", '<Choice value="nine"/></Choices>')
+    config.workforce.label_studio.label_config = fitting
+    assert label_categories.resolve(Step.PREPARE, config).labels == NAMES
+
+
 def test_labelpilot_run_takes_its_labels_from_a_category_file(tmp_path, capsys):
     data = digits(tmp_path / "digits", 400)
     category_file = Path(data["inputManifest"]).parent / "categories.json"
