@@ -9,13 +9,13 @@ from labelpilot.engine.threshold_search import (
     DEFAULT_PATHS,
     GLOBAL_SHARE,
     MAX_WALKS,
-    walk_path,
     bound_sized_validation,
     class_threshold_path,
     classification_thresholds,
     global_threshold_path,
     path_shares,
     quality_thresholds,
+    walk_path,
     walk_starts,
 )
 
