@@ -82,9 +82,11 @@ def task_data(
     """The task's `data` for one input-manifest record, read only under the job's data
     roots and within its size limits (what annotators see is what the job may read);
     raises MediaError."""
-    if TaskType(task_type) is TaskType.TEXT_CLASSIFICATION:
+    if TaskType(task_type).is_text:
         try:
-            return Shown({TEXT: load_input(task_type, record, base, access=access)})
+            # the text reader of any text task (single- or multi-label)
+            text = load_input(TaskType.TEXT_CLASSIFICATION, record, base, access=access)
+            return Shown({TEXT: text})
         except ObjectReadError as exc:
             raise MediaError(exc.failure) from exc
     ref = record.get(SOURCE_REF)
