@@ -38,6 +38,8 @@ def test_a_ground_truth_file_gives_its_labels_in_order():
     assert parse(data, "labels.json", CLASSIFY) == ["dog", "cat"]
     # the version may be left out
     assert parse(b'{"labels": [{"label": "dog"}]}', "l.json", CLASSIFY) == ["dog"]
+    fifty = [f"c{i}" for i in range(50)]
+    assert parse(document(fifty), "l.json", TaskType.IMAGE_CLASSIFICATION_MULTILABEL) == fifty
 
 
 @pytest.mark.parametrize(
@@ -62,6 +64,11 @@ def test_a_ground_truth_file_gives_its_labels_in_order():
             document([f"c{i}" for i in range(256)]),
             TaskType.SEMANTIC_SEGMENTATION,
             "256 labels; semantic-segmentation takes 1 to 255",
+        ),
+        (
+            document([f"c{i}" for i in range(51)]),
+            TaskType.TEXT_CLASSIFICATION_MULTILABEL,
+            "51 labels; text-classification-multilabel takes 1 to 50",
         ),
         (
             document(["dog"], **{"document-version": "2020-01-01"}),

@@ -32,6 +32,8 @@ LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_TOKEN"
 # many classes as a LabelingJob may list.
 MAX_LABELS = 256
 MAX_SEGMENTATION_LABELS = 255
+# Ground Truth's multi-label classification tasks (image and text) take up to 50 labels.
+MAX_MULTILABEL_LABELS = 50
 MAX_LABEL_LENGTH = 256
 # Ground Truth's limit on MaxConcurrentTaskCount: objects sent to humans per iteration.
 MAX_CONCURRENT_TASKS = 5000
@@ -99,6 +101,14 @@ class TaskType(StrEnum):
             TaskType.OBJECT_DETECTION: 0.6,
             TaskType.SEMANTIC_SEGMENTATION: 0.7,
         }.get(self, 0.95)
+
+
+def label_limit(task_type: TaskType) -> int:
+    """How many labels a job of `task_type` may list."""
+    task_type = TaskType(task_type)
+    if task_type is TaskType.SEMANTIC_SEGMENTATION:
+        return MAX_SEGMENTATION_LABELS
+    return MAX_MULTILABEL_LABELS if task_type.is_multilabel else MAX_LABELS
 
 
 class ExportFormat(StrEnum):
@@ -302,9 +312,7 @@ class RunConfig(BaseModel):
     @classmethod
     def _engine_takes_the_labels(cls, labels: list[str], info: ValidationInfo) -> list[str]:
         task_type = info.data.get("task_type")
-        limit = (
-            MAX_SEGMENTATION_LABELS if task_type is TaskType.SEMANTIC_SEGMENTATION else MAX_LABELS
-        )
+        limit = MAX_LABELS if task_type is None else label_limit(task_type)
         if len(labels) > limit:
             raise ValueError(
                 f"{task_type or 'a job'} takes at most {limit} labels, got {len(labels)}"
