@@ -99,3 +99,44 @@ def test_a_multilabel_manifest_names_its_labels_in_its_class_maps(tmp_path):
     manifest.write_text(manifest.read_text() + json.dumps(other) + "\n")
     with pytest.raises(source.ExportError, match="class id 1 is 'cat' on line 3 but 'wolf'"):
         source.open_source(manifest=str(manifest), task_type=IMAGES.value, attribute="pets")
+
+
+def test_a_ground_truth_multilabel_manifest_exports_as_jsonl(tmp_path, capsys):
+    from labelpilot import cli
+
+    names = dict(enumerate(LABELS))
+    lines = [
+        gt_line("s3://pets/0.jpg", [0, 2], names),
+        gt_line("s3://pets/1.jpg", [], names),
+        gt_line("s3://pets/2.jpg", [1], names),
+        {"source-ref": "s3://pets/3.jpg"},
+    ]
+    manifest = tmp_path / "output.manifest"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "hf"
+    code = cli.main(
+        [
+            "export",
+            "--manifest",
+            str(manifest),
+            "--task-type",
+            IMAGES.value,
+            "--attribute",
+            "pets",
+            "--format",
+            "jsonl",
+            "--out",
+            str(out),
+        ]
+    )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "exported 3 of 4 objects" in printed.out and "1 unlabeled" in printed.out
+    rows = [json.loads(x) for x in (out / jsonl.DATA).read_text().splitlines()]
+    assert rows == [
+        {"image": "s3://pets/0.jpg", "labels": ["dog", "bone"]},
+        {"image": "s3://pets/1.jpg", "labels": []},
+        {"image": "s3://pets/2.jpg", "labels": ["cat"]},
+    ]
+    features = json.loads((out / jsonl.FEATURES).read_text())
+    assert features["labels"]["feature"]["names"] == LABELS

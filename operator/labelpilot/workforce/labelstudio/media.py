@@ -84,9 +84,7 @@ def task_data(
     raises MediaError."""
     if TaskType(task_type).is_text:
         try:
-            # the text reader of any text task (single- or multi-label)
-            text = load_input(TaskType.TEXT_CLASSIFICATION, record, base, access=access)
-            return Shown({TEXT: text})
+            return Shown({TEXT: load_input(task_type, record, base, access=access)})
         except ObjectReadError as exc:
             raise MediaError(exc.failure) from exc
     ref = record.get(SOURCE_REF)
