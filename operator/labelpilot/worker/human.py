@@ -12,7 +12,8 @@ With `max_wait` (the operator's Jobs), the step waits at most that long and then
 polls again instead of a Pod waiting. Without it (`labelpilot run`), it waits to the end.
 
 Several workers per object: classification answers are consolidated over the whole batch
-with Dawid-Skene (each worker's confusion matrix, by EM), boxes and masks per object.
+with Dawid-Skene (each worker's confusion matrix, by EM); multi-label sets per object by a
+majority per class (labelpilot.workforce.consolidation); boxes and masks per object.
 Iteration 0 fails the job (TooManyFailedObjects) when more than 10% of its objects fail.
 """
 
