@@ -140,3 +140,51 @@ def test_a_ground_truth_multilabel_manifest_exports_as_jsonl(tmp_path, capsys):
     ]
     features = json.loads((out / jsonl.FEATURES).read_text())
     assert features["labels"]["feature"]["names"] == LABELS
+
+
+@pytest.mark.parametrize(
+    "task_type, labels",
+    [
+        (IMAGES, [[0, 2], [], [1]]),
+        (TEXTS, [[1], [0, 1, 2], []]),
+        (TaskType.IMAGE_CLASSIFICATION, [2, 0, 1]),
+        (TaskType.TEXT_CLASSIFICATION, [1, 1, 0]),
+    ],
+)
+def test_the_datasets_json_loader_reads_the_export_with_its_features(
+    tmp_path, monkeypatch, task_type, labels
+):
+    """Hugging Face `datasets` itself reads data.jsonl with features.json: class names
+    become the ClassLabel ids of the job's labels."""
+    import datasets
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    texts = ["a dog", "a cat and a bone", "nothing"]
+    items = [
+        Item(i, f"s3://pets/{i}.jpg" if not task_type.is_text else None, texts[i], label)
+        for i, label in enumerate(labels)
+    ]
+    left: list[Left] = []
+    jsonl.write(
+        str(tmp_path / "hf"), items, task_type, LABELS, jsonl.TextFiles(str(tmp_path)), left
+    )
+    spec = json.loads((tmp_path / "hf" / jsonl.FEATURES).read_text())
+    loaded = datasets.load_dataset(
+        "json",
+        data_files=str(tmp_path / "hf" / jsonl.DATA),
+        features=datasets.Features.from_dict(spec),
+        split="train",
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assert loaded.num_rows == 3 and not left
+    column = jsonl.label_column(task_type)
+    assert loaded[column] == labels
+    names = loaded.features[column]
+    if task_type.is_multilabel:
+        assert names.feature.names == LABELS
+    else:
+        assert names.names == LABELS
+    assert loaded[jsonl.column(task_type)][1] == (
+        texts[1] if task_type.is_text else "s3://pets/1.jpg"
+    )
