@@ -378,7 +378,7 @@ def replay_thresholds(
     true = np.asarray([label(o.key) for o in formats.read_manifest(info["inputManifest"])])
     ws = Workspace(str(workspace))
     out: dict[str, list[tuple[int, int, int]]] = {name: [] for name in REPLAY_VARIANTS}
-    saved = threshold_search._walks
+    saved = threshold_search.walk_path
     try:
         for i in ws.iterations():
             shards = sorted(Path(ws.inference(i)).glob("shard-*-of-0001.npz"))
@@ -397,7 +397,7 @@ def replay_thresholds(
             val_labels = np.asarray([state.labeled[v]["label"] for v in val])
             pool_probs = probs[[position[int(k)] for k in pool]]
             for name, (walks, paths) in REPLAY_VARIANTS.items():
-                threshold_search._walks = walks or saved
+                threshold_search.walk_path = walks or saved
                 r = threshold_search.classification_thresholds(
                     val_probs,
                     val_labels,
@@ -409,7 +409,7 @@ def replay_thresholds(
                 correct = pool_probs[r.accepted].argmax(1) == true[pool[r.accepted]]
                 out[name].append((len(pool), int(r.accepted.sum()), int(correct.sum())))
     finally:
-        threshold_search._walks = saved
+        threshold_search.walk_path = saved
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelpilot.api.run_config import MAX_LABELS
+from labelpilot.api.run_config import MAX_LABELS, MAX_MULTILABEL_LABELS
 
 
 def _training(**fields: Any) -> dict[str, Any]:
@@ -78,6 +78,20 @@ JOB_API_INVALID: list[tuple[dict[str, Any], str]] = [
     ({"output": {"uri": "file:///database/out"}}, "uri"),
     ({"taskType": "SemanticSegmentation", "labels": [f"c{i}" for i in range(256)]}, "labels"),
     ({"labels": [f"c{i}" for i in range(MAX_LABELS + 1)]}, "labels"),
+    (
+        {
+            "taskType": "ImageClassificationMultiLabel",
+            "labels": [f"c{i}" for i in range(MAX_MULTILABEL_LABELS + 1)],
+        },
+        "labels",
+    ),
+    (
+        {
+            "taskType": "TextClassificationMultiLabel",
+            "labels": [f"c{i}" for i in range(MAX_MULTILABEL_LABELS + 1)],
+        },
+        "labels",
+    ),
     # a label under the input's own keys (the worker's RunConfig refuses them)
     ({"labelAttributeName": "source-ref"}, "labelAttributeName"),
     ({"taskType": "SemanticSegmentation", "labelAttributeName": "source"}, "labelAttributeName"),
@@ -102,6 +116,10 @@ JOB_API_VALID: list[dict[str, Any]] = [
     },
     {"taskType": "SemanticSegmentation", "labels": [f"c{i}" for i in range(255)]},
     {"labels": [f"c{i}" for i in range(MAX_LABELS)]},
+    {
+        "taskType": "TextClassificationMultiLabel",
+        "labels": [f"c{i}" for i in range(MAX_MULTILABEL_LABELS)],
+    },
     _training(
         nodeSelector={"example.com/pool": "a" * 63, "plain": ""},
         requests={"cpu": "+1.5", "memory": "1e3", "example.com/fpga": 2},

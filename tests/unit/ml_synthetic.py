@@ -86,3 +86,42 @@ def topic_texts(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
         texts.append(". ".join(topics[cls][p] for p in parts) + f". note {rng.integers(1000)}")
         labels.append(cls)
     return texts, np.asarray(labels)
+
+
+def bars_present(n: int, seed: int = 0, size: int = 16) -> tuple[list[np.ndarray], np.ndarray]:
+    """Multi-label: each of a horizontal bar, a vertical bar and a filled square is in an
+    image with probability 1/2, independently; (N, 3) 0/1 targets."""
+    rng = np.random.default_rng(seed)
+    images, targets = [], np.zeros((n, 3), np.float32)
+    for i in range(n):
+        image = rng.integers(0, 60, (size, size)).astype(np.float32)
+        present = rng.random(3) < 0.5
+        targets[i] = present
+        if present[0]:
+            r = int(rng.integers(1, size - 3))
+            image[r : r + 2, 1 : size - 1] = 230
+        if present[1]:
+            c = int(rng.integers(1, size - 3))
+            image[1 : size - 1, c : c + 2] = 230
+        if present[2]:
+            r, c = rng.integers(2, size - 6, 2)
+            image[r : r + 5, c : c + 5] = 160
+        images.append(image.astype(np.uint8)[:, :, None])
+    return images, targets
+
+
+def topics_present(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Multi-label: sport and cooking sentences, each topic in a text with probability 1/2
+    (a text with neither is about the weather); (N, 2) 0/1 targets."""
+    rng = np.random.default_rng(seed)
+    sentences = {
+        0: [t.split(". ")[0] for t, c in zip(*topic_texts(40, seed), strict=True) if c == 0],
+        1: [t.split(". ")[0] for t, c in zip(*topic_texts(40, seed), strict=True) if c == 1],
+    }
+    texts, targets = [], np.zeros((n, 2), np.float32)
+    for i in range(n):
+        present = rng.random(2) < 0.5
+        targets[i] = present
+        parts = [str(rng.choice(sentences[k])) for k in (0, 1) if present[k]]
+        texts.append(". ".join(parts or ["it may rain later today"]) + f". note {i}")
+    return texts, targets

@@ -417,3 +417,30 @@ def test_a_trusted_mask_is_copied_into_the_workspace_and_reads_back(tmp_path):
     (row,) = pre_labels.rows(cfg, ws, objects)
     assert row["label"] == {"mask": ws.pre_label_mask(0)} and row["source"] == PRE
     assert (label_from_json(cfg.task_type, row["label"], labels) == mask).all()
+
+
+def test_the_labeled_percentage_cap_is_of_the_objects_still_to_label(tmp_path, capsys):
+    """300 digits, 200 carried: 50% caps this job at 50 of its 100 objects (not at 150 of
+    300), machine labels included."""
+    data, manifest, _ = _chained_digits(tmp_path, 200)
+    out = tmp_path / "job"
+    code = _run(
+        data,
+        manifest,
+        out,
+        "--existing-labels",
+        "trusted",
+        "--threshold-mode",
+        "groundtruth",
+        "--max-percentage-labeled",
+        "50",
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    counters = json.loads(captured.out.strip().splitlines()[-1])["labelCounters"]
+    assert counters["preLabeled"] == 200
+    assert counters["machineLabeled"] > 0  # the threshold step labeled within the cap
+    assert counters["totalLabeled"] == 50
+    ws = Workspace(str(out))
+    last = max(i for i in ws.iterations() if storage.exists(ws.thresholds(i)))
+    assert storage.read_json(ws.thresholds(last))["summary"]["stopReason"] == "MaxPercentageLabeled"

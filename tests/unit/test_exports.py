@@ -361,7 +361,10 @@ def test_what_cannot_be_exported_is_refused_before_anything_is_written(tmp_path,
     out = tmp_path / "out"
     code, _, err = export(capsys, str(job), "--format", "jsonl", "--out", str(out))
     assert code == 2
-    assert "jsonl holds image-classification and text-classification labels" in err
+    assert (
+        "jsonl holds image-classification and text-classification and "
+        "image-classification-multilabel and text-classification-multilabel labels"
+    ) in err
     assert "export them as coco or yolo or voc" in err
     assert not out.exists()
     out.mkdir()

@@ -176,12 +176,21 @@ labels_by_type = {
         ),
         json_values,
     ),
+    TaskType.IMAGE_CLASSIFICATION_MULTILABEL: st.one_of(
+        st.lists(_number(), max_size=6), json_values
+    ),
+    TaskType.TEXT_CLASSIFICATION_MULTILABEL: st.one_of(
+        st.lists(_number(), max_size=6), json_values
+    ),
 }
 
 
 def _valid(task_type: TaskType, label: formats.Label) -> None:
     if task_type.is_classification:
         assert isinstance(label, int) and 0 <= label < len(LABELS)
+    elif task_type.is_multilabel:
+        assert isinstance(label, list) and label == sorted(set(label))
+        assert all(isinstance(c, int) and 0 <= c < len(LABELS) for c in label)
     elif task_type is TaskType.OBJECT_DETECTION:
         assert isinstance(label, formats.Boxes) and min(label.width, label.height) >= 1
         assert np.isfinite(label.boxes).all()
@@ -199,7 +208,11 @@ def test_any_label_field_decodes_to_a_valid_label_or_a_format_error(task_type, f
     @FUZZ
     @given(
         labels_by_type[task_type],
-        st.one_of(json_values, st.fixed_dictionaries({"internal-color-map": color_maps})),
+        st.one_of(
+            json_values,
+            st.fixed_dictionaries({"internal-color-map": color_maps}),
+            st.fixed_dictionaries({"class-map": st.dictionaries(st.text(max_size=3), st.text())}),
+        ),
     )
     def decode(value: Any, metadata: Any) -> None:
         record = {key: value, formats.metadata_key(task_type, ATTR): metadata}

@@ -95,19 +95,55 @@ def test_multi_label_lines_are_refused_by_a_single_label_job(task_type):
         truth.get("s3://example-bucket/animals/0001.jpg")
 
 
-def test_multi_label_values_decode_to_the_jobs_label_indices_by_name():
+MULTI = TaskType.IMAGE_CLASSIFICATION_MULTILABEL
+
+
+@pytest.mark.parametrize("task_type", [MULTI, TaskType.TEXT_CLASSIFICATION_MULTILABEL])
+def test_multi_label_values_decode_to_the_jobs_label_indices_by_name(task_type):
     labels = ["bird", "cat", "dog"]
     lines = _lines("multilabel.manifest")
-    assert formats.decode_multilabel(IMAGE, "animals", lines[0], labels=labels) == {1, 2}
-    assert formats.decode_multilabel(IMAGE, "animals", lines[1], labels=labels) == set()
-    assert formats.decode_multilabel(IMAGE, "animals", lines[2], labels=labels) == {0}
+    assert formats.decode_label(task_type, "animals", lines[0], labels=labels) == [1, 2]
+    assert formats.decode_label(task_type, "animals", lines[1], labels=labels) == []
+    assert formats.decode_label(task_type, "animals", lines[2], labels=labels) == [0]
     with pytest.raises(FormatError, match="animals must be a JSON list"):
-        formats.decode_multilabel(IMAGE, "animals", lines[3], labels=labels)
+        formats.decode_label(task_type, "animals", lines[3], labels=labels)
     with pytest.raises(FormatError, match=r"class-map\['5'\] is 'dog', not one of"):
-        formats.decode_multilabel(IMAGE, "animals", lines[0], labels=["cat"])
+        formats.decode_label(task_type, "animals", lines[0], labels=["cat"])
     unnamed = {"animals": [4], "animals-metadata": {"class-map": {"1": "cat"}}}
     with pytest.raises(FormatError, match=r"animals\[0\] is class id 4, which .*class-map does"):
-        formats.decode_multilabel(IMAGE, "animals", unnamed, labels=labels)
+        formats.decode_label(task_type, "animals", unnamed, labels=labels)
+
+
+def test_multi_label_ids_without_a_class_map_index_the_labels():
+    labels = ["bird", "cat", "dog"]
+    assert formats.decode_label(MULTI, "a", {"a": [2, "0", 2]}, labels=labels) == [0, 2]
+    with pytest.raises(FormatError, match=r"a\[0\] is class id 3, outside the 3 labels"):
+        formats.decode_label(MULTI, "a", {"a": [3]}, labels=labels)
+
+
+def test_a_single_label_line_is_refused_by_a_multi_label_job():
+    record = _lines("classification.manifest")[0]
+    with pytest.raises(FormatError, match=r"a single-label type: this job's task type is multi"):
+        formats.decode_label(MULTI, "species", record, labels=["bird", "cat", "dog"])
+
+
+def test_multi_label_lines_are_written_as_ground_truth_writes_them():
+    labels = ["bird", "cat", "dog"]
+    meta = formats.LabelMeta(
+        confidence=0.5, human_annotated=False, job_name="j", class_confidences={2: 0.91}
+    )
+    line = formats.encode_label(MULTI, "animals", [2, 0], meta, labels=labels)
+    assert line["animals"] == [0, 2]
+    written = line["animals-metadata"]
+    assert written["class-map"] == {"0": "bird", "2": "dog"}
+    assert written["confidence-map"] == {"0": 0.5, "2": 0.91}
+    assert written["type"] == "groundtruth/image-classification-multilabel"
+    assert "confidence" not in written
+    assert formats.decode_label(MULTI, "animals", line, labels=["dog", "bird"]) == [0, 1]
+    empty = formats.encode_label(MULTI, "animals", [], meta, labels=labels)
+    assert empty["animals"] == [] and empty["animals-metadata"]["class-map"] == {}
+    with pytest.raises(FormatError, match="class id 3 outside the 3 labels"):
+        formats.encode_label(MULTI, "animals", [3], meta, labels=labels)
 
 
 # ---------------------------------------------------------------- boxes

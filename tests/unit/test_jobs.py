@@ -3,8 +3,10 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
+from labelpilot.api import config_env
 from labelpilot.api.run_config import RunConfig
 from labelpilot.api.spec import LabelingJobSpec
 from labelpilot.api.steps import Step
@@ -360,6 +362,21 @@ def test_only_the_human_job_gets_the_labeling_interface(spec_dict):
         assert config.workforce.label_studio.label_config is None
 
 
+def test_prepare_gets_the_interface_when_the_labels_come_from_a_file(spec_dict):
+    ui = '<View><Image name="i" value="$image"/><Choices name="c" toName="i"/></View>'
+    changes = {
+        **LABEL_STUDIO,
+        "labels": None,
+        "labelCategoryConfigUri": "s3://bucket/categories.json",
+        "humanTaskConfig": {**LABEL_STUDIO["humanTaskConfig"], "uiConfig": ui},
+    }
+    for step, gets in ((Step.PREPARE, True), (Step.TRAIN, False), (Step.HUMAN, True)):
+        job = build(spec_dict, changes, step=step, iteration=0, settings=OPEN)
+        config = RunConfig.model_validate_json(env_of(job)["LABELPILOT_CONFIG"]["value"])
+        assert config.workforce.label_studio is not None
+        assert (config.workforce.label_studio.label_config == ui) is gets
+
+
 def test_a_job_the_policy_refuses_gets_no_job_and_the_error_names_the_field(spec_dict):
     with pytest.raises(PolicyError, match=r"spec\.storage\.credentialsSecretName: Secret 'db'"):
         build(
@@ -447,3 +464,35 @@ def test_extended_resources_request_what_they_limit(spec_dict):
     resources = container(job)["resources"]
     assert resources["requests"]["example.com/fpga"] == resources["limits"]["example.com/fpga"]
     assert resources["requests"][GPU] == resources["limits"][GPU] == "4"
+
+
+def test_a_large_run_config_travels_compressed_and_reads_back(spec_dict, monkeypatch):
+    labels = [f"{'a long label name ' * 13}{i:03d}" for i in range(256)]  # 250 characters
+    choices = "".join(f'<Choice value="{label}"/>' for label in labels)
+    ui = (
+        f'<View><Image name="i" value="$image"/><Choices name="c" toName="i">{choices}'
+        "</Choices></View>"
+    )
+    changes = {
+        **LABEL_STUDIO,
+        "labels": labels,
+        "humanTaskConfig": {**LABEL_STUDIO["humanTaskConfig"], "uiConfig": ui},
+    }
+    human = build(spec_dict, changes, step=Step.HUMAN, iteration=0, settings=OPEN)
+    value = env_of(human)["LABELPILOT_CONFIG"]["value"]
+    assert value.startswith(config_env.PREFIX) and len(value) <= config_env.MAX
+    monkeypatch.setenv("LABELPILOT_CONFIG", value)
+    config = RunConfig.load()
+    assert config.labels == labels
+    assert config.workforce.label_studio is not None
+    assert config.workforce.label_studio.label_config == ui
+
+
+def test_a_run_config_too_large_even_compressed_is_refused_naming_the_fields():
+    small = '{"labels": ["a"]}'
+    assert config_env.encode(small) == small and config_env.decode(small) == small
+    noise = np.random.default_rng(0).integers(0x4E00, 0x9FFF, 60_000)
+    large = json.dumps({"uiConfig": "".join(map(chr, noise))}, ensure_ascii=False)
+    with pytest.raises(config_env.ConfigTooLarge, match=r"spec\.humanTaskConfig\.uiConfig"):
+        config_env.encode(large)
+    assert config_env.ConfigTooLarge.reason == "ConfigTooLarge"

@@ -38,6 +38,8 @@ def test_a_ground_truth_file_gives_its_labels_in_order():
     assert parse(data, "labels.json", CLASSIFY) == ["dog", "cat"]
     # the version may be left out
     assert parse(b'{"labels": [{"label": "dog"}]}', "l.json", CLASSIFY) == ["dog"]
+    fifty = [f"c{i}" for i in range(50)]
+    assert parse(document(fifty), "l.json", TaskType.IMAGE_CLASSIFICATION_MULTILABEL) == fifty
 
 
 @pytest.mark.parametrize(
@@ -62,6 +64,11 @@ def test_a_ground_truth_file_gives_its_labels_in_order():
             document([f"c{i}" for i in range(256)]),
             TaskType.SEMANTIC_SEGMENTATION,
             "256 labels; semantic-segmentation takes 1 to 255",
+        ),
+        (
+            document([f"c{i}" for i in range(51)]),
+            TaskType.TEXT_CLASSIFICATION_MULTILABEL,
+            "51 labels; text-classification-multilabel takes 1 to 50",
         ),
         (
             document(["dog"], **{"document-version": "2020-01-01"}),
@@ -113,6 +120,33 @@ def test_prepare_fails_the_job_on_a_bad_file_and_later_steps_need_its_plan(tmp_p
         label_categories.resolve(Step.TRAIN, config)
     inline = config_for(data, tmp_path / "job")
     assert label_categories.resolve(Step.PREPARE, inline) is inline
+
+
+def test_prepare_refuses_an_interface_that_cannot_take_the_files_labels(tmp_path):
+    data = digits(tmp_path / "digits", 60)
+    category_file = Path(data["inputManifest"]).parent / "categories.json"
+    category_file.write_bytes(document(NAMES))
+    choices = "".join(f'<Choice value="{name}"/>' for name in NAMES[:9])  # no "nine"
+    ui = (
+        f'<View><Image name="i" value="$image"/><Choices name="c" toName="i">{choices}'
+        "</Choices></View>"
+    )
+    studio = {"url": "http://ls:8080", "project_title": "digits", "label_config": ui}
+    config = config_for(
+        data,
+        tmp_path / "job",
+        labels=[],
+        label_category_config_uri=str(category_file),
+        workforce={"label_studio": studio},
+    )
+    with pytest.raises(StepFailed) as raised:
+        label_categories.resolve(Step.PREPARE, config)
+    assert raised.value.reason == "UiConfigIncompatible"
+    assert "humanTaskConfig.uiConfig cannot take the labels of" in raised.value.message
+    assert "nine" in raised.value.message
+    fitting = ui.replace("</Choices>", '<Choice value="nine"/></Choices>')
+    config.workforce.label_studio.label_config = fitting
+    assert label_categories.resolve(Step.PREPARE, config).labels == NAMES
 
 
 def test_labelpilot_run_takes_its_labels_from_a_category_file(tmp_path, capsys):

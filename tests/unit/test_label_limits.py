@@ -32,6 +32,8 @@ def _config(task_type: str, n: int) -> RunConfig:
         ("image-classification", 256),
         ("text-classification", 256),
         ("object-detection", 256),
+        ("image-classification-multilabel", 50),
+        ("text-classification-multilabel", 50),
     ],
 )
 def test_each_task_type_takes_its_label_limit_and_no_more(task_type, limit):

@@ -203,3 +203,29 @@ def test_an_answer_is_dated_by_its_last_annotation():
     assert answer.labels == [1, 1] and answer.answered_at == "2024-03-05T11:30:00.000000"
     undated = {"annotations": [{"id": 3, "result": result}]}
     assert provider._answer(TaskItem(0, "x"), undated, None, handle).answered_at is None
+
+
+def test_multilabel_answers_are_class_sets_and_nothing_chosen_counts():
+    from labelpilot.api.ui_config import Binding
+    from labelpilot.workforce.base import TaskItem
+    from labelpilot.workforce.labelstudio.results import to_result
+
+    task_type = TaskType.TEXT_CLASSIFICATION_MULTILABEL
+    workforce = WorkforceConfig.model_validate(
+        {"label_studio": {"url": "http://localhost:8080", "project_title": "p"}}
+    )
+    labels = ["a", "b", "c"]
+    provider = LabelStudioWorkforce(workforce, task_type, labels, "job", None)
+    item = TaskItem(0, "x", prediction=[0, 2], prediction_score=0.8)
+    task = {
+        "annotations": [
+            {"id": 1, "result": to_result(task_type, [0, 2], labels)},
+            {"id": 2, "result": []},  # submitted with no class chosen
+            {"id": 3, "result": to_result(task_type, [1], labels), "was_cancelled": True},
+        ]
+    }
+    answer = provider._answer(item, task, None, {"batchId": "b"})
+    assert answer.failure is None and answer.labels == [[0, 2], []] and answer.edited == 1
+    shown = provider._task("b", item, {"text": "x"}, None, Binding("label", "text"))
+    (prediction,) = shown["predictions"]
+    assert prediction["result"][0]["value"] == {"choices": ["a", "c"]}

@@ -28,7 +28,7 @@ def access(root, **limits):
     return ObjectAccess(DataRoots([str(root)]), ObjectLimits(**limits))
 
 
-@pytest.mark.parametrize("task", [TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION])
+@pytest.mark.parametrize("task", list(TaskType), ids=str)
 @pytest.mark.parametrize(
     "ref", ["/proc/self/environ", "/etc/hostname", "../secret.png", "http://127.0.0.1:9/x.png"]
 )
@@ -47,6 +47,16 @@ def test_objects_under_the_roots_are_shown(data):
         TaskType.TEXT_CLASSIFICATION, {"source-ref": "ok.txt"}, str(data), SETTINGS, access(data)
     )
     assert text.data == {"text": "hello"}
+
+
+@pytest.mark.parametrize("task", list(TaskType), ids=str)
+def test_text_tasks_show_the_text_and_others_the_image(data, task):
+    ref = "ok.txt" if task.is_text else "ok.png"
+    shown = task_data(task, {"source-ref": ref}, str(data), SETTINGS, access(data))
+    if task.is_text:
+        assert shown.data == {"text": "hello"} and shown.size is None
+    else:
+        assert set(shown.data) == {"image"} and shown.size == (8, 8, 3)
 
 
 def test_an_object_over_the_limit_is_not_shown(data):

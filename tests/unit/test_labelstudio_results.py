@@ -36,6 +36,45 @@ def test_a_class_round_trips_and_foreign_answers_are_refused():
         from_result(TaskType.IMAGE_CLASSIFICATION, other, LABELS)
 
 
+MULTI = (TaskType.IMAGE_CLASSIFICATION_MULTILABEL, TaskType.TEXT_CLASSIFICATION_MULTILABEL)
+
+
+@pytest.mark.parametrize("task_type", MULTI, ids=str)
+def test_a_class_set_round_trips_and_nothing_chosen_is_the_empty_set(task_type):
+    for classes in ([], [0], [2], [0, 2], [0, 1, 2]):
+        result = to_result(task_type, classes, LABELS)
+        assert from_result(task_type, result, LABELS) == classes
+    assert to_result(task_type, [], LABELS) == []
+    (item,) = to_result(task_type, [2, 0], LABELS)
+    assert item["type"] == "choices" and item["value"]["choices"] == ["cat", LABELS[2]]
+    # a submitted annotation with nothing chosen: Label Studio stores an empty result
+    assert from_result(task_type, [], LABELS) == []
+    chosen = [{"from_name": "label", "type": "choices", "value": {"choices": ["dog", "cat"]}}]
+    assert from_result(task_type, chosen, LABELS) == [0, 1]
+    foreign = [{"from_name": "label", "type": "choices", "value": {"choices": ["dog", "fish"]}}]
+    with pytest.raises(ResultError, match="'fish'"):
+        from_result(task_type, foreign, LABELS)
+
+
+def test_class_sets_are_the_same_label_whatever_their_order():
+    task_type = TaskType.IMAGE_CLASSIFICATION_MULTILABEL
+    assert same_label(task_type, [0, 2], [2, 0])
+    assert same_label(task_type, [], [])
+    assert not same_label(task_type, [0, 2], [0])
+    assert not same_label(task_type, [], [1])
+
+
+@pytest.mark.parametrize("task_type", list(TaskType), ids=str)
+def test_only_multilabel_configs_take_several_choices(task_type):
+    control = next(
+        e
+        for e in ElementTree.fromstring(labeling_config(task_type, LABELS))
+        if e.get("name") == "label"
+    )
+    assert (control.get("choice") == "multiple") == task_type.is_multilabel
+    assert control.get("required") != "true" or not task_type.is_multilabel
+
+
 def test_boxes_are_percent_of_the_image_and_round_trip():
     boxes = Boxes(200, 100, 3, np.asarray([[1, 10, 20, 50, 40], [0, 0, 0, 200, 100]]))
     result = to_result(TaskType.OBJECT_DETECTION, boxes, LABELS, (200, 100))

@@ -9,13 +9,13 @@ from labelpilot.engine.threshold_search import (
     DEFAULT_PATHS,
     GLOBAL_SHARE,
     MAX_WALKS,
-    _walks,
     bound_sized_validation,
     class_threshold_path,
     classification_thresholds,
     global_threshold_path,
     path_shares,
     quality_thresholds,
+    walk_path,
     walk_starts,
 )
 
@@ -222,7 +222,7 @@ def test_fallback_walk_rejects_all_that_separate_walks_would():
     for _ in range(2000):
         n = np.sort(rng.integers(1, 1000, size=rng.integers(1, 60)))
         pvalues = rng.random(len(n)) * rng.choice([0.05, 0.2, 1.0])
-        best, _, level = _walks(n, pvalues, 0.05, 0.05, 1000)
+        best, _, level = walk_path(n, pvalues, 0.05, 0.05, 1000)
         reference = bonferroni_walks(n, pvalues, 0.05, 0.05, 1000)
         assert level <= 0.05 + 1e-12
         if reference is not None:
@@ -235,7 +235,7 @@ def test_fallback_walk_rejects_all_that_separate_walks_would():
     n = np.arange(1, 1001)
     pvalues = np.full(1000, share / 2)
     pvalues[starts[0] + 5] = 1.0  # the first walk fails early; the second start resumes
-    best, _, level = _walks(n, pvalues, 0.05, 0.05, 1000)
+    best, _, level = walk_path(n, pvalues, 0.05, 0.05, 1000)
     assert best == 999 and level == pytest.approx(0.05 - share)
 
 

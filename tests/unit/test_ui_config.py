@@ -46,6 +46,31 @@ def test_a_users_config_binds_its_own_names_and_reads_its_answers():
         from_result(TaskType.IMAGE_CLASSIFICATION, answer, LABELS)
 
 
+@pytest.mark.parametrize(
+    ("task_type", "shown"),
+    [
+        (TaskType.IMAGE_CLASSIFICATION_MULTILABEL, '<Image name="photo" value="$image"/>'),
+        (TaskType.TEXT_CLASSIFICATION_MULTILABEL, '<Text name="photo" value="$text"/>'),
+    ],
+    ids=str,
+)
+def test_a_multilabel_config_takes_several_choices_of_the_jobs_labels(task_type, shown):
+    config = (
+        f'<View>{shown}<Choices name="animal" toName="photo" choice="multiple">'
+        f"{CATS_AND_DOGS}</Choices></View>"
+    )
+    binding = bind(config, task_type, LABELS)
+    assert binding == Binding("animal", "photo")
+    answer = to_result(task_type, [0, 1], LABELS, binding=binding)
+    assert from_result(task_type, answer, LABELS, binding=binding) == [0, 1]
+    with pytest.raises(UiConfigError, match='the job takes several \\(add choice="multiple"\\)'):
+        bind(config.replace(' choice="multiple"', ""), task_type, LABELS)
+    with pytest.raises(UiConfigError, match="lacks the job's labels 'dog'"):
+        bind(config.replace('<Choice value="dog"/>', ""), task_type, LABELS)
+    with pytest.raises(UiConfigError, match="not the job's labels"):
+        bind(config.replace("</Choices>", '<Choice value="fish"/></Choices>'), task_type, LABELS)
+
+
 def test_aliases_are_the_labels_results_carry():
     config = classify('<Choice value="A cat" alias="cat"/><Choice value="A dog" alias="dog"/>')
     assert bind(config, TaskType.IMAGE_CLASSIFICATION, LABELS).control == "animal"

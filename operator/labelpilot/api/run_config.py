@@ -2,7 +2,7 @@
 
 `labelpilot run` builds it from its flags; the operator builds it from a LabelingJob's
 spec and hands it to each step Job as JSON in the `LABELPILOT_CONFIG` environment variable
-(or a file given with `--config`).
+(compressed when large: labelpilot.api.config_env), or a file given with `--config`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from labelpilot.api import config_env
+
 CONFIG_ENV = "LABELPILOT_CONFIG"
 LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_TOKEN"
 # What the engine can label: class ids are one byte in segmentation masks (0 is the
@@ -30,6 +32,8 @@ LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_TOKEN"
 # many classes as a LabelingJob may list.
 MAX_LABELS = 256
 MAX_SEGMENTATION_LABELS = 255
+# Ground Truth's multi-label classification tasks (image and text) take up to 50 labels.
+MAX_MULTILABEL_LABELS = 50
 MAX_LABEL_LENGTH = 256
 # Ground Truth's limit on MaxConcurrentTaskCount: objects sent to humans per iteration.
 MAX_CONCURRENT_TASKS = 5000
@@ -63,10 +67,32 @@ class TaskType(StrEnum):
     TEXT_CLASSIFICATION = "text-classification"
     OBJECT_DETECTION = "object-detection"
     SEMANTIC_SEGMENTATION = "semantic-segmentation"
+    IMAGE_CLASSIFICATION_MULTILABEL = "image-classification-multilabel"
+    TEXT_CLASSIFICATION_MULTILABEL = "text-classification-multilabel"
 
     @property
     def is_classification(self) -> bool:
+        """Single-label classification: one class per object."""
         return self in (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
+
+    @property
+    def is_multilabel(self) -> bool:
+        """Multi-label classification: a set of classes per object (possibly empty)."""
+        return self in (
+            TaskType.IMAGE_CLASSIFICATION_MULTILABEL,
+            TaskType.TEXT_CLASSIFICATION_MULTILABEL,
+        )
+
+    @property
+    def measured_by_accuracy(self) -> bool:
+        """A label is right or wrong (classification, multi-label: the whole set), where
+        boxes and masks are measured by IoU."""
+        return self.is_classification or self.is_multilabel
+
+    @property
+    def is_text(self) -> bool:
+        """Objects are texts (`source`), not images."""
+        return self in (TaskType.TEXT_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION_MULTILABEL)
 
     @property
     def default_target(self) -> float:
@@ -75,6 +101,14 @@ class TaskType(StrEnum):
             TaskType.OBJECT_DETECTION: 0.6,
             TaskType.SEMANTIC_SEGMENTATION: 0.7,
         }.get(self, 0.95)
+
+
+def label_limit(task_type: TaskType) -> int:
+    """How many labels a job of `task_type` may list."""
+    task_type = TaskType(task_type)
+    if task_type is TaskType.SEMANTIC_SEGMENTATION:
+        return MAX_SEGMENTATION_LABELS
+    return MAX_MULTILABEL_LABELS if task_type.is_multilabel else MAX_LABELS
 
 
 class ExportFormat(StrEnum):
@@ -91,7 +125,12 @@ class ExportFormat(StrEnum):
         if self is ExportFormat.COCO:
             return (TaskType.OBJECT_DETECTION, TaskType.SEMANTIC_SEGMENTATION)
         if self is ExportFormat.JSONL:
-            return (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
+            return (
+                TaskType.IMAGE_CLASSIFICATION,
+                TaskType.TEXT_CLASSIFICATION,
+                TaskType.IMAGE_CLASSIFICATION_MULTILABEL,
+                TaskType.TEXT_CLASSIFICATION_MULTILABEL,
+            )
         return (TaskType.OBJECT_DETECTION,)
 
     def refusal(self, task_type: TaskType) -> str | None:
@@ -275,9 +314,7 @@ class RunConfig(BaseModel):
     @classmethod
     def _engine_takes_the_labels(cls, labels: list[str], info: ValidationInfo) -> list[str]:
         task_type = info.data.get("task_type")
-        limit = (
-            MAX_SEGMENTATION_LABELS if task_type is TaskType.SEMANTIC_SEGMENTATION else MAX_LABELS
-        )
+        limit = MAX_LABELS if task_type is None else label_limit(task_type)
         if len(labels) > limit:
             raise ValueError(
                 f"{task_type or 'a job'} takes at most {limit} labels, got {len(labels)}"
@@ -309,4 +346,4 @@ class RunConfig(BaseModel):
         text = os.environ.get(CONFIG_ENV)
         if not text:
             raise ValueError(f"no run config: pass --config PATH or set {CONFIG_ENV}")
-        return cls.model_validate(json.loads(text))
+        return cls.model_validate(json.loads(config_env.decode(text)))

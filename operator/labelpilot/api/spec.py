@@ -16,6 +16,7 @@ from labelpilot.api.run_config import (
     MAX_CONCURRENT_TASKS,
     MAX_LABEL_LENGTH,
     MAX_LABELS,
+    MAX_MULTILABEL_LABELS,
     MAX_SEGMENTATION_LABELS,
     RESERVED_ATTRIBUTE_NAMES,
     ExportFormat,
@@ -25,10 +26,12 @@ from labelpilot.api.run_config import (
 URI_MAX = 2048
 NAME_MAX = 253
 LABEL_MAX = MAX_LABEL_LENGTH
-# Labels per job, as many as the engine takes: MAX_LABELS, and for semantic segmentation the
-# mask palette's MAX_SEGMENTATION_LABELS classes.
+# Labels per job, as many as the engine takes: MAX_LABELS, for semantic segmentation the
+# mask palette's MAX_SEGMENTATION_LABELS classes, for multi-label classification Ground
+# Truth's MAX_MULTILABEL_LABELS.
 LABELS_MAX = MAX_LABELS
 SEGMENTATION_LABELS_MAX = MAX_SEGMENTATION_LABELS
+MULTILABEL_LABELS_MAX = MAX_MULTILABEL_LABELS
 TOLERATIONS_MAX = 32
 # A step Job's activeDeadlineSeconds a job may ask for, at most (the cluster's policy
 # usually allows less).
@@ -61,6 +64,8 @@ class TaskType(StrEnum):
     TEXT_CLASSIFICATION = "TextClassification"
     OBJECT_DETECTION = "ObjectDetection"
     SEMANTIC_SEGMENTATION = "SemanticSegmentation"
+    IMAGE_CLASSIFICATION_MULTILABEL = "ImageClassificationMultiLabel"
+    TEXT_CLASSIFICATION_MULTILABEL = "TextClassificationMultiLabel"
 
 
 def export_task_types(fmt: ExportFormat) -> list[TaskType]:
@@ -120,7 +125,8 @@ class OutputSpec(ApiModel):
         max_length=len(ExportFormat),
         description="The labels also in these formats, under exports/<format>/ beside the "
         "output manifest (labelpilot export): coco (ObjectDetection, SemanticSegmentation), "
-        "yolo and voc (ObjectDetection), jsonl (ImageClassification, TextClassification).",
+        "yolo and voc (ObjectDetection), jsonl (the classification task types, multi-label "
+        "ones included).",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
 
@@ -638,6 +644,13 @@ class LabelingJobSpec(ApiModel):
                 field_path=".labels",
             ),
             rule(
+                "!(self.taskType in ['ImageClassificationMultiLabel', "
+                "'TextClassificationMultiLabel']) || !has(self.labels) || "
+                f"size(self.labels) <= {MULTILABEL_LABELS_MAX}",
+                f"multi-label classification takes at most {MULTILABEL_LABELS_MAX} labels",
+                field_path=".labels",
+            ),
+            rule(
                 paths.uri_on_claim_rule("input", "manifestUri"),
                 "input.manifestUri must lie under storage.mountPath (the claim)",
                 field_path=".input.manifestUri",
@@ -734,6 +747,11 @@ class LabelingJobSpec(ApiModel):
             raise ValueError(
                 f"labels: semantic segmentation takes at most "
                 f"{SEGMENTATION_LABELS_MAX} labels (the mask palette)"
+            )
+        multilabel = run_config.TaskType[self.task_type.name].is_multilabel
+        if multilabel and self.labels is not None and len(self.labels) > MULTILABEL_LABELS_MAX:
+            raise ValueError(
+                f"labels: multi-label classification takes at most {MULTILABEL_LABELS_MAX} labels"
             )
         for fmt in self.output.export_formats:
             if self.task_type not in export_task_types(fmt):

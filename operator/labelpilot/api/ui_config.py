@@ -5,7 +5,8 @@ A config fits a job when it has exactly one control of the tag the task type's a
 are read from (Choices for classification, RectangleLabels for boxes, PolygonLabels for
 masks) on an object tag showing the data field LabelPilot sends (`$image` or `$text`),
 listing exactly the job's labels (by `alias`, else `value`: what Label Studio writes into
-results). Its other tags (headers, extra controls) are the user's: their answers are not
+results). Choices take several classes (choice="multiple") for a multi-label task, and
+only then. Its other tags (headers, extra controls) are the user's: their answers are not
 read. The names of the control and the object are taken from the config (`Binding`).
 
 Parsing refuses a DOCTYPE, so no entity can be declared, expanded or fetched, and configs
@@ -53,9 +54,9 @@ class Binding:
 
 def needs(task_type: TaskType) -> Needs:
     task_type = TaskType(task_type)
-    if task_type is TaskType.TEXT_CLASSIFICATION:
+    if task_type.is_text:
         return Needs("Choices", "Choice", "Text", TEXT_FIELD)
-    if task_type is TaskType.IMAGE_CLASSIFICATION:
+    if task_type.is_classification or task_type.is_multilabel:
         return Needs("Choices", "Choice", "Image", IMAGE_FIELD)
     if task_type is TaskType.OBJECT_DETECTION:
         return Needs("RectangleLabels", "Label", "Image", IMAGE_FIELD)
@@ -99,6 +100,16 @@ def _listed(names: list[str] | set[str]) -> str:
     return ", ".join(repr(n) for n in names[:_SHOWN]) + more
 
 
+def _choice_problem(control: ElementTree.Element, task_type: TaskType) -> str | None:
+    """Why a Choices control takes too many or too few classes for the task, or None."""
+    several = control.get("choice") == "multiple"
+    if task_type.is_classification and several:
+        return 'lets a person choose several classes; the job takes one (drop choice="multiple")'
+    if task_type.is_multilabel and not several:
+        return 'lets a person choose one class; the job takes several (add choice="multiple")'
+    return None
+
+
 def _labels_problem(
     control: ElementTree.Element, want: Needs, task_type: TaskType, labels: list[str]
 ) -> str | None:
@@ -106,11 +117,9 @@ def _labels_problem(
     named = _described(control)
     if (control.get("value") or "").startswith("$"):
         return f"{named} takes its options from the task data; list the job's labels instead"
-    if TaskType(task_type).is_classification and control.get("choice") == "multiple":
-        return (
-            f"{named} lets a person choose several classes; the job takes one "
-            '(drop choice="multiple")'
-        )
+    problem = _choice_problem(control, TaskType(task_type))
+    if problem:
+        return f"{named} {problem}"
     given = [str(o.get("alias") or o.get("value") or "") for o in control.iter(want.option)]
     twice = {name for name in given if given.count(name) > 1}
     if twice:

@@ -103,6 +103,14 @@ BUILTIN_DEFAULTS: dict[TaskType, dict[Role, str]] = {
     TaskType.OBJECT_DETECTION: {Role.TRAINING: "p3.2xlarge", Role.INFERENCE: "c5.4xlarge"},
     TaskType.TEXT_CLASSIFICATION: {Role.TRAINING: "c5.2xlarge", Role.INFERENCE: "m4.xlarge"},
     TaskType.SEMANTIC_SEGMENTATION: {Role.TRAINING: "p3.2xlarge", Role.INFERENCE: "p3.2xlarge"},
+    TaskType.IMAGE_CLASSIFICATION_MULTILABEL: {
+        Role.TRAINING: "p3.2xlarge",
+        Role.INFERENCE: "c5.xlarge",
+    },
+    TaskType.TEXT_CLASSIFICATION_MULTILABEL: {
+        Role.TRAINING: "c5.2xlarge",
+        Role.INFERENCE: "m4.xlarge",
+    },
 }
 
 

@@ -15,6 +15,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
+from labelpilot.api.config_env import ConfigTooLarge
 from labelpilot.api.crd import GROUP, KIND, PLURAL, VERSION
 from labelpilot.api.job_labels import LABEL_STEP
 from labelpilot.api.spec import LabelingJobSpec
@@ -254,7 +255,7 @@ class Reconciler:
                             self.settings,
                             poll=action.poll,
                         )
-                    except ProfileError as error:  # a policy refusal is one too
+                    except (ProfileError, ConfigTooLarge) as error:  # a policy refusal too
                         reason = str(getattr(error, "reason", "") or INVALID_PROFILE)
                         decision = failed(
                             spec, status, now, reason, str(error), generation=meta.get("generation")

@@ -18,6 +18,8 @@ TASK_TYPES: dict[TaskType, run_config.TaskType] = {
     TaskType.TEXT_CLASSIFICATION: run_config.TaskType.TEXT_CLASSIFICATION,
     TaskType.OBJECT_DETECTION: run_config.TaskType.OBJECT_DETECTION,
     TaskType.SEMANTIC_SEGMENTATION: run_config.TaskType.SEMANTIC_SEGMENTATION,
+    TaskType.IMAGE_CLASSIFICATION_MULTILABEL: run_config.TaskType.IMAGE_CLASSIFICATION_MULTILABEL,
+    TaskType.TEXT_CLASSIFICATION_MULTILABEL: run_config.TaskType.TEXT_CLASSIFICATION_MULTILABEL,
 }
 THRESHOLD_MODES: dict[ThresholdMode, run_config.ThresholdMode] = {
     ThresholdMode.GUARANTEED: run_config.ThresholdMode.GUARANTEED,

@@ -21,6 +21,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from labelpilot.api import config_env
 from labelpilot.api.crd import API_VERSION, KIND
 from labelpilot.api.job_labels import LABEL_ITERATION, LABEL_JOB, LABEL_POLL, LABEL_STEP
 from labelpilot.api.run_config import CONFIG_ENV, LABEL_STUDIO_TOKEN_ENV
@@ -165,14 +166,19 @@ def placement(spec: LabelingJobSpec, step: Step, settings: JobSettings) -> Place
 
 
 def step_config(name: str, namespace: str, uid: str, spec: LabelingJobSpec, step: Step) -> str:
-    """The run config `step` reads, as JSON. Only the human step reads the job's labeling
-    interface (up to 64 KiB): the others go without it, as one environment variable holds
-    at most 128 KiB."""
+    """The run config `step` reads, as its environment variable's value (config_env: JSON,
+    compressed when large; ConfigTooLarge when even that does not fit). Only the human
+    step (and prepare, for a label category file's labels) reads the job's labeling
+    interface: the others go without it."""
     config = to_run_config(name, namespace, spec, uid)
     studio = config.workforce.label_studio
-    if step is not Step.HUMAN and studio is not None and studio.label_config is not None:
+    # prepare checks the interface against the labels of a label category file
+    reads_interface = step is Step.HUMAN or (
+        step is Step.PREPARE and config.label_category_config_uri is not None
+    )
+    if not reads_interface and studio is not None and studio.label_config is not None:
         config.workforce.label_studio = studio.model_copy(update={"label_config": None})
-    return config.to_json()
+    return config_env.encode(config.to_json())
 
 
 def _container(

@@ -37,7 +37,7 @@ def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
             per_iteration.setdefault(int(row["iteration"]), []).append(q)
     counters = state.counters()
     result: dict[str, Any] = {
-        "metric": "accuracy" if config.task_type.is_classification else "meanIoU",
+        "metric": "accuracy" if config.task_type.measured_by_accuracy else "meanIoU",
         "target": config.target,
         "machineLabeled": len(scores["machine"]),
         "machineQuality": float(np.mean(scores["machine"])) if scores["machine"] else None,

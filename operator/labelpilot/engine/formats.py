@@ -57,6 +57,8 @@ TYPE_NAMES = {
     TaskType.TEXT_CLASSIFICATION: "groundtruth/text-classification",
     TaskType.OBJECT_DETECTION: "groundtruth/object-detection",
     TaskType.SEMANTIC_SEGMENTATION: "groundtruth/semantic-segmentation",
+    TaskType.IMAGE_CLASSIFICATION_MULTILABEL: "groundtruth/image-classification-multilabel",
+    TaskType.TEXT_CLASSIFICATION_MULTILABEL: "groundtruth/text-classification-multilabel",
 }
 
 
@@ -194,7 +196,7 @@ class Boxes:
         )
 
 
-Label = int | Boxes | np.ndarray
+Label = int | list[int] | Boxes | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,8 @@ class LabelMeta:
     job_name: str
     creation_date: str | None = None
     box_confidences: Sequence[float] | None = None  # detection: one per box
-    # segmentation: by mask id (0 the background); a class without one gets `confidence`
+    # segmentation: by mask id (0 the background); a class without one gets `confidence`;
+    # multi-label: by class id, for the classes of the label (`confidence-map`)
     class_confidences: Mapping[int, float] | None = None
 
 
@@ -406,6 +409,14 @@ def encode_label(
             raise FormatError(f"class id {class_id} outside the {len(labels)} labels")
         metadata["class-name"] = labels[class_id]
         value: Any = class_id
+    elif task_type.is_multilabel:
+        value = _multilabel_value(label, labels)
+        del metadata["confidence"]  # Ground Truth has one per class, in `confidence-map`
+        by_class = meta.class_confidences or {}
+        metadata["class-map"] = {str(c): labels[c] for c in value}
+        metadata["confidence-map"] = {
+            str(c): round(float(by_class.get(c, meta.confidence)), 6) for c in value
+        }
     elif task_type is TaskType.OBJECT_DETECTION:
         if not isinstance(label, Boxes):
             raise FormatError("an object-detection label must be Boxes")
@@ -428,6 +439,17 @@ def encode_label(
         value = label
         metadata["internal-color-map"] = _confident_color_map(labels, meta)
     return {label_key(task_type, attr): value, metadata_key(task_type, attr): metadata}
+
+
+def _multilabel_value(label: object, labels: Sequence[str]) -> list[int]:
+    """A multi-label label as Ground Truth writes it: its class ids, ascending."""
+    if not isinstance(label, list | tuple | set | frozenset):
+        raise FormatError("a multi-label label must be a list of class ids")
+    value = sorted({int(c) for c in label})
+    outside = [c for c in value if not 0 <= c < len(labels)]
+    if outside:
+        raise FormatError(f"class id {outside[0]} outside the {len(labels)} labels")
+    return value
 
 
 def _coordinate(value: float) -> int | float:
@@ -551,6 +573,8 @@ def _decode(
     value = record[key]
     n_labels = None if labels is None else len(labels)
     meta_key = metadata_key(task_type, attr)
+    if task_type.is_multilabel:
+        return _decode_multilabel(value, key, _metadata(record, meta_key), meta_key, labels)
     if task_type.is_classification:
         meta = _metadata(record, meta_key)
         _refuse_multilabel(key, value, meta_key, meta)
@@ -639,25 +663,27 @@ def _mask_by_name(
     return out.astype(np.uint8)
 
 
-def decode_multilabel(
-    task_type: TaskType, attr: str, record: Mapping[str, Any], *, labels: Sequence[str]
-) -> set[int]:
-    """A multi-label record's classes (`attr`: [5, 1], named by its metadata's class-map)
-    as the job's label indices. Raises FormatError naming the field."""
-    task_type = TaskType(task_type)
-    key = label_key(task_type, attr)
-    meta_key = metadata_key(task_type, attr)
-    if key not in record:
-        raise FormatError(f"record has no {key!r}")
-    try:
-        meta = _metadata(record, meta_key)
-        if "class-map" not in meta:
-            raise FormatError(f"{meta_key} has no class-map")
+def _decode_multilabel(
+    value: Any,
+    key: str,
+    meta: Mapping[str, Any],
+    meta_key: str,
+    labels: Sequence[str] | None,
+) -> list[int]:
+    """A multi-label value (`[5, 1]`) as the job's label indices, ascending: with `labels`,
+    named by the metadata's class-map when it has one; else each id must index `labels`."""
+    kind = meta.get("type")
+    if isinstance(kind, str) and not kind.endswith("-multilabel"):
+        raise FormatError(
+            f"{meta_key}.type is {kind!r}, a single-label type: this job's task type is multi-label"
+        )
+    if labels is not None and "class-map" in meta:
         map_field = f"{meta_key}.class-map"
         names = labelfields.class_map(meta["class-map"], map_field)
-        return labelfields.multilabel(record[key], key, names, labels, map_field)
-    except labelfields.LabelFieldError as exc:
-        raise FormatError(str(exc)) from exc
+        return sorted(labelfields.multilabel(value, key, names, labels, map_field))
+    n_labels = None if labels is None else len(labels)
+    items = labelfields.listed(value, key)
+    return sorted({labelfields.class_id(c, f"{key}[{i}]", n_labels) for i, c in enumerate(items)})
 
 
 def decode_metadata(task_type: TaskType, attr: str, record: Mapping[str, Any]) -> dict[str, Any]:

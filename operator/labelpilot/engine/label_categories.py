@@ -13,12 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labelpilot.api.data_roots import OutsideDataRoots
-from labelpilot.api.run_config import (
-    MAX_LABEL_LENGTH,
-    MAX_LABELS,
-    MAX_SEGMENTATION_LABELS,
-    TaskType,
-)
+from labelpilot.api.run_config import MAX_LABEL_LENGTH, TaskType, label_limit
 from labelpilot.engine import reasons
 from labelpilot.engine.bounded_read import Refused, read_bounded
 from labelpilot.engine.confinement import DataRoots
@@ -30,10 +25,6 @@ MAX_BYTES = 1_000_000
 class LabelCategoryError(ValueError):
     """A label category file that cannot be read or is not one; the message names the
     file and the field."""
-
-
-def label_limit(task_type: TaskType) -> int:
-    return MAX_SEGMENTATION_LABELS if task_type is TaskType.SEMANTIC_SEGMENTATION else MAX_LABELS
 
 
 def parse(data: bytes, source: str, task_type: TaskType) -> list[str]:

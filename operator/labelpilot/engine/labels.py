@@ -2,9 +2,11 @@
 
 A label row is `{"index", "object", "label", "confidence", "iteration", "source",
 "created"}` or `{"index", "object", "failure", ...}`; `label` is a class id
-(classification), `{"width", "height", "depth", "boxes": [[class, left, top, width,
-height], ...], "boxConfidences": [...]}` (boxes) or `{"mask": URI, "classConfidences":
-{mask id: confidence}}` (masks; the model's, when it gave them). `created` is when that
+(classification), the ascending list of class ids (multi-label), `{"width", "height",
+"depth", "boxes": [[class, left, top, width, height], ...], "boxConfidences": [...]}`
+(boxes) or `{"mask": URI, "classConfidences": {mask id: confidence}}` (masks; the model's,
+when it gave them); a multi-label machine row also has `"classConfidences": {class id:
+probability}` for the classes of its label. `created` is when that
 object's label was decided (formats.now_iso, UTC): people's answer, or the threshold step
 accepting the model's label; the output manifest's `creation-date`. `index` is the
 object's line in the input manifest and `object` its identity (`object_id`): a row read
@@ -92,6 +94,8 @@ def label_to_json(
     task_type = TaskType(task_type)
     if task_type.is_classification:
         return int(label)
+    if task_type.is_multilabel:
+        return sorted({int(c) for c in label})
     if task_type is TaskType.OBJECT_DETECTION:
         out: dict[str, Any] = {
             "width": int(label.width),
@@ -113,16 +117,19 @@ def label_to_json(
 
 
 def class_confidences_of(value: Any) -> dict[int, float] | None:
-    """A stored mask label's confidences by mask id, when it has them."""
+    """A stored mask label's confidences by mask id, or a multi-label machine row's by
+    class id, when it has them."""
     stored = value.get("classConfidences") if isinstance(value, dict) else None
     return None if stored is None else {int(k): float(v) for k, v in stored.items()}
 
 
 def label_from_json(task_type: TaskType, value: Any, labels: list[str]) -> Any:
-    """The in-memory label (int, Boxes, HxW uint8 mask)."""
+    """The in-memory label (int, list of ints, Boxes, HxW uint8 mask)."""
     task_type = TaskType(task_type)
     if task_type.is_classification:
         return int(value)
+    if task_type.is_multilabel:
+        return sorted(int(c) for c in value)
     if task_type is TaskType.OBJECT_DETECTION:
         return Boxes(
             value["width"],

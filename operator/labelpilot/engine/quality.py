@@ -107,10 +107,13 @@ def mask_mean_iou(pred: np.ndarray, true: np.ndarray) -> float:
 
 
 def label_quality(task_type: TaskType, pred: object, true: object) -> float:
-    """1/0 correctness for classification; mean IoU for boxes and masks."""
+    """1/0 correctness for classification (multi-label: the whole set right); mean IoU for
+    boxes and masks."""
     task_type = TaskType(task_type)
     if task_type.is_classification:
         return float(int(pred) == int(true))  # type: ignore[call-overload]
+    if task_type.is_multilabel:
+        return float({int(c) for c in pred} == {int(c) for c in true})  # type: ignore[attr-defined]
     if task_type is TaskType.OBJECT_DETECTION:
         p = pred.boxes if isinstance(pred, Boxes) else pred
         t = true.boxes if isinstance(true, Boxes) else true

@@ -108,7 +108,7 @@ class ThresholdResult:
         }
 
 
-def _nothing(
+def nothing(
     n_pool: int, n_thresholds: int, delta: float, mode: str, **details: Any
 ) -> ThresholdResult:
     return ThresholdResult(
@@ -211,14 +211,14 @@ def classification_thresholds(
     pool_conf, pool_pred = pool_probs.max(axis=1), pool_probs.argmax(axis=1)
     alpha = 1.0 - target
     if len(pool_probs) == 0 or len(val_probs) == 0:
-        return _nothing(len(pool_probs), num_classes, delta, str(mode))
+        return nothing(len(pool_probs), num_classes, delta, str(mode))
 
     if mode is ThresholdMode.GROUND_TRUTH:
         order = np.argsort(-val_conf, kind="stable")
         accuracy = np.cumsum(~wrong[order]) / np.arange(1, len(order) + 1)
         ok = np.nonzero(accuracy >= target)[0]
         if len(ok) == 0:
-            return _nothing(len(pool_probs), num_classes, delta, str(mode))
+            return nothing(len(pool_probs), num_classes, delta, str(mode))
         j = int(ok[-1])
         t = float(val_conf[order[j]])
         thresholds = np.full(num_classes, t)
@@ -273,14 +273,14 @@ def _path_search(
     """The walks along one nested path of per-class thresholds, at level delta."""
     mode, num_classes = str(ThresholdMode.GUARANTEED), path.shape[1]
     if len(path) == 0:
-        return _nothing(len(pool_conf), num_classes, delta, mode, path=name)
+        return nothing(len(pool_conf), num_classes, delta, mode, path=name)
     accepted_matrix = val_conf[None, :] >= path[:, val_pred]  # (points, validation)
     n = accepted_matrix.sum(axis=1)
     m = (accepted_matrix & wrong[None, :]).sum(axis=1)
     pvalues = bounds.binomial_pvalues(m, n, alpha)
-    chosen_at, tested, level = _walks(n, pvalues, alpha, delta, len(val_conf))
+    chosen_at, tested, level = walk_path(n, pvalues, alpha, delta, len(val_conf))
     if chosen_at is None:
-        return _nothing(
+        return nothing(
             len(pool_conf), num_classes, delta, mode, path=name, pathPoints=len(path), tested=tested
         )
     chosen, n_chosen, m_chosen = path[chosen_at], int(n[chosen_at]), int(m[chosen_at])
@@ -315,7 +315,7 @@ def walk_starts(
     return n0 * 2 ** np.arange(walks), share
 
 
-def _walks(
+def walk_path(
     n: np.ndarray, pvalues: np.ndarray, alpha: float, delta: float, n_validation: int
 ) -> tuple[int | None, int, float]:
     """The fallback procedure along the nested path (see the module docstring): delta / J
@@ -360,14 +360,14 @@ def quality_thresholds(
     pool_conf = np.asarray(pool_conf, dtype=np.float64)
     alpha = 1.0 - target
     if len(pool_conf) == 0 or len(val_conf) == 0:
-        return _nothing(len(pool_conf), 1, delta, str(mode))
+        return nothing(len(pool_conf), 1, delta, str(mode))
 
     if mode is ThresholdMode.GROUND_TRUTH:
         order = np.argsort(-val_conf, kind="stable")
         mean_quality = 1.0 - np.cumsum(loss[order]) / np.arange(1, len(order) + 1)
         ok = np.nonzero(mean_quality >= target)[0]
         if len(ok) == 0:
-            return _nothing(len(pool_conf), 1, delta, str(mode))
+            return nothing(len(pool_conf), 1, delta, str(mode))
         j = int(ok[-1])
         t = float(val_conf[order[j]])
         return ThresholdResult(
@@ -386,9 +386,9 @@ def quality_thresholds(
     n = accepted_matrix.sum(axis=1)
     mean_loss = (accepted_matrix * loss[None, :]).sum(axis=1) / np.maximum(n, 1)
     pvalues = bounds.hoeffding_bentkus_pvalues(mean_loss, n, alpha)
-    chosen_at, tested, level = _walks(n, pvalues, alpha, delta, len(val_conf))
+    chosen_at, tested, level = walk_path(n, pvalues, alpha, delta, len(val_conf))
     if chosen_at is None:
-        return _nothing(len(pool_conf), 1, delta, str(mode), pathPoints=len(grid), tested=tested)
+        return nothing(len(pool_conf), 1, delta, str(mode), pathPoints=len(grid), tested=tested)
     chosen, n_chosen = float(grid[chosen_at]), int(n[chosen_at])
     mean_chosen = float(mean_loss[chosen_at])
     upper = bounds.hoeffding_bentkus_upper(mean_chosen, n_chosen, level)

@@ -13,6 +13,8 @@ Public interface (the worker steps code against these names):
 Inputs: image tasks take HxWxC uint8 arrays (C = 1 or 3, any size); text takes str.
 Targets:
 - classification: int array of label indices (0 .. len(labels) - 1);
+- multi-label classification (the same two models): an (N, len(labels)) 0/1 array; their
+  `probs` are then each label's own sigmoid probability (rows need not sum to 1);
 - object detection: per image a (k, 5) float array [class_id, left, top, width, height] in
   the image's pixels, class_id indexing `labels`;
 - semantic segmentation: per image an HxW uint8 mask, **0 = background, c + 1 = labels[c]**
@@ -64,11 +66,11 @@ __all__ = [
 
 def _model_class(task_type: TaskType) -> type[Model]:
     task_type = TaskType(task_type)
-    if task_type == TaskType.IMAGE_CLASSIFICATION:
+    if task_type in (TaskType.IMAGE_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION_MULTILABEL):
         from labelpilot.ml.image_classifier import ImageClassifier
 
         return ImageClassifier
-    if task_type == TaskType.TEXT_CLASSIFICATION:
+    if task_type in (TaskType.TEXT_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION_MULTILABEL):
         from labelpilot.ml.text_classifier import TextClassifier
 
         return TextClassifier

@@ -20,11 +20,13 @@ from labelpilot.ml.base import (
 )
 from labelpilot.ml.images import pick_channels, pick_size, random_affine, to_tensor
 from labelpilot.ml.training import (
+    calibrate,
     calibration_fraction,
+    classification_targets,
     default_epochs,
-    fit_temperature,
     holdout_split,
     predict_logits,
+    probabilities,
     train_classifier,
 )
 
@@ -145,11 +147,8 @@ class ImageClassifier(Model):
 
     def fit(self, inputs: list, targets: Any, *, init_from: str | None = None) -> dict:
         started = time.perf_counter()
-        y = np.asarray(targets, dtype=np.int64)
-        if len(inputs) != len(y) or len(y) == 0:
-            raise ValueError("fit needs as many targets as inputs, and at least one")
-        if y.min() < 0 or y.max() >= self.num_classes:
-            raise ValueError("classification targets must be label indices")
+        multilabel = self.task_type.is_multilabel
+        y = classification_targets(targets, len(inputs), self.num_classes, multilabel)
         with self.runtime.activate():
             generator = seed_everything(self.seed)
             warm = read_meta(init_from) if init_from else None
@@ -177,7 +176,7 @@ class ImageClassifier(Model):
             x_all = self._inputs(inputs)
             rng = np.random.default_rng(self.seed)
             fraction = calibration_fraction(len(y), self.options)
-            train_idx, cal_idx = holdout_split(len(y), fraction, rng, y)
+            train_idx, cal_idx = holdout_split(len(y), fraction, rng, None if multilabel else y)
             augment = bool(self.options.get("augment", True))
             device = self.runtime.device
 
@@ -197,15 +196,14 @@ class ImageClassifier(Model):
                 lr=float(self.options.get("lr", default_lr)),
                 weight_decay=float(self.options.get("weight_decay", 1e-4)),
                 generator=generator,
+                multilabel=multilabel,
             )
             temperature, cal_accuracy = 1.0, None
             if len(cal_idx):
                 logits, _ = predict_logits(
                     self.net, self.runtime, len(cal_idx), lambda i, _t: x_all[cal_idx[i]].to(device)
                 )
-                cal_y = torch.as_tensor(y[cal_idx])
-                temperature = fit_temperature(logits, cal_y)
-                cal_accuracy = float((logits.argmax(1) == cal_y).float().mean())
+                temperature, cal_accuracy = calibrate(logits, y[cal_idx], multilabel)
             self.state["temperature"] = temperature
         return self._metrics(
             started,
@@ -239,7 +237,7 @@ class ImageClassifier(Model):
             )
         logits = torch.cat(logits_parts) / self.state.get("temperature", 1.0)
         return Predictions(
-            probs=torch.softmax(logits, 1).numpy().astype(np.float32),
+            probs=probabilities(logits, self.task_type.is_multilabel),
             embeddings=torch.cat(emb_parts).numpy().astype(np.float32),
         )
 

@@ -190,7 +190,7 @@ def load_input(
     access = access or ObjectAccess()
     if not isinstance(record, dict):
         raise ObjectReadError(index, None, "the manifest line is not a JSON object")
-    if TaskType(task_type) == TaskType.TEXT_CLASSIFICATION:
+    if TaskType(task_type).is_text:
         return _load_text(record, base_uri, access, index)
     return _load_image(record, base_uri, access, index)
 

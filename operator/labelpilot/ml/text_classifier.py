@@ -41,11 +41,13 @@ from labelpilot.ml.base import (
     seed_everything,
 )
 from labelpilot.ml.training import (
+    calibrate,
     calibration_fraction,
+    classification_targets,
     default_epochs,
-    fit_temperature,
     holdout_split,
     predict_logits,
+    probabilities,
     train_classifier,
 )
 
@@ -275,11 +277,8 @@ class TextClassifier(Model):
 
     def fit(self, inputs: list, targets: Any, *, init_from: str | None = None) -> dict:
         started = time.perf_counter()
-        y = np.asarray(targets, dtype=np.int64)
-        if len(inputs) != len(y) or len(y) == 0:
-            raise ValueError("fit needs as many targets as inputs, and at least one")
-        if y.min() < 0 or y.max() >= self.num_classes:
-            raise ValueError("classification targets must be label indices")
+        multilabel = self.task_type.is_multilabel
+        y = classification_targets(targets, len(inputs), self.num_classes, multilabel)
         with self.runtime.activate():
             generator = seed_everything(self.seed)
             features = self._featurize(inputs)
@@ -290,7 +289,7 @@ class TextClassifier(Model):
                 skipped = load_matching(self.net, read_weights(init_from))
             rng = np.random.default_rng(self.seed)
             fraction = calibration_fraction(len(y), self.options)
-            train_idx, cal_idx = holdout_split(len(y), fraction, rng, y)
+            train_idx, cal_idx = holdout_split(len(y), fraction, rng, None if multilabel else y)
             if self.encoder == "minilm":
                 epochs = default_epochs(len(train_idx), self.options, budget=150_000, hi=300)
                 lr, batch_size = 1e-2, 64
@@ -310,6 +309,7 @@ class TextClassifier(Model):
                 lr=float(self.options.get("lr", lr)),
                 weight_decay=float(self.options.get("weight_decay", 1e-4)),
                 generator=generator,
+                multilabel=multilabel,
             )
             temperature, cal_accuracy = 1.0, None
             if len(cal_idx):
@@ -319,9 +319,7 @@ class TextClassifier(Model):
                     len(cal_idx),
                     lambda i, _t: self._batch(features, cal_idx[i]),
                 )
-                cal_y = torch.as_tensor(y[cal_idx])
-                temperature = fit_temperature(logits, cal_y)
-                cal_accuracy = float((logits.argmax(1) == cal_y).float().mean())
+                temperature, cal_accuracy = calibrate(logits, y[cal_idx], multilabel)
             self.state = {"temperature": temperature}
         return self._metrics(
             started,
@@ -348,6 +346,6 @@ class TextClassifier(Model):
             return Predictions(probs=np.zeros((0, self.num_classes), np.float32))
         logits = logits / self.state.get("temperature", 1.0)
         return Predictions(
-            probs=torch.softmax(logits, 1).numpy().astype(np.float32),
+            probs=probabilities(logits, self.task_type.is_multilabel),
             embeddings=emb.numpy().astype(np.float32),
         )

@@ -112,8 +112,50 @@ def make_optimizer(
     return Joint(optimizers), Joint(schedulers)
 
 
-def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """The temperature T minimising the NLL of softmax(logits / T) (Guo et al., 2017).
+def classification_targets(
+    targets: Any, n_inputs: int, num_classes: int, multilabel: bool
+) -> np.ndarray:
+    """Checked targets: label indices (N,), or for multi-label an (N, C) 0/1 matrix."""
+    if multilabel:
+        y = np.asarray(targets, dtype=np.float32).reshape(len(targets), -1)
+        if y.shape[1] != num_classes or not np.isin(y, (0.0, 1.0)).all():
+            raise ValueError(f"multi-label targets must be (N, {num_classes}) 0/1 rows")
+    else:
+        y = np.asarray(targets, dtype=np.int64)
+    if n_inputs != len(y) or len(y) == 0:
+        raise ValueError("fit needs as many targets as inputs, and at least one")
+    if not multilabel and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError("classification targets must be label indices")
+    return y
+
+
+def classification_loss(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Cross-entropy over the classes, or for multi-label one binary cross-entropy per label."""
+    if multilabel:
+        return F.binary_cross_entropy_with_logits(logits, y.float())
+    return F.cross_entropy(logits, y)
+
+
+def probabilities(logits: torch.Tensor, multilabel: bool) -> np.ndarray:
+    """Softmax over the classes, or for multi-label each label's own sigmoid."""
+    out = torch.sigmoid(logits) if multilabel else torch.softmax(logits, 1)
+    return out.numpy().astype(np.float32)
+
+
+def calibrate(logits: torch.Tensor, y: np.ndarray, multilabel: bool) -> tuple[float, float]:
+    """(temperature, accuracy) on held-out logits; multi-label accuracy is of whole sets."""
+    targets = torch.as_tensor(y)
+    temperature = fit_temperature(logits, targets, multilabel)
+    if multilabel:
+        right = ((logits >= 0) == (targets >= 0.5)).all(dim=1)
+    else:
+        right = logits.argmax(1) == targets
+    return temperature, float(right.float().mean())
+
+
+def fit_temperature(logits: torch.Tensor, targets: torch.Tensor, multilabel: bool = False) -> float:
+    """The temperature T minimising the NLL of softmax(logits / T) (Guo et al., 2017); for
+    multi-label, of every label's sigmoid(logit / T).
 
     A 1-D problem: a log-spaced grid, then a finer grid around the best point. Robust and
     deterministic, unlike LBFGS on tiny sets. T stays within [T_MIN, T_MAX]: a holdout that
@@ -125,7 +167,7 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
     logits = logits.float()
 
     def nll(t: float) -> float:
-        return float(F.cross_entropy(logits / t, targets))
+        return float(classification_loss(logits / t, targets, multilabel))
 
     grid = np.exp(np.linspace(np.log(T_MIN), np.log(T_MAX), 49))
     best = min(grid, key=nll)
@@ -147,13 +189,15 @@ def train_classifier(
     lr: float,
     weight_decay: float,
     generator: torch.Generator,
+    multilabel: bool = False,
 ) -> float:
     """Cross-entropy training of `net` (returning (logits, embeddings)); returns the last loss.
 
-    `batch_fn(indices, train)` gives the input batch on the runtime's device.
+    `batch_fn(indices, train)` gives the input batch on the runtime's device. `targets`:
+    label indices, or with `multilabel` (N, C) 0/1 rows (binary cross-entropy per label).
     """
     n = len(targets)
-    y_all = torch.as_tensor(targets, dtype=torch.long)
+    y_all = torch.as_tensor(targets, dtype=torch.float32 if multilabel else torch.long)
     steps_per_epoch = math.ceil(n / batch_size)
     params = [p for p in net.parameters() if p.requires_grad]
     sparse = [
@@ -173,7 +217,7 @@ def train_classifier(
             y = y_all[idx].to(runtime.device)
             with runtime.autocast():
                 logits, _ = net(x)
-            loss = F.cross_entropy(logits.float(), y)
+            loss = classification_loss(logits.float(), y, multilabel)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

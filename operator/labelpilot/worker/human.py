@@ -14,7 +14,8 @@ With `max_wait` (the operator's Jobs), the step waits at most that long and then
 polls again instead of a Pod waiting. Without it (`labelpilot run`), it waits to the end.
 
 Several workers per object: classification answers are consolidated over the whole batch
-with Dawid-Skene (each worker's confusion matrix, by EM), boxes and masks per object.
+with Dawid-Skene (each worker's confusion matrix, by EM); multi-label sets per object by a
+majority per class (labelpilot.workforce.consolidation); boxes and masks per object.
 Iteration 0 fails the job (TooManyFailedObjects) when more than 10% of its objects fail.
 """
 
@@ -30,7 +31,7 @@ from labelpilot.api.run_config import TaskType
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StepFailed, StopReason
 from labelpilot.api.stopping import human_budget_left, stop_reason
-from labelpilot.engine import formats, fresh_validation, progress, storage
+from labelpilot.engine import formats, fresh_validation, multilabel_search, progress, storage
 from labelpilot.engine.labels import HUMAN, LabelState, label_to_json, object_id
 from labelpilot.worker import output_manifest, workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, Context, step
@@ -78,6 +79,12 @@ def _predictions(ctx: Context, iteration: int, batch: list[int]) -> dict[int, tu
             continue
         if cfg.task_type.is_classification:
             out[i] = int(np.argmax(p.probs[k])), float(np.max(p.probs[k]))
+        elif cfg.task_type.is_multilabel:
+            probs = np.asarray(p.probs[k], dtype=np.float64)[None]
+            out[i] = (
+                multilabel_search.predicted_labels(probs[0]),
+                float(multilabel_search.set_confidence(probs)[0]),
+            )
         elif cfg.task_type is TaskType.OBJECT_DETECTION:
             h, w, d = p.size[k]
             out[i] = formats.Boxes(w, h, d, p.boxes[k][:, :5]), float(p.confidence[k])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from labelpilot.api.run_config import RunConfig
 from labelpilot.api.steps import Step, StepFailed
+from labelpilot.api.ui_config import UiConfigError, bind
 from labelpilot.engine import label_categories, storage
 from labelpilot.engine.confinement import DataRoots
 from labelpilot.engine.workspace import Workspace
@@ -29,9 +30,28 @@ def resolve(step: Step, config: RunConfig) -> RunConfig:
             labels = label_categories.read(uri, roots, config.task_type)
         except label_categories.LabelCategoryError as error:
             raise StepFailed(INVALID, str(error)) from error
+        check_interface(config, labels, uri)
     else:
         labels = recorded(Workspace(config.output_uri))
     return RunConfig.model_validate({**config.model_dump(), "labels": labels})
+
+
+def check_interface(config: RunConfig, labels: list[str], uri: str) -> None:
+    """Prepare refuses a labeling interface (humanTaskConfig.uiConfig) that cannot take the
+    file's labels, before anyone is asked anything (UiConfigIncompatible)."""
+    from labelpilot.workforce.labelstudio.project import INCOMPATIBLE
+
+    studio = config.workforce.label_studio
+    if studio is None or studio.label_config is None:
+        return
+    try:
+        bind(studio.label_config, config.task_type, labels)
+    except UiConfigError as error:
+        raise StepFailed(
+            INCOMPATIBLE,
+            f"humanTaskConfig.uiConfig cannot take the labels of {uri} "
+            f"(labelCategoryConfigUri): {error}",
+        ) from error
 
 
 def recorded(ws: Workspace) -> list[str]:

@@ -43,7 +43,7 @@ def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dic
     value = row["label"]
     if cfg.task_type is TaskType.SEMANTIC_SEGMENTATION:
         label: Any = value["mask"]
-    elif cfg.task_type is TaskType.OBJECT_DETECTION:
+    elif cfg.task_type is TaskType.OBJECT_DETECTION or cfg.task_type.is_multilabel:
         label = label_from_json(cfg.task_type, value, cfg.labels)
     else:
         label = int(value)
@@ -53,7 +53,7 @@ def output_line(ctx: Context, obj: formats.DataObject, state: LabelState) -> dic
         job_name=cfg.job_name,
         creation_date=row.get("created"),
         box_confidences=value.get("boxConfidences") if isinstance(value, dict) else None,
-        class_confidences=class_confidences_of(value),
+        class_confidences=class_confidences_of(value) or class_confidences_of(row),
     )
     return {
         **record,

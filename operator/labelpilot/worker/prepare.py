@@ -120,13 +120,13 @@ def run(ctx: Context) -> StepSummary:
             target=cfg.target,
             delta=ctx.delta,
             ground_truth_size=n_val,
-            bounded_loss=not cfg.task_type.is_classification,
+            bounded_loss=not cfg.task_type.measured_by_accuracy,
         )
     elif cfg.validation_policy is ValidationPolicy.FRESH:
         wanted = fresh_validation.wanted_size(
             cfg.target,
             fresh_validation.iteration_delta(ctx.delta, 0),
-            bounded_loss=not cfg.task_type.is_classification,
+            bounded_loss=not cfg.task_type.measured_by_accuracy,
         )
         n_val = max(1, min(n_val, wanted, len(valid)))
     n_val, n_train = first_batch(

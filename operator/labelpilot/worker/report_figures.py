@@ -39,10 +39,13 @@ def per_class(
         who = "human" if row["source"] == HUMAN else "machine"
         if cfg.task_type.is_classification:
             out[cfg.labels[int(row["label"])]][who] += 1
+        elif cfg.task_type.is_multilabel:
+            for c in row["label"]:
+                out[cfg.labels[int(c)]][who] += 1
         else:
             for box in row["label"]["boxes"]:
                 out[cfg.labels[int(box[0])]][who] += 1
-    if not cfg.task_type.is_classification:
+    if not cfg.task_type.measured_by_accuracy:
         return out
     delta = 1.0 - cfg.confidence_level
     validation_by_class = [

@@ -26,7 +26,7 @@ from labelpilot.api.run_config import TaskType, ThresholdMode, ValidationPolicy
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StopReason
 from labelpilot.api.stopping import human_budget_left, labeled_cap, stop_reason
-from labelpilot.engine import formats, fresh_validation, selection, storage
+from labelpilot.engine import formats, fresh_validation, multilabel_search, selection, storage
 from labelpilot.engine.formats import Boxes
 from labelpilot.engine.labels import MACHINE, LabelState, label_from_json, label_to_json, object_id
 from labelpilot.engine.predictions import ObjectPredictions, load_predictions
@@ -45,7 +45,14 @@ from labelpilot.worker.common import Context, step, timestamp_of
 def _confidence(task: TaskType, p: ObjectPredictions, pos: list[int]) -> np.ndarray:
     if task.is_classification:
         return np.asarray([p.probs[k].max() for k in pos])
+    if task.is_multilabel:
+        return multilabel_search.set_confidence(_probs(p, pos))
     return np.asarray([p.confidence[k] for k in pos])
+
+
+def _probs(p: ObjectPredictions, pos: list[int]) -> np.ndarray:
+    width = len(p.probs[0]) if p.probs else 0
+    return np.asarray([p.probs[k] for k in pos], dtype=np.float64).reshape(len(pos), width)
 
 
 def passing(
@@ -55,6 +62,9 @@ def passing(
     pos = [p.position[i] for i in indices]
     if not pos:
         return []
+    if task.is_multilabel:
+        ok = multilabel_search.accept(_probs(p, pos), np.asarray(thresholds, np.float64))
+        return [i for i, yes in zip(indices, ok, strict=True) if yes]
     conf = _confidence(task, p, pos)
     # boxes and masks have one threshold: every object counts as "class" 0
     pred = (
@@ -132,6 +142,14 @@ def _searcher(ctx: Context, split: _Split) -> Callable[[float, ThresholdMode], T
         return lambda delta, mode: classification_thresholds(
             val_probs, val_labels, pool_probs, target=cfg.target, delta=delta, mode=mode
         )
+    if task.is_multilabel:
+        truth = np.zeros((len(val), len(cfg.labels)), dtype=bool)
+        for row, i in enumerate(val):
+            truth[row, state.labeled[i]["label"]] = True
+        val_probs, pool_probs = _probs(p, vpos), _probs(p, ppos)
+        return lambda delta, mode: multilabel_search.multilabel_thresholds(
+            val_probs, truth, pool_probs, target=cfg.target, delta=delta, mode=mode
+        )
     quality = []
     for i, k in zip(val, vpos, strict=True):
         truth = label_from_json(task, state.labeled[i]["label"], cfg.labels)
@@ -170,6 +188,12 @@ def _machine_row(
         row["label"] = int(np.argmax(p.probs[k]))
         row["confidence"] = round(float(np.max(p.probs[k])), 6)
         return row
+    if cfg.task_type.is_multilabel:
+        probs = np.asarray(p.probs[k], dtype=np.float64)
+        row["label"] = multilabel_search.predicted_labels(probs)
+        row["confidence"] = round(float(multilabel_search.set_confidence(probs[None])[0]), 6)
+        row["classConfidences"] = {str(c): round(float(probs[c]), 6) for c in row["label"]}
+        return row
     row["confidence"] = round(p.confidence[k], 6)
     if cfg.task_type is TaskType.OBJECT_DETECTION:
         h, w, d = p.size[k]
@@ -196,9 +220,13 @@ def _select(
     if not known or size <= 0:
         return []
     features: np.ndarray | None
-    if task.is_classification:
-        probs = np.asarray([p.probs[k] for k in pos])
-        uncertainty = 1.0 - selection.margins(probs)
+    if task.is_classification or task.is_multilabel:
+        probs = _probs(p, pos)
+        uncertainty = (
+            1.0 - multilabel_search.set_confidence(probs)
+            if task.is_multilabel
+            else 1.0 - selection.margins(probs)
+        )
         features = np.asarray([p.embeddings[k] for k in pos]) if p.embeddings else probs
     else:
         uncertainty = 1.0 - _confidence(task, p, pos)
@@ -258,7 +286,7 @@ def _next_batch(
             size,
             target=cfg.target,
             delta=fresh_validation.iteration_delta(ctx.delta, iteration + 1),
-            bounded_loss=not cfg.task_type.is_classification,
+            bounded_loss=not cfg.task_type.measured_by_accuracy,
         )
     selected = _select(ctx, iteration, split.predictions, remaining, size - n_fresh)
     # drawn after the pick, from what stays in the pool: exchangeable with what it validates
@@ -271,14 +299,22 @@ def _next_batch(
 
 def _by_class(ctx: Context, split: _Split, thresholds: np.ndarray) -> dict[str, list[int]]:
     """Classification: per predicted class, the validation objects `thresholds` accept and
-    how many of them the model got right (what report.json's perClass shows)."""
+    how many of them the model got right (multi-label: per class in the predicted set, how
+    often the class was right); what report.json's perClass shows."""
     cfg, p = ctx.config, split.predictions
     counts = {name: [0, 0] for name in cfg.labels}
     for i in passing(cfg.task_type, p, split.validation, thresholds):
-        predicted = int(np.argmax(p.probs[p.position[i]]))
+        probs = p.probs[p.position[i]]
+        truth = split.state.labeled[i]["label"]
+        if cfg.task_type.is_multilabel:
+            for c in multilabel_search.predicted_labels(probs):
+                counts[cfg.labels[c]][0] += 1
+                counts[cfg.labels[c]][1] += int(c in truth)
+            continue
+        predicted = int(np.argmax(probs))
         entry = counts[cfg.labels[predicted]]
         entry[0] += 1
-        entry[1] += int(predicted == int(split.state.labeled[i]["label"]))
+        entry[1] += int(predicted == int(truth))
     return counts
 
 
@@ -304,7 +340,7 @@ def _details(
         }
     if _fresh(ctx):
         details["validationPolicy"] = str(ValidationPolicy.FRESH)
-    if cfg.task_type.is_classification:
+    if cfg.task_type.measured_by_accuracy:
         details["validationAcceptedByClass"] = _by_class(ctx, split, result.thresholds)
     details.update(
         {

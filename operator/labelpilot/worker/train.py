@@ -39,6 +39,11 @@ def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
     labels = [label_from_json(cfg.task_type, r["label"], cfg.labels) for r in rows]
     if cfg.task_type.is_classification:
         return np.asarray(labels, dtype=np.int64)
+    if cfg.task_type.is_multilabel:
+        multi_hot = np.zeros((len(labels), len(cfg.labels)), dtype=np.float32)
+        for row, classes in enumerate(labels):
+            multi_hot[row, classes] = 1.0
+        return multi_hot
     if cfg.task_type is TaskType.OBJECT_DETECTION:
         return [b.boxes for b in labels]
     return labels

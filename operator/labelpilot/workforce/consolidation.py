@@ -1,6 +1,9 @@
 """Consolidating several workers' answers for one object into one label and a confidence.
 
 - classification: majority vote (ties: the smallest class id); confidence = vote share.
+- multi-label: a class is in when more than half of the workers chose it (a tie leaves it
+  out); confidence = the mean, over the classes any worker chose, of the share of workers
+  on the winning side for that class (1 when every worker chose no class).
 - boxes: boxes of every worker matched by IoU (>= 0.5, same class) to clusters; a cluster
   that at least half of the workers drew becomes one box, the mean of its members;
   confidence = the mean share of workers who drew each kept box (1 with no boxes agreed).
@@ -22,6 +25,17 @@ def _vote(values: list[int]) -> tuple[int, float]:
     ids, counts = np.unique(np.asarray(values, dtype=np.int64), return_counts=True)
     best = int(np.argmax(counts))  # np.unique sorts: ties go to the smallest id
     return int(ids[best]), float(counts[best] / len(values))
+
+
+def _class_sets(answers: list[list[int]]) -> tuple[list[int], float]:
+    counts: dict[int, int] = {}
+    for answer in answers:
+        for c in {int(v) for v in answer}:
+            counts[c] = counts.get(c, 0) + 1
+    n = len(answers)
+    chosen = sorted(c for c, k in counts.items() if k > n / 2)
+    shares = [max(k, n - k) / n for k in counts.values()]
+    return chosen, float(np.mean(shares)) if shares else 1.0
 
 
 def _boxes(answers: list[Boxes]) -> tuple[Boxes, float]:
@@ -64,6 +78,8 @@ def consolidate(task_type: TaskType, answers: list[Any]) -> tuple[Any, float]:
     task_type = TaskType(task_type)
     if task_type.is_classification:
         return _vote([int(a) for a in answers])
+    if task_type.is_multilabel:
+        return _class_sets(answers)
     if task_type is TaskType.OBJECT_DETECTION:
         return _boxes(answers)
     return _masks(answers)

@@ -2,8 +2,9 @@
 
 The only reader of the ground truth besides evaluation. Each worker's answer is drawn from
 a generator seeded by (job seed, object index, worker), so a batch collected twice gives the
-same answers. A wrong answer is a different class (classification), jittered boxes with one
-dropped (boxes), or a mask shifted by a few pixels (masks). A failed object (failure_rate,
+same answers. A wrong answer is a different class (classification), the class set with one
+class flipped in or out (multi-label), jittered boxes with one dropped (boxes), or a mask
+shifted by a few pixels (masks). A failed object (failure_rate,
 or no truth for its key) fails for all its workers. An object is answered when its answers
 are drawn (`answered_at`).
 """
@@ -20,6 +21,13 @@ from labelpilot.api import run_config as cfg
 from labelpilot.api.run_config import TaskType
 from labelpilot.engine.formats import Boxes, GroundTruth, now_iso
 from labelpilot.workforce.base import Answer, BatchStatus, TaskItem, WorkforceProvider
+
+
+def flip_one(classes: list[int], n_labels: int, rng: np.random.Generator) -> list[int]:
+    """The sorted class set with one random class of `n_labels` added or removed."""
+    if n_labels < 1:
+        return sorted(classes)
+    return sorted(set(classes) ^ {int(rng.integers(n_labels))})
 
 
 class SimulatedWorkforce(WorkforceProvider):
@@ -97,6 +105,8 @@ class SimulatedWorkforce(WorkforceProvider):
             if len(self.labels) < 2:
                 return truth
             return int((truth + rng.integers(1, len(self.labels))) % len(self.labels))
+        if self.task_type.is_multilabel:
+            return flip_one(truth, len(self.labels), rng)
         if self.task_type is TaskType.OBJECT_DETECTION:
             boxes = truth.boxes.copy()
             if len(boxes):

@@ -140,7 +140,7 @@ def _named_classes(task_type: TaskType, value: Any, meta: dict[str, Any]) -> lis
         if isinstance(name, str) and isinstance(value, int) and not isinstance(value, bool):
             return [(value, name)]
         return []
-    if task_type is TaskType.OBJECT_DETECTION:
+    if task_type is TaskType.OBJECT_DETECTION or task_type.is_multilabel:
         entries = meta.get("class-map")
         pairs = entries.items() if isinstance(entries, dict) else []
         return [(int(k), v) for k, v in pairs if _is_id(k) and isinstance(v, str)]
@@ -181,7 +181,7 @@ def items(source: Source, left: list[Left], *, roots: DataRoots | None = None) -
             label_key = formats.label_key(job.task_type, job.attribute)
             left.append(Left(obj.index, obj.key, UNLABELED, f"no {label_key!r}"))
             continue
-        if job.task_type is not TaskType.TEXT_CLASSIFICATION and obj.source_ref is None:
+        if not job.task_type.is_text and obj.source_ref is None:
             left.append(Left(obj.index, obj.key, INVALID, "an image needs a 'source-ref'"))
             continue
         try:

@@ -2,7 +2,8 @@
 labels (when the job gives none of its own), and the instructions.
 
 LabelPilot's control and object names are `label` on `image` or `text`; a job's own config
-names its own (labelpilot.api.ui_config.Binding). Masks are drawn as polygons.
+names its own (labelpilot.api.ui_config.Binding). Masks are drawn as polygons. A
+multi-label task's Choices take several classes or none (an empty answer: no class applies).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ TEXT = TEXT_FIELD
 
 
 def object_name(task_type: TaskType) -> str:
-    return TEXT if TaskType(task_type) is TaskType.TEXT_CLASSIFICATION else IMAGE
+    return TEXT if TaskType(task_type).is_text else IMAGE
+
+
+def answers_by_choices(task_type: TaskType) -> bool:
+    """Whether people answer by choosing classes (single- or multi-label)."""
+    task_type = TaskType(task_type)
+    return task_type.is_classification or task_type.is_multilabel
 
 
 def default_binding(task_type: TaskType) -> Binding:
@@ -44,7 +51,7 @@ def instructions(title: str | None, description: str | None) -> str | None:
 def result_type(task_type: TaskType) -> str:
     """The `type` of a control's result items in Label Studio's JSON."""
     task_type = TaskType(task_type)
-    if task_type.is_classification:
+    if answers_by_choices(task_type):
         return "choices"
     if task_type is TaskType.OBJECT_DETECTION:
         return "rectanglelabels"
@@ -58,11 +65,15 @@ def labeling_config(task_type: TaskType, labels: list[str]) -> str:
         shown = f'<Text name="{TEXT}" value="${TEXT}"/>'
     else:
         shown = f'<Image name="{IMAGE}" value="${IMAGE}" zoom="true" zoomControl="true"/>'
-    if task_type.is_classification:
+    if answers_by_choices(task_type):
         options = "".join(f"<Choice value={quoteattr(label)}/>" for label in labels)
+        how = (
+            'choice="multiple"'
+            if task_type.is_multilabel
+            else 'choice="single-radio" required="true"'
+        )
         control = (
-            f'<Choices name="{CONTROL}" toName="{name}" choice="single-radio" '
-            f'required="true" showInline="true">{options}</Choices>'
+            f'<Choices name="{CONTROL}" toName="{name}" {how} showInline="true">{options}</Choices>'
         )
     else:
         tag = "RectangleLabels" if task_type is TaskType.OBJECT_DETECTION else "PolygonLabels"

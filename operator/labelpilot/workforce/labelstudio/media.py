@@ -82,7 +82,7 @@ def task_data(
     """The task's `data` for one input-manifest record, read only under the job's data
     roots and within its size limits (what annotators see is what the job may read);
     raises MediaError."""
-    if TaskType(task_type) is TaskType.TEXT_CLASSIFICATION:
+    if TaskType(task_type).is_text:
         try:
             return Shown({TEXT: load_input(task_type, record, base, access=access)})
         except ObjectReadError as exc:

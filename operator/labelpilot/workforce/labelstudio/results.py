@@ -1,6 +1,8 @@
 """LabelPilot labels <-> Label Studio result items (annotations and predictions).
 
 - classification: one `choices` item naming the class;
+- multi-label: one `choices` item naming the classes, none for an empty set (a submitted
+  annotation with nothing chosen has an empty `result`): no class applies;
 - boxes: one `rectanglelabels` item per box, x / y / width / height in percent of the image;
 - masks: one `polygonlabels` item per region, points in percent (outer boundaries: a hole
   in a region is not drawn in the pre-annotation, and a drawn polygon fills its inside).
@@ -56,6 +58,9 @@ def to_result(
     binding = binding or default_binding(task_type)
     if task_type.is_classification:
         return [_item(task_type, {"choices": [labels[int(label)]]}, None, binding)]
+    if task_type.is_multilabel:
+        names = [labels[int(c)] for c in sorted(set(label))]
+        return [_item(task_type, {"choices": names}, None, binding)] if names else []
     if size is None:
         raise ValueError("boxes and masks need the image size")
     width, height = size
@@ -98,6 +103,14 @@ def _class_of(value: dict[str, Any], key: str, labels: list[str]) -> int:
     return labels.index(names[0])
 
 
+def _classes_of(items: Result, labels: list[str]) -> list[int]:
+    names = {str(n) for item in items for n in item["value"].get("choices") or []}
+    foreign = names - set(labels)
+    if foreign:
+        raise ResultError(f"choices {sorted(foreign)!r} are not among the job's labels")
+    return sorted(labels.index(n) for n in names)
+
+
 def from_result(
     task_type: TaskType,
     result: Result,
@@ -106,7 +119,8 @@ def from_result(
     binding: Binding | None = None,
 ) -> Any:
     """The label a person gave with `binding`'s control (default: LabelPilot's config);
-    raises ResultError for an empty or foreign answer."""
+    raises ResultError for a foreign answer, or an empty one (but for multi-label tasks:
+    no class chosen is the empty set)."""
     task_type = TaskType(task_type)
     control = (binding or default_binding(task_type)).control
     items = [
@@ -118,6 +132,8 @@ def from_result(
         if not items:
             raise ResultError("no class chosen")
         return _class_of(items[-1]["value"], "choices", labels)
+    if task_type.is_multilabel:
+        return _classes_of(items, labels)
     if size is None:
         raise ValueError("boxes and masks need the image size")
     width, height = size
@@ -148,10 +164,12 @@ def from_result(
 
 
 def same_label(task_type: TaskType, a: Any, b: Any) -> bool:
-    """Whether two labels agree: the same class, or IoU >= SAME_LABEL_IOU."""
+    """Whether two labels agree: the same class (or class set), or IoU >= SAME_LABEL_IOU."""
     task_type = TaskType(task_type)
     if task_type.is_classification:
         return int(a) == int(b)
+    if task_type.is_multilabel:
+        return {int(c) for c in a} == {int(c) for c in b}
     if task_type is TaskType.OBJECT_DETECTION:
         return boxes_mean_iou(a.boxes, b.boxes) >= SAME_LABEL_IOU
     return mask_mean_iou(np.asarray(a), np.asarray(b)) >= SAME_LABEL_IOU
