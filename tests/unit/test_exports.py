@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pydantic import ValidationError
@@ -229,6 +230,46 @@ def test_voc_xml_holds_every_box_in_pixels(tmp_path, capsys):
             for obj in root.findall("object")
         ]
         assert got == [(LABELS[c], x, y, x + w, y + h) for c, x, y, w, h in boxes]
+
+
+def _clipped(width: int, height: int, boxes: list) -> list[tuple[int, float, float, float, float]]:
+    """The boxes as [class, xmin, ymin, xmax, ymax], clipped to the image."""
+    return [(c, x, y, min(x + w, width), min(y + h, height)) for c, x, y, w, h in boxes]
+
+
+def test_globox_reads_the_yolo_and_voc_exports_back(tmp_path, capsys):
+    """A third-party reader of both formats (globox, from PyPI) finds every box."""
+    from globox import AnnotationSet
+
+    job = job_folder(tmp_path / "job", DETECTION, "bb", detection_lines())
+    images = tmp_path / "images"  # YOLO is relative to each image's size: globox reads it
+    images.mkdir()
+    for ref, (width, height, _) in BOXES.items():
+        Image.new("L", (width, height)).save(images / ref.rsplit("/", 1)[-1])
+    for fmt in ("yolo", "voc"):
+        code, _, err = export(capsys, str(job), "--format", fmt, "--out", str(tmp_path / fmt))
+        assert code == 0, err
+    read = {
+        "yolo": AnnotationSet.from_yolo_v5(tmp_path / "yolo" / "labels", image_folder=images),
+        "voc": AnnotationSet.from_pascal_voc(tmp_path / "voc"),
+    }
+    for fmt, annotation_set in read.items():
+        assert len(annotation_set) == len(BOXES), fmt
+        for ref, (width, height, boxes) in BOXES.items():
+            found = annotation_set[ref.rsplit("/", 1)[-1]]
+            assert found.image_size == (width, height)
+            got = sorted(
+                (b.label if fmt == "voc" else LABELS[int(b.label)], *b.ltrb) for b in found.boxes
+            )
+            # YOLO's relative boxes are clipped to the image; VOC keeps the pixels as drawn
+            drawn = [(c, x, y, x + w, y + h) for c, x, y, w, h in boxes]
+            written = _clipped(width, height, boxes) if fmt == "yolo" else drawn
+            expected = sorted((LABELS[c], *rest) for c, *rest in written)
+            assert [g[0] for g in got] == [e[0] for e in expected], fmt
+            tolerance = 1e-3 * max(width, height)
+            np.testing.assert_allclose(
+                [g[1:] for g in got], [e[1:] for e in expected], atol=tolerance
+            )
 
 
 def test_image_files_named_alike_are_listed_not_overwritten(tmp_path, capsys):
