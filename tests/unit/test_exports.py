@@ -1,6 +1,6 @@
 """`labelpilot export`: output manifests read back by each format's own reader
-(pycocotools for COCO, xml.etree for Pascal VOC, the YOLO text files denormalized, the
-JSON Lines as `datasets`' json loader reads them: one JSON object a line)."""
+(pycocotools for COCO; globox, and xml.etree / the text files denormalized, for Pascal VOC
+and YOLO; Hugging Face `datasets` for the JSON Lines: test_exports_multilabel.py)."""
 
 from __future__ import annotations
 
