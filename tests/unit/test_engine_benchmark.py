@@ -2,7 +2,14 @@
 
 import json
 
-from benchmarks.engine import RunResult, count_failed, fmt_pool_share, pool_share
+from benchmarks.engine import (
+    CORE,
+    DATASETS,
+    RunResult,
+    count_failed,
+    fmt_pool_share,
+    pool_share,
+)
 
 from labelpilot.api.run_config import TaskType
 from labelpilot.engine import formats
@@ -48,3 +55,13 @@ def test_count_failed_reads_failure_reasons(tmp_path):
     manifest = tmp_path / "output.manifest"
     manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert count_failed(TEXT, "label", manifest) == 1
+
+
+def test_every_benchmark_data_set_can_be_prepared_with_its_task_type():
+    from labelpilot.datasets import cli
+    from labelpilot.datasets import prepare as prep
+
+    for name, ds in DATASETS.items():
+        assert name in cli.NAMES
+        assert str(prep.DATASETS[name].task_type) == ds.task_type
+    assert CORE == ("mnist", "spamassassin", "mnist-boxes", "mnist-masks")

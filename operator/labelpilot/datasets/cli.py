@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 
-NAMES = ("mnist", "spamassassin", "digits", "mnist-boxes", "mnist-masks")
+NAMES = (
+    "mnist",
+    "spamassassin",
+    "digits",
+    "mnist-boxes",
+    "mnist-masks",
+    "fashion-mnist",
+    "icons",
+    "sotu-party",
+    "first-names",
+    "fashion-boxes",
+    "fashion-masks",
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

