@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 {**env, "OMP_WAIT_POLICY": "ACTIVE"},
             ),
         ]
+        # a first run warms the page cache and imports: not measured
+        _job(task_type, data, Path(tmp) / "warm-up", env)
         for i, (name, busy, case_env) in enumerate(cases):
             out = Path(tmp) / f"job-{i}"
             wall, cpu = _under(busy, lambda o=out, e=case_env: _job(task_type, data, o, e))
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
 `labelpilot run` with its defaults (torch threads = min(4, usable CPUs); OpenMP waits
 passive) on {args.dataset} ({args.limit:,} objects), quiet and with {args.busy} CPU-bound
-processes on the same cores. Machine: {machine()}; revision {git_revision()}.
+processes on the same cores, after one unmeasured warm-up run. Machine: {machine()};
+revision {git_revision()}.
 Command: `.venv/bin/python -m benchmarks.under_load --dataset {args.dataset} --limit
 {args.limit} --busy {args.busy}`.
 
