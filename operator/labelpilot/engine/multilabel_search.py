@@ -27,13 +27,12 @@ from __future__ import annotations
 import numpy as np
 
 from labelpilot.api.run_config import ThresholdMode
-from labelpilot.engine import bounds
 from labelpilot.engine.threshold_search import (
     GLOBAL_SHARE,
     PATH_POINTS,
     ThresholdResult,
+    binomial_path_search,
     nothing,
-    walk_path,
 )
 
 
@@ -161,34 +160,16 @@ def _search(
     target: float,
     delta: float,
 ) -> ThresholdResult:
-    mode, alpha = str(ThresholdMode.GUARANTEED), 1.0 - target
     if len(path) == 0:
+        mode = str(ThresholdMode.GUARANTEED)
         return nothing(len(pool_probs), pool_probs.shape[1] + 1, delta, mode, path=name)
-    accepted_matrix = np.stack([accept(val_probs, t) for t in path])
-    n = accepted_matrix.sum(axis=1)
-    m = (accepted_matrix & wrong[None, :]).sum(axis=1)
-    pvalues = bounds.binomial_pvalues(m, n, alpha)
-    chosen_at, tested, level = walk_path(n, pvalues, alpha, delta, len(val_probs))
-    if chosen_at is None:
-        return nothing(
-            len(pool_probs),
-            pool_probs.shape[1] + 1,
-            delta,
-            mode,
-            path=name,
-            pathPoints=len(path),
-            tested=tested,
-        )
-    n_chosen, m_chosen = int(n[chosen_at]), int(m[chosen_at])
-    upper = bounds.clopper_pearson_upper(m_chosen, n_chosen, level)
-    return ThresholdResult(
-        path[chosen_at],
-        accept(pool_probs, path[chosen_at]),
-        1.0 - upper,
-        1.0 - m_chosen / n_chosen,
-        n_chosen,
+    return binomial_path_search(
+        name,
+        path,
+        np.stack([accept(val_probs, t) for t in path]),
+        wrong,
+        lambda chosen: accept(pool_probs, chosen),
+        len(pool_probs),
+        1.0 - target,
         delta,
-        mode,
-        tested,
-        {"path": name, "pathPoints": len(path), "validationErrors": m_chosen},
     )

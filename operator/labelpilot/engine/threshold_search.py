@@ -271,23 +271,49 @@ def _path_search(
     delta: float,
 ) -> ThresholdResult:
     """The walks along one nested path of per-class thresholds, at level delta."""
-    mode, num_classes = str(ThresholdMode.GUARANTEED), path.shape[1]
     if len(path) == 0:
-        return nothing(len(pool_conf), num_classes, delta, mode, path=name)
-    accepted_matrix = val_conf[None, :] >= path[:, val_pred]  # (points, validation)
+        return nothing(
+            len(pool_conf), path.shape[1], delta, str(ThresholdMode.GUARANTEED), path=name
+        )
+    return binomial_path_search(
+        name,
+        path,
+        val_conf[None, :] >= path[:, val_pred],
+        wrong,
+        lambda chosen: accept_by_class(pool_conf, pool_pred, chosen),
+        len(pool_conf),
+        alpha,
+        delta,
+    )
+
+
+def binomial_path_search(
+    name: str,
+    path: np.ndarray,
+    accepted_matrix: np.ndarray,
+    wrong: np.ndarray,
+    accept_pool: Callable[[np.ndarray], np.ndarray],
+    n_pool: int,
+    alpha: float,
+    delta: float,
+) -> ThresholdResult:
+    """The walks along a nested path whose point j accepts the validation objects of row j
+    of `accepted_matrix` (points, validation), each right or `wrong`, tested with the exact
+    binomial p-value at level delta; `accept_pool(thresholds)` gives the pool it accepts."""
+    mode = str(ThresholdMode.GUARANTEED)
     n = accepted_matrix.sum(axis=1)
     m = (accepted_matrix & wrong[None, :]).sum(axis=1)
     pvalues = bounds.binomial_pvalues(m, n, alpha)
-    chosen_at, tested, level = walk_path(n, pvalues, alpha, delta, len(val_conf))
+    chosen_at, tested, level = walk_path(n, pvalues, alpha, delta, accepted_matrix.shape[1])
     if chosen_at is None:
         return nothing(
-            len(pool_conf), num_classes, delta, mode, path=name, pathPoints=len(path), tested=tested
+            n_pool, path.shape[1], delta, mode, path=name, pathPoints=len(path), tested=tested
         )
     chosen, n_chosen, m_chosen = path[chosen_at], int(n[chosen_at]), int(m[chosen_at])
     upper = bounds.clopper_pearson_upper(m_chosen, n_chosen, level)
     return ThresholdResult(
         chosen,
-        accept_by_class(pool_conf, pool_pred, chosen),
+        accept_pool(chosen),
         1.0 - upper,
         1.0 - m_chosen / n_chosen,
         n_chosen,
