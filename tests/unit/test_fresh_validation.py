@@ -104,12 +104,22 @@ def data(tmp_path_factory):
     return digits(tmp_path_factory.mktemp("digits"), 1200)
 
 
-def test_each_later_iteration_validates_on_its_own_random_sample_alone(data, tmp_path):
+def fresh_job(data, tmp_path, **changes):
+    """A fresh-policy job on the digits at target 0.9, batches of 300, and its workspace."""
     out = tmp_path / "job"
     config = config_for(
-        data, out, validation_policy="fresh", target_accuracy=0.9, max_concurrent_task_count=300
+        data,
+        out,
+        validation_policy="fresh",
+        target_accuracy=0.9,
+        max_concurrent_task_count=300,
+        **changes,
     )
-    ws = Workspace(str(out))
+    return config, Workspace(str(out))
+
+
+def test_each_later_iteration_validates_on_its_own_random_sample_alone(data, tmp_path):
+    config, ws = fresh_job(data, tmp_path)
     run_step("prepare", config)
     plan = storage.read_json(ws.prepare_plan)
     # iteration 0: a bound-sized split at the fresh policy's delta_0
@@ -175,11 +185,7 @@ def test_each_later_iteration_validates_on_its_own_random_sample_alone(data, tmp
 
 
 def test_a_threshold_rerun_draws_the_same_batch_and_labels(data, tmp_path):
-    out = tmp_path / "job"
-    config = config_for(
-        data, out, validation_policy="fresh", target_accuracy=0.9, max_concurrent_task_count=300
-    )
-    ws = Workspace(str(out))
+    config, ws = fresh_job(data, tmp_path)
     run_step("prepare", config)
     run_step("human", config, 0)
     scripted_inference(data, ws, 0, wrong=set())
@@ -209,17 +215,8 @@ def test_a_threshold_rerun_draws_the_same_batch_and_labels(data, tmp_path):
 
 
 def test_a_fresh_job_labels_everything_within_its_target(data, tmp_path):
-    out = tmp_path / "job"
-    config = config_for(
-        data,
-        out,
-        validation_policy="fresh",
-        target_accuracy=0.9,
-        max_concurrent_task_count=300,
-        seed=3,
-    )
+    config, ws = fresh_job(data, tmp_path, seed=3)
     summary = run_job(config, progress=False)
-    ws = Workspace(str(out))
     counters = summary.label_counters.to_k8s()
     assert counters["unlabeled"] == 0
     assert counters["humanLabeled"] + counters["machineLabeled"] == 1200
@@ -232,7 +229,7 @@ def test_a_fresh_job_labels_everything_within_its_target(data, tmp_path):
         assert not fresh & seen  # a new sample each time
         assert all(state.labeled[j]["source"] == HUMAN for j in fresh)
         seen |= fresh
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((tmp_path / "job" / "report.json").read_text())
     assert report["validationPolicy"] == "fresh"
     for entry in report["iterations"]:
         th = entry.get("threshold")
