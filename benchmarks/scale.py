@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import math
 import os
@@ -54,10 +55,38 @@ TOPIC_WORDS = {
     "finance": "market stock bond investor profit dividend bank loan inflation shares"
     " revenue budget",
 }
-FILLER = (
-    "the a this that today yesterday again after before people said very more some new"
-    " old big small report local city news week morning evening during".split()
-)
+FILLER = [
+    *[
+        "the",
+        "a",
+        "this",
+        "that",
+        "today",
+        "yesterday",
+        "again",
+        "after",
+        "before",
+        "people",
+        "said",
+        "very",
+        "more",
+        "some",
+        "new",
+    ],
+    *[
+        "old",
+        "big",
+        "small",
+        "report",
+        "local",
+        "city",
+        "news",
+        "week",
+        "morning",
+        "evening",
+        "during",
+    ],
+]
 TRUTH_META = {"human_annotated": True, "job_name": "ground-truth"}
 CREATED = "2024-01-01T00:00:00.000000"
 
@@ -304,7 +333,7 @@ def report(args: argparse.Namespace) -> None:
             lines.append(
                 f"| {r['objects']:,} | " + " | ".join(cells) + f" | {r['machine_labeled']} |"
             )
-        for a, b in zip(group, group[1:], strict=False):
+        for a, b in itertools.pairwise(group):
             pa, pb = _per_step(a), _per_step(b)
             cells = [
                 f"t {exponent(a['objects'], pa[s][0], b['objects'], pb[s][0])}, "

@@ -21,7 +21,7 @@ import colorsys
 import functools
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +69,7 @@ class FormatError(ValueError):
 # ---------------------------------------------------------------- input manifest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DataObject:
     """One line of the input manifest. `index` is its 0-based line number among non-blank
     lines; it identifies the object everywhere in the workspace."""
@@ -150,26 +150,38 @@ def parse_manifest_bytes(data: bytes) -> list[DataObject]:
     """Parses JSON Lines bytes (a leading UTF-8 BOM is dropped). Only newline ends a line,
     as in storage.json_lines; a line that is not UTF-8 is a failed object, the others go
     on."""
-    objects: list[DataObject] = []
-    for raw in data.removeprefix(b"\xef\xbb\xbf").split(b"\n"):
+    return list(parse_raw_lines(data.split(b"\n")))
+
+
+def parse_raw_lines(raw_lines: Iterable[bytes]) -> Iterator[DataObject]:
+    """parse_manifest_bytes a line at a time: `raw_lines` split at newlines (each with or
+    without its newline), the first one the file's start."""
+    index = 0
+    for number, raw in enumerate(raw_lines):
+        if number == 0:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
         try:
-            line = raw.removesuffix(b"\r").decode("utf-8")
+            line = raw.removesuffix(b"\n").removesuffix(b"\r").decode("utf-8")
         except UnicodeDecodeError as exc:
-            objects.append(
-                _malformed(
-                    len(objects),
-                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
-                )
+            yield _malformed(
+                index, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
             )
+            index += 1
             continue
         if line.strip():
-            objects.append(parse_manifest_line(len(objects), line))
-    return objects
+            yield parse_manifest_line(index, line)
+            index += 1
+
+
+def iter_manifest(uri: str) -> Iterator[DataObject]:
+    """The input manifest's objects as its lines are read (read_manifest's, one by one).
+    Raises OSError/FileNotFoundError when it cannot be read."""
+    return parse_raw_lines(storage.iter_lines(uri))
 
 
 def read_manifest(uri: str) -> list[DataObject]:
     """Reads an input manifest. Raises OSError/FileNotFoundError when it cannot be read."""
-    return parse_manifest_bytes(storage.read_bytes(uri))
+    return list(iter_manifest(uri))
 
 
 # ---------------------------------------------------------------- label types and keys
@@ -718,24 +730,33 @@ class GroundTruth:
         self.labels = None if labels is None else list(labels)
         self.base = storage.parent(uri)
         self.roots = DataRoots(default_roots(uri) if roots is None else roots)
-        self.records: dict[str, dict[str, Any]] = {}
+        # The lines as read, parsed on demand: a parsed record takes several times the
+        # memory of its line, and a job asks for few of them.
+        self._lines: dict[str, str] = {}
         try:
-            objects = read_manifest(uri)
+            for obj in iter_manifest(uri):
+                if obj.key is not None and obj.line is not None:
+                    self._lines[obj.key] = obj.line
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
             raise GroundTruthError(
                 f"ground-truth manifest {reasons.shorten(uri)}: cannot "
                 f"read: {reasons.describe(exc)}"
             ) from exc
-        for obj in objects:
-            if obj.key is not None and not obj.failed:
-                self.records[obj.key] = obj.record
         self._cache: dict[str, Label] = {}
 
     def __contains__(self, key: object) -> bool:
-        return key in self.records and has_label(self.task_type, self.attr, self.records[key])
+        return (
+            isinstance(key, str)
+            and key in self._lines
+            and has_label(self.task_type, self.attr, self._record(key))
+        )
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._lines)
+
+    def _record(self, key: str) -> dict[str, Any]:
+        record: dict[str, Any] = json.loads(self._lines[key])
+        return record
 
     def get(self, key: str) -> Label:
         """The true label; raises KeyError when the key has none, GroundTruthError when it
@@ -747,7 +768,7 @@ class GroundTruth:
                 self._cache[key] = decode_label(
                     self.task_type,
                     self.attr,
-                    self.records[key],
+                    self._record(key),
                     base=self.base,
                     labels=self.labels,
                     roots=self.roots,

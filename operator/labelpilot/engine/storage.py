@@ -97,6 +97,17 @@ def read_bytes(uri: str) -> bytes:
         return f.read()
 
 
+def iter_lines(uri: str) -> Iterator[bytes]:
+    """The lines of `uri` as they are read, each with its newline: only b"\\n" ends a line
+    (see json_lines). Memory stays that of one line, whatever the file's size."""
+    if is_local(uri):
+        with open(local_path(uri), "rb") as f:
+            yield from f
+        return
+    with fsspec.open(uri, "rb") as f:
+        yield from f
+
+
 def read_text(uri: str) -> str:
     return read_bytes(uri).decode("utf-8")
 
@@ -116,14 +127,19 @@ def make_folder(folder: Path) -> None:
         os.chmod(level, FOLDER_MODE)
 
 
-def _write_temp(target: Path, data: bytes) -> str:
-    """A FILE_MODE temporary file holding `data` next to `target` (its folder made)."""
+def _write_temp(target: Path, data: bytes | Iterable[str]) -> str:
+    """A FILE_MODE temporary file next to `target` (its folder made) holding `data`: bytes,
+    or text chunks written as UTF-8 one by one as they come."""
     make_folder(target.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), FILE_MODE)
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                for chunk in data:
+                    f.write(chunk.encode("utf-8"))
     except BaseException:
         os.unlink(tmp)
         raise
@@ -182,6 +198,26 @@ def write_new(uri: str, data: bytes) -> bool:
         return True
 
 
+def write_lines(uri: str, lines: Iterable[str]) -> None:
+    """Writes the text chunks of `lines` to `uri` atomically as write_bytes does, consuming
+    them one by one: the whole text is never held. An object store gets the file staged on
+    local disk, then uploaded in one piece."""
+    with writes_to(uri):
+        if is_local(uri):
+            target = local_path(uri)
+            tmp = _write_temp(target, lines)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            return
+        fs, path = url_to_fs(uri)
+        with tempfile.TemporaryDirectory() as folder:
+            staged = _write_temp(Path(folder) / "staged", lines)
+            fs.put_file(staged, path)
+
+
 def write_text(uri: str, text: str) -> None:
     write_bytes(uri, text.encode("utf-8"))
 
@@ -208,11 +244,12 @@ def json_lines(text: str) -> list[str]:
 
 
 def read_jsonl(uri: str) -> list[Any]:
-    return [json.loads(line) for line in json_lines(read_text(uri)) if line.strip()]
+    """The rows of a JSON Lines file, read a line at a time (never the whole text at once)."""
+    return [json.loads(line.decode("utf-8")) for line in iter_lines(uri) if line.strip()]
 
 
 def write_jsonl(uri: str, rows: Iterable[Any]) -> None:
-    write_text(uri, "".join(dumps(row) + "\n" for row in rows))
+    write_lines(uri, (dumps(row) + "\n" for row in rows))
 
 
 def listdir(uri: str) -> list[str]:

@@ -73,7 +73,7 @@ def output_text(ctx: Context, obj: formats.DataObject, state: LabelState) -> str
 def write(ctx: Context, objects: Sequence[formats.DataObject], state: LabelState) -> str:
     """Writes the output manifest of `state`; returns its URI."""
     uri = ctx.ws.output_manifest
-    storage.write_text(uri, "".join(output_text(ctx, o, state) + "\n" for o in objects))
+    storage.write_lines(uri, (output_text(ctx, o, state) + "\n" for o in objects))
     return uri
 
 

@@ -34,6 +34,8 @@ from labelpilot.engine.threshold_search import bound_sized_validation
 from labelpilot.worker import output_manifest, pre_labels, workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, MIN_OBJECTS, Context, step
 
+CHECK_CHUNK = 4096  # objects whose reads are in flight together
+
 
 def ground_truth_validation_size(n: int) -> int:
     return round(n * (0.2 if n < 5000 else 0.1))
@@ -80,9 +82,15 @@ def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
             return obj.index, error.failure
         return obj.index, None
 
+    failed: dict[int, str] = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(check, objects))
-    return {i: reason for i, reason in results if reason}
+        # Executor.map submits every item at once: a future per object held at the same
+        # time. A chunk at a time keeps that bounded.
+        for start in range(0, len(objects), CHECK_CHUNK):
+            for index, reason in pool.map(check, objects[start : start + CHECK_CHUNK]):
+                if reason:
+                    failed[index] = reason
+    return failed
 
 
 @step

@@ -1,0 +1,101 @@
+"""Manifests are read and written a line at a time: a step's memory does not hold a whole
+file's text besides its objects."""
+
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labelpilot.engine import formats, storage
+
+LINE = 100_000  # characters: more than a file buffer, so a written line reaches the disk
+
+
+def _temporaries(folder: Path, name: str) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.startswith(f".{name}.")]
+
+
+def test_write_lines_writes_each_line_as_it_comes_and_replaces_the_file_at_the_end(tmp_path):
+    target = tmp_path / "out" / "output.manifest"
+    seen: list[int] = []
+
+    def lines() -> Iterator[str]:
+        yield "a" * LINE + "\n"
+        (staged,) = _temporaries(target.parent, target.name)
+        seen.append(staged.stat().st_size)
+        assert not target.exists()  # readers see nothing half-written
+        yield "b\n"
+
+    storage.write_lines(str(target), lines())
+    assert seen == [LINE + 1]
+    assert target.read_text() == "a" * LINE + "\nb\n"
+    assert stat.S_IMODE(target.stat().st_mode) == storage.FILE_MODE
+    assert _temporaries(target.parent, target.name) == []
+
+
+def test_write_lines_that_fails_midway_leaves_the_old_file(tmp_path):
+    target = tmp_path / "output.manifest"
+    target.write_text("old\n")
+
+    def lines() -> Iterator[str]:
+        yield "new\n"
+        raise RuntimeError("the step crashed")
+
+    with pytest.raises(RuntimeError):
+        storage.write_lines(str(target), lines())
+    assert target.read_text() == "old\n"
+    assert _temporaries(tmp_path, target.name) == []
+
+
+def test_write_jsonl_and_read_jsonl_round_trip_a_line_separator_inside_a_value(tmp_path):
+    uri = str(tmp_path / "rows.jsonl")
+    rows = [{"index": 0, "text": "one\u2028two\u0085three"}, {"index": 1, "text": "x\r"}]
+    storage.write_jsonl(uri, rows)
+    assert storage.read_jsonl(uri) == rows
+
+
+def test_iter_manifest_yields_an_object_before_the_file_ends(tmp_path):
+    """A FIFO: the writer sends the second line only once the reader has the first object,
+    so a reader that waited for the whole file would never get it."""
+    fifo = tmp_path / "input.manifest"
+    os.mkfifo(fifo)
+    first_read = threading.Event()
+
+    def write() -> None:
+        with open(fifo, "w") as f:
+            f.write(json.dumps({"source": "first"}) + "\n")
+            f.flush()
+            first_read.wait(timeout=30)
+            f.write(json.dumps({"source": "second"}) + "\n")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    objects = formats.iter_manifest(str(fifo))
+    first = next(objects)
+    got_first_before_the_end = writer.is_alive()
+    first_read.set()
+    rest = list(objects)
+    writer.join()
+    assert got_first_before_the_end
+    assert [(o.index, o.source) for o in [first, *rest]] == [(0, "first"), (1, "second")]
+
+
+def test_iter_manifest_reads_as_read_manifest_does(tmp_path):
+    path = tmp_path / "input.manifest"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"source": "a"}\r\n'
+        b"\n"
+        b'{"source": "b\xff"}\n'
+        b"not json\n"
+        b'{"source-ref": "s3://bucket/x.png"}'
+    )
+    streamed = list(formats.iter_manifest(str(path)))
+    assert streamed == formats.parse_manifest_bytes(path.read_bytes())
+    assert [o.index for o in streamed] == [0, 1, 2, 3]
+    assert streamed[0].line == '{"source": "a"}'
+    assert streamed[1].error is not None and "not UTF-8" in streamed[1].error
+    assert streamed[2].error is not None and streamed[3].source_ref == "s3://bucket/x.png"
