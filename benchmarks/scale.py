@@ -55,38 +55,10 @@ TOPIC_WORDS = {
     "finance": "market stock bond investor profit dividend bank loan inflation shares"
     " revenue budget",
 }
-FILLER = [
-    *[
-        "the",
-        "a",
-        "this",
-        "that",
-        "today",
-        "yesterday",
-        "again",
-        "after",
-        "before",
-        "people",
-        "said",
-        "very",
-        "more",
-        "some",
-        "new",
-    ],
-    *[
-        "old",
-        "big",
-        "small",
-        "report",
-        "local",
-        "city",
-        "news",
-        "week",
-        "morning",
-        "evening",
-        "during",
-    ],
-]
+FILLER = (
+    "the a this that today yesterday again after before people said very more some new old big"
+    " small report local city news week morning evening during"
+)
 TRUTH_META = {"human_annotated": True, "job_name": "ground-truth"}
 CREATED = "2024-01-01T00:00:00.000000"
 
@@ -100,7 +72,8 @@ def sentence(topic: int, rng: np.random.Generator) -> str:
             other = LABELS[(topic + int(rng.integers(1, len(LABELS)))) % len(LABELS)]
             other_words = TOPIC_WORDS[other].split()
             chosen[i] = other_words[int(rng.integers(len(other_words)))]
-    filler = [FILLER[i] for i in rng.integers(0, len(FILLER), int(rng.integers(4, 9)))]
+    fillers = FILLER.split()
+    filler = [fillers[i] for i in rng.integers(0, len(fillers), int(rng.integers(4, 9)))]
     out = filler + chosen
     rng.shuffle(out)
     return " ".join(out).capitalize() + "."
