@@ -149,6 +149,7 @@ class StepRun:
     seconds: float
     peak_rss_mib: float
     exit_code: int
+    cpu_seconds: float | None = None  # user + system: less swayed by a shared machine
 
 
 @dataclass
@@ -181,9 +182,9 @@ def run_step(argv: list[str], log: Path) -> tuple[StepRun, dict[str, Any]]:
     step, iteration = argv[argv.index("worker") + 1], None
     if "--iteration" in argv:
         iteration = int(argv[argv.index("--iteration") + 1])
-    return StepRun(
-        step, iteration, round(seconds, 2), round(usage.ru_maxrss / 1024, 1), child.returncode
-    ), summary
+    cpu = round(usage.ru_utime + usage.ru_stime, 2)
+    rss = round(usage.ru_maxrss / 1024, 1)  # KiB on Linux
+    return StepRun(step, iteration, round(seconds, 2), rss, child.returncode, cpu), summary
 
 
 def config(kind: str, data: Path, output: Path, human: int, encoder: str, seed: int) -> str:
