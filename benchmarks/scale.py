@@ -270,19 +270,50 @@ def run(args: argparse.Namespace) -> ScaleRun:
 # ---------------------------------------------------------------- report
 
 
-def _per_step(run: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """(seconds summed over iterations, highest peak RSS) per step name."""
-    out: dict[str, tuple[float, float]] = {}
+def _per_step(run: dict[str, Any]) -> dict[str, tuple[float, float, float | None]]:
+    """(wall seconds and CPU seconds summed over iterations, highest peak RSS) per step."""
+    out: dict[str, tuple[float, float, float | None]] = {}
     for s in run["steps"]:
-        seconds, rss = out.get(s["step"], (0.0, 0.0))
-        out[s["step"]] = (seconds + s["seconds"], max(rss, s["peak_rss_mib"]))
+        seconds, rss, cpu = out.get(s["step"], (0.0, 0.0, 0.0))
+        step_cpu = s.get("cpu_seconds")
+        out[s["step"]] = (
+            seconds + s["seconds"],
+            max(rss, s["peak_rss_mib"]),
+            None if cpu is None or step_cpu is None else cpu + step_cpu,
+        )
     return out
+
+
+def _cell(wall: float, rss: float, cpu: float | None) -> str:
+    return f"{wall:.1f} s / {rss:.0f}" if cpu is None else f"{wall:.1f} s ({cpu:.1f}) / {rss:.0f}"
 
 
 def exponent(x0: float, y0: float, x1: float, y1: float) -> str:
     if min(x0, y0, x1, y1) <= 0 or x0 == x1:
         return "-"
     return f"{math.log(y1 / y0) / math.log(x1 / x0):.2f}"
+
+
+def per_object(n0: int, mib0: float, n1: int, mib1: float) -> str:
+    """Bytes of peak RSS each object added between two sizes (the interpreter and its
+    libraries, a constant, drop out)."""
+    return f"{(mib1 - mib0) * 2**20 / (n1 - n0):,.0f}"
+
+
+def _exponents(
+    n0: int,
+    at0: tuple[float, float, float | None] | None,
+    n1: int,
+    at1: tuple[float, float, float | None] | None,
+) -> str:
+    """Growth exponents of wall time, CPU time (where both runs have it) and peak RSS."""
+    if at0 is None or at1 is None:
+        return "-"
+    parts = [f"t {exponent(n0, at0[0], n1, at1[0])}"]
+    if at0[2] is not None and at1[2] is not None:
+        parts.append(f"cpu {exponent(n0, at0[2], n1, at1[2])}")
+    parts.append(f"m {exponent(n0, at0[1], n1, at1[1])}")
+    return ", ".join(parts)
 
 
 def report(args: argparse.Namespace) -> None:
@@ -295,30 +326,31 @@ def report(args: argparse.Namespace) -> None:
     steps = ["prepare", "human", "train", "infer", "threshold", "export"]
     for (kind, encoder, tag), group in groups.items():
         lines += [
-            f"**{kind}, {encoder} ({tag})**, revision {group[0]['revision']}: wall seconds / "
-            "peak RSS MiB per step (one process each)",
+            f"**{kind}, {encoder} ({tag})**, revision {group[0]['revision']}: wall seconds "
+            "(CPU seconds, where recorded) / peak RSS MiB, per step (one process each)",
             "",
             "| objects | " + " | ".join(steps) + " | machine-labeled |",
             "|---|" + "---|" * (len(steps) + 1),
         ]
         for r in group:
             per = _per_step(r)
-            cells = [f"{per[s][0]:.1f} s / {per[s][1]:.0f}" if s in per else "-" for s in steps]
+            cells = [_cell(*per[s]) if s in per else "-" for s in steps]
             lines.append(
                 f"| {r['objects']:,} | " + " | ".join(cells) + f" | {r['machine_labeled']} |"
             )
         for a, b in itertools.pairwise(group):
             pa, pb = _per_step(a), _per_step(b)
-            cells = [
-                f"t {exponent(a['objects'], pa[s][0], b['objects'], pb[s][0])}, "
-                f"m {exponent(a['objects'], pa[s][1], b['objects'], pb[s][1])}"
+            cells = [_exponents(a["objects"], pa.get(s), b["objects"], pb.get(s)) for s in steps]
+            lines.append(
+                f"| exponent {a['objects']:,} to {b['objects']:,} | " + " | ".join(cells) + " | |"
+            )
+            added = [
+                f"{per_object(a['objects'], pa[s][1], b['objects'], pb[s][1])} B"
                 if s in pa and s in pb
                 else "-"
                 for s in steps
             ]
-            lines.append(
-                f"| exponent {a['objects']:,} to {b['objects']:,} | " + " | ".join(cells) + " | |"
-            )
+            lines.append("| peak RSS added per object | " + " | ".join(added) + " | |")
         lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in group), ""]
     body = "\n".join(lines)
     if args.print:
