@@ -8,9 +8,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from labelpilot.engine import formats, storage
+from labelpilot.engine.predictions import Rows
 
 LINE = 100_000  # characters: more than a file buffer, so a written line reaches the disk
 
@@ -99,3 +101,16 @@ def test_iter_manifest_reads_as_read_manifest_does(tmp_path):
     assert streamed[0].line == '{"source": "a"}'
     assert streamed[1].error is not None and "not UTF-8" in streamed[1].error
     assert streamed[2].error is not None and streamed[3].source_ref == "s3://bucket/x.png"
+
+
+def test_prediction_rows_of_several_shards_read_as_one_sequence():
+    rows = Rows()
+    assert not rows and len(rows) == 0
+    rows.extend(np.zeros((0, 0), np.float32))  # a shard that predicted nothing
+    rows.extend(np.asarray([[0.1, 0.9], [0.8, 0.2]], np.float32))
+    rows.extend(np.asarray([[0.5, 0.5]], np.float32))
+    assert rows and len(rows) == 3
+    assert rows[2].tolist() == [0.5, 0.5] and rows[0].tolist() == pytest.approx([0.1, 0.9])
+    assert [r.argmax() for r in rows] == [1, 0, 0]
+    with pytest.raises(IndexError):
+        rows[3]

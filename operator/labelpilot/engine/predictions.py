@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -60,19 +61,48 @@ def pack(
 _SHARD = re.compile(r"^shard-(\d+)-of-(\d+)\.npz$")
 
 
+class Rows(Sequence[np.ndarray]):
+    """The rows of a 2-D array that arrives a shard at a time, kept as one array: a view
+    per object would take more memory than the object's row."""
+
+    def __init__(self) -> None:
+        self._parts: list[np.ndarray] = []
+
+    def extend(self, rows: np.ndarray) -> None:
+        if len(rows):  # an empty shard's array may lack the others' width
+            self._parts.append(rows)
+
+    def _array(self) -> np.ndarray:
+        if len(self._parts) > 1:
+            self._parts = [np.concatenate(self._parts)]
+        return self._parts[0]
+
+    @overload
+    def __getitem__(self, k: int) -> np.ndarray: ...
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[np.ndarray]: ...
+    def __getitem__(self, k: int | slice) -> Any:
+        if not self._parts:
+            raise IndexError(k)
+        return self._array()[k]
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self._parts)
+
+
 @dataclass
 class ObjectPredictions:
     """Predictions of one iteration, by object index."""
 
     position: dict[int, int] = field(default_factory=dict)
     size: list[tuple[int, int, int]] = field(default_factory=list)
-    probs: list[np.ndarray] = field(default_factory=list)
+    probs: Rows = field(default_factory=Rows)
     confidence: list[float] = field(default_factory=list)
-    embeddings: list[np.ndarray] = field(default_factory=list)
+    embeddings: Rows = field(default_factory=Rows)
     boxes: list[np.ndarray] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
     # segmentation, where the model gives it: (C + 1,) per object, NaN for an absent class
-    class_confidence: list[np.ndarray] = field(default_factory=list)
+    class_confidence: Rows = field(default_factory=Rows)
     failed: dict[int, str] = field(default_factory=dict)
 
 
@@ -108,18 +138,19 @@ def load_predictions(ws: Workspace, iteration: int) -> ObjectPredictions:
             if "maskShapes" in data
             else None
         )
+        for name, rows in (
+            ("probs", out.probs),
+            ("embeddings", out.embeddings),
+            ("classConfidence", out.class_confidence),
+        ):
+            if name in data:
+                rows.extend(data[name])
         for j in range(n):
             out.position[int(data["indices"][j])] = len(out.size)
             height, width, depth = (int(v) for v in data["sizes"][j])
             out.size.append((height, width, depth))
-            if "probs" in data:
-                out.probs.append(data["probs"][j])
             if "confidence" in data:
                 out.confidence.append(float(data["confidence"][j]))
-            if "embeddings" in data:
-                out.embeddings.append(data["embeddings"][j])
-            if "classConfidence" in data:
-                out.class_confidence.append(data["classConfidence"][j])
             if box_start is not None:
                 out.boxes.append(data["boxes"][box_start[j] : box_start[j + 1]])
             if mask_start is not None:
