@@ -114,3 +114,33 @@ def test_prediction_rows_of_several_shards_read_as_one_sequence():
     assert [r.argmax() for r in rows] == [1, 0, 0]
     with pytest.raises(IndexError):
         rows[3]
+
+
+def test_the_predictions_of_chunks_join_in_order():
+    from labelpilot.ml.base import Predictions
+    from labelpilot.worker.infer import joined
+
+    first = Predictions(
+        probs=np.asarray([[0.2, 0.8]], np.float32),
+        embeddings=np.asarray([[1.0, 0.0, 0.0]], np.float32),
+    )
+    second = Predictions(
+        probs=np.asarray([[0.6, 0.4], [0.5, 0.5]], np.float32),
+        embeddings=np.asarray([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], np.float32),
+    )
+    both = joined([first, second])
+    assert both.probs is not None
+    assert np.allclose(both.probs, [[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]])
+    assert both.embeddings is not None and both.embeddings.argmax(axis=1).tolist() == [0, 1, 2]
+    assert both.boxes is None and both.masks is None and len(both) == 3
+
+    boxes = [np.zeros((k, 6), np.float32) for k in (1, 0, 2)]
+    detected = joined(
+        [
+            Predictions(boxes=boxes[:1], image_confidence=np.asarray([0.9])),
+            Predictions(boxes=boxes[1:], image_confidence=np.asarray([0.1, 0.5])),
+        ]
+    )
+    assert detected.boxes is not None and [len(b) for b in detected.boxes] == [1, 0, 2]
+    assert detected.image_confidence is not None
+    assert detected.image_confidence.tolist() == [0.9, 0.1, 0.5]

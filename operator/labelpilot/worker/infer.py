@@ -9,7 +9,9 @@ threshold step marks it failed.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step
@@ -19,6 +21,39 @@ from labelpilot.engine.predictions import pack
 from labelpilot.worker import workspace_binding
 from labelpilot.worker.common import Context, step
 from labelpilot.worker.model_folder import local_model_dir
+
+if TYPE_CHECKING:
+    from labelpilot.ml.base import Predictions
+
+
+# Objects read and predicted together: the decoded inputs and the model's features of one
+# chunk are in memory at a time, not the whole shard's. A multiple of the models' batch sizes.
+PREDICT_CHUNK = 8192
+
+
+def joined(parts: list[Predictions]) -> Predictions:
+    """The predictions of consecutive chunks as one."""
+    from labelpilot.ml.base import Predictions
+
+    if len(parts) == 1:
+        return parts[0]
+
+    def arrays(name: str) -> np.ndarray | None:
+        values = [getattr(p, name) for p in parts]
+        return None if any(v is None for v in values) else np.concatenate(values)
+
+    def lists(name: str) -> list[np.ndarray] | None:
+        values = [getattr(p, name) for p in parts]
+        return None if any(v is None for v in values) else [x for v in values for x in v]
+
+    return Predictions(
+        probs=arrays("probs"),
+        boxes=lists("boxes"),
+        masks=lists("masks"),
+        image_confidence=arrays("image_confidence"),
+        embeddings=arrays("embeddings"),
+        class_confidence=arrays("class_confidence"),
+    )
 
 
 def objects_to_predict(state: LabelState, fresh: list[int] | None = None) -> list[int]:
@@ -53,19 +88,7 @@ def run(
     if not storage.exists(target):
         objects = {o.index: o for o in ctx.objects()}
         access = ObjectAccess.for_config(cfg)
-        inputs, indices, sizes, failed = [], [], [], {}
-        for i in mine:
-            try:
-                item = load_input(
-                    cfg.task_type, objects[i].record, ctx.manifest_base, i, access=access
-                )
-            except ObjectReadError as error:
-                failed[i] = error.failure
-                continue
-            inputs.append(item)
-            indices.append(i)
-            shape = getattr(item, "shape", (0, 0, 0))
-            sizes.append(tuple(shape) if len(shape) == 3 else (*shape[:2], 1))
+        indices, sizes, failed = [], [], {}
         keep: list[Any] = []
         options = {
             k: v
@@ -73,7 +96,24 @@ def run(
             if k in ("device", "threads", "score_threshold", "borderline")
         }
         model = load_model(local_model_dir(ws.model(iteration), keep), options=options)
-        predictions = model.predict(inputs) if inputs else None
+        parts = []
+        for start in range(0, len(mine), PREDICT_CHUNK):
+            inputs = []
+            for i in mine[start : start + PREDICT_CHUNK]:
+                try:
+                    item = load_input(
+                        cfg.task_type, objects[i].record, ctx.manifest_base, i, access=access
+                    )
+                except ObjectReadError as error:
+                    failed[i] = error.failure
+                    continue
+                inputs.append(item)
+                indices.append(i)
+                shape = getattr(item, "shape", (0, 0, 0))
+                sizes.append(tuple(shape) if len(shape) == 3 else (*shape[:2], 1))
+            if inputs:
+                parts.append(model.predict(inputs))
+        predictions = joined(parts) if parts else None
         storage.write_bytes(target, pack(predictions, indices, sizes, failed))
     return StepSummary(
         step=Step.INFER,
