@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> ScaleRun:
     data = work / "data" / f"{args.kind}-{args.objects}"
     started = time.perf_counter()
     generate(args.kind, args.objects, data, args.seed)
-    encoder = args.encoder if args.kind == "text" else "efficientnet-lite0"
+    encoder = args.encoder if args.kind == "text" else "cnn"  # the image default backbone
     name = f"{args.kind}-{args.objects}-{encoder}-{args.tag}"
     result = ScaleRun(
         args.kind,
