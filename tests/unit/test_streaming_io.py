@@ -144,3 +144,19 @@ def test_the_predictions_of_chunks_join_in_order():
     assert detected.boxes is not None and [len(b) for b in detected.boxes] == [1, 0, 2]
     assert detected.image_confidence is not None
     assert detected.image_confidence.tolist() == [0.9, 0.1, 0.5]
+
+
+def test_a_remote_file_system_gets_the_lines_in_one_upload_and_reads_them_back():
+    """fsspec's in-memory file system stands for an object store: nothing shows there
+    until the staged file is uploaded whole."""
+    uri = "memory://scale-bench/manifests/output/output.manifest"
+
+    def lines() -> Iterator[str]:
+        yield '{"source": "a"}\n'
+        assert not storage.exists(uri)
+        yield '{"source": "b"}\n'
+
+    storage.write_lines(uri, lines())
+    assert storage.read_bytes(uri) == b'{"source": "a"}\n{"source": "b"}\n'
+    assert [o.source for o in formats.iter_manifest(uri)] == ["a", "b"]
+    storage.remove(uri)
