@@ -351,6 +351,14 @@ def report(args: argparse.Namespace) -> None:
                 for s in steps
             ]
             lines.append("| peak RSS added per object | " + " | ".join(added) + " | |")
+            cpu_added = [
+                f"{(pb[s][2] - pa[s][2]) * 1e6 / (b['objects'] - a['objects']):,.0f} µs"
+                if s in pa and s in pb and pa[s][2] is not None and pb[s][2] is not None
+                else "-"
+                for s in steps
+            ]
+            if any(cell != "-" for cell in cpu_added):
+                lines.append("| CPU time added per object | " + " | ".join(cpu_added) + " | |")
         lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in group), ""]
     body = "\n".join(lines)
     if args.print:
