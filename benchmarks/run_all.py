@@ -1,7 +1,8 @@
 """`make bench`: every benchmark in turn; each writes its own section of BENCHMARKS.md.
 
-The cold build of the binaries (`benchmarks/cold_build.sh`, 20+ minutes) is left out; run
-it by hand.
+The cold build of the binaries (`benchmarks/cold_build.sh`, 20+ minutes) and the scale
+benchmark (`benchmarks/scale.py`, an hour and more up to 1M objects) are left out; run them
+by hand.
 """
 
 from __future__ import annotations

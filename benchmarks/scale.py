@@ -3,8 +3,8 @@
 Generates synthetic data sets on disk (streamed: never held whole), then runs one job
 through every step as a separate `labelpilot worker <step>` process, one at a time, the way
 the step Jobs run them (prepare, human, train, infer, threshold, export). For each step it
-records the wall time and the peak resident memory of that process alone (`os.wait4`'s
-rusage of the child).
+records the wall time, the CPU time and the peak resident memory of that process alone
+(`os.wait4`'s rusage of the child).
 
 Data sets:
 - `text`: short sentences from a small generator, 3 topics; each sentence mixes 2-4 topic
@@ -20,8 +20,10 @@ data are prepare, infer, threshold, the output manifest writes and export.
 
 Run: `python -m benchmarks.scale run --kind text --objects 10000 --work /tmp/scale`
 (`--encoder scratch` for the text model; `--tag before` to keep a run apart), then
-`python -m benchmarks.scale report --work /tmp/scale` for the table in BENCHMARKS.md
-(section `scale`).
+`python -m benchmarks.scale report --work /tmp/scale --intro FILE` for the tables in
+BENCHMARKS.md (section `scale`; FILE holds the section's heading and prose: what was
+measured where, and why). Each run lands in
+`<work>/results/<kind>-<objects>-<encoder>-<tag>.json`; a rerun of the same replaces it.
 """
 
 from __future__ import annotations
