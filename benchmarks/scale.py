@@ -318,6 +318,34 @@ def _exponents(
     return ", ".join(parts)
 
 
+def _before_after(runs: list[dict[str, Any]], steps: list[str]) -> list[str]:
+    """Peak RSS per step, `before` -> `after`, for each data set and size run with both."""
+    by_key = {(r["kind"], r["encoder"], r["objects"], r["tag"]): r for r in runs}
+    rows = []
+    for kind, encoder, objects, tag in sorted(by_key):
+        after = by_key.get((kind, encoder, objects, "after"))
+        if tag != "before" or after is None:
+            continue
+        pb, pa = _per_step(by_key[(kind, encoder, objects, tag)]), _per_step(after)
+        cells = [
+            f"{pb[s][1]:.0f} -> {pa[s][1]:.0f} ({pa[s][1] / pb[s][1] - 1:+.0%})"
+            if s in pb and s in pa
+            else "-"
+            for s in steps
+        ]
+        rows.append(f"| {kind}, {encoder}, {objects:,} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        "**Peak RSS (MiB) before -> after the streaming fixes**",
+        "",
+        "| run | " + " | ".join(steps) + " |",
+        "|---|" + "---|" * len(steps),
+        *rows,
+        "",
+    ]
+
+
 def report(args: argparse.Namespace) -> None:
     runs = [json.loads(p.read_text()) for p in sorted(Path(args.work, "results").glob("*.json"))]
     runs.sort(key=lambda r: (r["kind"], r["encoder"], r["tag"], r["objects"]))
@@ -362,6 +390,7 @@ def report(args: argparse.Namespace) -> None:
             if any(cell != "-" for cell in cpu_added):
                 lines.append("| CPU time added per object | " + " | ".join(cpu_added) + " | |")
         lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in group), ""]
+    lines += _before_after(runs, steps)
     body = "\n".join(lines)
     if args.print:
         print(body)
