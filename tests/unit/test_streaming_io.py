@@ -160,3 +160,12 @@ def test_a_remote_file_system_gets_the_lines_in_one_upload_and_reads_them_back()
     assert storage.read_bytes(uri) == b'{"source": "a"}\n{"source": "b"}\n'
     assert [o.source for o in formats.iter_manifest(uri)] == ["a", "b"]
     storage.remove(uri)
+
+
+def test_rows_read_back_share_their_key_strings(tmp_path):
+    uri = str(tmp_path / "machine-labels.jsonl")
+    storage.write_jsonl(uri, [{"index": i, "source": "machine"} for i in range(3)])
+    rows = storage.read_jsonl(uri)
+    assert rows == [{"index": i, "source": "machine"} for i in range(3)]
+    first, *others = (next(iter(row)) for row in rows)
+    assert all(key is first for key in others)

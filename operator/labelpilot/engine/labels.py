@@ -25,6 +25,7 @@ training data (RunConfig.existing_labels).
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ from labelpilot.engine.workspace import Workspace
 HUMAN = "human"
 MACHINE = "machine"
 PRE = "pre"  # a label the input manifest carried, trusted as training data
+# Row values that every row repeats: kept once in memory, not once per row.
+SHARED_VALUES = ("source",)
 
 
 class ObjectMismatch(ValueError):
@@ -249,9 +252,12 @@ class LabelState:
 
         def read(uri: str) -> list[dict[str, Any]]:
             rows = storage.read_jsonl(uri)
-            if by_index is not None:
-                for row in rows:
+            for row in rows:
+                if by_index is not None:
                     check_row(row, by_index, uri)
+                for key in SHARED_VALUES:
+                    if isinstance(row.get(key), str):
+                        row[key] = sys.intern(row[key])
             return rows
 
         state.pre_labeled = {int(i) for i in plan.get("preLabeled", [])}

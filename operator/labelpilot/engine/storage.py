@@ -15,6 +15,7 @@ import errno
 import json
 import os
 import posixpath
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -244,8 +245,16 @@ def json_lines(text: str) -> list[str]:
 
 
 def read_jsonl(uri: str) -> list[Any]:
-    """The rows of a JSON Lines file, read a line at a time (never the whole text at once)."""
-    return [json.loads(line.decode("utf-8")) for line in iter_lines(uri) if line.strip()]
+    """The rows of a JSON Lines file, read a line at a time (never the whole text at once).
+    The rows' keys are interned: json.loads makes new key strings for every line, and a
+    million rows of a few keys each would hold a million copies of each."""
+    return [
+        _shared_keys(json.loads(line.decode("utf-8"))) for line in iter_lines(uri) if line.strip()
+    ]
+
+
+def _shared_keys(row: Any) -> Any:
+    return {sys.intern(k): v for k, v in row.items()} if isinstance(row, dict) else row
 
 
 def write_jsonl(uri: str, rows: Iterable[Any]) -> None:
