@@ -16,7 +16,7 @@ from labelpilot.api.steps import Step
 from labelpilot.engine import fresh_validation, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.predictions import pack
-from labelpilot.worker import workspace_binding
+from labelpilot.worker import object_inputs, workspace_binding
 from labelpilot.worker.common import Context, step
 from labelpilot.worker.model_folder import local_model_dir
 
@@ -39,9 +39,9 @@ def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
 def run(
     ctx: Context, iteration: int, shard_index: int | None = None, shard_count: int | None = None
 ) -> StepSummary:
-    from labelpilot.ml import ObjectAccess, ObjectReadError, load_input, load_model
+    from labelpilot.ml import ObjectReadError, load_model
 
-    cfg, ws = ctx.config, ctx.ws
+    ws = ctx.ws
     workspace_binding.check(ctx)
     shard, count = shard_args(shard_index, shard_count)
     target = ws.inference_shard(iteration, shard, count)
@@ -52,13 +52,11 @@ def run(
     mine = objects_to_predict(state, fresh)[shard::count]
     if not storage.exists(target):
         objects = {o.index: o for o in ctx.objects()}
-        access = ObjectAccess.for_config(cfg)
+        load = object_inputs.loader(ctx)
         inputs, indices, sizes, failed = [], [], [], {}
         for i in mine:
             try:
-                item = load_input(
-                    cfg.task_type, objects[i].record, ctx.manifest_base, i, access=access
-                )
+                item = load(objects[i])
             except ObjectReadError as error:
                 failed[i] = error.failure
                 continue
