@@ -91,3 +91,26 @@ def test_a_job_reads_its_data_from_s3_and_writes_its_output_there(
     counters = summary["labelCounters"]
     assert (by["yes"], by["no"]) == (counters["humanLabeled"], counters["machineLabeled"])
     assert counters["totalLabeled"] == DIGITS
+
+
+def test_a_missing_bucket_is_one_line_naming_the_uri(
+    s3_server: S3Server, digits: dict[str, Any]
+) -> None:
+    manifest = "s3://no-such-bucket/input.manifest"
+    done = run(s3_server, {**digits, "manifest": manifest}, f"s3://{BUCKET}/jobs/no-bucket")
+    assert done.returncode == 3
+    assert done.stderr == (
+        f"labelpilot run: InputManifestUnreadable: {manifest}: "
+        "FileNotFoundError: The specified bucket does not exist\n"
+    )
+
+
+def test_wrong_credentials_are_one_line_naming_the_uri(
+    s3_server: S3Server, digits: dict[str, Any]
+) -> None:
+    done = run(s3_server, digits, f"s3://{BUCKET}/jobs/wrong", secret="not-the-secret")
+    assert done.returncode != 0
+    assert (
+        done.stderr
+        == f"--ground-truth {digits['truth']}: cannot read: PermissionError: Forbidden\n"
+    )
