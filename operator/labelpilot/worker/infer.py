@@ -39,7 +39,7 @@ def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
 def run(
     ctx: Context, iteration: int, shard_index: int | None = None, shard_count: int | None = None
 ) -> StepSummary:
-    from labelpilot.ml import ObjectAccess, ObjectReadError, load_input, load_model
+    from labelpilot.ml import ObjectAccess, ObjectReadError, load_each, load_model
 
     cfg, ws = ctx.config, ctx.ws
     workspace_binding.check(ctx)
@@ -53,14 +53,12 @@ def run(
     if not storage.exists(target):
         objects = {o.index: o for o in ctx.objects()}
         access = ObjectAccess.for_config(cfg)
+        records = [(i, objects[i].record) for i in mine]
+        loaded = load_each(cfg.task_type, records, ctx.manifest_base, access=access)
         inputs, indices, sizes, failed = [], [], [], {}
-        for i in mine:
-            try:
-                item = load_input(
-                    cfg.task_type, objects[i].record, ctx.manifest_base, i, access=access
-                )
-            except ObjectReadError as error:
-                failed[i] = error.failure
+        for i, item in zip(mine, loaded, strict=True):
+            if isinstance(item, ObjectReadError):
+                failed[i] = item.failure
                 continue
             inputs.append(item)
             indices.append(i)

@@ -68,6 +68,7 @@ def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
     """Objects that cannot be read or decoded (outside the data roots, over the limits),
     with reasons."""
     from labelpilot.ml import ObjectAccess, ObjectReadError, load_input
+    from labelpilot.ml.inputs import READ_THREADS
 
     task = ctx.config.task_type
     base = ctx.manifest_base
@@ -80,7 +81,7 @@ def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
             return obj.index, error.failure
         return obj.index, None
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # results keep no arrays
         results = list(pool.map(check, objects))
     return {i: reason for i, reason in results if reason}
 

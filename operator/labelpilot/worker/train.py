@@ -24,14 +24,16 @@ from labelpilot.worker.model_folder import local_model_dir
 
 
 def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
-    from labelpilot.ml import ObjectAccess, load_input
+    from labelpilot.ml import ObjectAccess, ObjectReadError, load_each
 
     objects = {o.index: o for o in ctx.objects()}
     access = ObjectAccess.for_config(ctx.config)
-    return [
-        load_input(ctx.config.task_type, objects[i].record, ctx.manifest_base, i, access=access)
-        for i in indices
-    ]
+    records = [(i, objects[i].record) for i in indices]
+    loaded = load_each(ctx.config.task_type, records, ctx.manifest_base, access=access)
+    for item in loaded:
+        if isinstance(item, ObjectReadError):
+            raise item
+    return loaded
 
 
 def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
