@@ -116,6 +116,7 @@ def serve(folder: Path) -> Iterator[S3Server]:
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_grpc}",
         "-volume.max=64",
+        "-volume.preStopSeconds=0",
         f"-filer.port={filer}",
         f"-filer.port.grpc={filer_grpc}",
         "-s3",
