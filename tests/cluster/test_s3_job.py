@@ -102,6 +102,6 @@ def test_a_wrong_secret_fails_the_job_naming_the_manifest(
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _job("wrong", digits))
     final = wait_phase(custom, namespace, "wrong", ("Completed", "Failed"))
     assert final["status"]["phase"] == "Failed"
-    assert final["status"]["failureReason"].startswith(
-        f"InputManifestUnreadable: {digits['manifest']}: PermissionError"
+    assert final["status"]["failureReason"] == (
+        f"InputManifestUnreadable: prepare: {digits['manifest']}: PermissionError: Forbidden"
     )
