@@ -155,8 +155,7 @@ the objects it predicts); train reads the human-labeled objects, export none. Up
 (`s3fs.put`, batched): {uploaded:.1f} s.
 Machine: {machine()}; revision {git_revision()}.
 Command: `.venv/bin/python -m benchmarks.s3_throughput --objects {args.objects}`.
-{args.note}
-
+{args.note + chr(10) if args.note else ""}
 | step | local s | local objects/s | S3 s | S3 objects/s | S3 / local |
 |---|---|---|---|---|---|
 {table}
