@@ -51,14 +51,11 @@ def run(
     fresh = fresh_validation.sample_for(ws, iteration)
     mine = objects_to_predict(state, fresh)[shard::count]
     if not storage.exists(target):
-        objects = {o.index: o for o in ctx.objects()}
-        load = object_inputs.loader(ctx)
+        loaded = object_inputs.ObjectInputs(ctx).load_each(mine)
         inputs, indices, sizes, failed = [], [], [], {}
-        for i in mine:
-            try:
-                item = load(objects[i])
-            except ObjectReadError as error:
-                failed[i] = error.failure
+        for i, item in zip(mine, loaded, strict=True):
+            if isinstance(item, ObjectReadError):
+                failed[i] = item.failure
                 continue
             inputs.append(item)
             indices.append(i)

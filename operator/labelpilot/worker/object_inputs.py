@@ -1,33 +1,35 @@
 """Reading a step's data objects: from the images `prepare` decoded when it kept them
-(labelpilot.engine.decoded_images), else from their source, confined and bounded."""
+(labelpilot.engine.decoded_images), the others from their source, confined and bounded,
+several reads at once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from labelpilot.engine import decoded_images, formats
+from labelpilot.engine import decoded_images
 from labelpilot.worker.common import Context
 
 
-def loader(ctx: Context) -> Callable[[formats.DataObject], Any]:
-    """A function from a data object to its model input; raises ObjectReadError as
-    labelpilot.ml.load_input does."""
-    from labelpilot.ml import ObjectAccess, load_input
+class ObjectInputs:
+    def __init__(self, ctx: Context) -> None:
+        from labelpilot.ml import ObjectAccess
 
-    cfg = ctx.config
-    cache = (
-        decoded_images.DecodedImages.empty()
-        if cfg.task_type.is_text
-        else decoded_images.load(ctx.ws.decoded_images)
-    )
-    access = ObjectAccess.for_config(cfg)
-    base = ctx.manifest_base
+        self.ctx = ctx
+        self.objects = {o.index: o for o in ctx.objects()}
+        self.access = ObjectAccess.for_config(ctx.config)
+        self.cache = (
+            decoded_images.DecodedImages.empty()
+            if ctx.config.task_type.is_text
+            else decoded_images.load(ctx.ws.decoded_images)
+        )
 
-    def load(obj: formats.DataObject) -> Any:
-        image = cache.get(obj.index)
-        if image is not None:
-            return image
-        return load_input(cfg.task_type, obj.record, base, obj.index, access=access)
+    def load_each(self, indices: list[int]) -> list[Any]:
+        """Each object's model input, or the ObjectReadError that refused it, in order."""
+        from labelpilot.ml import load_each
 
-    return load
+        kept = {i: image for i in indices if (image := self.cache.get(i)) is not None}
+        missing = [(i, self.objects[i].record) for i in indices if i not in kept]
+        cfg = self.ctx.config
+        read = load_each(cfg.task_type, missing, self.ctx.manifest_base, access=self.access)
+        loaded = kept | dict(zip((i for i, _ in missing), read, strict=True))
+        return [loaded[i] for i in indices]

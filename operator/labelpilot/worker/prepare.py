@@ -70,6 +70,7 @@ def _check_readable(
     """Objects that cannot be read or decoded (outside the data roots, over the limits),
     with reasons; the decoded images go to `keep`."""
     from labelpilot.ml import ObjectAccess, ObjectReadError, load_input
+    from labelpilot.ml.inputs import READ_THREADS
 
     task = ctx.config.task_type
     base = ctx.manifest_base
@@ -84,7 +85,7 @@ def _check_readable(
             keep.add(obj.index, item)
         return obj.index, None
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # results hold no pixels
         results = list(pool.map(check, objects))
     return {i: reason for i, reason in results if reason}
 

@@ -24,9 +24,13 @@ from labelpilot.worker.model_folder import local_model_dir
 
 
 def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
-    objects = {o.index: o for o in ctx.objects()}
-    load = object_inputs.loader(ctx)
-    return [load(objects[i]) for i in indices]
+    from labelpilot.ml import ObjectReadError
+
+    loaded = object_inputs.ObjectInputs(ctx).load_each(indices)
+    for item in loaded:
+        if isinstance(item, ObjectReadError):
+            raise item
+    return loaded
 
 
 def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
