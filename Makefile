@@ -22,7 +22,7 @@ setup: venv binaries datasets labelstudio engine host-packages
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(INSTALL) --upgrade pip
-	$(INSTALL) -e '.[worker,dev]'
+	$(INSTALL) -e '.[worker,s3,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)

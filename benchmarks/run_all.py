@@ -16,6 +16,7 @@ BENCHMARKS = (
     ["-m", "benchmarks.per_human_label"],
     ["-m", "benchmarks.operator_scale"],
     ["-m", "benchmarks.containers"],
+    ["-m", "benchmarks.s3_throughput"],
 )
 
 

@@ -54,3 +54,13 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from tests.labelstudio.server import serve
 
     yield from serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real S3-compatible server (SeaweedFS) on loopback, once per session
+    (tests/s3/seaweedfs.py)."""
+    from tests.s3.seaweedfs import serve
+
+    with serve(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server

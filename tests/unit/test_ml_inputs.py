@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from labelpilot.api.run_config import TaskType
-from labelpilot.ml import ObjectReadError, load_input, load_inputs
+from labelpilot.ml import ObjectReadError, load_each, load_input, load_inputs
 
 
 def test_reads_images_in_every_reference_form(tmp_path):
@@ -62,3 +62,19 @@ def test_corrupt_image(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     with pytest.raises(ObjectReadError, match="not a decodable image"):
         load_inputs(TaskType.SEMANTIC_SEGMENTATION, [{"source-ref": str(tmp_path / "bad.png")}])
+
+
+def test_load_each_keeps_the_order_and_each_failure_in_its_place(tmp_path):
+    for i in range(40):
+        Image.fromarray(np.full((2, 3), i, np.uint8)).save(tmp_path / f"{i}.png")
+    refs = [f"{i}.png" if i % 7 else "missing.png" for i in range(40)]
+    records = [(100 + i, {"source-ref": ref}) for i, ref in enumerate(refs)]
+    loaded = load_each(TaskType.IMAGE_CLASSIFICATION, records, str(tmp_path))
+    for i, item in enumerate(loaded):
+        if i % 7:
+            assert int(item[0, 0, 0]) == i
+        else:
+            assert isinstance(item, ObjectReadError) and item.index == 100 + i
+    with pytest.raises(ObjectReadError) as first:
+        load_inputs(TaskType.IMAGE_CLASSIFICATION, [r for _, r in records], str(tmp_path))
+    assert first.value.index == 0

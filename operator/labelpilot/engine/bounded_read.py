@@ -1,8 +1,9 @@
 """Bounded reads of one object: never more than the limit plus one byte.
 
 A local object must be a regular file (not a device, a pipe or a folder); its size is
-checked before reading. A remote one is refused from its reported size when the store
-gives one, else after reading limit + 1 bytes. http(s) redirects are not followed: a
+checked before reading. An object store's object is read with one ranged request for
+limit + 1 bytes; an http(s) one is refused from its reported size when the server gives
+one, else after reading limit + 1 bytes. http(s) redirects are not followed: a
 server under a data root may not send the read elsewhere.
 """
 
@@ -45,9 +46,16 @@ def _read_local(path: str, limit: int, what: str) -> bytes:
 def _read_remote(uri: str, limit: int, what: str) -> bytes:
     import fsspec
 
-    options: dict[str, Any] = {}
-    if uri.lower().startswith(("http://", "https://")):
-        options["allow_redirects"] = False
+    if not uri.lower().startswith(("http://", "https://")):
+        # an object store: one ranged GET, where opening a file would ask for its size first
+        fs, path = fsspec.core.url_to_fs(uri)
+        try:
+            return bytes(fs.cat_file(path, start=0, end=limit + 1))
+        except OSError:
+            if fs.size(path) == 0:  # no byte range of an empty object can be satisfied
+                return b""
+            raise
+    options: dict[str, Any] = {"allow_redirects": False}
     with fsspec.open(uri, "rb", **options) as handle:
         size = getattr(handle, "size", None)
         if isinstance(size, int) and size > limit:

@@ -8,6 +8,8 @@ manifests/intermediate/prepare.json       the split: failed objects, validation,
                                           (worker.label_categories)
 manifests/intermediate/pre-labels.jsonl   a chained job's existing labels it trusts as
                                           training data (pre-label-masks/ beside it)
+manifests/intermediate/decoded-images.npz the images prepare decoded, for train and infer
+                                          (labelpilot.engine.decoded_images)
 annotations/iteration-NNNN/               human request (batch id), response, masks
 training/iteration-NNNN/summary.json      what was trained on, metrics
 models/iteration-NNNN/, models/final/     model folders
@@ -55,6 +57,10 @@ class Workspace:
     @property
     def pre_labels(self) -> str:
         return self.path("manifests", "intermediate", "pre-labels.jsonl")
+
+    @property
+    def decoded_images(self) -> str:
+        return self.path("manifests", "intermediate", "decoded-images.npz")
 
     def pre_label_mask(self, index: int) -> str:
         return self.path("manifests", "intermediate", "pre-label-masks", f"{index:08d}.png")

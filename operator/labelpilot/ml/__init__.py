@@ -6,7 +6,9 @@ Public interface (the worker steps code against these names):
 - `load_model(path) -> Model`: a model folder (weights.pt + model.json)
 - `load_inputs(task_type, records, base_uri=None) -> list` / `load_input(...)`: manifest
   records to model inputs, confined and bounded by `access=ObjectAccess.for_config(cfg)`;
-  `ObjectReadError` per unreadable object (its `failure` is the failed object's reason)
+  `ObjectReadError` per unreadable object (its `failure` is the failed object's reason);
+  `load_each(task_type, [(index, record), ...])`: the inputs or their ObjectReadErrors,
+  several reads at once
 - `Model.fit(inputs, targets, *, init_from=None) -> dict`, `Model.predict(inputs) ->
   Predictions`, `Model.save(dir)`
 
@@ -47,7 +49,13 @@ from typing import TYPE_CHECKING
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from labelpilot.api.run_config import TaskType
-from labelpilot.ml.inputs import ObjectAccess, ObjectReadError, load_input, load_inputs
+from labelpilot.ml.inputs import (
+    ObjectAccess,
+    ObjectReadError,
+    load_each,
+    load_input,
+    load_inputs,
+)
 
 if TYPE_CHECKING:
     from labelpilot.ml.base import Model, Predictions
@@ -58,6 +66,7 @@ __all__ = [
     "ObjectReadError",
     "Predictions",
     "build_model",
+    "load_each",
     "load_input",
     "load_inputs",
     "load_model",

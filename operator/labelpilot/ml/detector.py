@@ -150,7 +150,7 @@ class Detector(Model):
         net = CenterNetSmall(
             self.state["channels"], self.num_classes, int(self.options.get("width", 16))
         )
-        return net.to(self.runtime.device)
+        return self.runtime.place(net)
 
     def _scales(self, inputs: list[np.ndarray]) -> list[tuple[float, float]]:
         side = self.state["size"][0]

@@ -140,7 +140,7 @@ class ImageClassifier(Model):
             )
         else:
             net = EfficientNetLite0(self.num_classes, self.state["size"][0], pretrained)
-        return net.to(self.runtime.device)
+        return self.runtime.place(net)
 
     def _inputs(self, inputs: list[np.ndarray]) -> torch.Tensor:
         return to_tensor(inputs, tuple(self.state["size"]), self.state["channels"])

@@ -163,7 +163,7 @@ class Segmenter(Model):
             int(self.options.get("width", 8)),
             int(self.state.get("depth", 4)),
         )
-        return net.to(self.runtime.device)
+        return self.runtime.place(net)
 
     def fit(self, inputs: list, targets: Any, *, init_from: str | None = None) -> dict:
         started = time.perf_counter()

@@ -173,6 +173,21 @@ def _labels(path: str) -> list[str]:
     return labels
 
 
+def _check_ground_truth(uri: str) -> None:
+    """Raises SystemExit naming `uri` when it is missing or the store refuses it (wrong
+    credentials, a missing bucket)."""
+    from labelpilot.engine import storage
+
+    try:
+        found = storage.exists(uri)
+    except OSError as error:
+        raise SystemExit(
+            _one_line(f"--ground-truth {uri}: cannot read: {reasons.describe(error)}")
+        ) from error
+    if not found:
+        raise SystemExit(_one_line(f"--ground-truth {uri}: no such file"))
+
+
 def _ui_config(path: str | None) -> str | None:
     """The labeling config in `path`, read and checked now (what it lacks for the task
     type and labels is found when the human step opens the project)."""
@@ -218,7 +233,6 @@ def build_config(args: argparse.Namespace) -> Any:
     from pydantic import ValidationError
 
     from labelpilot.api.run_config import RunConfig
-    from labelpilot.engine import storage
 
     labels = _labels(args.labels_file) if args.labels_file else []
     model_options = _model_options(args.model_options)
@@ -240,9 +254,8 @@ def build_config(args: argparse.Namespace) -> Any:
         )
     elif not args.ground_truth:
         raise SystemExit("--workforce simulated needs --ground-truth")
-    elif not storage.exists(args.ground_truth):
-        raise SystemExit(_one_line(f"--ground-truth {args.ground_truth}: no such file"))
     else:
+        _check_ground_truth(args.ground_truth)
         provider = {
             "simulated": {
                 "ground_truth_uri": args.ground_truth,

@@ -18,7 +18,7 @@ from labelpilot.api.steps import Step
 from labelpilot.engine import fresh_validation, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.predictions import pack
-from labelpilot.worker import workspace_binding
+from labelpilot.worker import object_inputs, workspace_binding
 from labelpilot.worker.common import Context, step
 from labelpilot.worker.model_folder import local_model_dir
 
@@ -74,9 +74,9 @@ def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
 def run(
     ctx: Context, iteration: int, shard_index: int | None = None, shard_count: int | None = None
 ) -> StepSummary:
-    from labelpilot.ml import ObjectAccess, ObjectReadError, load_input, load_model
+    from labelpilot.ml import ObjectReadError, load_model
 
-    cfg, ws = ctx.config, ctx.ws
+    ws = ctx.ws
     workspace_binding.check(ctx)
     shard, count = shard_args(shard_index, shard_count)
     target = ws.inference_shard(iteration, shard, count)
@@ -86,8 +86,7 @@ def run(
     fresh = fresh_validation.sample_for(ws, iteration)
     mine = objects_to_predict(state, fresh)[shard::count]
     if not storage.exists(target):
-        objects = {o.index: o for o in ctx.objects()}
-        access = ObjectAccess.for_config(cfg)
+        reader = object_inputs.ObjectInputs(ctx)
         indices, sizes, failed = [], [], {}
         keep: list[Any] = []
         options = {
@@ -98,14 +97,11 @@ def run(
         model = load_model(local_model_dir(ws.model(iteration), keep), options=options)
         parts = []
         for start in range(0, len(mine), PREDICT_CHUNK):
+            chunk = mine[start : start + PREDICT_CHUNK]
             inputs = []
-            for i in mine[start : start + PREDICT_CHUNK]:
-                try:
-                    item = load_input(
-                        cfg.task_type, objects[i].record, ctx.manifest_base, i, access=access
-                    )
-                except ObjectReadError as error:
-                    failed[i] = error.failure
+            for i, item in zip(chunk, reader.load_each(chunk), strict=True):
+                if isinstance(item, ObjectReadError):
+                    failed[i] = item.failure
                     continue
                 inputs.append(item)
                 indices.append(i)

@@ -28,7 +28,7 @@ import numpy as np
 from labelpilot.api.run_config import ExistingLabels, ValidationPolicy
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StepFailed, StopReason
-from labelpilot.engine import formats, fresh_validation, storage
+from labelpilot.engine import decoded_images, formats, fresh_validation, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.threshold_search import bound_sized_validation
 from labelpilot.worker import output_manifest, pre_labels, workspace_binding
@@ -66,10 +66,13 @@ def first_batch(
     return n_val, n_train
 
 
-def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
+def _check_readable(
+    ctx: Context, objects: list, keep: decoded_images.Collector | None = None
+) -> dict[int, str]:
     """Objects that cannot be read or decoded (outside the data roots, over the limits),
-    with reasons."""
+    with reasons; the decoded images go to `keep`."""
     from labelpilot.ml import ObjectAccess, ObjectReadError, load_input
+    from labelpilot.ml.inputs import READ_THREADS
 
     task = ctx.config.task_type
     base = ctx.manifest_base
@@ -77,13 +80,15 @@ def _check_readable(ctx: Context, objects: list) -> dict[int, str]:
 
     def check(obj: Any) -> tuple[int, str | None]:
         try:
-            load_input(task, obj.record, base, obj.index, access=access)
+            item = load_input(task, obj.record, base, obj.index, access=access)
         except ObjectReadError as error:
             return obj.index, error.failure
+        if keep is not None and isinstance(item, np.ndarray):
+            keep.add(obj.index, item)
         return obj.index, None
 
     failed: dict[int, str] = {}
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # results hold no pixels
         # Executor.map submits every item at once: a future per object held at the same
         # time. A chunk at a time keeps that bounded.
         for start in range(0, len(objects), CHECK_CHUNK):
@@ -105,7 +110,10 @@ def run(ctx: Context) -> StepSummary:
     pre = set(pre_labels.find(cfg, objects))
     trusted = cfg.auto_labeling and cfg.existing_labels is ExistingLabels.TRUSTED
     failed = {o.index: o.error for o in objects if o.error}
-    failed.update(_check_readable(ctx, [o for o in objects if not o.failed and o.index not in pre]))
+    decoded = None if cfg.task_type.is_text else decoded_images.Collector()
+    failed.update(
+        _check_readable(ctx, [o for o in objects if not o.failed and o.index not in pre], decoded)
+    )
     _too_many_failed(failed, len(objects))
     valid = [o.index for o in objects if o.index not in failed and o.index not in pre]
     if not valid and not pre:
@@ -159,6 +167,8 @@ def run(ctx: Context) -> StepSummary:
         "preLabelsTrusted": trusted,
         "preLabelsUnreadable": {str(k): v for k, v in sorted(unreadable.items())},
     }
+    if decoded is not None:
+        storage.write_bytes(ctx.ws.decoded_images, decoded.pack())
     storage.write_json(ctx.ws.prepare_plan, plan)
     state = LabelState.load(ctx.ws, human_upto=-1, machine_upto=-1, objects=objects)
     output_manifest.write_all(ctx)  # a rerun (labelpilot run resumed) keeps later labels

@@ -18,20 +18,19 @@ from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step
 from labelpilot.engine import fresh_validation, storage
 from labelpilot.engine.labels import LabelState, label_from_json
-from labelpilot.worker import workspace_binding
+from labelpilot.worker import object_inputs, workspace_binding
 from labelpilot.worker.common import Context, step
 from labelpilot.worker.model_folder import local_model_dir
 
 
 def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
-    from labelpilot.ml import ObjectAccess, load_input
+    from labelpilot.ml import ObjectReadError
 
-    objects = {o.index: o for o in ctx.objects()}
-    access = ObjectAccess.for_config(ctx.config)
-    return [
-        load_input(ctx.config.task_type, objects[i].record, ctx.manifest_base, i, access=access)
-        for i in indices
-    ]
+    loaded = object_inputs.ObjectInputs(ctx).load_each(indices)
+    for item in loaded:
+        if isinstance(item, ObjectReadError):
+            raise item
+    return loaded
 
 
 def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
