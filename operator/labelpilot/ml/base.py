@@ -97,7 +97,7 @@ class Runtime:
         """`net` on the device with its 4-D weights channels-last, the layout oneDNN and
         cuDNN convolve fastest (BENCHMARKS.md "Side by side with a plain loop": a training
         step of the small CNN, U-Net and CenterNet 20-28% faster on a CPU)."""
-        return net.to(self.device, memory_format=torch.channels_last)
+        return net.to(self.device).to(memory_format=torch.channels_last)
 
     def autocast(self):
         if self.autocast_dtype is None:
