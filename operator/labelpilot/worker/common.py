@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,9 +61,10 @@ class Context:
         return round(time.perf_counter() - self.started, 3)
 
     def objects(self) -> list[formats.DataObject]:
-        """The input manifest's objects, read once per step."""
+        """The input manifest's objects, read once per step (and once per process while
+        the local file stays as it was: `labelpilot run`'s steps share one reading)."""
         if self._objects is None:
-            self._objects = formats.read_manifest(self.config.input_manifest_uri)
+            self._objects = _input_objects(self.config.input_manifest_uri)
         return self._objects
 
     @property
@@ -71,6 +73,20 @@ class Context:
 
     def model_options(self) -> dict[str, Any]:
         return dict(self.config.model_options)
+
+
+_last_read: tuple[tuple[Any, ...], list[formats.DataObject]] | None = None
+
+
+def _input_objects(uri: str) -> list[formats.DataObject]:
+    global _last_read
+    if not storage.is_local(uri):
+        return formats.read_manifest(uri)
+    found = os.stat(storage.local_path(uri))
+    key = (uri, found.st_ino, found.st_size, found.st_mtime_ns)
+    if _last_read is None or _last_read[0] != key:
+        _last_read = (key, formats.read_manifest(uri))
+    return list(_last_read[1])  # the objects are frozen; the list is the caller's
 
 
 def timestamp_of(rows: list[dict[str, Any]]) -> dict[int, str]:
