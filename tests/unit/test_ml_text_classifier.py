@@ -96,3 +96,27 @@ def test_hashed_features_are_stable_and_cover_any_script():
 def test_default_encoder_is_the_hybrid():
     model = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=0, options=FAST)
     assert model.architecture == "text-classifier/hybrid"
+
+
+def test_hashed_features_take_a_range_of_character_ngrams():
+    assert set(hashed_features("anna")) < set(hashed_features("anna", chars=(1, 5)))
+    # the word, then the 1- to 5-grams of "<anna>"
+    assert len(hashed_features("anna", chars=(1, 5))) == 1 + 6 + 5 + 4 + 3 + 2
+    ending = set(hashed_features("a>", chars=(2, 2))[-1:])  # the 2-gram "a>" of a word "a"
+    assert ending <= set(hashed_features("maria", chars=(1, 5)))
+    assert not ending <= set(hashed_features("mario", chars=(1, 5)))
+
+
+def test_hybrid_fits_on_one_to_five_grams_and_old_models_keep_three_grams(tmp_path):
+    x, y = topic_texts(40, seed=0)
+    model = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=0, options={**FAST, "epochs": 2})
+    model.fit(x, y)
+    assert model.state["charNgrams"] == [1, 5]
+    model.save(tmp_path / "m")
+    loaded = load_model(str(tmp_path / "m"), options=FAST)
+    np.testing.assert_array_equal(model.predict(x).probs, loaded.predict(x).probs)
+    del loaded.state["charNgrams"]  # as in a model saved before the option existed
+    three = loaded.predict(x).probs
+    assert not np.array_equal(model.predict(x).probs, three)
+    loaded.state["charNgrams"] = [3, 3]
+    np.testing.assert_array_equal(three, loaded.predict(x).probs)

