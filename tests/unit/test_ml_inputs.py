@@ -78,3 +78,13 @@ def test_load_each_keeps_the_order_and_each_failure_in_its_place(tmp_path):
     with pytest.raises(ObjectReadError) as first:
         load_inputs(TaskType.IMAGE_CLASSIFICATION, [r for _, r in records], str(tmp_path))
     assert first.value.index == 0
+
+
+def test_objects_in_a_store_are_read_several_at_once_local_files_one_at_a_time():
+    from labelpilot.ml.inputs import READ_THREADS, read_threads
+
+    local = [{"source-ref": "a.png"}, {"source-ref": "/data/b.png"}, {"source": "text"}]
+    assert read_threads(local, "/data") == 1
+    assert read_threads(local, None) == 1
+    assert read_threads(local[:1], "s3://bucket/images") == READ_THREADS
+    assert read_threads([*local, {"source-ref": "s3://bucket/c.png"}], "/data") == READ_THREADS

@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelpilot.api.data_roots import OutsideDataRoots
+from labelpilot.api.data_roots import OutsideDataRoots, is_local
 from labelpilot.api.run_config import (
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_IMAGE_PIXELS,
@@ -33,9 +33,21 @@ if TYPE_CHECKING:
     from labelpilot.api.run_config import RunConfig
 
 OUTSIDE = "ObjectOutsideDataRoots"
-# Reads in flight at once: an object store answers each read in milliseconds, which a
-# serial loop would wait out one object at a time.
+# Reads in flight at once from an object store, which answers each in milliseconds that a
+# serial loop would wait out one object at a time. Local files are read one at a time:
+# decoding holds the GIL, so threads only add their overhead (BENCHMARKS.md, "Where the
+# time goes").
 READ_THREADS = 16
+
+
+def read_threads(records: Iterable[dict], base_uri: str | None) -> int:
+    """How many reads of these records' objects to keep in flight: READ_THREADS when any
+    object is remote, else 1."""
+    for record in records:
+        ref = record.get("source-ref") if isinstance(record, dict) else None
+        if isinstance(ref, str) and not is_local(resolve(ref, base_uri)):
+            return READ_THREADS
+    return 1
 
 
 class ObjectReadError(Exception):
@@ -208,7 +220,7 @@ def load_each(
     access: ObjectAccess | None = None,
 ) -> list[Any]:
     """Each (index, record)'s object, in order, or the ObjectReadError that refused it;
-    up to READ_THREADS reads at once."""
+    several reads at once from an object store (read_threads)."""
     access = access or ObjectAccess()
 
     def one(item: tuple[int, dict]) -> Any:
@@ -218,9 +230,10 @@ def load_each(
         except ObjectReadError as error:
             return error
 
-    if len(records) < 2:
+    threads = read_threads((record for _, record in records), base_uri)
+    if len(records) < 2 or threads == 1:
         return [one(item) for item in records]
-    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(one, records))
 
 

@@ -72,7 +72,7 @@ def _check_readable(
     """Objects that cannot be read or decoded (outside the data roots, over the limits),
     with reasons; the decoded images go to `keep`."""
     from labelpilot.ml import ObjectAccess, ObjectReadError, load_input
-    from labelpilot.ml.inputs import READ_THREADS
+    from labelpilot.ml.inputs import read_threads
 
     task = ctx.config.task_type
     base = ctx.manifest_base
@@ -88,11 +88,14 @@ def _check_readable(
         return obj.index, None
 
     failed: dict[int, str] = {}
-    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:  # results hold no pixels
+    threads = read_threads((o.record for o in objects), base)
+    with ThreadPoolExecutor(max_workers=threads) as pool:  # results hold no pixels
         # Executor.map submits every item at once: a future per object held at the same
         # time. A chunk at a time keeps that bounded.
         for start in range(0, len(objects), CHECK_CHUNK):
-            for index, reason in pool.map(check, objects[start : start + CHECK_CHUNK]):
+            chunk = objects[start : start + CHECK_CHUNK]
+            checked = pool.map(check, chunk) if threads > 1 else map(check, chunk)
+            for index, reason in checked:
                 if reason:
                     failed[index] = reason
     return failed
