@@ -120,3 +120,21 @@ def test_hybrid_fits_on_one_to_five_grams_and_old_models_keep_three_grams(tmp_pa
     assert not np.array_equal(model.predict(x).probs, three)
     loaded.state["charNgrams"] = [3, 3]
     np.testing.assert_array_equal(three, loaded.predict(x).probs)
+
+
+def test_a_weighted_bag_of_distinct_ids_is_the_mean_of_all_ids():
+    import torch
+
+    from labelpilot.ml.text_classifier import weighted_bag
+
+    ids = hashed_features("the cat and the hat and the bat", buckets=64, chars=(1, 5))
+    unique, weights = weighted_bag(ids)
+    assert len(unique) < len(ids) and abs(float(weights.sum()) - 1.0) < 1e-6
+    table = torch.nn.EmbeddingBag(64, 8, mode="mean")
+    weighted = torch.nn.EmbeddingBag(64, 8, mode="sum")
+    weighted.load_state_dict(table.state_dict())
+    mean = table(torch.tensor(ids), torch.tensor([0]))
+    summed = weighted(
+        torch.from_numpy(unique), torch.tensor([0]), per_sample_weights=torch.from_numpy(weights)
+    )
+    torch.testing.assert_close(summed, mean)

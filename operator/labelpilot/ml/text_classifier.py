@@ -169,15 +169,33 @@ def hashed_features(
     """Bucket ids of word unigrams, word bigrams and the character n-grams of each word
     padded as <word>, for n from chars[0] to chars[1] (stable crc32)."""
     words = TOKEN.findall(text.lower())
-    grams = [f"w:{w}" for w in words]
-    grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
+    ids = [_bucket(f"w:{w}", buckets) for w in words]
+    ids += [_bucket(f"b:{a} {b}", buckets) for a, b in itertools.pairwise(words)]
     for w in words:
-        padded = f"<{w}>"
-        for n in range(chars[0], chars[1] + 1):
-            grams += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
-    if not grams:
-        grams = ["<empty>"]
-    return [zlib.crc32(g.encode("utf-8")) % buckets for g in grams]
+        ids += _char_ngram_ids(w, buckets, chars[0], chars[1])
+    return ids or [_bucket("<empty>", buckets)]
+
+
+def _bucket(gram: str, buckets: int) -> int:
+    return zlib.crc32(gram.encode("utf-8")) % buckets
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_ngram_ids(word: str, buckets: int, lo: int, hi: int) -> tuple[int, ...]:
+    """A word's character n-gram ids: words repeat, so each is hashed once."""
+    padded = f"<{word}>"
+    return tuple(
+        _bucket(f"c:{padded[i : i + n]}", buckets)
+        for n in range(lo, hi + 1)
+        for i in range(len(padded) - n + 1)
+    )
+
+
+def weighted_bag(ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct ids, each one's share of the bag): a weighted sum over the distinct ids
+    is the mean over all of them, with far fewer lookups where n-grams repeat."""
+    unique, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+    return unique, (counts / len(ids)).astype(np.float32)
 
 
 class HeadNet(nn.Module):
@@ -197,15 +215,15 @@ class HeadNet(nn.Module):
 class BagOfNgrams(nn.Module):
     def __init__(self, num_classes: int, dim: int = 48, buckets: int = HASH_BUCKETS) -> None:
         super().__init__()
-        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", sparse=True)
+        self.bag = nn.EmbeddingBag(buckets, dim, mode="sum", sparse=True)
         self.dropout = nn.Dropout(0.1)
         self.head = nn.Linear(dim, num_classes)
 
     def forward(
-        self, batch: tuple[torch.Tensor, torch.Tensor]
+        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        ids, offsets = batch
-        emb = self.bag(ids, offsets)
+        ids, offsets, weights = batch
+        emb = self.bag(ids, offsets, per_sample_weights=weights)
         return self.head(self.dropout(emb)), emb
 
 
@@ -215,15 +233,15 @@ class HybridNet(nn.Module):
 
     def __init__(self, num_classes: int, dim: int = 48, buckets: int = HASH_BUCKETS) -> None:
         super().__init__()
-        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", sparse=True)
+        self.bag = nn.EmbeddingBag(buckets, dim, mode="sum", sparse=True)
         self.dropout = nn.Dropout(0.1)
         self.head = nn.Linear(MINILM_DIM + dim, num_classes)
 
     def forward(
-        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        sentence, ids, offsets = batch
-        joint = torch.cat([sentence, self.bag(ids, offsets)], 1)
+        sentence, ids, offsets, weights = batch
+        joint = torch.cat([sentence, self.bag(ids, offsets, per_sample_weights=weights)], 1)
         return self.head(self.dropout(joint)), joint
 
 
@@ -252,7 +270,9 @@ class TextClassifier(Model):
             net = BagOfNgrams(self.num_classes, int(self.options.get("dim", 48)))
         return net.to(self.runtime.device)
 
-    def _featurize(self, texts: list[str]) -> tuple[torch.Tensor | None, list[np.ndarray]]:
+    def _featurize(
+        self, texts: list[str]
+    ) -> tuple[torch.Tensor | None, list[tuple[np.ndarray, np.ndarray]]]:
         """What batches are cut from: an embedding matrix and / or bucket-id arrays (with the
         character n-grams the model was fitted on)."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
@@ -269,19 +289,24 @@ class TextClassifier(Model):
         bags = []
         if self.encoder in ("scratch", "hybrid"):
             lo, hi = self.state.get("charNgrams", SAVED_BEFORE_CHAR_NGRAMS)
-            bags = [np.asarray(hashed_features(t, chars=(lo, hi)), dtype=np.int64) for t in texts]
+            bags = [weighted_bag(hashed_features(t, chars=(lo, hi))) for t in texts]
         return sentences, bags
 
-    def _batch(self, features: tuple[torch.Tensor | None, list[np.ndarray]], idx: np.ndarray):
+    def _batch(
+        self,
+        features: tuple[torch.Tensor | None, list[tuple[np.ndarray, np.ndarray]]],
+        idx: np.ndarray,
+    ):
         device = self.runtime.device
         sentences, bags = features
         if self.encoder == "minilm":
             return sentences[idx].to(device)  # type: ignore[index]
         parts = [bags[i] for i in idx]
-        offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
+        offsets = np.cumsum([0] + [len(ids) for ids, _ in parts[:-1]])
         bag = (
-            torch.from_numpy(np.concatenate(parts)).to(device),
+            torch.from_numpy(np.concatenate([ids for ids, _ in parts])).to(device),
             torch.from_numpy(offsets).to(device),
+            torch.from_numpy(np.concatenate([weights for _, weights in parts])).to(device),
         )
         if self.encoder == "scratch":
             return bag
