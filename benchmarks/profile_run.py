@@ -29,10 +29,10 @@ ENTRIES = {
     "train steps": "train.py:run",
     "  of which the training loop": "training.py:train_classifier",
     "infer steps": "infer.py:run",
-    "  of which reading and decoding objects": "inputs.py:load_input",
     "  of which the forward passes": "image_classifier.py:predict",
     "threshold steps": "threshold.py:run",
     "export step": "export.py:run",
+    "reading and decoding objects (all steps)": "inputs.py:load_input",
     "reading the input manifest (all steps)": "formats.py:read_manifest",
     "imports": "<frozen importlib._bootstrap>:_find_and_load",
 }
@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         f"""## Where the time goes: a profile of `labelpilot run`
 
 {args.dataset} ({args.limit:,} objects), the defaults, one torch thread, cProfile with a
-CPU-time clock (cumulative seconds; callers include their callees, and `prepare`'s
-reading threads are not profiled). One column per revision. Machine: {machine()}.
+CPU-time clock (cumulative seconds; callers include their callees; the profiler's own
+cost inflates code of many small calls, such as decoding 10,000 small PNGs one at a
+time). One column per revision. Machine: {machine()}.
 Command: `.venv/bin/python -m benchmarks.profile_run --dataset {args.dataset} --limit
 {args.limit} --label NAME`.
 
