@@ -138,3 +138,17 @@ def test_a_weighted_bag_of_distinct_ids_is_the_mean_of_all_ids():
         torch.from_numpy(unique), torch.tensor([0]), per_sample_weights=torch.from_numpy(weights)
     )
     torch.testing.assert_close(summed, mean)
+
+
+def test_the_in_memory_embedding_cache_keeps_the_vectors_used_last(monkeypatch):
+    from labelpilot.ml.text_classifier import EmbeddingCache
+
+    monkeypatch.setattr(EmbeddingCache, "MEMORY_ENTRIES", 3)
+    EmbeddingCache._memory.clear()
+    cache = EmbeddingCache("test", disk=False)
+    vector = np.zeros(4, np.float32)
+    cache.put_many({"a": vector, "b": vector, "c": vector})
+    assert set(cache.get_many(["a"])) == {"a"}  # a is now the most recently used
+    cache.put_many({"d": vector, "e": vector})
+    assert list(EmbeddingCache._memory) == ["a", "d", "e"]
+    EmbeddingCache._memory.clear()

@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,11 @@ def _sentence_model(device: str):
 
 
 class EmbeddingCache:
-    """text digest -> float32 vector, in memory and (optionally) in an SQLite file."""
+    """text digest -> float32 vector, in memory (the MEMORY_ENTRIES used last: a million
+    texts' vectors would be 1.5 GiB) and (optionally) in an SQLite file."""
 
-    _memory: dict[str, np.ndarray] = {}
+    MEMORY_ENTRIES = 100_000
+    _memory: OrderedDict[str, np.ndarray] = OrderedDict()
     _lock = threading.Lock()
 
     def __init__(self, namespace: str, disk: bool) -> None:
@@ -108,8 +111,20 @@ class EmbeddingCache:
     def key(self, text: str) -> str:
         return self.namespace + ":" + hashlib.sha1(text.encode("utf-8")).hexdigest()
 
+    def _remember(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            memory = EmbeddingCache._memory
+            memory.update(items)
+            for key in items:
+                memory.move_to_end(key)
+            while len(memory) > self.MEMORY_ENTRIES:
+                memory.popitem(last=False)
+
     def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
-        found = {k: self._memory[k] for k in keys if k in self._memory}
+        with self._lock:
+            found = {k: self._memory[k] for k in keys if k in self._memory}
+            for key in found:
+                self._memory.move_to_end(key)
         missing = [k for k in keys if k not in found]
         if missing and self.path is not None:
             with self._connect() as db:
@@ -118,13 +133,11 @@ class EmbeddingCache:
                     marks = ",".join("?" * len(chunk))
                     for k, v in db.execute(f"SELECT k, v FROM emb WHERE k IN ({marks})", chunk):
                         found[k] = np.frombuffer(v, dtype=np.float32)
-            with self._lock:
-                self._memory.update({k: found[k] for k in missing if k in found})
+            self._remember({k: found[k] for k in missing if k in found})
         return found
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
-        with self._lock:
-            self._memory.update(items)
+        self._remember(items)
         if self.path is not None and items:
             try:
                 with self._connect() as db:
