@@ -142,6 +142,28 @@ EXTRA_RUNS = [
 ]
 
 
+def run_args(info: dict[str, Any], out: Path) -> list[str]:
+    """`labelpilot run`'s arguments (after the program) for a prepared data set (its
+    dataset.json), the simulated workforce answering from its ground truth, quiet."""
+    args = [
+        "run",
+        "--task-type",
+        info["taskType"],
+        "--input-manifest",
+        info["inputManifest"],
+        "--labels-file",
+        info["labelsFile"],
+        "--label-attribute-name",
+        info["labelAttributeName"],
+        "--output",
+        str(out),
+        "--ground-truth",
+        info["groundTruthManifest"],
+        "--quiet",
+    ]
+    return [*args, "--allow-small-dataset"] if info["count"] < 1250 else args
+
+
 def prepare(name: str, work: Path, limit: int | None) -> Path:
     folder = work / "data" / (name if limit is None else f"{name}-{limit}")
     if (folder / "dataset.json").exists():
@@ -204,29 +226,14 @@ def run_job(
     info = json.loads((data / "dataset.json").read_text())
     cmd = [
         *LABELPILOT,
-        "run",
-        "--task-type",
-        ds.task_type,
-        "--input-manifest",
-        info["inputManifest"],
-        "--labels-file",
-        info["labelsFile"],
-        "--label-attribute-name",
-        info["labelAttributeName"],
-        "--output",
-        str(out),
-        "--ground-truth",
-        info["groundTruthManifest"],
+        *run_args(info, out),
         "--threshold-mode",
         mode,
         "--validation-policy",
         policy,
         "--seed",
         str(seed),
-        "--quiet",
     ]
-    if info["count"] < 1250:
-        cmd.append("--allow-small-dataset")
     if model_options:
         cmd += ["--model-options", json.dumps(model_options)]
     if batch is not None:

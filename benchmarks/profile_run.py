@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine, write_section
-from benchmarks.engine import prepare
+from benchmarks.engine import prepare, run_args
 
 ENTRIES = {
     "whole job": "in_process.py:run_job",
@@ -52,22 +52,7 @@ def profile(data: Path) -> dict[str, float]:
     info = json.loads((data / "dataset.json").read_text())
     os.environ["LABELPILOT_TORCH_THREADS"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
-        args = [
-            "run",
-            "--task-type",
-            info["taskType"],
-            "--input-manifest",
-            info["inputManifest"],
-            "--labels-file",
-            info["labelsFile"],
-            "--label-attribute-name",
-            info["labelAttributeName"],
-            "--output",
-            str(Path(tmp) / "job"),
-            "--ground-truth",
-            info["groundTruthManifest"],
-            "--quiet",
-        ]
+        args = run_args(info, Path(tmp) / "job")
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks import reference_loop
 from benchmarks.common import REPO, git_revision, machine, write_section
-from benchmarks.engine import DATASETS, LABELPILOT, measure, prepare
+from benchmarks.engine import DATASETS, LABELPILOT, measure, prepare, run_args
 from labelpilot.api.run_config import TaskType
 
 SAMPLE_BUDGET = 25_000  # labelpilot.ml.training.default_epochs
@@ -30,23 +30,7 @@ SAMPLE_BUDGET = 25_000  # labelpilot.ml.training.default_epochs
 
 def _labelpilot(data: Path, out: Path, threads: int) -> dict[str, float]:
     info = json.loads((data / "dataset.json").read_text())
-    cmd = [
-        *LABELPILOT,
-        "run",
-        "--task-type",
-        info["taskType"],
-        "--input-manifest",
-        info["inputManifest"],
-        "--labels-file",
-        info["labelsFile"],
-        "--label-attribute-name",
-        info["labelAttributeName"],
-        "--output",
-        str(out),
-        "--ground-truth",
-        info["groundTruthManifest"],
-        "--quiet",
-    ]
+    cmd = [*LABELPILOT, *run_args(info, out)]
     env = {**os.environ, "LABELPILOT_TORCH_THREADS": str(threads)}
     started = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import git_revision, machine, write_section
-from benchmarks.engine import DATASETS, LABELPILOT, prepare
+from benchmarks.engine import DATASETS, LABELPILOT, prepare, run_args
 
 
 def _spin() -> None:
@@ -32,25 +32,7 @@ def _spin() -> None:
 def _job(task_type: str, data: Path, out: Path, env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one `labelpilot run` with the defaults."""
     info = json.loads((data / "dataset.json").read_text())
-    cmd = [
-        *LABELPILOT,
-        "run",
-        "--task-type",
-        task_type,
-        "--input-manifest",
-        info["inputManifest"],
-        "--labels-file",
-        info["labelsFile"],
-        "--label-attribute-name",
-        info["labelAttributeName"],
-        "--output",
-        str(out),
-        "--ground-truth",
-        info["groundTruthManifest"],
-        "--quiet",
-    ]
-    if info["count"] < 1250:
-        cmd.append("--allow-small-dataset")
+    cmd = [*LABELPILOT, *run_args({**info, "taskType": task_type}, out)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)

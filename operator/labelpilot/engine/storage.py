@@ -147,6 +147,16 @@ def _write_temp(target: Path, data: bytes | Iterable[str]) -> str:
     return tmp
 
 
+def _replace(target: Path, content: bytes | Iterable[str]) -> None:
+    """`content` written beside `target`, then renamed over it."""
+    tmp = _write_temp(target, content)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def share_files(uri: str) -> None:
     """Gives the files under local folder `uri` FILE_MODE and its folders FOLDER_MODE, for
     what another writer (a model's own save) made under the umask."""
@@ -160,13 +170,7 @@ def write_bytes(uri: str, data: bytes) -> None:
     """Writes `data` to `uri` atomically: readers see the old content or the new, never half."""
     with writes_to(uri):
         if is_local(uri):
-            target = local_path(uri)
-            tmp = _write_temp(target, data)
-            try:
-                os.replace(tmp, target)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            _replace(local_path(uri), data)
             return
         fs, path = url_to_fs(uri)
         fs.pipe_file(path, data)
@@ -205,13 +209,7 @@ def write_lines(uri: str, lines: Iterable[str]) -> None:
     local disk, then uploaded in one piece."""
     with writes_to(uri):
         if is_local(uri):
-            target = local_path(uri)
-            tmp = _write_temp(target, lines)
-            try:
-                os.replace(tmp, target)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            _replace(local_path(uri), lines)
             return
         fs, path = url_to_fs(uri)
         with tempfile.TemporaryDirectory() as folder:
