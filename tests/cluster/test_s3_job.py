@@ -54,6 +54,21 @@ def _job(name: str, digits: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _run(
+    kube_api: client.ApiClient,
+    namespace: str,
+    name: str,
+    credentials: dict[str, str],
+    digits: dict[str, Any],
+) -> dict[str, Any]:
+    """Creates the credentials Secret and the job; returns the job once it has ended."""
+    core, custom = client.CoreV1Api(kube_api), client.CustomObjectsApi(kube_api)
+    secret = {"metadata": {"name": SECRET}, "stringData": credentials}
+    core.create_namespaced_secret(namespace, secret)
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _job(name, digits))
+    return wait_phase(custom, namespace, name, ("Completed", "Failed"))
+
+
 def test_a_job_with_data_in_s3_reads_the_credentials_from_its_secret(
     kube_api: client.ApiClient,
     namespace: str,
@@ -61,12 +76,7 @@ def test_a_job_with_data_in_s3_reads_the_credentials_from_its_secret(
     s3_server: S3Server,
     digits: dict[str, Any],
 ) -> None:
-    core, custom = client.CoreV1Api(kube_api), client.CustomObjectsApi(kube_api)
-    core.create_namespaced_secret(
-        namespace, {"metadata": {"name": SECRET}, "stringData": s3_server.environment()}
-    )
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _job("s3", digits))
-    final = wait_phase(custom, namespace, "s3", ("Completed", "Failed"))
+    final = _run(kube_api, namespace, "s3", s3_server.environment(), digits)
     assert final["status"]["phase"] == "Completed", final["status"].get("conditions")
 
     uri = final["status"]["outputManifestUri"]
@@ -96,11 +106,8 @@ def test_a_wrong_secret_fails_the_job_naming_the_manifest(
     s3_server: S3Server,
     digits: dict[str, Any],
 ) -> None:
-    core, custom = client.CoreV1Api(kube_api), client.CustomObjectsApi(kube_api)
     wrong = s3_server.environment(secret_key="not-the-secret")
-    core.create_namespaced_secret(namespace, {"metadata": {"name": SECRET}, "stringData": wrong})
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _job("wrong", digits))
-    final = wait_phase(custom, namespace, "wrong", ("Completed", "Failed"))
+    final = _run(kube_api, namespace, "wrong", wrong, digits)
     assert final["status"]["phase"] == "Failed"
     assert final["status"]["failureReason"] == (
         f"InputManifestUnreadable: prepare: {digits['manifest']}: PermissionError: Forbidden"
