@@ -17,6 +17,9 @@ BENCHMARKS = (
     ["-m", "benchmarks.operator_scale"],
     ["-m", "benchmarks.containers"],
     ["-m", "benchmarks.s3_throughput"],
+    ["-m", "benchmarks.under_load"],
+    ["-m", "benchmarks.speed_ratio"],
+    ["-m", "benchmarks.profile_run", "--label", "make bench"],
 )
 
 
