@@ -249,11 +249,12 @@ def load_inputs(
     Use `load_each` (or `load_input` per record) to turn each failure into a failed object
     instead.
     """
-    loaded = load_each(task_type, list(enumerate(records)), base_uri, access=access)
-    return [_raised(item) for item in loaded]
+    return all_read(load_each(task_type, list(enumerate(records)), base_uri, access=access))
 
 
-def _raised(item: Any) -> Any:
-    if isinstance(item, ObjectReadError):
-        raise item
-    return item
+def all_read(loaded: list[Any]) -> list[Any]:
+    """`load_each`'s results when every object was read; else raises the first refusal."""
+    for item in loaded:
+        if isinstance(item, ObjectReadError):
+            raise item
+    return loaded

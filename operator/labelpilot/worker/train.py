@@ -24,13 +24,9 @@ from labelpilot.worker.model_folder import local_model_dir
 
 
 def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
-    from labelpilot.ml import ObjectReadError
+    from labelpilot.ml.inputs import all_read
 
-    loaded = object_inputs.ObjectInputs(ctx).load_each(indices)
-    for item in loaded:
-        if isinstance(item, ObjectReadError):
-            raise item
-    return loaded
+    return all_read(object_inputs.ObjectInputs(ctx).load_each(indices))
 
 
 def targets_of(ctx: Context, rows: list[dict[str, Any]]) -> Any:
