@@ -122,11 +122,8 @@ def test_each_later_iteration_validates_on_its_own_random_sample_alone(data, tmp
     config, ws = fresh_job(data, tmp_path)
     run_step("prepare", config)
     plan = storage.read_json(ws.prepare_plan)
-    # iteration 0: a bound-sized split at the fresh policy's delta_0
-    wanted = fresh_validation.wanted_size(
-        0.9, fresh_validation.iteration_delta(0.05, 0), bounded_loss=False
-    )
-    assert len(plan["validation"]) == min(wanted, 150) and plan["validationPolicy"] == "fresh"
+    # iteration 0: the seed policy's split, Ground Truth's 20% (the first batch holds it)
+    assert len(plan["validation"]) == 150 and plan["validationPolicy"] == "fresh"
     run_step("human", config, 0)
     scripted_inference(data, ws, 0, wrong=set())
     first = run_step("threshold", config, 0)

@@ -1,6 +1,7 @@
 """The `fresh` validation policy: every iteration validates on its own random sample.
 
-Iteration 0 validates on prepare's bound-sized random split. For each later iteration i,
+Iteration 0 validates on prepare's random split, sized as by the `seed` policy (Ground
+Truth's share, at most half the first batch). For each later iteration i,
 threshold(i - 1) picks the active-learning batch S_i first, then draws F_i, a simple random
 sample of the objects left in the pool once S_i is taken out (the pool threshold(i) labels
 from), sized by the bound, within the human batch (it may fill it: its labels train the

@@ -3,11 +3,11 @@
 Validation size (Ground Truth's rule, the `seed` policy): 20% of the valid objects under
 5,000, 10% from 5,000. With the `bound-sized` policy: as many as the first iteration's bound
 needs (labelpilot.engine.threshold_search.bound_sized_validation), never more than Ground
-Truth's rule; with `fresh`, the same at that policy's delta_0 (labelpilot.engine.
-fresh_validation). Iteration 0 sends the validation objects plus as many random training
-objects to humans, together at most max_concurrent_task_count (and the human label budget): when
-both do not fit, the validation set shrinks to half of that and training takes the rest
-(`first_batch`, docs/ml.md). The split is a seeded permutation: a rerun gives the same plan.
+Truth's rule; `fresh` splits as `seed` does (its later iterations draw their own samples:
+labelpilot.engine.fresh_validation). Iteration 0 sends the validation objects plus as many
+random training objects to humans, together at most max_concurrent_task_count (and the human
+label budget): when both do not fit, the validation set shrinks to half of that and
+training takes the rest (`first_batch`, docs/ml.md). The split is a seeded permutation: a rerun gives the same plan.
 
 Failed objects: malformed lines, and objects that cannot be read, lie outside the job's data
 roots or exceed its size limits (labelpilot.ml.inputs). More than 10% of them fail the job
@@ -28,7 +28,7 @@ import numpy as np
 from labelpilot.api.run_config import ExistingLabels, ValidationPolicy
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StepFailed, StopReason
-from labelpilot.engine import decoded_images, formats, fresh_validation, storage
+from labelpilot.engine import decoded_images, formats, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.threshold_search import bound_sized_validation
 from labelpilot.worker import output_manifest, pre_labels, workspace_binding
@@ -141,13 +141,6 @@ def run(ctx: Context) -> StepSummary:
             ground_truth_size=n_val,
             bounded_loss=not cfg.task_type.measured_by_accuracy,
         )
-    elif cfg.validation_policy is ValidationPolicy.FRESH:
-        wanted = fresh_validation.wanted_size(
-            cfg.target,
-            fresh_validation.iteration_delta(ctx.delta, 0),
-            bounded_loss=not cfg.task_type.measured_by_accuracy,
-        )
-        n_val = max(1, min(n_val, wanted, len(valid)))
     n_val, n_train = first_batch(
         n_val,
         len(valid),
