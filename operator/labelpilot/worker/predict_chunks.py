@@ -54,8 +54,7 @@ def chunks(
         for index, item in zip(group, load(group), strict=True):
             size = held_bytes(item)
             largest = max(largest, size)
-            over = max_bytes is not None and pending_bytes + size > max_bytes
-            if pending and (over or len(pending) == max_count):
+            if pending and max_bytes is not None and pending_bytes + size > max_bytes:
                 yield pending
                 pending.clear()
                 pending_bytes = 0
