@@ -400,10 +400,8 @@ def replay_thresholds(
     )
 
     def label(key: str | None) -> int:
-        try:
-            return int(truth.get(key))
-        except KeyError:  # a malformed line: never in the pool
-            return -1
+        true = None if key is None else truth.get(key)
+        return -1 if true is None else int(true)  # -1: a malformed line, never in the pool
 
     true = np.asarray([label(o.key) for o in formats.read_manifest(info["inputManifest"])])
     ws = Workspace(str(workspace))
