@@ -297,6 +297,15 @@ def run_job(
     )
 
 
+def run_folder(
+    work: Path, tag: str, data: str, mode: str, policy: str, seed: int, flags: tuple[str, ...]
+) -> Path:
+    """A job's workspace; its kept result is the same name plus `.json` (a name may hold a
+    dot: `--target-accuracy 0.85`)."""
+    suffix = "".join(f"-{f.lstrip('-')}" for f in flags)
+    return work / "runs" / tag / f"{data}-{mode}-{policy}{suffix}-s{seed}"
+
+
 def cached_run(
     ds: Dataset,
     data: Path,
@@ -315,9 +324,8 @@ def cached_run(
 ) -> RunResult | None:
     """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`.
     With `cached_only`, None when no result is kept."""
-    suffix = "".join(f"-{f.lstrip('-')}" for f in flags)
-    out = work / "runs" / tag / f"{data.name}-{mode}-{policy}{suffix}-s{seed}"
-    result_file = out.with_suffix(".json")
+    out = run_folder(work, tag, data.name, mode, policy, seed, flags)
+    result_file = out.parent / f"{out.name}.json"
     if result_file.exists() and not fresh:
         kept = json.loads(result_file.read_text())
         manifest = out / "manifests" / "output" / "output.manifest"
