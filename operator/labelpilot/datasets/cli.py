@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         for name, spec in prepare.DATASETS.items():
-            print(f"{name:14} {spec.task_type!s:24} {spec.default_count:6}  {spec.source}")
+            print(f"{name:16} {spec.task_type!s:24} {spec.default_count:6}  {spec.source}")
         return 0
     summary = prepare.prepare(
         args.name,
