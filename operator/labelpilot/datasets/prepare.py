@@ -269,12 +269,15 @@ def review_snippets() -> list[tuple[str, str, int]]:
     return out
 
 
-def _reviews(limit: int | None, seed: int) -> list[Example]:
-    rows = review_snippets()
+def _text_examples(rows: list[tuple[str, str, int]], limit: int | None, seed: int) -> list[Example]:
     return [
         Example(rows[i][0], text=rows[i][1], label=rows[i][2])
         for i in _subset(len(rows), limit, seed)
     ]
+
+
+def _reviews(limit: int | None, seed: int) -> list[Example]:
+    return _text_examples(review_snippets(), limit, seed)
 
 
 def site_sentences() -> list[tuple[str, str, int]]:
@@ -291,11 +294,7 @@ def site_sentences() -> list[tuple[str, str, int]]:
 
 
 def _sentences(limit: int | None, seed: int) -> list[Example]:
-    rows = site_sentences()
-    return [
-        Example(rows[i][0], text=rows[i][1], label=rows[i][2])
-        for i in _subset(len(rows), limit, seed)
-    ]
+    return _text_examples(site_sentences(), limit, seed)
 
 
 DATASETS: dict[str, DatasetSpec] = {
