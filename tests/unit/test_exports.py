@@ -21,7 +21,7 @@ from labelpilot import cli
 from labelpilot.api.run_config import ExportFormat, RunConfig, TaskType
 from labelpilot.engine import formats
 from labelpilot.engine.confinement import DataRoots
-from labelpilot.engine.exports import jsonl, run, source
+from labelpilot.engine.exports import jsonl, run, source, voc
 from labelpilot.engine.exports.coco import rle_counts, rle_string
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.workspace import Workspace
@@ -209,7 +209,7 @@ def test_yolo_lines_denormalize_to_the_boxes_clipped_to_the_image(tmp_path, caps
     assert (out / "labels" / "4.txt").read_text() == "1 0.950000 0.937500 0.100000 0.125000\n"
 
 
-def test_voc_xml_holds_every_box_in_pixels(tmp_path, capsys):
+def test_voc_xml_holds_every_box_in_pixels_clipped_to_the_image(tmp_path, capsys):
     job = job_folder(tmp_path / "job", DETECTION, "bb", detection_lines())
     out = tmp_path / "voc"
     code, _, err = export(capsys, str(job), "--format", "voc", "--out", str(out))
@@ -226,10 +226,46 @@ def test_voc_xml_holds_every_box_in_pixels(tmp_path, capsys):
             (
                 obj.findtext("name"),
                 *(float(obj.findtext(f"bndbox/{t}")) for t in ("xmin", "ymin", "xmax", "ymax")),
+                obj.findtext("truncated"),
             )
             for obj in root.findall("object")
         ]
-        assert got == [(LABELS[c], x, y, x + w, y + h) for c, x, y, w, h in boxes]
+        expected = [
+            (LABELS[c], *corners, "1" if tuple(corners) != (x, y, x + w, y + h) else "0")
+            for (c, *corners), (_, x, y, w, h) in zip(
+                _clipped(width, height, boxes), boxes, strict=True
+            )
+        ]
+        assert got == expected
+    # the box past the corner of 4.jpg keeps only its part inside the image
+    assert _clipped(100, 80, BOXES["s3://pets/b/4.jpg"][2]) == [(1, 90, 70, 100, 80)]
+
+
+def test_voc_leaves_out_a_box_with_no_area_inside_the_image():
+    boxes = formats.Boxes(
+        100,
+        80,
+        3,
+        np.array(
+            [
+                (0, -30, 10, 20, 20),  # left of the image
+                (1, 40, 80, 10, 10),  # below it, touching its edge
+                (2, 50, 20, 0, 10),  # no width
+                (0, -5.5, -2, 20.25, 10),  # cut by the top left corner
+                (1, 10, 10, 5, 5),  # inside
+            ]
+        ),
+    )
+    root = ET.fromstring(voc.annotation("s3://pets/c/7.jpg", boxes, LABELS))
+    got = [
+        (
+            obj.findtext("name"),
+            [obj.findtext(f"bndbox/{t}") for t in ("xmin", "ymin", "xmax", "ymax")],
+            obj.findtext("truncated"),
+        )
+        for obj in root.findall("object")
+    ]
+    assert got == [("dog", ["0", "0", "14.75", "8"], "1"), ("cat", ["10", "10", "15", "15"], "0")]
 
 
 def _clipped(width: int, height: int, boxes: list) -> list[tuple[int, float, float, float, float]]:
@@ -261,10 +297,8 @@ def test_globox_reads_the_yolo_and_voc_exports_back(tmp_path, capsys):
             got = sorted(
                 (b.label if fmt == "voc" else LABELS[int(b.label)], *b.ltrb) for b in found.boxes
             )
-            # YOLO's relative boxes are clipped to the image; VOC keeps the pixels as drawn
-            drawn = [(c, x, y, x + w, y + h) for c, x, y, w, h in boxes]
-            written = _clipped(width, height, boxes) if fmt == "yolo" else drawn
-            expected = sorted((LABELS[c], *rest) for c, *rest in written)
+            # both clip the boxes to the image
+            expected = sorted((LABELS[c], *rest) for c, *rest in _clipped(width, height, boxes))
             assert [g[0] for g in got] == [e[0] for e in expected], fmt
             tolerance = 1e-3 * max(width, height)
             np.testing.assert_allclose(

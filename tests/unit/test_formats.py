@@ -147,9 +147,7 @@ def test_ground_truth_keyed_by_source(tmp_path):
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     truth = formats.GroundTruth(str(path), TaskType.IMAGE_CLASSIFICATION, "y")
     assert truth.get("a.png") == 2 and truth.get("hello") == 0
-    assert "unlabeled.png" not in truth
-    with pytest.raises(KeyError):
-        truth.get("missing")
+    assert truth.get("unlabeled.png") is None and truth.get("missing") is None
 
 
 def test_failure_encoding():

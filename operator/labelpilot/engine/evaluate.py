@@ -27,10 +27,11 @@ def evaluate(config: RunConfig, ground_truth_uri: str) -> dict[str, Any]:
     per_iteration: dict[int, list[float]] = {}
     for index, row in sorted(state.labeled.items()):
         key = keys.get(index)
-        if key is None or key not in truth:
+        true = None if key is None else truth.get(key)
+        if true is None:
             continue
         predicted = label_from_json(config.task_type, row["label"], config.labels)
-        q = label_quality(config.task_type, predicted, truth.get(key))
+        q = label_quality(config.task_type, predicted, true)
         source = "human" if row["source"] == HUMAN else "machine"
         scores[source].append(q)
         if source == "machine":

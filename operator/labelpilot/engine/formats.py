@@ -730,8 +730,9 @@ class GroundTruth:
         self.labels = None if labels is None else list(labels)
         self.base = storage.parent(uri)
         self.roots = DataRoots(default_roots(uri) if roots is None else roots)
-        # The lines as read, parsed on demand: a parsed record takes several times the
-        # memory of its line, and a job asks for few of them.
+        # The lines as read, each parsed when its label is asked for and not kept: a parsed
+        # record takes several times the memory of its line, and the evaluator asks for
+        # every labeled object's.
         self._lines: dict[str, str] = {}
         try:
             for obj in iter_manifest(uri):
@@ -742,40 +743,38 @@ class GroundTruth:
                 f"ground-truth manifest {reasons.shorten(uri)}: cannot "
                 f"read: {reasons.describe(exc)}"
             ) from exc
-        self._cache: dict[str, Label] = {}
-
-    def __contains__(self, key: object) -> bool:
-        return (
-            isinstance(key, str)
-            and key in self._lines
-            and has_label(self.task_type, self.attr, self._record(key))
-        )
 
     def __len__(self) -> int:
         return len(self._lines)
 
-    def _record(self, key: str) -> dict[str, Any]:
-        record: dict[str, Any] = json.loads(self._lines[key])
-        return record
+    def get(self, key: str) -> Label | None:
+        """The true label, None when the key has none; raises GroundTruthError when it is
+        bad. Parses the key's line once."""
+        record = self.record(key)
+        return None if record is None else self.decode(key, record)
 
-    def get(self, key: str) -> Label:
-        """The true label; raises KeyError when the key has none, GroundTruthError when it
-        is bad."""
-        if key not in self:
-            raise KeyError(key)
-        if key not in self._cache:
-            try:
-                self._cache[key] = decode_label(
-                    self.task_type,
-                    self.attr,
-                    self._record(key),
-                    base=self.base,
-                    labels=self.labels,
-                    roots=self.roots,
-                )
-            except FormatError as exc:
-                raise GroundTruthError(
-                    f"ground-truth manifest {reasons.shorten(self.uri)}, object "
-                    f"{reasons.shorten(key)!r}: {exc}"
-                ) from exc
-        return self._cache[key]
+    def record(self, key: str) -> dict[str, Any] | None:
+        """The key's line parsed, None when there is none or it holds no label."""
+        line = self._lines.get(key)
+        if line is None:
+            return None
+        record: dict[str, Any] = json.loads(line)
+        return record if has_label(self.task_type, self.attr, record) else None
+
+    def decode(self, key: str, record: dict[str, Any]) -> Label:
+        """The true label in `record`, the key's line as `record(key)` parsed it; raises
+        GroundTruthError when it is bad."""
+        try:
+            return decode_label(
+                self.task_type,
+                self.attr,
+                record,
+                base=self.base,
+                labels=self.labels,
+                roots=self.roots,
+            )
+        except FormatError as exc:
+            raise GroundTruthError(
+                f"ground-truth manifest {reasons.shorten(self.uri)}, object "
+                f"{reasons.shorten(key)!r}: {exc}"
+            ) from exc

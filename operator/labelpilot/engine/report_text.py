@@ -41,6 +41,12 @@ def summary(report: dict[str, Any]) -> str:
             f"by hand, {saved['vsAllByHand']:,} saved"
         )
         lines.append(line)
+    fresh = report.get("freshValidation")
+    if fresh and fresh["objects"]:
+        lines.append(
+            f"fresh validation samples: {fresh['objects']:,} objects sent to people, "
+            f"{fresh['humanLabeled']:,} labeled (among the human labels)"
+        )
     for e in report["iterations"]:
         rule = e.get("threshold", {}).get("groundTruthRule")
         if rule:

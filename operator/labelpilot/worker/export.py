@@ -12,7 +12,7 @@ from typing import Any
 from labelpilot.api.data_roots import is_local
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step, StopReason
-from labelpilot.engine import formats, storage
+from labelpilot.engine import formats, fresh_validation, storage
 from labelpilot.engine.confinement import DataRoots, default_roots
 from labelpilot.engine.exports import source
 from labelpilot.engine.exports.jsonl import TextFiles
@@ -64,6 +64,9 @@ def history(ctx: Context) -> list[dict[str, Any]]:
                 "failed": h["failed"],
                 "seconds": h["seconds"],
             }
+            fresh = fresh_validation.sample_for(ws, i)
+            if fresh:  # people labeled a fresh validation sample in this batch
+                entry["human"]["freshValidation"] = len(fresh)
             if "preAnnotated" in h:  # people corrected the model's labels
                 entry["human"]["preAnnotated"] = h["preAnnotated"]
                 entry["human"]["preAnnotationsEdited"] = h["preAnnotationsEdited"]
@@ -139,6 +142,7 @@ def run(ctx: Context) -> StepSummary:
         "objects": state.total,
         "validationSize": len(state.validation),
         "humanObjectsSent": state.human_sent,
+        "freshValidation": report_figures.fresh_validation_labels(ws, state),
         "stopReason": stop,
         "humanLabelsSaved": report_figures.human_labels_saved(
             state, cfg.workforce.workers_per_object

@@ -3,7 +3,8 @@
 Shard I of K takes every K-th object of the sorted list (an Indexed Job's pods split it).
 Each shard is one .npz file (labelpilot.engine.predictions): the object indices, the image
 sizes, and the predictions. An object that cannot be read is listed with its reason; the
-threshold step marks it failed.
+threshold step marks it failed. The objects are read and predicted a chunk at a time,
+bounded by count and, for images, by decoded bytes (labelpilot.worker.predict_chunks).
 """
 
 from __future__ import annotations
@@ -18,17 +19,12 @@ from labelpilot.api.steps import Step
 from labelpilot.engine import fresh_validation, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.predictions import pack
-from labelpilot.worker import object_inputs, workspace_binding
+from labelpilot.worker import object_inputs, predict_chunks, workspace_binding
 from labelpilot.worker.common import Context, step
 from labelpilot.worker.model_folder import local_model_dir
 
 if TYPE_CHECKING:
-    from labelpilot.ml.base import Predictions
-
-
-# Objects read and predicted together: the decoded inputs and the model's features of one
-# chunk are in memory at a time, not the whole shard's. A multiple of the models' batch sizes.
-PREDICT_CHUNK = 8192
+    from labelpilot.ml.base import Model, Predictions
 
 
 def joined(parts: list[Predictions]) -> Predictions:
@@ -70,11 +66,34 @@ def shard_args(index: int | None, count: int | None) -> tuple[int, int]:
     return index, count
 
 
+def predicted(
+    model: Model,
+    chunk: predict_chunks.Loaded,
+    indices: list[int],
+    sizes: list[tuple[int, ...]],
+    failed: dict[int, str],
+) -> Predictions | None:
+    """The chunk's predictions (None: none of it was read); its objects' indices and sizes,
+    and its failures, added to the shard's."""
+    from labelpilot.ml import ObjectReadError
+
+    inputs = []
+    for i, item in chunk:
+        if isinstance(item, ObjectReadError):
+            failed[i] = item.failure
+            continue
+        inputs.append(item)
+        indices.append(i)
+        shape = getattr(item, "shape", (0, 0, 0))
+        sizes.append(tuple(shape) if len(shape) == 3 else (*shape[:2], 1))
+    return model.predict(inputs) if inputs else None
+
+
 @step
 def run(
     ctx: Context, iteration: int, shard_index: int | None = None, shard_count: int | None = None
 ) -> StepSummary:
-    from labelpilot.ml import ObjectReadError, load_model
+    from labelpilot.ml import load_model
 
     ws = ctx.ws
     workspace_binding.check(ctx)
@@ -87,7 +106,9 @@ def run(
     mine = objects_to_predict(state, fresh)[shard::count]
     if not storage.exists(target):
         reader = object_inputs.ObjectInputs(ctx)
-        indices, sizes, failed = [], [], {}
+        indices: list[int] = []
+        sizes: list[tuple[int, ...]] = []
+        failed: dict[int, str] = {}
         keep: list[Any] = []
         options = {
             k: v
@@ -95,20 +116,12 @@ def run(
             if k in ("device", "threads", "score_threshold", "borderline")
         }
         model = load_model(local_model_dir(ws.model(iteration), keep), options=options)
-        parts = []
-        for start in range(0, len(mine), PREDICT_CHUNK):
-            chunk = mine[start : start + PREDICT_CHUNK]
-            inputs = []
-            for i, item in zip(chunk, reader.load_each(chunk), strict=True):
-                if isinstance(item, ObjectReadError):
-                    failed[i] = item.failure
-                    continue
-                inputs.append(item)
-                indices.append(i)
-                shape = getattr(item, "shape", (0, 0, 0))
-                sizes.append(tuple(shape) if len(shape) == 3 else (*shape[:2], 1))
-            if inputs:
-                parts.append(model.predict(inputs))
+        parts: list[Predictions] = []
+        budget = None if ctx.config.task_type.is_text else predict_chunks.PREDICT_BYTES
+        for chunk in predict_chunks.chunks(mine, reader.load_each, max_bytes=budget):
+            part = predicted(model, chunk, indices, sizes, failed)
+            if part is not None:
+                parts.append(part)
         predictions = joined(parts) if parts else None
         storage.write_bytes(target, pack(predictions, indices, sizes, failed))
     return StepSummary(

@@ -1,13 +1,15 @@
-"""What report.json tells a buyer of labeling first: human answers saved, and per class
-what the machine labeled and how well its labels did on the validation set."""
+"""What report.json tells a buyer of labeling first: human answers saved, the human labels
+spent on fresh validation samples, and per class what the machine labeled and how well its
+labels did on the validation set."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from labelpilot.api.run_config import RunConfig, TaskType, ThresholdMode
-from labelpilot.engine import bounds
+from labelpilot.engine import bounds, fresh_validation, storage
 from labelpilot.engine.labels import HUMAN, LabelState
+from labelpilot.engine.workspace import Workspace
 
 
 def human_labels_saved(state: LabelState, workers_per_object: int) -> dict[str, int]:
@@ -21,6 +23,21 @@ def human_labels_saved(state: LabelState, workers_per_object: int) -> dict[str, 
         "allByHandAnswers": objects * workers_per_object,
         "vsAllByHand": objects * workers_per_object - spent,
     }
+
+
+def fresh_validation_labels(ws: Workspace, state: LabelState) -> dict[str, int]:
+    """The fresh policy's validation samples (labelpilot.engine.fresh_validation) that
+    human steps sent to people: objects, and those that came back labeled. They are part
+    of the human figures (humanObjectsSent, labelCounters' humanLabeled, humanLabelsSaved),
+    not besides them."""
+    sent = labeled = 0
+    for i in ws.iterations():
+        if not storage.exists(ws.human_summary(i)):
+            continue
+        sample = fresh_validation.sample_for(ws, i)
+        sent += len(sample)
+        labeled += sum(1 for j in sample if state.labeled.get(j, {}).get("source") == HUMAN)
+    return {"objects": sent, "humanLabeled": labeled}
 
 
 def per_class(

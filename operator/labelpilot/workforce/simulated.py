@@ -83,11 +83,12 @@ class SimulatedWorkforce(WorkforceProvider):
         return np.random.default_rng([abs(self.seed), index, worker, zlib.crc32(b"workforce")])
 
     def _answer(self, item: TaskItem, workers: int) -> Answer:
-        if item.key not in self.truth:
+        record = self.truth.record(item.key)
+        if record is None:
             return Answer(item.index, failure="WorkerFailure: no ground truth for this object")
         if self._rng(item.index, 1000).random() < self.settings.failure_rate:
             return Answer(item.index, failure="WorkerFailure: the workers did not answer in time")
-        truth = self.truth.get(item.key)
+        truth = self.truth.decode(item.key, record)
         answers = []
         for w in range(workers):
             rng = self._rng(item.index, w)

@@ -1,11 +1,12 @@
 """Pascal VOC XML: one `<image stem>.xml` per image: `filename` (the source-ref's file
 name), `path` (the source-ref), `size`, and an `object` with `bndbox` (xmin, ymin = left,
-top; xmax, ymax = left + width, top + height, in pixels) per box."""
+top; xmax, ymax = left + width, top + height, in pixels) per box, clipped to the image:
+a box the edge cuts is `truncated`, one with no area inside the image is left out."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from labelpilot.engine import storage
 from labelpilot.engine.exports.common import Item, Left, by_unique_stem, pixels
@@ -19,6 +20,17 @@ def _child(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
     return element
 
 
+def clipped(boxes: Boxes) -> Iterator[tuple[int, list[int | float], bool]]:
+    """Each box with an area inside the image: its class, [xmin, ymin, xmax, ymax] within
+    the image (as written), and whether the image's edge cut it."""
+    for c, left, top, width, height in boxes.boxes.tolist():
+        drawn = [pixels(v) for v in (left, top, left + width, top + height)]
+        limits = (boxes.width, boxes.height, boxes.width, boxes.height)
+        inside = [min(max(v, 0), limit) for v, limit in zip(drawn, limits, strict=True)]
+        if inside[2] > inside[0] and inside[3] > inside[1]:
+            yield int(c), inside, inside != drawn
+
+
 def annotation(ref: str, boxes: Boxes, labels: Sequence[str]) -> bytes:
     """The VOC XML of one image."""
     root = ET.Element("annotation")
@@ -30,20 +42,15 @@ def annotation(ref: str, boxes: Boxes, labels: Sequence[str]) -> bytes:
     for tag, value in (("width", boxes.width), ("height", boxes.height), ("depth", boxes.depth)):
         _child(size, tag, value)
     _child(root, "segmented", 0)
-    for c, left, top, width, height in boxes.boxes.tolist():
+    for c, corners, truncated in clipped(boxes):
         obj = _child(root, "object")
-        _child(obj, "name", labels[int(c)])
+        _child(obj, "name", labels[c])
         _child(obj, "pose", "Unspecified")
-        _child(obj, "truncated", 0)
+        _child(obj, "truncated", int(truncated))
         _child(obj, "difficult", 0)
         box = _child(obj, "bndbox")
-        for tag, value in (
-            ("xmin", left),
-            ("ymin", top),
-            ("xmax", left + width),
-            ("ymax", top + height),
-        ):
-            _child(box, tag, pixels(value))
+        for tag, corner in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
+            _child(box, tag, corner)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8") + b"\n"
 
