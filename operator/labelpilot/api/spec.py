@@ -238,7 +238,7 @@ class AutoLabelingSpec(ApiModel):
     validation_policy: ValidationPolicy = Field(
         ValidationPolicy.SEED,
         description="Seed: 20% of the dataset under 5,000 objects, 10% above; BoundSized: "
-        "only as many validation labels as the bound needs; Fresh: BoundSized, and every "
+        "only as many validation labels as the bound needs; Fresh: Seed's split, and every "
         "later iteration's human batch adds a new random sample of the unlabeled pool, "
         "sized by the bound, that alone validates that iteration's thresholds.",
     )
