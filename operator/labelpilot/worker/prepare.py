@@ -7,7 +7,8 @@ Truth's rule; `fresh` splits as `seed` does (its later iterations draw their own
 labelpilot.engine.fresh_validation). Iteration 0 sends the validation objects plus as many
 random training objects to humans, together at most max_concurrent_task_count (and the human
 label budget): when both do not fit, the validation set shrinks to half of that and
-training takes the rest (`first_batch`, docs/ml.md). The split is a seeded permutation: a rerun gives the same plan.
+training takes the rest (`first_batch`, docs/ml.md). The split is a seeded permutation: a
+rerun gives the same plan.
 
 Failed objects: malformed lines, and objects that cannot be read, lie outside the job's data
 roots or exceed its size limits (labelpilot.ml.inputs). More than 10% of them fail the job
