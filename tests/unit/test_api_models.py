@@ -193,6 +193,26 @@ def test_run_config_defaults(spec_dict):
     assert run.max_human_labeled is None
 
 
+@pytest.mark.parametrize(
+    ("auto", "expected"),
+    [
+        ({}, run_config.ValidationPolicy.FRESH),
+        ({"thresholdMode": "GroundTruth"}, run_config.ValidationPolicy.SEED),
+        ({"validationPolicy": "Seed"}, run_config.ValidationPolicy.SEED),
+        (
+            {"thresholdMode": "GroundTruth", "validationPolicy": "Fresh"},
+            run_config.ValidationPolicy.FRESH,
+        ),
+    ],
+)
+def test_the_validation_policy_defaults_to_fresh_in_guaranteed_mode_only(spec_dict, auto, expected):
+    spec = LabelingJobSpec.from_k8s(spec_dict({"autoLabeling": auto}))
+    run = to_run_config("j", "ns", spec)
+    assert run.effective_validation_policy is expected
+    again = run_config.RunConfig.model_validate_json(run.to_json())
+    assert again.effective_validation_policy is expected
+
+
 def test_run_config_carries_a_label_category_file_for_prepare_to_read(spec_dict):
     uri = "file:///data/mnist/labels.json"
     spec = LabelingJobSpec.from_k8s(spec_dict({"labels": None, "labelCategoryConfigUri": uri}))

@@ -40,6 +40,8 @@ def test_labelpilot_run_labels_everything_and_meets_the_target(tmp_path, capsys)
             "240",  # Ground Truth's 120 validation objects and as many training ones
             "--seed",
             "1",
+            "--validation-policy",
+            "seed",  # the validation set is reused, less what earlier searches accepted
             "--target-accuracy",
             "0.9",
             "--model-options",

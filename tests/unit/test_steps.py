@@ -227,7 +227,7 @@ def write_scripted_inference(data: dict, ws: Workspace, iteration: int) -> set[i
 def test_threshold_retires_the_validation_objects_earlier_thresholds_accepted(tmp_path):
     data = digits(tmp_path / "digits", 600)
     out = tmp_path / "job"
-    config = config_for(data, out, target_accuracy=0.8)
+    config = config_for(data, out, target_accuracy=0.8, validation_policy="seed")
     ws = Workspace(str(out))
     run_step("prepare", config)
     run_step("human", config, 0)

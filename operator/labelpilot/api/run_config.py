@@ -255,7 +255,7 @@ class RunConfig(BaseModel):
     target_accuracy: float | None = Field(None, gt=0.0, le=1.0)
     confidence_level: float = Field(0.95, gt=0.0, lt=1.0)
     threshold_mode: ThresholdMode = ThresholdMode.GUARANTEED
-    validation_policy: ValidationPolicy = ValidationPolicy.SEED
+    validation_policy: ValidationPolicy | None = None  # None: the threshold mode's default
     existing_labels: ExistingLabels = ExistingLabels.IGNORE
     auto_labeling: bool = True
     max_concurrent_task_count: int = Field(1000, ge=1, le=MAX_CONCURRENT_TASKS)
@@ -334,6 +334,16 @@ class RunConfig(BaseModel):
             if self.target_accuracy is not None
             else (self.task_type.default_target)
         )
+
+    @property
+    def effective_validation_policy(self) -> ValidationPolicy:
+        """The policy asked for; by default Fresh in guaranteed mode, and Ground Truth's
+        Seed in its own mode."""
+        if self.validation_policy is not None:
+            return self.validation_policy
+        if self.threshold_mode is ThresholdMode.GUARANTEED:
+            return ValidationPolicy.FRESH
+        return ValidationPolicy.SEED
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_none=True)

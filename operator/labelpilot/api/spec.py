@@ -235,12 +235,13 @@ class AutoLabelingSpec(ApiModel):
         description="Guaranteed: a statistical lower bound meets the target; GroundTruth: "
         "the point estimate on the validation set does (Ground Truth's rule).",
     )
-    validation_policy: ValidationPolicy = Field(
-        ValidationPolicy.SEED,
+    validation_policy: ValidationPolicy | None = Field(
+        None,
         description="Seed: 20% of the dataset under 5,000 objects, 10% above; BoundSized: "
         "only as many validation labels as the bound needs; Fresh: Seed's split, and every "
         "later iteration's human batch adds a new random sample of the unlabeled pool, "
-        "sized by the bound, that alone validates that iteration's thresholds.",
+        "sized by the bound, that alone validates that iteration's thresholds. Default: "
+        "Fresh in Guaranteed mode, Seed in GroundTruth mode.",
     )
     existing_labels: ExistingLabels = Field(
         ExistingLabels.IGNORE,

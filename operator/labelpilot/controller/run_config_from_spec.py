@@ -108,7 +108,9 @@ def to_run_config(
         target_accuracy=auto.target_accuracy,
         confidence_level=auto.confidence_level,
         threshold_mode=THRESHOLD_MODES[auto.threshold_mode],
-        validation_policy=VALIDATION_POLICIES[auto.validation_policy],
+        validation_policy=(
+            None if auto.validation_policy is None else VALIDATION_POLICIES[auto.validation_policy]
+        ),
         existing_labels=EXISTING_LABELS[auto.existing_labels],
         auto_labeling=auto.enabled,
         max_concurrent_task_count=human.max_concurrent_task_count,

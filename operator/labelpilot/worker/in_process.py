@@ -61,7 +61,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--threshold-mode", default="guaranteed", choices=[str(m) for m in ThresholdMode]
     )
     p.add_argument(
-        "--validation-policy", default="seed", choices=[str(v) for v in ValidationPolicy]
+        "--validation-policy",
+        choices=[str(v) for v in ValidationPolicy],
+        help="default: fresh in guaranteed mode, seed in groundtruth mode",
     )
     p.add_argument(
         "--existing-labels",
