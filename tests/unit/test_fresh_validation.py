@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from engine_fixtures import config_for, digits
 
-from labelpilot.api.run_config import TaskType, ValidationPolicy
+from labelpilot.api.run_config import TaskType, ThresholdMode, ValidationPolicy
 from labelpilot.engine import bounds, formats, fresh_validation, storage
 from labelpilot.engine.labels import HUMAN, LabelState
 from labelpilot.engine.predictions import pack
@@ -260,3 +260,23 @@ def test_a_fresh_job_labels_everything_within_its_target(data, tmp_path):
     assert len(machine) == counters["machineLabeled"] > 0
     accuracy = sum(r["label"] == truth.get(r["source-ref"]) for r in machine) / len(machine)
     assert accuracy >= 0.9
+
+
+def test_a_job_keeps_the_policy_prepare_split_it_with(data, tmp_path):
+    # prepared under guaranteed mode's default (fresh); the spec then asks for groundtruth
+    # mode, whose default is seed: the job's searches keep the fresh schedule
+    out = tmp_path / "job"
+    config = config_for(data, out, target_accuracy=0.9, max_concurrent_task_count=300)
+    ws = Workspace(str(out))
+    run_step("prepare", config)
+    changed = config.model_copy(update={"threshold_mode": ThresholdMode.GROUND_TRUTH})
+    assert changed.effective_validation_policy is ValidationPolicy.SEED
+    run_step("prepare", changed)  # a rerun keeps the plan's policy
+    assert storage.read_json(ws.prepare_plan)["validationPolicy"] == "fresh"
+    run_step("human", changed, 0)
+    scripted_inference(data, ws, 0, wrong=set())
+    run_step("threshold", changed, 0)
+    search = storage.read_json(ws.thresholds(0))["search"]
+    assert search["delta"] == fresh_validation.iteration_delta(1 - 0.95, 0)
+    assert search["delta"] != bounds.spend_delta(1 - 0.95, 0)
+    assert Context(changed).validation_policy() is ValidationPolicy.FRESH

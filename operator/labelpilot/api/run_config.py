@@ -152,7 +152,7 @@ class ThresholdMode(StrEnum):
 class ValidationPolicy(StrEnum):
     SEED = "seed"  # Ground Truth's rule: 20% of the dataset under 5,000 objects, 10% above
     BOUND_SIZED = "bound-sized"  # only as many validation labels as the bound needs
-    # bound-sized, and each later iteration validates on a new random sample of the pool
+    # seed's split, and each later iteration validates on a new random sample of the pool
     FRESH = "fresh"
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from labelpilot.api.run_config import RunConfig
+from labelpilot.api.run_config import RunConfig, ValidationPolicy
 from labelpilot.api.steps import StepFailed
 from labelpilot.engine import formats, storage
 from labelpilot.engine.labels import ObjectMismatch
@@ -49,6 +49,7 @@ class Context:
     ws: Workspace = field(init=False)
     started: float = field(default_factory=time.perf_counter)
     _objects: list[formats.DataObject] | None = field(default=None, init=False, repr=False)
+    _policy: ValidationPolicy | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ws = Workspace(self.config.output_uri)
@@ -66,6 +67,20 @@ class Context:
         if self._objects is None:
             self._objects = _input_objects(self.config.input_manifest_uri)
         return self._objects
+
+    def validation_policy(self) -> ValidationPolicy:
+        """The policy prepare split the job with (its plan records it), else the config's:
+        a later change of the spec or of the defaults does not switch a job's policy, whose
+        delta schedule the earlier searches have spent."""
+        if self._policy is None:
+            plan = self.ws.prepare_plan
+            recorded = storage.read_json(plan) if storage.exists(plan) else {}
+            self._policy = (
+                ValidationPolicy(recorded["validationPolicy"])
+                if "validationPolicy" in recorded
+                else self.config.effective_validation_policy
+            )
+        return self._policy
 
     @property
     def manifest_base(self) -> str:

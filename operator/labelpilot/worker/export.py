@@ -137,7 +137,7 @@ def run(ctx: Context) -> StepSummary:
         "target": cfg.target,
         "confidenceLevel": cfg.confidence_level,
         "thresholdMode": str(cfg.threshold_mode),
-        "validationPolicy": str(cfg.effective_validation_policy),
+        "validationPolicy": str(ctx.validation_policy()),
         "labelCounters": counters.to_k8s(),
         "objects": state.total,
         "validationSize": len(state.validation),

@@ -134,7 +134,8 @@ def run(ctx: Context) -> StepSummary:
     rng = np.random.default_rng([cfg.seed, 1])
     order = [valid[i] for i in rng.permutation(len(valid))]
     n_val = ground_truth_validation_size(len(valid))  # of the objects to label
-    if cfg.effective_validation_policy is ValidationPolicy.BOUND_SIZED:
+    policy = ctx.validation_policy()  # a rerun keeps the plan's
+    if policy is ValidationPolicy.BOUND_SIZED:
         n_val = bound_sized_validation(
             len(valid),
             target=cfg.target,
@@ -157,7 +158,7 @@ def run(ctx: Context) -> StepSummary:
         "validation": validation,
         "iteration0": batch0,
         "seed": cfg.seed,
-        "validationPolicy": str(cfg.effective_validation_policy),
+        "validationPolicy": str(policy),
         "labels": cfg.labels,
         "created": _previous_created(ctx) or formats.now_iso(),
         "preLabeled": sorted(pre),

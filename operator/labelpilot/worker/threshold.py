@@ -123,7 +123,7 @@ def _split(ctx: Context, iteration: int, guaranteed: bool) -> _Split:
 
 
 def _fresh(ctx: Context) -> bool:
-    return ctx.config.effective_validation_policy is ValidationPolicy.FRESH
+    return ctx.validation_policy() is ValidationPolicy.FRESH
 
 
 def _searcher(ctx: Context, split: _Split) -> Callable[[float, ThresholdMode], ThresholdResult]:
@@ -363,7 +363,7 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     guaranteed = ThresholdMode(cfg.threshold_mode) is ThresholdMode.GUARANTEED
     split = _split(ctx, iteration, guaranteed)
     search = _searcher(ctx, split)
-    delta = fresh_validation.delta_for(cfg.effective_validation_policy, ctx.delta, iteration)
+    delta = fresh_validation.delta_for(ctx.validation_policy(), ctx.delta, iteration)
     result = search(delta, cfg.threshold_mode)
     cap = labeled_cap(split.state.size, cfg.max_percentage_labeled)
     accepted = _within(

@@ -69,7 +69,7 @@ def run(ctx: Context, iteration: int) -> StepSummary:
         ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
     )
     held_out = None
-    if cfg.effective_validation_policy is ValidationPolicy.FRESH:
+    if ctx.validation_policy() is ValidationPolicy.FRESH:
         held_out = fresh_validation.held_out(ws, iteration, state.validation)
     train = state.training_indices(held_out)
     if not train:
