@@ -21,7 +21,7 @@ from labelpilot import cli
 from labelpilot.api.run_config import ExportFormat, RunConfig, TaskType
 from labelpilot.engine import formats
 from labelpilot.engine.confinement import DataRoots
-from labelpilot.engine.exports import jsonl, run, source, voc
+from labelpilot.engine.exports import jsonl, run, source, voc, yolo
 from labelpilot.engine.exports.coco import rle_counts, rle_string
 from labelpilot.engine.formats import LabelMeta
 from labelpilot.engine.workspace import Workspace
@@ -266,6 +266,23 @@ def test_voc_leaves_out_a_box_with_no_area_inside_the_image():
         for obj in root.findall("object")
     ]
     assert got == [("dog", ["0", "0", "14.75", "8"], "1"), ("cat", ["10", "10", "15", "15"], "0")]
+
+
+def test_yolo_leaves_out_a_box_with_no_area_inside_the_image():
+    boxes = formats.Boxes(
+        100,
+        80,
+        3,
+        np.array(
+            [
+                (0, -30, 10, 20, 20),  # left of the image
+                (1, 40, 80, 10, 10),  # below it, touching its edge
+                (2, 50, 20, 0, 10),  # no width
+                (0, -5, -2, 20, 10),  # cut by the top left corner
+            ]
+        ),
+    )
+    assert yolo.label_lines(boxes) == "0 0.075000 0.050000 0.150000 0.100000\n"
 
 
 def _clipped(width: int, height: int, boxes: list) -> list[tuple[int, float, float, float, float]]:

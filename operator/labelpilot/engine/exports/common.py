@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from labelpilot.engine.formats import Label
+from labelpilot.engine.formats import Boxes, Label
 
 # Why an object is not exported (the summary's counters).
 FAILED = "failed"  # the job could not label it: its metadata has a failure-reason
@@ -56,6 +56,17 @@ def pixels(value: float) -> int | float:
     """A coordinate as JSON or XML shows it: an integer when it is one, else 3 decimals."""
     rounded = round(float(value), 3)
     return int(rounded) if rounded.is_integer() else rounded
+
+
+def clipped(boxes: Boxes) -> Iterator[tuple[int, list[int | float], bool]]:
+    """Each box with an area inside the image: its class, [xmin, ymin, xmax, ymax] within
+    the image (as written), and whether the image's edge cut it."""
+    for c, left, top, width, height in boxes.boxes.tolist():
+        drawn = [pixels(v) for v in (left, top, left + width, top + height)]
+        limits = (boxes.width, boxes.height, boxes.width, boxes.height)
+        inside = [min(max(v, 0), limit) for v, limit in zip(drawn, limits, strict=True)]
+        if inside[2] > inside[0] and inside[3] > inside[1]:
+            yield int(c), inside, inside != drawn
 
 
 def file_stem(ref: str | None, index: int) -> str:

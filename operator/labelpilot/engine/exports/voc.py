@@ -6,10 +6,10 @@ a box the edge cuts is `truncated`, one with no area inside the image is left ou
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from labelpilot.engine import storage
-from labelpilot.engine.exports.common import Item, Left, by_unique_stem, pixels
+from labelpilot.engine.exports.common import Item, Left, by_unique_stem, clipped
 from labelpilot.engine.formats import Boxes
 
 
@@ -18,17 +18,6 @@ def _child(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
     if text is not None:
         element.text = str(text)
     return element
-
-
-def clipped(boxes: Boxes) -> Iterator[tuple[int, list[int | float], bool]]:
-    """Each box with an area inside the image: its class, [xmin, ymin, xmax, ymax] within
-    the image (as written), and whether the image's edge cut it."""
-    for c, left, top, width, height in boxes.boxes.tolist():
-        drawn = [pixels(v) for v in (left, top, left + width, top + height)]
-        limits = (boxes.width, boxes.height, boxes.width, boxes.height)
-        inside = [min(max(v, 0), limit) for v, limit in zip(drawn, limits, strict=True)]
-        if inside[2] > inside[0] and inside[3] > inside[1]:
-            yield int(c), inside, inside != drawn
 
 
 def annotation(ref: str, boxes: Boxes, labels: Sequence[str]) -> bytes:

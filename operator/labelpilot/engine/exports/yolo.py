@@ -1,5 +1,6 @@
 """YOLO: one `labels/<image stem>.txt` per image, a line `class cx cy w h` per box (the
-centre and size divided by the image's width and height, the box clipped to the image),
+centre and size divided by the image's width and height, the box clipped to the image; a
+box with no area inside it is left out),
 `classes.txt` (one label a line), `data.yaml` (`names`, `nc`) and `images.txt` (each
 image's source-ref, in the order of the label files)."""
 
@@ -10,22 +11,18 @@ from collections.abc import Iterable, Sequence
 import yaml
 
 from labelpilot.engine import storage
-from labelpilot.engine.exports.common import Item, Left, by_unique_stem
+from labelpilot.engine.exports.common import Item, Left, by_unique_stem, clipped
 from labelpilot.engine.formats import Boxes
 
 LABELS = "labels"
 
 
-def _clip(value: float) -> float:
-    return min(max(value, 0.0), 1.0)
-
-
 def label_lines(boxes: Boxes) -> str:
     """The label file of one image."""
     lines = []
-    for c, left, top, width, height in boxes.boxes.tolist():
-        x0, x1 = _clip(left / boxes.width), _clip((left + width) / boxes.width)
-        y0, y1 = _clip(top / boxes.height), _clip((top + height) / boxes.height)
+    for c, (left, top, right, bottom), _ in clipped(boxes):
+        x0, x1 = left / boxes.width, right / boxes.width
+        y0, y1 = top / boxes.height, bottom / boxes.height
         values = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
         lines.append(" ".join([str(int(c)), *(f"{v:.6f}" for v in values)]) + "\n")
     return "".join(lines)
