@@ -18,6 +18,7 @@ from labelpilot.engine.exports import source
 from labelpilot.engine.exports.jsonl import TextFiles
 from labelpilot.engine.exports.run import export as run_export
 from labelpilot.engine.labels import LabelState
+from labelpilot.engine.workspace import Workspace
 from labelpilot.worker import output_manifest, report_figures, workspace_binding
 from labelpilot.worker.common import Context, step
 
@@ -52,7 +53,16 @@ def exports(ctx: Context) -> dict[str, Any]:
     return out
 
 
-def history(ctx: Context) -> list[dict[str, Any]]:
+def fresh_samples(ws: Workspace) -> dict[int, list[int]]:
+    """Per iteration whose human step ran, the fresh validation sample it sent (often none)."""
+    return {
+        i: fresh_validation.sample_for(ws, i)
+        for i in ws.iterations()
+        if storage.exists(ws.human_summary(i))
+    }
+
+
+def history(ctx: Context, fresh: dict[int, list[int]]) -> list[dict[str, Any]]:
     ws = ctx.ws
     out = []
     for i in ws.iterations():
@@ -64,9 +74,8 @@ def history(ctx: Context) -> list[dict[str, Any]]:
                 "failed": h["failed"],
                 "seconds": h["seconds"],
             }
-            fresh = fresh_validation.sample_for(ws, i)
-            if fresh:  # people labeled a fresh validation sample in this batch
-                entry["human"]["freshValidation"] = len(fresh)
+            if fresh[i]:  # people labeled a fresh validation sample in this batch
+                entry["human"]["freshValidation"] = len(fresh[i])
             if "preAnnotated" in h:  # people corrected the model's labels
                 entry["human"]["preAnnotated"] = h["preAnnotated"]
                 entry["human"]["preAnnotationsEdited"] = h["preAnnotationsEdited"]
@@ -117,7 +126,8 @@ def run(ctx: Context) -> StepSummary:
     if trained:
         storage.copy_tree(ws.model(trained[-1]), ws.final_model)
         final_model = ws.final_model
-    its = history(ctx)
+    fresh = fresh_samples(ws)
+    its = history(ctx, fresh)
     stop = next(
         (
             StopReason(e["threshold"]["stopReason"])
@@ -142,7 +152,7 @@ def run(ctx: Context) -> StepSummary:
         "objects": state.total,
         "validationSize": len(state.validation),
         "humanObjectsSent": state.human_sent,
-        "freshValidation": report_figures.fresh_validation_labels(ws, state),
+        "freshValidation": report_figures.fresh_validation_labels(fresh, state),
         "stopReason": stop,
         "humanLabelsSaved": report_figures.human_labels_saved(
             state, cfg.workforce.workers_per_object

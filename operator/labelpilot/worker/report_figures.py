@@ -7,9 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from labelpilot.api.run_config import RunConfig, TaskType, ThresholdMode
-from labelpilot.engine import bounds, fresh_validation, storage
+from labelpilot.engine import bounds
 from labelpilot.engine.labels import HUMAN, LabelState
-from labelpilot.engine.workspace import Workspace
 
 
 def human_labels_saved(state: LabelState, workers_per_object: int) -> dict[str, int]:
@@ -25,19 +24,14 @@ def human_labels_saved(state: LabelState, workers_per_object: int) -> dict[str, 
     }
 
 
-def fresh_validation_labels(ws: Workspace, state: LabelState) -> dict[str, int]:
+def fresh_validation_labels(fresh: dict[int, list[int]], state: LabelState) -> dict[str, int]:
     """The fresh policy's validation samples (labelpilot.engine.fresh_validation) that
-    human steps sent to people: objects, and those that came back labeled. They are part
-    of the human figures (humanObjectsSent, labelCounters' humanLabeled, humanLabelsSaved),
-    not besides them."""
-    sent = labeled = 0
-    for i in ws.iterations():
-        if not storage.exists(ws.human_summary(i)):
-            continue
-        sample = fresh_validation.sample_for(ws, i)
-        sent += len(sample)
-        labeled += sum(1 for j in sample if state.labeled.get(j, {}).get("source") == HUMAN)
-    return {"objects": sent, "humanLabeled": labeled}
+    human steps sent to people (`fresh`: per iteration): objects, and those that came back
+    labeled. They are part of the human figures (humanObjectsSent, labelCounters'
+    humanLabeled, humanLabelsSaved), not besides them."""
+    samples = [j for sample in fresh.values() for j in sample]
+    labeled = sum(1 for j in samples if state.labeled.get(j, {}).get("source") == HUMAN)
+    return {"objects": len(samples), "humanLabeled": labeled}
 
 
 def per_class(
