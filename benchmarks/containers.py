@@ -22,17 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.containers.docker import engine
+
 from benchmarks.common import REPO, git_revision, machine, write_section
 
 BUILT_HERE = re.compile(r"^(labelpilot/|labelpilot\.local/|registry\.k8s\.io/)")
 E2E_PHASE = re.compile(r"^== \[\s*(\d+)s\] (.*)$")
-
-
-def docker_host() -> str:
-    out = subprocess.run(
-        ["bash", str(REPO / "hack/docker-engine.sh")], check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip().splitlines()[-1]
 
 
 def docker(*args: str) -> str:
@@ -160,7 +155,7 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true")
     parser.add_argument("--objects", type=int, default=1000)
     args = parser.parse_args()
-    os.environ["DOCKER_HOST"] = docker_host()
+    os.environ["DOCKER_HOST"] = engine()
     if args.cold:
         remove_images_built_here()
     rows = []
