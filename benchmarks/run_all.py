@@ -1,8 +1,10 @@
 """`make bench`: every benchmark in turn; each writes its own section of BENCHMARKS.md.
 
-The cold build of the binaries (`benchmarks/cold_build.sh`, 20+ minutes) and the scale
-benchmark (`benchmarks/scale.py`, an hour and more up to 1M objects) are left out; run them
-by hand.
+Left out, to run by hand: the cold build of the binaries (`benchmarks/cold_build.sh`, 20+
+minutes), the scale benchmark (`benchmarks/scale.py`, an hour and more up to 1M objects) and
+`benchmarks/infer_memory.py`, which compares code trees given to it (`--tree`: an older
+revision unpacked beside this one), so a run of this tree alone would replace its
+before/after table with one row.
 """
 
 from __future__ import annotations
