@@ -76,6 +76,8 @@ JOB_API_INVALID: list[tuple[dict[str, Any], str]] = [
     ({"input": {"manifestUri": "relative/input.manifest"}}, "manifestUri"),
     ({"output": {"uri": "file:///data/../etc/out"}}, "uri"),
     ({"output": {"uri": "file:///database/out"}}, "uri"),
+    ({"autoLabeling": {"initialModelRef": "file:///etc/models/final"}}, "initialModelRef"),
+    ({"autoLabeling": {"initialModelRef": "/data/../root/final"}}, "initialModelRef"),
     ({"taskType": "SemanticSegmentation", "labels": [f"c{i}" for i in range(256)]}, "labels"),
     ({"labels": [f"c{i}" for i in range(MAX_LABELS + 1)]}, "labels"),
     (
@@ -114,6 +116,8 @@ JOB_API_VALID: list[dict[str, Any]] = [
         "input": {"manifestUri": "file:///tmp/pytest-0/data/in"},
         "output": {"uri": "/tmp/pytest-0/data/out"},
     },
+    {"autoLabeling": {"initialModelRef": "/data/old-job/final-model"}},
+    {"autoLabeling": {"initialModelRef": "s3://models/old-job/final-model"}},
     {"taskType": "SemanticSegmentation", "labels": [f"c{i}" for i in range(255)]},
     {"labels": [f"c{i}" for i in range(MAX_LABELS)]},
     {

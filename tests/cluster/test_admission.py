@@ -259,6 +259,31 @@ def test_a_tighter_policy_refuses_spec_changes_but_never_the_operators_writes(ap
         admission.remove()
 
 
+@pytest.mark.parametrize(
+    "auto_labeling, field",
+    [
+        ({"thresholdMode": "GroundTruth"}, "thresholdMode"),
+        ({"targetAccuracy": 0.5}, "targetAccuracy"),
+        ({"confidenceLevel": 0.5}, "confidenceLevel"),
+        ({"validationPolicy": "Seed"}, "validationPolicy"),
+    ],
+)
+def test_the_guarantee_terms_of_a_stored_job_cannot_change(apis, namespaces, auto_labeling, field):
+    custom, namespace = apis["custom"], namespaces["open"]
+    name = f"terms-{field.lower()}"
+    stored, message = create(custom, namespace, merged({}), dry_run=False, name=name)
+    assert stored is not None, message
+    with pytest.raises(client.ApiException) as refused:
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, {"spec": {"autoLabeling": auto_labeling}}
+        )
+    assert refused.value.status == 422
+    assert f"autoLabeling.{field} is immutable" in json.loads(refused.value.body)["message"]
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name, {"spec": {"autoLabeling": {"enabled": False}}}
+    )
+
+
 @pytest.mark.parametrize("changes, field", JOB_API_INVALID)
 def test_the_crd_refuses_what_the_job_api_would(apis, namespaces, changes, field):
     stored, message = create(apis["custom"], namespaces["open"], merged(changes))

@@ -492,6 +492,31 @@ def test_the_interface_and_instructions_are_immutable(spec_dict, old, new):
     assert any("immutable" in e for e in errors), errors
 
 
+@pytest.mark.parametrize(
+    "old, new, field",
+    [
+        ({"thresholdMode": "Guaranteed"}, {"thresholdMode": "GroundTruth"}, "thresholdMode"),
+        ({"targetAccuracy": 0.95}, {"targetAccuracy": 0.9}, "targetAccuracy"),
+        ({}, {"targetAccuracy": 0.9}, "targetAccuracy"),
+        ({"targetAccuracy": 0.95}, {}, "targetAccuracy"),
+        ({"confidenceLevel": 0.95}, {"confidenceLevel": 0.8}, "confidenceLevel"),
+        ({}, {"validationPolicy": "Seed"}, "validationPolicy"),
+        ({"validationPolicy": "Fresh"}, {"validationPolicy": "Seed"}, "validationPolicy"),
+    ],
+)
+def test_the_guarantee_terms_are_immutable(spec_dict, old, new, field):
+    errors = schema_errors(
+        spec_dict({"autoLabeling": new}), old_spec=spec_dict({"autoLabeling": old})
+    )
+    assert any(f"autoLabeling.{field} is immutable" in e for e in errors), errors
+
+
+def test_automated_labeling_may_be_switched_off_mid_job(spec_dict):
+    old = spec_dict({"autoLabeling": {"thresholdMode": "Guaranteed", "enabled": True}})
+    new = spec_dict({"autoLabeling": {"thresholdMode": "Guaranteed", "enabled": False}})
+    assert schema_errors(new, old_spec=old) == []
+
+
 def test_operational_fields_may_change(spec_dict):
     changed = spec_dict(
         {

@@ -218,7 +218,27 @@ class AlgorithmSpec(ApiModel):
     )
 
 
+GUARANTEE_FIELDS = ("targetAccuracy", "confidenceLevel", "thresholdMode", "validationPolicy")
+
+
 class AutoLabelingSpec(ApiModel):
+    """The guarantee's terms (GUARANTEE_FIELDS) are fixed when the job is created: a target,
+    confidence, mode or validation design edited mid-job would leave the earlier
+    iterations' machine labels certified under other terms than the job reports."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            *(
+                rule(
+                    f"has(self.{field}) == has(oldSelf.{field})",
+                    f"autoLabeling.{field} is immutable once the job exists",
+                    field_path=f".{field}",
+                )
+                for field in GUARANTEE_FIELDS
+            )
+        )
+    }
+
     enabled: bool = Field(True, description="Train, infer and auto-label; false: humans only.")
     target_accuracy: float | None = Field(
         None,
@@ -226,14 +246,20 @@ class AutoLabelingSpec(ApiModel):
         le=1.0,
         description="Machine-label quality target: accuracy (classification) or mean IoU "
         "(boxes, masks). Default by task type: 0.95, 0.6, 0.7.",
+        json_schema_extra=validations(immutable("autoLabeling.targetAccuracy")),
     )
     confidence_level: float = Field(
-        0.95, gt=0.0, lt=1.0, description="Confidence of the accuracy guarantee."
+        0.95,
+        gt=0.0,
+        lt=1.0,
+        description="Confidence of the accuracy guarantee.",
+        json_schema_extra=validations(immutable("autoLabeling.confidenceLevel")),
     )
     threshold_mode: ThresholdMode = Field(
         ThresholdMode.GUARANTEED,
         description="Guaranteed: a statistical lower bound meets the target; GroundTruth: "
         "the point estimate on the validation set does (Ground Truth's rule).",
+        json_schema_extra=validations(immutable("autoLabeling.thresholdMode")),
     )
     validation_policy: ValidationPolicy | None = Field(
         None,
@@ -242,6 +268,7 @@ class AutoLabelingSpec(ApiModel):
         "later iteration's human batch adds a new random sample of the unlabeled pool, "
         "sized by the bound, that alone validates that iteration's thresholds. Default: "
         "Fresh in Guaranteed mode, Seed in GroundTruth mode.",
+        json_schema_extra=validations(immutable("autoLabeling.validationPolicy")),
     )
     existing_labels: ExistingLabels = Field(
         ExistingLabels.IGNORE,
@@ -666,6 +693,13 @@ class LabelingJobSpec(ApiModel):
                 "labelCategoryConfigUri must lie under storage.mountPath (the claim)",
                 field_path=".labelCategoryConfigUri",
             ),
+            rule(
+                "!has(self.autoLabeling) || !has(self.autoLabeling.initialModelRef) || "
+                "self.autoLabeling.initialModelRef == '' || "
+                + paths.uri_on_claim_rule("autoLabeling.initialModelRef"),
+                "autoLabeling.initialModelRef must lie under storage.mountPath (the claim)",
+                field_path=".autoLabeling.initialModelRef",
+            ),
             _exports_fit_rule(),
         )
     }
@@ -775,7 +809,8 @@ class LabelingJobSpec(ApiModel):
                 ("input.manifestUri", self.input.manifest_uri),
                 ("output.uri", self.output.uri),
                 ("labelCategoryConfigUri", self.label_category_config_uri),
+                ("autoLabeling.initialModelRef", self.auto_labeling.initial_model_ref),
             ):
-                if uri is not None and not paths.on_claim(uri, mount):
+                if uri and not paths.on_claim(uri, mount):
                     raise ValueError(f"{field} must lie under storage.mountPath ({mount}): {uri!r}")
         return self

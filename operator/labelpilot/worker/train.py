@@ -17,10 +17,11 @@ from labelpilot.api.run_config import TaskType, ValidationPolicy
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step
 from labelpilot.engine import fresh_validation, storage
+from labelpilot.engine.confinement import DataRoots
 from labelpilot.engine.labels import LabelState, label_from_json
 from labelpilot.worker import object_inputs, workspace_binding
 from labelpilot.worker.common import Context, step
-from labelpilot.worker.model_folder import local_model_dir
+from labelpilot.worker.model_folder import initial_model_dir, local_model_dir
 
 
 def load_inputs(ctx: Context, indices: list[int]) -> list[Any]:
@@ -81,7 +82,8 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     if iteration > 0 and storage.exists(storage.join(ws.model(iteration - 1), "model.json")):
         init_from = local_model_dir(ws.model(iteration - 1), keep)
     elif cfg.initial_model_ref:
-        init_from = local_model_dir(cfg.initial_model_ref, keep)
+        roots = DataRoots.for_job(cfg.data_roots, cfg.input_manifest_uri)
+        init_from = initial_model_dir(cfg.initial_model_ref, roots, keep)
     model = build_model(
         cfg.task_type, cfg.labels, seed=cfg.seed + iteration, options=ctx.model_options()
     )
