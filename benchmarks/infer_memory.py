@@ -73,22 +73,47 @@ def photos(folder: Path, n: int, width: int, height: int) -> tuple[Path, Path]:
     return manifest, ground_truth
 
 
-def infer_once(config_path: Path, ws: Workspace, operator: str) -> tuple[float, float]:
-    """Peak RSS (MiB) and wall seconds of one `labelpilot worker infer` in a subprocess."""
-    storage.remove(ws.inference_shard(0, 0, 1))
+def worker_once(step: str, config_path: Path, operator: str) -> tuple[float, float]:
+    """Peak RSS (MiB) and wall seconds of one `labelpilot worker <step>` (iteration 0) in a
+    subprocess running the code of `operator`."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([operator, str(REPO)])}
-    command = [sys.executable, "-m", "labelpilot.cli", "worker", "infer", "--iteration", "0"]
+    command = [sys.executable, "-m", "labelpilot.cli", "worker", step, "--iteration", "0"]
     started = time.perf_counter()
     child = subprocess.Popen([*command, "--config", str(config_path)], env=env)
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
-        raise RuntimeError(f"infer with {operator} exited with status {status}")
+        raise RuntimeError(f"{step} with {operator} exited with status {status}")
     return usage.ru_maxrss / 1024, time.perf_counter() - started
 
 
 def probabilities(ws: Workspace) -> np.ndarray:
     with np.load(ws.inference_shard(0, 0, 1)) as shard:
         return np.asarray(shard["probs"])
+
+
+def photo_job(
+    work: Path, objects: int, width: int, height: int, human_batch: int
+) -> tuple[RunConfig, Path]:
+    """A two-class job of `objects` photos in `work` (iteration 0 sends `human_batch` of them
+    to the simulated workforce) and its config file."""
+    manifest, truth = photos(work / "data", objects, width, height)
+    config = RunConfig.model_validate(
+        {
+            "job_name": "photo-memory",
+            "task_type": "image-classification",
+            "label_attribute_name": "label",
+            "labels": LABELS,
+            "input_manifest_uri": str(manifest),
+            "output_uri": str(work / "job"),
+            "workforce": {"simulated": {"ground_truth_uri": str(truth)}},
+            "allow_small_dataset": True,
+            "max_concurrent_task_count": human_batch,
+            "model_options": {"epochs": 3, "threads": 1, "device": "cpu"},
+        }
+    )
+    config_path = work / "config.json"
+    config_path.write_text(config.to_json())
+    return config, config_path
 
 
 def main() -> None:
@@ -101,30 +126,15 @@ def main() -> None:
     args = parser.parse_args()
     trees = dict(t.split("=", 1) for t in args.tree) or {"this": str(REPO / "operator")}
     work = Path(args.work or tempfile.mkdtemp(prefix="infer-memory-"))
-    manifest, truth = photos(work / "data", args.objects, args.width, args.height)
-    config = RunConfig.model_validate(
-        {
-            "job_name": "infer-memory",
-            "task_type": "image-classification",
-            "label_attribute_name": "label",
-            "labels": LABELS,
-            "input_manifest_uri": str(manifest),
-            "output_uri": str(work / "job"),
-            "workforce": {"simulated": {"ground_truth_uri": str(truth)}},
-            "allow_small_dataset": True,
-            "max_concurrent_task_count": args.objects // 4,
-            "model_options": {"epochs": 3, "threads": 1, "device": "cpu"},
-        }
-    )
-    config_path = work / "config.json"
-    config_path.write_text(config.to_json())
+    config, config_path = photo_job(work, args.objects, args.width, args.height, args.objects // 4)
     ws = Workspace(config.output_uri)
     for step in ("prepare", "human", "train"):
         run_step(step, config, None if step == "prepare" else 0)
     storage.remove(ws.decoded_images)
     rows, first = [], None
     for name, operator in trees.items():
-        peak, seconds = infer_once(config_path, ws, operator)
+        storage.remove(ws.inference_shard(0, 0, 1))
+        peak, seconds = worker_once("infer", config_path, operator)
         probs = probabilities(ws)
         first = probs if first is None else first
         difference = float(np.abs(probs - first).max())

@@ -30,6 +30,10 @@ from labelpilot.ml.training import (
     train_classifier,
 )
 
+# A classifier's input is resized to its working size (at most 64 for the CNN, 224 for
+# EfficientNet-Lite0); larger images are scaled down to this side as they are read, so a
+# step holds many photos' worth of working pixels, not their full decoded size.
+INPUT_MAX_SIDE = 512
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -118,6 +122,11 @@ class EfficientNetLite0(nn.Module):
             self.net.eval()
             self.net._dropout.train(mode)
         return self
+
+
+def input_max_side(options: dict[str, Any]) -> int:
+    """The side an image classifier's inputs are scaled down to as they are read."""
+    return max(INPUT_MAX_SIDE, int(options.get("image_size", 0)))
 
 
 class ImageClassifier(Model):

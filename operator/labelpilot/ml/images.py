@@ -34,6 +34,16 @@ def resize(image: np.ndarray, height: int, width: int, *, nearest: bool = False)
     return out[:, :, None] if squeeze else out
 
 
+def shrunk(image: np.ndarray, max_side: int) -> np.ndarray:
+    """`image` scaled down (bilinear, aspect kept) so that no side is over `max_side`;
+    an image within it is returned as it is."""
+    height, width = image.shape[:2]
+    if max(height, width) <= max_side:
+        return image
+    scale = max_side / max(height, width)
+    return resize(image, max(1, round(height * scale)), max(1, round(width * scale)))
+
+
 def to_tensor(images: list[np.ndarray], size: tuple[int, int], channels: int) -> torch.Tensor:
     """(N, channels, H, W) float32 in [0, 1]; grayscale repeated to RGB or RGB averaged to gray."""
     height, width = size

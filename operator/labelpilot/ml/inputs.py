@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -218,17 +218,20 @@ def load_each(
     base_uri: str | None = None,
     *,
     access: ObjectAccess | None = None,
+    then: Callable[[Any], Any] | None = None,
 ) -> list[Any]:
-    """Each (index, record)'s object, in order, or the ObjectReadError that refused it;
-    several reads at once from an object store (read_threads)."""
+    """Each (index, record)'s object (passed through `then` as soon as it is read), in
+    order, or the ObjectReadError that refused it; several reads at once from an object
+    store (read_threads)."""
     access = access or ObjectAccess()
 
     def one(item: tuple[int, dict]) -> Any:
         index, record = item
         try:
-            return load_input(task_type, record, base_uri, index, access=access)
+            loaded = load_input(task_type, record, base_uri, index, access=access)
         except ObjectReadError as error:
             return error
+        return loaded if then is None else then(loaded)
 
     threads = read_threads((record for _, record in records), base_uri)
     if len(records) < 2 or threads == 1:
