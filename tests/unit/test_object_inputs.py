@@ -1,5 +1,6 @@
 """A step reads images for a classifier scaled down to the classifier's largest input side,
-from the decoded-images cache and from their files alike; boxes and masks keep full size."""
+from the decoded-images cache (which prepare fills with them so) and from their files alike;
+boxes and masks keep full size."""
 
 import json
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 from engine_fixtures import config_for
 from PIL import Image
 
-from labelpilot.engine import storage
+from labelpilot.engine import decoded_images
 from labelpilot.engine.workspace import Workspace
 from labelpilot.ml.images import shrunk
 from labelpilot.worker.cli import run_step
@@ -53,7 +54,8 @@ def test_a_classifiers_images_are_scaled_down_to_its_largest_side(photos, tmp_pa
     assert shapes(photos, tmp_path / "read", "image-classification") == expected
     config = config_for(photos, tmp_path / "cached")
     run_step("prepare", config)
-    assert len(storage.read_bytes(Workspace(config.output_uri).decoded_images)) > 0
+    cache = decoded_images.load(Workspace(config.output_uri).decoded_images)
+    assert [cache.get(i).shape[:2] for i in range(len(SIZES))] == expected  # kept scaled down
     assert shapes(photos, tmp_path / "cached", "image-classification") == expected
     assert shapes(photos, tmp_path / "read", "image-classification-multilabel") == expected
 

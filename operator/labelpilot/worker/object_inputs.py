@@ -1,8 +1,8 @@
 """Reading a step's data objects: from the images `prepare` decoded when it kept them
 (labelpilot.engine.decoded_images), the others from their source, confined and bounded,
 several reads at once. Images for a classifier are scaled down to its input's largest side
-(labelpilot.ml.image_classifier.input_max_side) as they are read: boxes and masks keep
-their images' own pixels."""
+(labelpilot.ml.image_classifier.input_max_side) as they are read, and `prepare` keeps them
+so in its cache: boxes and masks keep their images' own pixels."""
 
 from __future__ import annotations
 
@@ -19,12 +19,7 @@ class ObjectInputs:
         self.ctx = ctx
         self.objects = {o.index: o for o in ctx.objects()}
         self.access = ObjectAccess.for_config(ctx.config)
-        task = ctx.config.task_type
-        self.max_side = None
-        if task.measured_by_accuracy and not task.is_text:
-            from labelpilot.ml.image_classifier import input_max_side
-
-            self.max_side = input_max_side(ctx.model_options())
+        self.max_side = max_side(ctx)
         self.cache = (
             decoded_images.DecodedImages.empty()
             if ctx.config.task_type.is_text
@@ -45,8 +40,21 @@ class ObjectInputs:
         return [loaded[i] for i in indices]
 
     def _fit(self, image: Any) -> Any:
-        if self.max_side is None:
-            return image
-        from labelpilot.ml.images import shrunk
+        return image if self.max_side is None else fit(image, self.max_side)
 
-        return shrunk(image, self.max_side)
+
+def max_side(ctx: Context) -> int | None:
+    """The largest side a step hands the job's model: a classifier's input side; None
+    (full size) for boxes, masks and text."""
+    task = ctx.config.task_type
+    if not task.measured_by_accuracy or task.is_text:
+        return None
+    from labelpilot.ml.image_classifier import input_max_side
+
+    return input_max_side(ctx.model_options())
+
+
+def fit(image: Any, side: int) -> Any:
+    from labelpilot.ml.images import shrunk
+
+    return shrunk(image, side)

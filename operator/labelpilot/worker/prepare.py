@@ -32,7 +32,7 @@ from labelpilot.api.steps import Step, StepFailed, StopReason
 from labelpilot.engine import decoded_images, formats, storage
 from labelpilot.engine.labels import LabelState
 from labelpilot.engine.threshold_search import bound_sized_validation
-from labelpilot.worker import output_manifest, pre_labels, workspace_binding
+from labelpilot.worker import object_inputs, output_manifest, pre_labels, workspace_binding
 from labelpilot.worker.common import MAX_FAILED_FRACTION, MIN_OBJECTS, Context, step
 
 CHECK_CHUNK = 4096  # objects whose reads are in flight together
@@ -78,6 +78,7 @@ def _check_readable(
     task = ctx.config.task_type
     base = ctx.manifest_base
     access = ObjectAccess.for_config(ctx.config)
+    side = object_inputs.max_side(ctx)
 
     def check(obj: Any) -> tuple[int, str | None]:
         try:
@@ -85,7 +86,7 @@ def _check_readable(
         except ObjectReadError as error:
             return obj.index, error.failure
         if keep is not None and isinstance(item, np.ndarray):
-            keep.add(obj.index, item)
+            keep.add(obj.index, item if side is None else object_inputs.fit(item, side))
         return obj.index, None
 
     failed: dict[int, str] = {}
