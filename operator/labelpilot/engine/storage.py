@@ -110,7 +110,8 @@ def iter_lines(uri: str) -> Iterator[bytes]:
         with open(local_path(uri), "rb") as f:
             yield from f
         return
-    with fsspec.open(uri, "rb", block_size=READ_CHUNK) as f:
+    fs, path = url_to_fs(uri)
+    with fs.open(path, "rb", block_size=READ_CHUNK) as f:
         yield from split_lines(iter(lambda: f.read(READ_CHUNK), b""))
 
 
