@@ -1,6 +1,7 @@
 """Manifests are read and written a line at a time: a step's memory does not hold a whole
 file's text besides its objects."""
 
+import io
 import json
 import os
 import stat
@@ -8,8 +9,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pytest
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from labelpilot.engine import formats, storage
 from labelpilot.engine.predictions import Rows
@@ -169,3 +172,56 @@ def test_rows_read_back_share_their_key_strings(tmp_path):
     assert rows == [{"index": i, "source": "machine"} for i in range(3)]
     first, *others = (next(iter(row)) for row in rows)
     assert all(key is first for key in others)
+
+
+class _CountingFile(AbstractBufferedFile):
+    """An object store's file: fsspec's buffered reads over ranged fetches."""
+
+    def _fetch_range(self, start: int, end: int) -> bytes:
+        return _CountingStore.data[self.path][start:end]
+
+    def read(self, length: int = -1) -> bytes:
+        out = super().read(length)
+        _CountingStore.bytes_read += len(out)
+        return out
+
+
+class _CountingStore(AbstractFileSystem):
+    """Counts the bytes its files hand out, as s3fs's would, with s3fs's 50 MiB block."""
+
+    protocol = "counting-store"
+    data: dict[str, bytes] = {}
+    bytes_read = 0
+
+    def __init__(self) -> None:  # no options: s3fs's refuses open()'s arguments too
+        super().__init__()
+
+    def info(self, path: str, **kwargs: object) -> dict[str, object]:
+        path = self._strip_protocol(path)
+        return {"name": path, "size": len(self.data[path]), "type": "file"}
+
+    def _open(self, path: str, mode: str = "rb", block_size: int | None = None, **kwargs):  # type: ignore[no-untyped-def]
+        path = self._strip_protocol(path)
+        size = len(self.data[path])
+        return _CountingFile(self, path, mode, block_size=block_size or 50 * 2**20, size=size)
+
+
+def test_a_remote_manifest_is_read_once_not_once_per_line():
+    """fsspec's readline reads a whole block per line from where it stands: a 2,000-line
+    file read that way hands out its rest 2,000 times."""
+    fsspec.register_implementation(_CountingStore.protocol, _CountingStore, clobber=True)
+    text = b"".join(b'{"source": "object %04d"}\n' % i for i in range(2000))
+    _CountingStore.data = {"bucket/input.manifest": text}
+    _CountingStore.bytes_read = 0
+    lines = list(storage.iter_lines("counting-store://bucket/input.manifest"))
+    assert b"".join(lines) == text and len(lines) == 2000
+    assert _CountingStore.bytes_read <= 2 * len(text)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
+def test_split_lines_splits_at_newlines_only_whatever_the_chunks(size):
+    data = b"first\n\n" + b"x" * 50 + b"\r\nnext\xc2\x85 still\nlast without newline"
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    assert list(storage.split_lines(chunks)) == io.BytesIO(data).readlines()
+    assert list(storage.split_lines([data + b"\n"])) == io.BytesIO(data + b"\n").readlines()
+    assert list(storage.split_lines([])) == []

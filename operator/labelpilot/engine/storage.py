@@ -30,6 +30,7 @@ from labelpilot.api.data_roots import is_local
 FILE_MODE = 0o644
 FOLDER_MODE = 0o755
 _REFUSALS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.ENOENT})
+READ_CHUNK = 1 << 20  # bytes: what one read of a remote file asks for, and the read-ahead
 
 
 class NotWritable(OSError):
@@ -100,13 +101,35 @@ def read_bytes(uri: str) -> bytes:
 
 def iter_lines(uri: str) -> Iterator[bytes]:
     """The lines of `uri` as they are read, each with its newline: only b"\\n" ends a line
-    (see json_lines). Memory stays that of one line, whatever the file's size."""
+    (see json_lines). Memory stays that of one line and one chunk, whatever the file's size.
+
+    A remote file is read a chunk at a time and split here: fsspec's own readline reads a
+    whole block (s3fs: 50 MiB) from the current position for every line, so a manifest
+    held in an object store cost a copy of up to the rest of the file per line."""
     if is_local(uri):
         with open(local_path(uri), "rb") as f:
             yield from f
         return
-    with fsspec.open(uri, "rb") as f:
-        yield from f
+    fs, path = url_to_fs(uri)
+    with fs.open(path, "rb", block_size=READ_CHUNK) as f:
+        yield from split_lines(iter(lambda: f.read(READ_CHUNK), b""))
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a byte stream given in chunks, each with its newline (the last one
+    without, when the stream does not end with one)."""
+    parts: list[bytes] = []
+    for chunk in chunks:
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            parts.append(chunk[start : end + 1])
+            yield b"".join(parts)
+            parts = []
+            start = end + 1
+        if start < len(chunk):
+            parts.append(chunk[start:])
+    if parts:
+        yield b"".join(parts)
 
 
 def read_text(uri: str) -> str:
