@@ -184,6 +184,12 @@ class LabelState:
         human = (i for i in self.human if i not in held_out)
         return sorted({*human, *self.trusted})
 
+    def machine_training_indices(self, held_out: set[int] | None = None) -> list[int]:
+        """Machine labels outside `held_out` (None: the validation set): the pseudo-labels
+        a model may train on (labelpilot.engine.pseudo_labels)."""
+        held_out = self.validation if held_out is None else held_out
+        return sorted(i for i in self.machine if i not in held_out)
+
     def training_row(self, index: int) -> dict[str, Any]:
         return self.labeled[index] if index in self.labeled else self.trusted[index]
 

@@ -1,5 +1,7 @@
 """`train`: fit iteration i's model on the human labels outside the validation set (and a
-chained job's existing labels when it trusts them: labelpilot.worker.pre_labels).
+chained job's existing labels when it trusts them: labelpilot.worker.pre_labels), and with
+the model option `pseudo_labels` on earlier iterations' machine labels too
+(labelpilot.engine.pseudo_labels).
 
 Warm-starts from the previous iteration's model (or `initial_model_ref` at iteration 0).
 The model folder is written first, the summary last; once the summary exists the step
@@ -16,7 +18,7 @@ import numpy as np
 from labelpilot.api.run_config import TaskType, ValidationPolicy
 from labelpilot.api.step_summary import StepStatus, StepSummary
 from labelpilot.api.steps import Step
-from labelpilot.engine import fresh_validation, storage
+from labelpilot.engine import fresh_validation, pseudo_labels, storage
 from labelpilot.engine.confinement import DataRoots
 from labelpilot.engine.labels import LabelState, label_from_json
 from labelpilot.worker import object_inputs, workspace_binding
@@ -57,6 +59,31 @@ def save_model(model: Any, uri: str) -> None:
         storage.copy_tree(tmp, uri)
 
 
+def training_set(ctx: Context, iteration: int) -> tuple[LabelState, list[int], list[int]]:
+    """The label state train(iteration) reads, its human (and trusted) training labels, and
+    the earlier iterations' machine labels it adds as pseudo-labels. The validation objects
+    held out (the fresh sample, or prepare's split at iteration 0 and under the other
+    policies) train in neither."""
+    state = LabelState.load(
+        ctx.ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
+    )
+    held_out = None
+    if ctx.validation_policy() is ValidationPolicy.FRESH:
+        held_out = fresh_validation.held_out(ctx.ws, iteration, state.validation)
+    human_train = state.training_indices(held_out)
+    if not human_train:
+        raise RuntimeError("no human labels to train on")
+    pseudo = pseudo_labels.chosen(
+        state,
+        held_out,
+        len(human_train),
+        ctx.model_options(),
+        seed=ctx.config.seed,
+        iteration=iteration,
+    )
+    return state, human_train, pseudo
+
+
 @step
 def run(ctx: Context, iteration: int) -> StepSummary:
     from labelpilot.ml import build_model
@@ -66,15 +93,8 @@ def run(ctx: Context, iteration: int) -> StepSummary:
     if storage.exists(ws.training_summary(iteration)):
         done = storage.read_json(ws.training_summary(iteration))
         return _summary(ctx, iteration, done["trainSize"])
-    state = LabelState.load(
-        ws, human_upto=iteration, machine_upto=iteration - 1, objects=ctx.objects()
-    )
-    held_out = None
-    if ctx.validation_policy() is ValidationPolicy.FRESH:
-        held_out = fresh_validation.held_out(ws, iteration, state.validation)
-    train = state.training_indices(held_out)
-    if not train:
-        raise RuntimeError("no human labels to train on")
+    state, human_train, pseudo = training_set(ctx, iteration)
+    train = sorted({*human_train, *pseudo})
     inputs = load_inputs(ctx, train)
     targets = targets_of(ctx, [state.training_row(i) for i in train])
     keep: list[Any] = []
@@ -94,6 +114,7 @@ def run(ctx: Context, iteration: int) -> StepSummary:
         {
             "iteration": iteration,
             "trainSize": len(train),
+            "pseudoLabels": len(pseudo),
             "warmStart": init_from is not None,
             "metrics": metrics,
             "seconds": ctx.seconds(),
