@@ -152,3 +152,46 @@ def test_the_in_memory_embedding_cache_keeps_the_vectors_used_last(monkeypatch):
     cache.put_many({"d": vector, "e": vector})
     assert list(EmbeddingCache._memory) == ["a", "d", "e"]
     EmbeddingCache._memory.clear()
+
+
+def _fitted(options, x, y):
+    model = build_model(TaskType.TEXT_CLASSIFICATION, LABELS, seed=0, options=options)
+    model.fit(x, y)
+    return model
+
+
+def test_an_ensemble_predicts_the_mean_of_its_members_probabilities(tmp_path):
+    import torch
+
+    from labelpilot.ml.training import predict_logits
+
+    x, y = topic_texts(60, seed=0)
+    xt, _ = topic_texts(30, seed=1)
+    options = {**FAST, "epochs": 3, "ensemble": 3, "calibration_fraction": 0}
+    model = _fitted(options, x, y)
+    assert model.state["ensemble"] == 3 and model.state["temperature"] == 1.0
+    features = model._featurize(xt)
+
+    def member_probs(member):
+        logits, _ = predict_logits(
+            member, model.runtime, len(xt), lambda i, _t: model._batch(features, i)
+        )
+        return torch.softmax(logits, 1).numpy()
+
+    members = [member_probs(member) for member in model.net.members]
+    assert not np.allclose(members[0], members[1]) and not np.allclose(members[1], members[2])
+    probs = model.predict(xt).probs
+    np.testing.assert_allclose(probs, np.mean(members, axis=0), atol=1e-6)
+    model.save(tmp_path / "m")
+    loaded = load_model(str(tmp_path / "m"), options=FAST)
+    np.testing.assert_array_equal(probs, loaded.predict(xt).probs)
+
+
+def test_an_ensemble_of_one_is_the_single_model(tmp_path):
+    x, y = topic_texts(40, seed=0)
+    options = {**FAST, "epochs": 2}
+    single = _fitted(options, x, y)
+    one = _fitted({**options, "ensemble": 1}, x, y)
+    assert "ensemble" not in one.state
+    assert single.state_dict().keys() == one.state_dict().keys()
+    np.testing.assert_array_equal(single.predict(x).probs, one.predict(x).probs)

@@ -13,12 +13,16 @@ with `head: "mlp"`) is trained. Embeddings are cached (memory, and an SQLite fil
 `encoder: "scratch"`: a fastText/BlazingText-like model for languages MiniLM does not cover:
 lowercased word unigrams, word bigrams and character 3-grams of each word, hashed into
 2^17 buckets, averaged embeddings (EmbeddingBag), one linear layer.
+
+`ensemble: K` (default 1): K such networks on the same features, each from its own
+initialisation and shuffles; the prediction is the mean of their probabilities.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import os
 import re
 import sqlite3
@@ -258,12 +262,32 @@ class HybridNet(nn.Module):
         return self.head(self.dropout(joint)), joint
 
 
+class Ensemble(nn.Module):
+    """K members on the same batch; its logits are those of the members' mean probability
+    (log of the mean softmax, or the logit of the mean sigmoid), so training-free code that
+    reads logits (temperature, probabilities) treats it as one network."""
+
+    def __init__(self, members: list[nn.Module], multilabel: bool) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.multilabel = multilabel
+
+    def forward(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = [member(batch) for member in self.members]
+        logits = torch.stack([logit.float() for logit, _ in outputs])
+        if self.multilabel:
+            combined = torch.logit(torch.sigmoid(logits).mean(0), eps=1e-7)
+        else:
+            combined = torch.logsumexp(torch.log_softmax(logits, -1), 0) - math.log(len(outputs))
+        return combined, torch.stack([emb.float() for _, emb in outputs]).mean(0)
+
+
 class TextClassifier(Model):
     """Options: encoder ("hybrid" | "minilm" | "scratch"), head ("linear" | "mlp", minilm),
     max_seq_length (128), embedding_cache (bool, on disk), dim (the n-gram bag), char_ngrams
     ([lo, hi] lengths of the bag's character n-grams: hybrid [1, 5], scratch [3, 3]), epochs, lr,
     batch_size, calibration_fraction (default 0.1 from CALIBRATE_FROM training labels on,
-    else 0: T = 1)."""
+    else 0: T = 1), ensemble (K networks averaged, default 1)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -274,6 +298,13 @@ class TextClassifier(Model):
         self.net: nn.Module | None = None
 
     def _build(self) -> nn.Module:
+        members = int(self.state.get("ensemble", 1))
+        if members == 1:
+            return self._member()
+        multilabel = self.task_type.is_multilabel
+        return Ensemble([self._member() for _ in range(members)], multilabel)
+
+    def _member(self) -> nn.Module:
         if self.encoder == "minilm":
             hidden = 256 if self.options.get("head", "linear") == "mlp" else 0
             net: nn.Module = HeadNet(MINILM_DIM, self.num_classes, hidden)
@@ -333,6 +364,9 @@ class TextClassifier(Model):
             generator = seed_everything(self.seed)
             chars = self.options.get("char_ngrams", CHAR_NGRAMS.get(self.encoder, (3, 3)))
             self.state = {"charNgrams": [int(n) for n in chars]}
+            members = int(self.options.get("ensemble", 1))
+            if members > 1:
+                self.state["ensemble"] = members
             features = self._featurize(inputs)
             encode_seconds = time.perf_counter() - started
             self.net = self._build()
@@ -351,18 +385,20 @@ class TextClassifier(Model):
             else:
                 epochs = default_epochs(len(train_idx), self.options, budget=15_000, hi=30)
                 lr, batch_size = 2e-2, 64
-            loss = train_classifier(
-                self.net,
-                self.runtime,
-                y[train_idx],
-                lambda i, _t: self._batch(features, train_idx[i]),
-                epochs=epochs,
-                batch_size=int(self.options.get("batch_size", batch_size)),
-                lr=float(self.options.get("lr", lr)),
-                weight_decay=float(self.options.get("weight_decay", 1e-4)),
-                generator=generator,
-                multilabel=multilabel,
-            )
+            nets = self.net.members if isinstance(self.net, Ensemble) else [self.net]
+            for k, net in enumerate(nets):
+                loss = train_classifier(
+                    net,
+                    self.runtime,
+                    y[train_idx],
+                    lambda i, _t: self._batch(features, train_idx[i]),
+                    epochs=epochs,
+                    batch_size=int(self.options.get("batch_size", batch_size)),
+                    lr=float(self.options.get("lr", lr)),
+                    weight_decay=float(self.options.get("weight_decay", 1e-4)),
+                    generator=generator if k == 0 else seed_everything(self.seed + k),
+                    multilabel=multilabel,
+                )
             temperature, cal_accuracy = 1.0, None
             if len(cal_idx):
                 logits, _ = predict_logits(
