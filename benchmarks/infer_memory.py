@@ -116,8 +116,9 @@ def photo_job(
     return config, config_path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def photo_arguments(doc: str, name: str) -> tuple[argparse.Namespace, dict[str, str], Path]:
+    """The photo benchmarks' arguments, the code trees to compare and the work folder."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--objects", type=int, default=240)
     parser.add_argument("--width", type=int, default=1600)
     parser.add_argument("--height", type=int, default=1200)
@@ -125,7 +126,23 @@ def main() -> None:
     parser.add_argument("--work", help="a folder for the data and workspace (default: temporary)")
     args = parser.parse_args()
     trees = dict(t.split("=", 1) for t in args.tree) or {"this": str(REPO / "operator")}
-    work = Path(args.work or tempfile.mkdtemp(prefix="infer-memory-"))
+    return args, trees, Path(args.work or tempfile.mkdtemp(prefix=f"{name}-"))
+
+
+def heading(step: str, args: argparse.Namespace, trees: dict[str, str]) -> list[str]:
+    """A photo benchmark section's title, machine, revision and command."""
+    return [
+        f"## {step} on large photos: peak memory",
+        "",
+        f"Machine: {machine()}. Revision {git_revision()}. Command: `.venv/bin/python -m "
+        f"benchmarks.{step}_memory --objects {args.objects} --width {args.width} "
+        f"--height {args.height} " + " ".join(f"--tree {name}=..." for name in trees) + "`.",
+        "",
+    ]
+
+
+def main() -> None:
+    args, trees, work = photo_arguments(__doc__, "infer-memory")
     config, config_path = photo_job(work, args.objects, args.width, args.height, args.objects // 4)
     ws = Workspace(config.output_uri)
     for step in ("prepare", "human", "train"):
@@ -145,12 +162,7 @@ def main() -> None:
     decoded = args.width * args.height * 3
     body = "\n".join(
         [
-            "## infer on large photos: peak memory",
-            "",
-            f"Machine: {machine()}. Revision {git_revision()}. Command: `.venv/bin/python -m "
-            f"benchmarks.infer_memory --objects {args.objects} --width {args.width} "
-            f"--height {args.height} " + " ".join(f"--tree {name}=..." for name in trees) + "`.",
-            "",
+            *heading("infer", args, trees),
             f"{args.objects} JPEG photos of {args.width}x{args.height} ({decoded / 2**20:.1f} MiB "
             "each decoded); `infer` predicts the validation objects and the pool, every image "
             "decoded from its file (the decoded-images cache removed). Peak RSS of the step's "

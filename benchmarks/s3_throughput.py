@@ -55,16 +55,19 @@ READS_EVERY_OBJECT = {Step.PREPARE, Step.INFER}
 Runner = Callable[..., tuple[StepSummary, tuple[float, float] | None]]
 
 
-def upload(server: S3Server, local: Path, prefix: str) -> dict[str, str]:
+def upload(server: S3Server, local: Path, prefix: str) -> tuple[dict[str, str], float]:
+    """The data set's objects and manifests under `prefix`: their URIs, and the seconds the
+    upload took."""
+    began = time.perf_counter()
     fs = server.filesystem()
     fs.put(str(local / "objects"), f"{prefix}/objects", recursive=True)
     for name in ("input.manifest", "ground-truth.manifest"):
         text = (local / name).read_text().replace(f'"{local}/', f'"{prefix}/')
         fs.pipe_file(f"{prefix}/{name}", text.encode())
-    return {
-        "manifest": f"{prefix}/input.manifest",
-        "truth": f"{prefix}/ground-truth.manifest",
-    }
+    seconds = time.perf_counter() - began
+    print(f"uploaded {local} in {seconds:.1f} s", flush=True)
+    uris = {"manifest": f"{prefix}/input.manifest", "truth": f"{prefix}/ground-truth.manifest"}
+    return uris, seconds
 
 
 def config(
@@ -199,10 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = info["labels"]
     with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp) / "seaweedfs") as server:
         bucket_ready(server, BUCKET)
-        began = time.perf_counter()
-        remote = upload(server, local, f"s3://{BUCKET}/mnist")
-        uploaded = time.perf_counter() - began
-        print(f"uploaded {args.objects} objects in {uploaded:.1f} s", flush=True)
+        remote, uploaded = upload(server, local, f"s3://{BUCKET}/mnist")
         print("local disk", flush=True)
         local_cfg = config(
             str(local / "input.manifest"),
@@ -253,10 +253,7 @@ def synthetic(args: argparse.Namespace) -> int:
     labels = (local / "labels.txt").read_text().split()
     with tempfile.TemporaryDirectory(dir=work) as tmp, serve(Path(tmp) / "seaweedfs") as server:
         bucket_ready(server, BUCKET)
-        began = time.perf_counter()
-        remote = upload(server, local, f"s3://{BUCKET}/synthetic")
-        uploaded = time.perf_counter() - began
-        print(f"uploaded {args.objects} objects in {uploaded:.1f} s", flush=True)
+        remote, uploaded = upload(server, local, f"s3://{BUCKET}/synthetic")
         print("local disk", flush=True)
         local_cfg = config(
             str(local / "input.manifest"),

@@ -13,28 +13,17 @@ Run: `.venv/bin/python -m benchmarks.train_memory [--objects N] [--width W --hei
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
-from pathlib import Path
 
-from benchmarks.common import REPO, git_revision, machine, write_section
-from benchmarks.infer_memory import photo_job, worker_once
+from benchmarks.common import write_section
+from benchmarks.infer_memory import heading, photo_arguments, photo_job, worker_once
 from labelpilot.engine import storage
 from labelpilot.engine.workspace import Workspace
 from labelpilot.worker.cli import run_step
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=240)
-    parser.add_argument("--width", type=int, default=1600)
-    parser.add_argument("--height", type=int, default=1200)
-    parser.add_argument("--tree", action="append", default=[], help="NAME=OPERATOR_DIR")
-    parser.add_argument("--work", help="a folder for the data and workspace (default: temporary)")
-    args = parser.parse_args()
-    trees = dict(t.split("=", 1) for t in args.tree) or {"this": str(REPO / "operator")}
-    work = Path(args.work or tempfile.mkdtemp(prefix="train-memory-"))
+    args, trees, work = photo_arguments(__doc__, "train-memory")
     config, config_path = photo_job(work, args.objects, args.width, args.height, args.objects)
     ws = Workspace(config.output_uri)
     run_step("prepare", config)
@@ -54,12 +43,7 @@ def main() -> None:
     decoded = args.width * args.height * 3
     body = "\n".join(
         [
-            "## train on large photos: peak memory",
-            "",
-            f"Machine: {machine()}. Revision {git_revision()}. Command: `.venv/bin/python -m "
-            f"benchmarks.train_memory --objects {args.objects} --width {args.width} "
-            f"--height {args.height} " + " ".join(f"--tree {name}=..." for name in trees) + "`.",
-            "",
+            *heading("train", args, trees),
             f"{args.objects} JPEG photos of {args.width}x{args.height} ({decoded / 2**20:.1f} MiB "
             "each decoded), all in iteration 0's human batch; `train` fits the small CNN "
             "(3 epochs) on the training objects, every image decoded from its file (the "

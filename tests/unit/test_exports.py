@@ -241,6 +241,14 @@ def test_voc_xml_holds_every_box_in_pixels_clipped_to_the_image(tmp_path, capsys
     assert _clipped(100, 80, BOXES["s3://pets/b/4.jpg"][2]) == [(1, 90, 70, 100, 80)]
 
 
+# boxes of a 100x80 image with no area inside it
+NO_AREA_INSIDE = [
+    (0, -30, 10, 20, 20),  # left of the image
+    (1, 40, 80, 10, 10),  # below it, touching its edge
+    (2, 50, 20, 0, 10),  # no width
+]
+
+
 def test_voc_leaves_out_a_box_with_no_area_inside_the_image():
     boxes = formats.Boxes(
         100,
@@ -248,9 +256,7 @@ def test_voc_leaves_out_a_box_with_no_area_inside_the_image():
         3,
         np.array(
             [
-                (0, -30, 10, 20, 20),  # left of the image
-                (1, 40, 80, 10, 10),  # below it, touching its edge
-                (2, 50, 20, 0, 10),  # no width
+                *NO_AREA_INSIDE,
                 (0, -5.5, -2, 20.25, 10),  # cut by the top left corner
                 (1, 10, 10, 5, 5),  # inside
             ]
@@ -275,9 +281,7 @@ def test_yolo_leaves_out_a_box_with_no_area_inside_the_image():
         3,
         np.array(
             [
-                (0, -30, 10, 20, 20),  # left of the image
-                (1, 40, 80, 10, 10),  # below it, touching its edge
-                (2, 50, 20, 0, 10),  # no width
+                *NO_AREA_INSIDE,
                 (0, -5, -2, 20, 10),  # cut by the top left corner
             ]
         ),
