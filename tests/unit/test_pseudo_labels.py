@@ -4,12 +4,11 @@ labelpilot.worker.train.training_set)."""
 from __future__ import annotations
 
 import pytest
-from engine_fixtures import FAST_MODEL, config_for, digits
-from test_fresh_validation import scripted_inference
+from engine_fixtures import FAST_MODEL, digits
+from test_fresh_validation import fresh_job, scripted_inference
 
 from labelpilot.engine import fresh_validation, pseudo_labels, storage
 from labelpilot.engine.labels import HUMAN, MACHINE, LabelState
-from labelpilot.engine.workspace import Workspace
 from labelpilot.worker import train
 from labelpilot.worker.cli import run_step
 from labelpilot.worker.common import Context
@@ -72,16 +71,7 @@ def data(tmp_path_factory):
 
 def fresh_job_at_iteration_1(data, tmp_path, options):
     """A fresh-policy job through human(1): iteration 0 machine-labeled objects."""
-    out = tmp_path / "job"
-    config = config_for(
-        data,
-        out,
-        validation_policy="fresh",
-        target_accuracy=0.9,
-        max_concurrent_task_count=300,
-        model_options={**FAST_MODEL, **options},
-    )
-    ws = Workspace(str(out))
+    config, ws = fresh_job(data, tmp_path, model_options={**FAST_MODEL, **options})
     run_step("prepare", config)
     run_step("human", config, 0)
     scripted_inference(data, ws, 0, wrong=set())
