@@ -1,10 +1,11 @@
 """`make bench`: every benchmark in turn; each writes its own section of BENCHMARKS.md.
 
 Left out, to run by hand: the cold build of the binaries (`benchmarks/cold_build.sh`, 20+
-minutes), the scale benchmark (`benchmarks/scale.py`, an hour and more up to 1M objects) and
-`benchmarks/infer_memory.py`, which compares code trees given to it (`--tree`: an older
-revision unpacked beside this one), so a run of this tree alone would replace its
-before/after table with one row.
+minutes), the scale benchmark (`benchmarks/scale.py`, an hour and more up to 1M objects),
+the synthetic S3 runs (`benchmarks/s3_throughput.py --data synthetic`, 100,000 objects:
+half an hour of upload alone) and `benchmarks/infer_memory.py` and `train_memory.py`, which
+compare code trees given to them (`--tree`: an older revision unpacked beside this one), so
+a run of this tree alone would replace their before/after tables with one row.
 """
 
 from __future__ import annotations
