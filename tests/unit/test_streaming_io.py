@@ -1,6 +1,7 @@
 """Manifests are read and written a line at a time: a step's memory does not hold a whole
 file's text besides its objects."""
 
+import hashlib
 import io
 import json
 import os
@@ -225,3 +226,18 @@ def test_split_lines_splits_at_newlines_only_whatever_the_chunks(size):
     assert list(storage.split_lines(chunks)) == io.BytesIO(data).readlines()
     assert list(storage.split_lines([data + b"\n"])) == io.BytesIO(data + b"\n").readlines()
     assert list(storage.split_lines([])) == []
+
+
+def test_a_manifests_digest_is_read_a_chunk_at_a_time(tmp_path, monkeypatch):
+    fsspec.register_implementation(_CountingStore.protocol, _CountingStore, clobber=True)
+    monkeypatch.setattr(storage, "READ_CHUNK", 1000)
+    text = b"".join(b'{"source": "object %04d"}\n' % i for i in range(2000))
+    _CountingStore.data = {"bucket/input.manifest": text}
+    _CountingStore.bytes_read = 0
+    expected = hashlib.sha256(text).hexdigest()
+    assert storage.sha256("counting-store://bucket/input.manifest") == expected
+    assert _CountingStore.bytes_read <= 2 * len(text)
+    local = tmp_path / "input.manifest"
+    local.write_bytes(text)
+    assert storage.sha256(str(local)) == storage.sha256(f"file://{local}") == expected
+    assert [len(c) for c in storage.iter_chunks(str(local))][:2] == [1000, 1000]

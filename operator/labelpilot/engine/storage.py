@@ -12,6 +12,7 @@ raises NotWritable naming the URI.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import posixpath
@@ -110,9 +111,26 @@ def iter_lines(uri: str) -> Iterator[bytes]:
         with open(local_path(uri), "rb") as f:
             yield from f
         return
+    yield from split_lines(iter_chunks(uri))
+
+
+def iter_chunks(uri: str) -> Iterator[bytes]:
+    """The bytes of `uri`, READ_CHUNK at a time."""
+    if is_local(uri):
+        with open(local_path(uri), "rb") as f:
+            yield from iter(lambda: f.read(READ_CHUNK), b"")
+        return
     fs, path = url_to_fs(uri)
     with fs.open(path, "rb", block_size=READ_CHUNK) as f:
-        yield from split_lines(iter(lambda: f.read(READ_CHUNK), b""))
+        yield from iter(lambda: f.read(READ_CHUNK), b"")
+
+
+def sha256(uri: str) -> str:
+    """The hex SHA-256 of `uri`'s bytes, read a chunk at a time."""
+    digest = hashlib.sha256()
+    for chunk in iter_chunks(uri):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -12,7 +12,6 @@ WorkspaceMismatch and nothing in it is written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -77,7 +76,7 @@ class Binding:
 def of_this_job(ctx: Context) -> Binding:
     """The binding of `ctx`'s job and input manifest as they are now."""
     cfg = ctx.config
-    digest = hashlib.sha256(storage.read_bytes(cfg.input_manifest_uri)).hexdigest()
+    digest = storage.sha256(cfg.input_manifest_uri)
     return Binding(
         JobRef(cfg.job_name, cfg.job_namespace, cfg.job_uid),
         ManifestRef(cfg.input_manifest_uri, digest, len(ctx.objects())),
